@@ -1,0 +1,79 @@
+"""Project hooks: fail at start, naming the key, when a parameter is mistyped."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+from collections.abc import Mapping
+from typing import Any
+
+from kedro.framework.hooks import hook_impl
+from pydantic import BaseModel, ValidationError
+
+from plate_ocr_pipeline import pipelines as pipelines_package
+from plate_ocr_pipeline.plate_config import PlateConfig
+
+logger = logging.getLogger(__name__)
+
+
+class ParameterError(ValueError):
+    """A parameter section failed validation; the message names the key."""
+
+
+def collect_parameter_schemas() -> dict[str, type[BaseModel]]:
+    """``PARAMETER_SCHEMAS`` of every stage package that has a ``params`` module."""
+    schemas: dict[str, type[BaseModel]] = {}
+    for module in pkgutil.iter_modules(pipelines_package.__path__):
+        try:
+            params_module = importlib.import_module(
+                f"{pipelines_package.__name__}.{module.name}.params"
+            )
+        except ModuleNotFoundError as error:
+            if error.name and error.name.endswith(f"{module.name}.params"):
+                continue
+            raise
+        schemas.update(getattr(params_module, "PARAMETER_SCHEMAS", {}))
+    return schemas
+
+
+def _describe(error: ValidationError, section: str) -> str:
+    lines = []
+    for problem in error.errors():
+        key = ".".join(str(part) for part in (section, *problem["loc"]))
+        lines.append(f"  {key}: {problem['msg']}")
+    return "\n".join(lines)
+
+
+def validate_parameters(params: Mapping[str, Any]) -> None:
+    """Validate the ``plate`` section and every stage section that has a schema."""
+    PlateConfig.from_dict(params.get("plate", {}))
+    schemas = collect_parameter_schemas()
+    problems = []
+    for section, schema in schemas.items():
+        if section not in params:
+            continue
+        try:
+            schema.model_validate(params[section])
+        except ValidationError as error:
+            problems.append(_describe(error, section))
+    known = set(schemas) | {"plate"}
+    # Runtime `--params a.b=c` arrive as top-level dotted keys only when the section is absent.
+    unknown = sorted(k for k in params if k.split(".")[0] not in known)
+    if unknown:
+        problems.append(
+            f"  unknown parameter section(s) {unknown}; known sections: {sorted(known)}"
+        )
+    if problems:
+        raise ParameterError("invalid parameters:\n" + "\n".join(problems))
+
+
+class ParameterValidationHook:
+    """Validates every parameter section once the context exists, before any node runs."""
+
+    @hook_impl
+    def after_context_created(self, context) -> None:
+        validate_parameters(context.params)
+        logger.info(
+            "Parameters validated (plate config and %d stage sections)", len(context.params)
+        )

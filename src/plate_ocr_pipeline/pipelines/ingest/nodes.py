@@ -1,0 +1,194 @@
+"""Ingest nodes: pure functions over the annotations table that the catalog loads."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import Counter
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from plate_ocr_pipeline.plate_config import PlateConfig  # noqa: E402
+from plate_ocr_pipeline.text_codec import invalid_characters, normalise_text  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+SPLITS = ("train", "val", "test")
+CLEAN_COLUMNS = ["image_path", "plate_text", "region", "split", "image_height", "image_width"]
+REJECT_COLUMNS = ["source_file", "source_row", "image_path", "raw_text", "reason"]
+
+
+def normalise_plate_texts(
+    raw_annotations: pd.DataFrame, uppercase: bool, drop_characters: str
+) -> pd.DataFrame:
+    """Add ``plate_text``: the raw text upper-cased with separators dropped."""
+    table = raw_annotations.copy()
+    table["plate_text"] = [
+        normalise_text(text, uppercase=uppercase, drop_characters=drop_characters)
+        if isinstance(text, str)
+        else ""
+        for text in table["raw_text"]
+    ]
+    return table
+
+
+def _text_or_none(value: Any) -> str | None:
+    """Table cells hold str, None or NaN depending on the path they took; keep real text."""
+    return value if isinstance(value, str) and value else None
+
+
+def _row_reason(row: Any, config: PlateConfig) -> str | None:
+    problem = _text_or_none(row.csv_error) or _text_or_none(row.image_error)
+    if problem:
+        return problem
+    text = row.plate_text
+    if not text:
+        return "empty text"
+    bad = invalid_characters(text, config)
+    if bad:
+        return f"character outside the alphabet: {bad!r}"
+    if len(text) > config.max_plate_slots:
+        return f"longer than max_plate_slots ({len(text)} > {config.max_plate_slots})"
+    split = _text_or_none(row.split)
+    if split is not None and split not in SPLITS:
+        return f"unknown split {split!r} (expected one of {SPLITS})"
+    return None
+
+
+def validate_annotations(
+    annotations: pd.DataFrame, plate: dict[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split rows into usable ones and rejects, each reject with its reason.
+
+    A path listed twice with different texts is ambiguous, so all of its rows go; a path
+    listed twice with the same text keeps its first row and rejects the others as duplicates.
+    """
+    config = PlateConfig.from_dict(plate)
+    table = annotations.reset_index(drop=True).copy()
+    table["reason"] = [_row_reason(row, config) for row in table.itertuples(index=False)]
+
+    candidates = table[table["reason"].isna()]
+    texts_per_path = candidates.groupby("image_path")["plate_text"].nunique()
+    conflicting = set(texts_per_path[texts_per_path > 1].index)
+    for index, row in candidates.iterrows():
+        if row["image_path"] in conflicting:
+            others = sorted(
+                set(candidates.loc[candidates["image_path"] == row["image_path"], "plate_text"])
+            )
+            table.at[index, "reason"] = f"duplicate path with conflicting labels: {others}"
+    candidates = table[table["reason"].isna()]
+    repeated = candidates.duplicated(subset=["image_path"], keep="first")
+    table.loc[repeated[repeated].index, "reason"] = "duplicate row (same path and label)"
+
+    valid = table[table["reason"].isna()].drop(columns=["reason"]).reset_index(drop=True)
+    rejects = table[table["reason"].notna()][REJECT_COLUMNS].reset_index(drop=True)
+    return valid, rejects
+
+
+def _unit_interval(seed: int, key: str) -> float:
+    digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def assign_splits(
+    valid_annotations: pd.DataFrame, split_fractions: dict[str, float], seed: int
+) -> pd.DataFrame:
+    """Keep a split the CSV gives; otherwise draw one from a hash of (seed, path).
+
+    Hashing the path rather than shuffling keeps each image's split stable when rows are
+    reordered or new data is added.
+    """
+    table = valid_annotations.copy()
+    train_cut = split_fractions["train"]
+    val_cut = train_cut + split_fractions["val"]
+
+    def draw(path: str) -> str:
+        u = _unit_interval(seed, path)
+        return "train" if u < train_cut else "val" if u < val_cut else "test"
+
+    table["split"] = [
+        _text_or_none(split) or draw(path)
+        for path, split in zip(table["image_path"], table["split"], strict=True)
+    ]
+    table["region"] = table["region"].fillna("unknown")
+    return table[CLEAN_COLUMNS].sort_values("image_path", kind="stable").reset_index(drop=True)
+
+
+def summarise_ingest(
+    plates_clean: pd.DataFrame, plates_rejects: pd.DataFrame, max_reject_fraction: float
+) -> dict[str, Any]:
+    """Counts per reject reason; fails when more than ``max_reject_fraction`` was rejected."""
+    total = len(plates_clean) + len(plates_rejects)
+    # Reasons carry details (the offending characters, lengths); count by their kind.
+    kinds = Counter(reason.split(":")[0].split(" (")[0] for reason in plates_rejects["reason"])
+    summary = {
+        "rows": total,
+        "clean": len(plates_clean),
+        "rejected": len(plates_rejects),
+        "reject_fraction": (len(plates_rejects) / total) if total else 0.0,
+        "rejects_by_reason": dict(sorted(kinds.items())),
+        "clean_by_split": {s: int((plates_clean["split"] == s).sum()) for s in SPLITS},
+    }
+    logger.info(
+        "Ingest: %d rows, %d clean, %d rejected", total, summary["clean"], summary["rejected"]
+    )
+    for reason, count in summary["rejects_by_reason"].items():
+        logger.warning("Ingest rejected %d row(s): %s", count, reason)
+    if total == 0:
+        raise ValueError("ingest found no annotation rows at all")
+    if summary["reject_fraction"] > max_reject_fraction:
+        examples = plates_rejects.head(5).to_dict("records")
+        raise ValueError(
+            f"ingest rejected {len(plates_rejects)} of {total} rows "
+            f"({summary['reject_fraction']:.1%} > max_reject_fraction "
+            f"{max_reject_fraction:.1%}); by reason {summary['rejects_by_reason']}; "
+            f"first rejects: {examples}"
+        )
+    return summary
+
+
+def compute_dataset_statistics(plates_clean: pd.DataFrame) -> pd.DataFrame:
+    """Long table (statistic, key, value): counts per split and region, text lengths,
+    character frequencies and image sizes."""
+    rows: list[tuple[str, str, float]] = []
+    rows += [("count_per_split", k, v) for k, v in plates_clean["split"].value_counts().items()]
+    rows += [("count_per_region", k, v) for k, v in plates_clean["region"].value_counts().items()]
+    lengths = plates_clean["plate_text"].str.len().value_counts().sort_index()
+    rows += [("text_length", str(k), v) for k, v in lengths.items()]
+    characters = Counter("".join(plates_clean["plate_text"]))
+    rows += [("character_frequency", k, v) for k, v in sorted(characters.items())]
+    for column in ("image_height", "image_width"):
+        described = pd.to_numeric(plates_clean[column]).describe()
+        rows += [
+            (column, stat, float(described[stat]))
+            for stat in ("min", "25%", "50%", "75%", "max", "mean")
+        ]
+    return pd.DataFrame(rows, columns=["statistic", "key", "value"])
+
+
+def plot_dataset_statistics(plates_clean: pd.DataFrame) -> plt.Figure:
+    """Four panels: split x region counts, text lengths, character frequency, image sizes."""
+    figure, axes = plt.subplots(2, 2, figsize=(14, 9))
+    if plates_clean.empty:
+        figure.suptitle("no clean plates")
+        return figure
+    counts = pd.crosstab(plates_clean["region"], plates_clean["split"])
+    counts.plot.barh(stacked=True, ax=axes[0, 0])
+    axes[0, 0].set_title("plates per region and split")
+    plates_clean["plate_text"].str.len().value_counts().sort_index().plot.bar(ax=axes[0, 1])
+    axes[0, 1].set_title("text length")
+    characters = pd.Series(Counter("".join(plates_clean["plate_text"]))).sort_index()
+    characters.plot.bar(ax=axes[1, 0])
+    axes[1, 0].set_title("character frequency")
+    axes[1, 1].scatter(plates_clean["image_width"], plates_clean["image_height"], s=4, alpha=0.3)
+    axes[1, 1].set_xlabel("width (px)")
+    axes[1, 1].set_ylabel("height (px)")
+    axes[1, 1].set_title("image size")
+    figure.suptitle(f"{len(plates_clean)} clean plates")
+    figure.tight_layout()
+    return figure

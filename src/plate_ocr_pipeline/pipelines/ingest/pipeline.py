@@ -1,0 +1,60 @@
+"""Ingest pipeline: validate annotations into clean, rejects and statistics tables."""
+
+from kedro.pipeline import Pipeline, node, pipeline
+
+from plate_ocr_pipeline.pipelines.ingest.nodes import (
+    assign_splits,
+    compute_dataset_statistics,
+    normalise_plate_texts,
+    plot_dataset_statistics,
+    summarise_ingest,
+    validate_annotations,
+)
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return pipeline(
+        [
+            node(
+                normalise_plate_texts,
+                inputs=[
+                    "raw_annotations",
+                    "params:ingest.uppercase",
+                    "params:ingest.drop_characters",
+                ],
+                outputs="normalised_annotations",
+                name="normalise_plate_texts",
+            ),
+            node(
+                validate_annotations,
+                inputs=["normalised_annotations", "params:plate"],
+                outputs=["valid_annotations", "plates_rejects"],
+                name="validate_annotations",
+            ),
+            node(
+                assign_splits,
+                inputs=["valid_annotations", "params:ingest.split_fractions", "params:ingest.seed"],
+                outputs="plates_clean",
+                name="assign_splits",
+            ),
+            node(
+                summarise_ingest,
+                inputs=["plates_clean", "plates_rejects", "params:ingest.max_reject_fraction"],
+                outputs="ingest_summary",
+                name="summarise_ingest",
+            ),
+            node(
+                compute_dataset_statistics,
+                inputs="plates_clean",
+                outputs="dataset_statistics",
+                name="compute_dataset_statistics",
+            ),
+            node(
+                plot_dataset_statistics,
+                inputs="plates_clean",
+                outputs="dataset_statistics_plot",
+                name="plot_dataset_statistics",
+            ),
+        ],
+        tags="ingest",
+    )

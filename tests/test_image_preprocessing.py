@@ -1,0 +1,81 @@
+import cv2
+import numpy as np
+import pytest
+
+from plate_ocr_pipeline.image_preprocessing import (
+    ImageReadError,
+    load_and_preprocess,
+    preprocess_image,
+    read_image,
+)
+from plate_ocr_pipeline.plate_config import PlateConfig
+
+
+@pytest.fixture
+def gray_config(plate_params):
+    return PlateConfig.from_dict(plate_params)
+
+
+@pytest.fixture
+def rgb_config(plate_params):
+    return PlateConfig.from_dict({**plate_params, "color_mode": "rgb"})
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        np.full((30, 90), 200, np.uint8),
+        np.full((30, 90, 1), 200, np.uint8),
+        np.full((30, 90, 3), 200, np.uint8),
+        np.dstack([np.full((30, 90, 3), 200, np.uint8), np.full((30, 90), 255, np.uint8)]),
+        np.full((30, 90, 3), 200 * 257, np.uint16),
+        np.full((30, 90), 200 / 255, np.float32),
+    ],
+    ids=["gray", "gray1", "rgb", "rgba", "rgb16", "float"],
+)
+def test_any_input_gives_configured_shape(image, gray_config, rgb_config):
+    gray = preprocess_image(image, gray_config)
+    assert gray.shape == (64, 128, 1) and gray.dtype == np.uint8
+    assert int(gray[32, 64, 0]) == 200
+    rgb = preprocess_image(image, rgb_config)
+    assert rgb.shape == (64, 128, 3) and rgb.dtype == np.uint8
+
+
+def test_rgba_transparent_pixels_become_white(rgb_config):
+    image = np.zeros((10, 20, 4), np.uint8)
+    assert (preprocess_image(image, rgb_config) == 255).all()
+
+
+def test_keep_aspect_ratio_letterboxes(plate_params):
+    config = PlateConfig.from_dict(
+        {**plate_params, "keep_aspect_ratio": True, "padding_color": [7, 7, 7]}
+    )
+    # A square image in a 2:1 target: 64x64 content centred, 32 px of padding each side.
+    out = preprocess_image(np.full((50, 50), 255, np.uint8), config)
+    assert out.shape == (64, 128, 1)
+    assert (out[:, :32] == 7).all() and (out[:, -32:] == 7).all()
+    assert (out[:, 32:96] == 255).all()
+
+
+def test_read_image_files_of_every_depth(tmp_path, gray_config):
+    bgr = np.zeros((20, 40, 3), np.uint8)
+    bgr[..., 2] = 255  # red in OpenCV's BGR order
+    cv2.imwrite(str(tmp_path / "red.png"), bgr)
+    assert tuple(read_image(tmp_path / "red.png")[0, 0]) == (255, 0, 0)
+    cv2.imwrite(str(tmp_path / "deep.png"), np.full((20, 40), 65535, np.uint16))
+    deep = read_image(tmp_path / "deep.png")
+    assert deep.dtype == np.uint16
+    assert (load_and_preprocess(tmp_path / "deep.png", gray_config) == 255).all()
+
+
+def test_bad_inputs_name_the_file(tmp_path):
+    with pytest.raises(ImageReadError, match="missing.png: file does not exist"):
+        read_image(tmp_path / "missing.png")
+    (tmp_path / "empty.png").write_bytes(b"")
+    with pytest.raises(ImageReadError, match="empty.png: file is empty"):
+        read_image(tmp_path / "empty.png")
+    (tmp_path / "text.png").write_text("not an image")
+    with pytest.raises(ImageReadError, match="text.png: not a decodable image"):
+        read_image(tmp_path / "text.png")
+    with pytest.raises(ImageReadError, match="zero"):
+        preprocess_image(np.zeros((0, 5), np.uint8), None)

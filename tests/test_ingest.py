@@ -1,0 +1,150 @@
+"""Ingest on a hand-made CSV holding one example of every reject reason."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from plate_ocr_pipeline.datasets import PlateAnnotationsDataset
+from plate_ocr_pipeline.pipelines.ingest.nodes import (
+    assign_splits,
+    compute_dataset_statistics,
+    normalise_plate_texts,
+    plot_dataset_statistics,
+    summarise_ingest,
+    validate_annotations,
+)
+from tests.conftest import write_text_image
+
+SPLITS = {"train": 0.6, "val": 0.2, "test": 0.2}
+
+
+@pytest.fixture
+def annotations_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "plates"
+    for name, text in [
+        ("good1", "AB123"),
+        ("good2", "XY 99"),
+        ("good3", "K-7"),
+        ("bad_char", "AB#1"),
+        ("too_long", "ABCDEFGHIJK"),
+        ("empty_text", ""),
+        ("conflict", "AAA"),
+        ("dup", "DUP1"),
+        ("split", "SPL1"),
+        ("own_split", "TST1"),
+    ]:
+        write_text_image(folder / "imgs" / f"{name}.png", text or "x")
+    (folder / "imgs" / "empty.png").write_bytes(b"")
+    (folder / "imgs" / "corrupt.png").write_text("this is not a png")
+    (folder / "annotations.csv").write_text(
+        "image_path,plate_text,region,split\n"
+        "imgs/good1.png,AB123,us,\n"
+        "imgs/good2.png,xy 99,eu-de,\n"
+        "imgs/good3.png,k-7,,\n"
+        "imgs/missing.png,ZZZ1,us,\n"
+        "imgs/empty.png,EMP1,us,\n"
+        "imgs/corrupt.png,COR1,us,\n"
+        "imgs/bad_char.png,AB#1,us,\n"
+        "imgs/too_long.png,ABCDEFGHIJK,us,\n"
+        "imgs/empty_text.png,,us,\n"
+        "imgs/conflict.png,AAA,us,\n"
+        "imgs/conflict.png,AAB,us,\n"
+        "imgs/dup.png,DUP1,us,\n"
+        "imgs/dup.png,dup1,us,\n"
+        "imgs/split.png,SPL1,us,holdout\n"
+        "imgs/own_split.png,TST1,us,test\n"
+        "imgs/good1.png,AB123,us,extra-field,oops\n"
+    )
+    # A second CSV whose header lacks plate_text: every row rejected, none silently lost.
+    (folder / "bad_columns.csv").write_text("image_path,text\nimgs/good1.png,AB123\n")
+    return folder
+
+
+def run_ingest(folder: Path, plate_params: dict):
+    raw = PlateAnnotationsDataset(
+        filepaths=[str(folder / "annotations.csv"), str(folder / "bad_columns.csv")]
+    ).load()
+    normalised = normalise_plate_texts(raw, uppercase=True, drop_characters=" -")
+    valid, rejects = validate_annotations(normalised, plate_params)
+    return raw, assign_splits(valid, SPLITS, seed=7), rejects
+
+
+def test_clean_and_rejects_hold_exactly_the_expected_rows(annotations_dir, plate_params):
+    raw, clean, rejects = run_ingest(annotations_dir, plate_params)
+    assert len(raw) == 17
+    assert sorted(clean["plate_text"]) == ["AB123", "DUP1", "K7", "TST1", "XY99"]
+    assert all(Path(p).is_absolute() and Path(p).exists() for p in clean["image_path"])
+    assert clean.set_index("plate_text").loc["TST1", "split"] == "test"
+    assert clean.set_index("plate_text").loc["K7", "region"] == "unknown"
+
+    reasons = {(Path(r.source_file).name, r.source_row): r.reason for r in rejects.itertuples()}
+    expected = {
+        ("annotations.csv", 5): "missing file",
+        ("annotations.csv", 6): "empty image: file has 0 bytes",
+        ("annotations.csv", 7): "unreadable image: not a decodable image",
+        ("annotations.csv", 8): "character outside the alphabet: '#'",
+        ("annotations.csv", 9): "longer than max_plate_slots (11 > 10)",
+        ("annotations.csv", 10): "empty text",
+        ("annotations.csv", 11): "duplicate path with conflicting labels: ['AAA', 'AAB']",
+        ("annotations.csv", 12): "duplicate path with conflicting labels: ['AAA', 'AAB']",
+        ("annotations.csv", 14): "duplicate row (same path and label)",
+        (
+            "annotations.csv",
+            15,
+        ): "unknown split 'holdout' (expected one of ('train', 'val', 'test'))",
+        ("annotations.csv", 17): "bad CSV row: 5 fields where the header has 4",
+        ("bad_columns.csv", 2): "bad CSV columns: missing ['plate_text'] in header "
+        "['image_path', 'text']",
+    }
+    assert reasons == expected
+    assert len(clean) + len(rejects) == len(raw)
+
+
+def test_split_is_deterministic_and_seeded(annotations_dir, plate_params):
+    _, first, _ = run_ingest(annotations_dir, plate_params)
+    _, second, _ = run_ingest(annotations_dir, plate_params)
+    pd.testing.assert_frame_equal(first, second)
+    valid = first.assign(split=None)
+    shuffled = valid.sample(frac=1.0, random_state=3)
+    # The split follows the path, not the row order.
+    pd.testing.assert_frame_equal(
+        assign_splits(valid, SPLITS, 7), assign_splits(shuffled, SPLITS, 7)
+    )
+
+
+def test_split_fractions_are_respected_on_many_rows():
+    table = pd.DataFrame(
+        {
+            "image_path": [f"/x/{i}.png" for i in range(4000)],
+            "plate_text": "A",
+            "region": "us",
+            "split": None,
+            "image_height": 10,
+            "image_width": 20,
+        }
+    )
+    counts = assign_splits(table, SPLITS, seed=1)["split"].value_counts(normalize=True)
+    assert counts["train"] == pytest.approx(0.6, abs=0.03)
+    assert counts["test"] == pytest.approx(0.2, abs=0.03)
+
+
+def test_summary_counts_reasons_and_fails_over_the_limit(annotations_dir, plate_params):
+    _, clean, rejects = run_ingest(annotations_dir, plate_params)
+    summary = summarise_ingest(clean, rejects, max_reject_fraction=0.8)
+    assert summary["rows"] == 17 and summary["rejected"] == 12
+    assert summary["rejects_by_reason"]["duplicate path with conflicting labels"] == 2
+    assert summary["rejects_by_reason"]["missing file"] == 1
+    with pytest.raises(ValueError, match="rejected 12 of 17 rows"):
+        summarise_ingest(clean, rejects, max_reject_fraction=0.5)
+
+
+def test_statistics_table_and_plot(annotations_dir, plate_params):
+    _, clean, _ = run_ingest(annotations_dir, plate_params)
+    stats = compute_dataset_statistics(clean)
+    lengths = stats[stats["statistic"] == "text_length"].set_index("key")["value"]
+    assert lengths.to_dict() == {"2": 1, "4": 3, "5": 1}  # K7; DUP1 TST1 XY99; AB123
+    frequency = stats[stats["statistic"] == "character_frequency"].set_index("key")["value"]
+    assert frequency["1"] == 3  # AB123, DUP1, TST1
+    figure = plot_dataset_statistics(clean)
+    assert len(figure.axes) >= 4
