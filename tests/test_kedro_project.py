@@ -71,3 +71,15 @@ def test_stage_parameter_typo_is_named(plate_params):
         )
     with pytest.raises(ParameterError, match="unknown parameter section"):
         validate_parameters({"plate": plate_params, "ingset": {}})
+
+
+def test_registry_lists_the_stages(kedro_project):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    kedro = Path(sys.executable).with_name("kedro")
+    listed = subprocess.run([str(kedro), "registry", "list"], cwd=kedro_project.path,
+                            capture_output=True, text=True, timeout=300, check=True).stdout
+    for name in ("ingest", "train", "__default__"):
+        assert f"- {name}" in listed
