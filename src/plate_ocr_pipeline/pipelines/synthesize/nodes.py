@@ -1,0 +1,166 @@
+"""Nodes of the ``synthesize`` pipeline: plan plates, render them, write annotations, gallery.
+
+Nodes are pure: the images are returned as lazy partitions (callables) that the catalog's
+``PartitionedDataset`` calls one by one while saving, so 60k plates never sit in memory.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from functools import partial
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from plate_ocr_pipeline.synthetic.generate import (
+    PlatePlan,
+    iter_rendered,
+    plan_plates,
+    render_planned,
+)
+
+from .params import validate_synthesize
+
+PLAN_COLUMNS = ["index", "image_path", "plate_text", "region", "width", "height", "groups"]
+
+
+def _plate_config(plate: dict | None) -> tuple[int, str, str]:
+    plate = plate or {}
+    return (
+        int(plate.get("max_plate_slots", 10)),
+        str(plate.get("alphabet", "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_")),
+        str(plate.get("pad_char", "_")),
+    )
+
+
+def _partition_name(index: int, n: int) -> str:
+    return f"{index:0{max(6, len(str(n - 1)))}d}"
+
+
+def plan_synthetic_plates(
+    num_plates: int,
+    region_weights: dict[str, float],
+    image_width: list[int],
+    image_height: list[int],
+    seed: int,
+    images_subdir: str,
+    plate: dict,
+) -> pd.DataFrame:
+    """Region, text and size of every plate (one row per plate, no rendering yet)."""
+    p = validate_synthesize(
+        {
+            "num_plates": num_plates,
+            "region_weights": region_weights,
+            "image_width": image_width,
+            "image_height": image_height,
+            "seed": seed,
+            "images_subdir": images_subdir,
+        }
+    )
+    slots, alphabet, pad = _plate_config(plate)
+    plans = plan_plates(
+        p.num_plates, p.region_weights, p.seed, p.image_width, p.image_height, slots, alphabet, pad
+    )
+    sub = p.images_subdir.strip("/")
+    rows = [
+        {
+            "index": pl.index,
+            "image_path": f"{sub}/{_partition_name(pl.index, len(plans))}.png",
+            "plate_text": pl.label,
+            "region": pl.region,
+            "width": pl.width,
+            "height": pl.height,
+            "groups": " ".join(pl.groups),
+        }
+        for pl in plans
+    ]
+    return pd.DataFrame(rows, columns=PLAN_COLUMNS)
+
+
+def _plans_from_frame(plan: pd.DataFrame) -> list[PlatePlan]:
+    return [
+        PlatePlan(
+            int(r.index),
+            str(r.region),
+            tuple(str(r.groups).split(" ")),
+            str(r.plate_text),
+            int(r.width),
+            int(r.height),
+        )
+        for r in plan.itertuples(index=False)
+    ]
+
+
+class _OrderedRenderStream:
+    """Renders plans in parallel on first use, hands images out by index (bounded buffer)."""
+
+    def __init__(
+        self, plans: list[PlatePlan], seed: int, num_workers: int | None, fonts_dir: str | None
+    ) -> None:
+        self._plans, self._seed = plans, seed
+        self._workers, self._fonts_dir = num_workers, fonts_dir
+        self._iter: Iterator | None = None
+        self._buffer: dict[int, np.ndarray] = {}
+
+    def get(self, index: int) -> Image.Image:
+        if index not in self._buffer:
+            if self._iter is None:
+                self._iter = iter_rendered(
+                    self._plans, self._seed, self._workers, self._fonts_dir, progress=True
+                )
+            for plan, image in self._iter:
+                self._buffer[plan.index] = image
+                if plan.index == index:
+                    break
+        return Image.fromarray(self._buffer.pop(index))
+
+
+def render_synthetic_images(
+    plan: pd.DataFrame, seed: int, num_workers: int | None, fonts_dir: str | None
+) -> dict[str, Callable[[], Image.Image]]:
+    """Lazy image partitions ``{name: () -> PIL image}``, rendered across processes."""
+    p = validate_synthesize({"seed": seed, "num_workers": num_workers, "fonts_dir": fonts_dir})
+    plans = _plans_from_frame(plan)
+    stream = _OrderedRenderStream(plans, p.seed, p.num_workers, p.fonts_dir)
+    n = len(plans)
+    return {_partition_name(pl.index, n): partial(stream.get, pl.index) for pl in plans}
+
+
+def build_synthetic_annotations(plan: pd.DataFrame) -> pd.DataFrame:
+    """Annotations in the ingest format: ``image_path`` (relative to the CSV), text, region."""
+    return plan[["image_path", "plate_text", "region"]].reset_index(drop=True)
+
+
+def plot_synthetic_gallery(
+    plan: pd.DataFrame, seed: int, fonts_dir: str | None, gallery_per_region: int
+):
+    """Grid of sample plates per region with their labels (re-rendered: same pixels)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    p = validate_synthesize(
+        {"seed": seed, "fonts_dir": fonts_dir, "gallery_per_region": gallery_per_region}
+    )
+    per = max(1, p.gallery_per_region)
+    regions = sorted(plan["region"].unique(), key=lambda r: (r != "us", r))
+    picks = {r: plan[plan["region"] == r].head(per * (3 if r == "us" else 1)) for r in regions}
+    cols = per
+    rows = sum(math.ceil(len(df) / cols) for df in picks.values())
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 2.4, rows * 1.45), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    row = 0
+    for region, df in picks.items():
+        plans = _plans_from_frame(df)
+        for k, pl in enumerate(plans):
+            ax = axes[row + k // cols, k % cols]
+            ax.imshow(render_planned(pl, p.seed, p.fonts_dir))
+            ax.set_title(f"{region}: {pl.label}", fontsize=8)
+        row += math.ceil(len(plans) / cols)
+    fig.tight_layout(rect=(0, 0, 1, 0.98))
+    fig.suptitle(f"Synthetic plates (seed {p.seed}, {len(plan)} plates)", fontsize=10)
+    return fig

@@ -1,0 +1,89 @@
+"""Validation of the ``synthesize:`` parameter section (pydantic v2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from plate_ocr_pipeline.synthetic.formats import DEFAULT_REGION_WEIGHTS, REGIONS
+
+
+class SynthesizeParams(BaseModel):
+    """``synthesize:`` section. Every field has a default so nodes can validate their keys."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    num_plates: int = Field(60000, description="number of plates to render (>= 1)")
+    seed: int = Field(42, description="run seed; plate i uses rng([seed, i, ...])")
+    num_workers: int | None = Field(0, description="processes; 0 or null = all cores")
+    fonts_dir: str | None = Field(None, description="extra .ttf/.otf fonts folder")
+    image_width: tuple[int, int] = Field((200, 320), description="[min, max] output width")
+    image_height: tuple[int, int] = Field((60, 160), description="[min, max] output height")
+    images_subdir: str = Field("images", description="image folder relative to the CSV")
+    gallery_per_region: int = Field(6, description="samples per region in the gallery")
+    region_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_REGION_WEIGHTS))
+
+    @field_validator("num_plates")
+    @classmethod
+    def _positive_plates(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError(f"synthesize.num_plates must be >= 1, got {v}")
+        return v
+
+    @field_validator("num_workers")
+    @classmethod
+    def _workers(cls, v: int | None) -> int | None:
+        if v is not None and v < 0:
+            raise ValueError(f"synthesize.num_workers must be >= 0 or null, got {v}")
+        return v
+
+    @field_validator("gallery_per_region")
+    @classmethod
+    def _gallery(cls, v: int) -> int:
+        if v < 0:
+            raise ValueError(f"synthesize.gallery_per_region must be >= 0, got {v}")
+        return v
+
+    @field_validator("fonts_dir")
+    @classmethod
+    def _fonts_dir_exists(cls, v: str | None) -> str | None:
+        if v is not None and not Path(v).is_dir():
+            raise ValueError(f"synthesize.fonts_dir: font folder {v!r} does not exist")
+        return v
+
+    @field_validator("image_width", "image_height")
+    @classmethod
+    def _size_range(cls, v: tuple[int, int], info) -> tuple[int, int]:
+        lo, hi = v
+        if lo < 16 or hi < lo:
+            raise ValueError(
+                f"synthesize.{info.field_name} must be [min, max] with 16 <= min <= max, got {list(v)}"
+            )
+        return v
+
+    @field_validator("region_weights")
+    @classmethod
+    def _regions(cls, v: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(v) - set(REGIONS))
+        if unknown:
+            raise ValueError(
+                f"synthesize.region_weights: unknown region(s) {unknown}; known: {list(REGIONS)}"
+            )
+        if any(w < 0 for w in v.values()) or sum(v.values()) <= 0:
+            raise ValueError("synthesize.region_weights: weights must be >= 0 with a positive sum")
+        return v
+
+    @model_validator(mode="after")
+    def _images_subdir_relative(self) -> SynthesizeParams:
+        if Path(self.images_subdir).is_absolute() or ".." in Path(self.images_subdir).parts:
+            raise ValueError("synthesize.images_subdir must be a folder relative to the CSV")
+        return self
+
+
+def validate_synthesize(section: dict) -> SynthesizeParams:
+    """Validate (part of) the ``synthesize:`` section; errors name the key."""
+    return SynthesizeParams.model_validate(section)
+
+
+PARAMETER_SCHEMAS = {"synthesize": SynthesizeParams}

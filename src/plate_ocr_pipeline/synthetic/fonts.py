@@ -1,0 +1,165 @@
+"""Fonts for the synthetic renderer: discovery, weight instances and cached glyph masks.
+
+Only fonts installed with the project (PyPI font packages, matplotlib's DejaVu/STIX) and the
+user's own ``fonts_dir`` are used; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+_GLYPH_SIZE = 96  # px size glyphs are rasterised at, then resized
+
+# (package, file, weights for variable fonts or None, x-squeeze for wide fonts)
+_SERIAL_FONTS: tuple[tuple[str, str, tuple[int, ...] | None, float], ...] = (
+    ("fontpkg_barlow_condensed", "BarlowCondensed-Medium.ttf", None, 1.0),
+    ("fontpkg_barlow_condensed", "BarlowCondensed-SemiBold.ttf", None, 1.0),
+    ("fontpkg_barlow_condensed", "BarlowCondensed-Bold.ttf", None, 1.0),
+    ("fontpkg_barlow_condensed", "BarlowCondensed-Regular.ttf", None, 1.0),
+    ("fontpkg_oswald", "Oswald[wght].ttf", (400, 500, 600), 1.0),
+    ("fontpkg_bebas_neue", "BebasNeue-Regular.ttf", None, 1.0),
+    ("fontpkg_roboto_condensed", "RobotoCondensed[wght].ttf", (400, 500, 700), 1.0),
+    ("fontpkg_overpass", "Overpass[wght].ttf", (500, 600, 700), 0.8),
+    ("font_fjallaone", "FjallaOne-Regular.ttf", None, 1.0),
+    ("matplotlib", "DejaVuSans-Bold.ttf", None, 0.7),
+    ("matplotlib", "DejaVuSans.ttf", None, 0.7),
+    ("matplotlib", "DejaVuSansMono-Bold.ttf", None, 0.8),
+)
+
+# Decorative fonts for state names and slogans (serif, italic, "script"-like).
+_DECOR_FONTS: tuple[tuple[str, str], ...] = (
+    ("matplotlib", "DejaVuSerif-Bold.ttf"),
+    ("matplotlib", "DejaVuSerif-BoldItalic.ttf"),
+    ("matplotlib", "DejaVuSerif.ttf"),
+    ("matplotlib", "DejaVuSerif-Italic.ttf"),
+    ("matplotlib", "STIXGeneralBolIta.ttf"),
+    ("matplotlib", "STIXGeneralItalic.ttf"),
+    ("matplotlib", "STIXGeneralBol.ttf"),
+    ("matplotlib", "cmti10.ttf"),
+    ("matplotlib", "DejaVuSans-Bold.ttf"),
+    ("fontpkg_oswald", "Oswald[wght].ttf"),
+    ("fontpkg_barlow_condensed", "BarlowCondensed-BoldItalic.ttf"),
+    ("fontpkg_roboto_condensed", "RobotoCondensed-Italic[wght].ttf"),
+)
+
+
+def _package_font_dir(package: str) -> Path:
+    if package == "matplotlib":
+        import matplotlib
+
+        return Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    module = importlib.import_module(package)
+    return Path(module.__file__).parent / "files"
+
+
+@dataclass(frozen=True)
+class FontSpec:
+    """One font instance: a file, an optional variable weight and a horizontal squeeze."""
+
+    path: str
+    weight: int | None = None
+    squeeze: float = 1.0
+
+    @property
+    def name(self) -> str:
+        w = f"@{self.weight}" if self.weight else ""
+        return Path(self.path).stem + w
+
+
+def find_user_fonts(fonts_dir: str | Path) -> list[Path]:
+    """All .ttf/.otf files under ``fonts_dir``; raises if the folder is missing or empty."""
+    folder = Path(fonts_dir)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"synthesize.fonts_dir: font folder {str(folder)!r} does not exist")
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in {".ttf", ".otf"})
+    if not files:
+        raise FileNotFoundError(f"synthesize.fonts_dir: no .ttf or .otf files in {str(folder)!r}")
+    return files
+
+
+def serial_font_specs(fonts_dir: str | Path | None = None) -> list[FontSpec]:
+    """Fonts for the registration characters (built-in ones plus the user's)."""
+    specs: list[FontSpec] = []
+    for package, file, weights, squeeze in _SERIAL_FONTS:
+        try:
+            path = _package_font_dir(package) / file
+        except ImportError:
+            continue
+        if not path.is_file():
+            continue
+        for w in weights or (None,):
+            specs.append(FontSpec(str(path), w, squeeze))
+    if fonts_dir is not None:
+        specs.extend(FontSpec(str(p)) for p in find_user_fonts(fonts_dir))
+    if not specs:
+        raise RuntimeError("no fonts found for the synthetic renderer")
+    return specs
+
+
+def decor_font_specs() -> list[FontSpec]:
+    specs = []
+    for package, file in _DECOR_FONTS:
+        try:
+            path = _package_font_dir(package) / file
+        except ImportError:
+            continue
+        if path.is_file():
+            specs.append(FontSpec(str(path), 700 if "[wght]" in file else None))
+    return specs
+
+
+@lru_cache(maxsize=64)
+def load_font(spec: FontSpec, size: int = _GLYPH_SIZE) -> ImageFont.FreeTypeFont:
+    font = ImageFont.truetype(spec.path, size)
+    if spec.weight is not None:
+        try:
+            axes = font.get_variation_axes()
+            values = [
+                spec.weight if str(a.get("name", b"")).lower().find("weight") >= 0 else a["default"]
+                for a in axes
+            ]
+            font.set_variation_by_axes(values)
+        except (OSError, AttributeError, KeyError):
+            pass
+    return font
+
+
+def _tight(mask: np.ndarray) -> np.ndarray:
+    ys, xs = np.nonzero(mask > 24)
+    if len(ys) == 0:
+        return np.zeros((8, 4), np.uint8)
+    return mask[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+
+
+@lru_cache(maxsize=4096)
+def glyph_mask(spec: FontSpec, char: str) -> np.ndarray | None:
+    """Tight ink mask (uint8) of one character at the raster size; None if the font lacks it."""
+    font = load_font(spec)
+    size = _GLYPH_SIZE
+    img = Image.new("L", (size * 2, size * 2), 0)
+    ImageDraw.Draw(img).text((size // 2, size // 4), char, fill=255, font=font)
+    arr = np.asarray(img)
+    if arr.max() < 64:
+        return None
+    return _tight(arr)
+
+
+@lru_cache(maxsize=2048)
+def text_mask(spec: FontSpec, text: str, size: int = 48) -> np.ndarray:
+    """Tight ink mask (uint8) of a line of text (state names, slogans)."""
+    font = load_font(spec, size)
+    left, top, right, bottom = font.getbbox(text)
+    img = Image.new("L", (right - left + 8, bottom - top + 8), 0)
+    ImageDraw.Draw(img).text((4 - left, 4 - top), text, fill=255, font=font)
+    return _tight(np.asarray(img))
+
+
+def supports(spec: FontSpec, chars: str) -> bool:
+    """Whether the font draws every character of ``chars`` (tofu check)."""
+    return all(glyph_mask(spec, c) is not None for c in chars)

@@ -1,0 +1,198 @@
+"""Deterministic, parallel generation of many synthetic plates.
+
+Plate ``i`` of a run with seed ``s`` is planned from ``default_rng([s, i, 0])`` (region, text,
+size) and rendered from ``default_rng([s, i, 1])``, so every plate is the same whatever the
+worker count, and labels are known without rendering.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .formats import REGION_FORMATS, sample_text
+from .renderer import DEFAULT_ALPHABET, get_resources, plate_aspect, render_plate
+
+
+@dataclass(frozen=True)
+class PlatePlan:
+    """What plate ``index`` shows, before rendering."""
+
+    index: int
+    region: str
+    groups: tuple[str, ...]
+    label: str
+    width: int
+    height: int
+
+
+def _normalise_weights(region_weights: Mapping[str, float]) -> tuple[list[str], np.ndarray]:
+    unknown = sorted(set(region_weights) - set(REGION_FORMATS))
+    if unknown:
+        raise ValueError(
+            f"unknown region(s) {unknown} in region_weights; known: {', '.join(REGION_FORMATS)}"
+        )
+    regions = sorted(region_weights)
+    w = np.array([float(region_weights[r]) for r in regions])
+    if (w < 0).any() or w.sum() <= 0:
+        raise ValueError("region_weights must be >= 0 with a positive sum")
+    return regions, w / w.sum()
+
+
+def plan_plate(
+    seed: int,
+    index: int,
+    region_weights: Mapping[str, float],
+    width_range: Sequence[int] = (320, 320),
+    height_range: Sequence[int] = (160, 160),
+    max_plate_slots: int = 10,
+    alphabet: str = DEFAULT_ALPHABET,
+    pad_char: str = "_",
+) -> PlatePlan:
+    """Region, text and output size of plate ``index`` (cheap: no rendering)."""
+    regions, p = _normalise_weights(region_weights)
+    rng = np.random.default_rng([seed, index, 0])
+    region = regions[int(rng.choice(len(regions), p=p))]
+    groups, label = sample_text(rng, region, max_plate_slots, alphabet.replace(pad_char, ""))
+    w = int(rng.integers(width_range[0], width_range[1] + 1))
+    h = int(round(w / (plate_aspect(region) * rng.uniform(0.9, 1.12))))
+    h = int(np.clip(h, height_range[0], height_range[1]))
+    return PlatePlan(index, region, tuple(groups), label, w, h)
+
+
+def plan_plates(
+    n: int,
+    region_weights: Mapping[str, float],
+    seed: int = 0,
+    width_range: Sequence[int] = (320, 320),
+    height_range: Sequence[int] = (160, 160),
+    max_plate_slots: int = 10,
+    alphabet: str = DEFAULT_ALPHABET,
+    pad_char: str = "_",
+) -> list[PlatePlan]:
+    if n < 1:
+        raise ValueError(f"num_plates must be >= 1, got {n}")
+    _normalise_weights(region_weights)
+    return [
+        plan_plate(
+            seed, i, region_weights, width_range, height_range, max_plate_slots, alphabet, pad_char
+        )
+        for i in range(n)
+    ]
+
+
+def render_planned(plan: PlatePlan, seed: int, fonts_dir: str | None = None) -> np.ndarray:
+    """Render the image of one planned plate (uint8 RGB, plan.height x plan.width)."""
+    rng = np.random.default_rng([seed, plan.index, 1])
+    image, _ = render_plate(
+        rng, plan.region, plan.width, plan.height, groups=list(plan.groups), fonts_dir=fonts_dir
+    )
+    return image
+
+
+# ------------------------------------------------------------------------ multiprocessing
+
+_WORKER: dict = {}
+
+
+def _init_worker(seed: int, fonts_dir: str | None) -> None:
+    _WORKER["seed"] = seed
+    _WORKER["fonts_dir"] = fonts_dir
+    get_resources(fonts_dir)
+
+
+def _render_one(plan: PlatePlan) -> tuple[int, np.ndarray]:
+    return plan.index, render_planned(plan, _WORKER["seed"], _WORKER["fonts_dir"])
+
+
+def _render_chunk(plans: Sequence[PlatePlan]) -> list[tuple[int, np.ndarray]]:
+    return [_render_one(plan) for plan in plans]
+
+
+def resolve_workers(num_workers: int | None) -> int:
+    if not num_workers:
+        return max(
+            1,
+            len(os.sched_getaffinity(0))
+            if hasattr(os, "sched_getaffinity")
+            else os.cpu_count() or 1,
+        )
+    return int(num_workers)
+
+
+def iter_rendered(
+    plans: Sequence[PlatePlan],
+    seed: int,
+    num_workers: int | None = None,
+    fonts_dir: str | None = None,
+    progress: bool = True,
+    chunksize: int = 16,
+) -> Iterator[tuple[PlatePlan, np.ndarray]]:
+    """Yield (plan, image) in plan order, rendered by ``num_workers`` processes (0/None: all)."""
+    from tqdm.auto import tqdm
+
+    workers = resolve_workers(num_workers)
+    bar = tqdm(total=len(plans), desc="synthesize", unit="plate", disable=not progress)
+    try:
+        if workers == 1 or len(plans) < 2 * chunksize:
+            get_resources(fonts_dir)
+            for plan in plans:
+                yield plan, render_planned(plan, seed, fonts_dir)
+                bar.update()
+            return
+        ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+        chunks = [plans[i : i + chunksize] for i in range(0, len(plans), chunksize)]
+        max_in_flight = 4 * workers  # bounded: the consumer (PNG writer) sets the pace
+        with ctx.Pool(workers, initializer=_init_worker, initargs=(seed, fonts_dir)) as pool:
+            pending: deque = deque()
+            next_chunk = 0
+            while next_chunk < len(chunks) or pending:
+                while next_chunk < len(chunks) and len(pending) < max_in_flight:
+                    pending.append(pool.apply_async(_render_chunk, (chunks[next_chunk],)))
+                    next_chunk += 1
+                results = pending.popleft().get()
+                for plan, (index, image) in zip(
+                    chunks[next_chunk - len(pending) - 1], results, strict=True
+                ):
+                    assert index == plan.index
+                    yield plan, image
+                    bar.update()
+    finally:
+        bar.close()
+
+
+def generate_plates(
+    n: int,
+    region_weights: Mapping[str, float] | None = None,
+    seed: int = 0,
+    width_range: Sequence[int] = (320, 320),
+    height_range: Sequence[int] = (160, 160),
+    num_workers: int | None = None,
+    fonts_dir: str | None = None,
+    max_plate_slots: int = 10,
+    alphabet: str = DEFAULT_ALPHABET,
+    pad_char: str = "_",
+    progress: bool = False,
+) -> list[tuple[np.ndarray, str, str]]:
+    """Render ``n`` plates in memory: list of (image uint8 RGB, label, region)."""
+    from .formats import DEFAULT_REGION_WEIGHTS
+
+    plans = plan_plates(
+        n,
+        region_weights or DEFAULT_REGION_WEIGHTS,
+        seed,
+        width_range,
+        height_range,
+        max_plate_slots,
+        alphabet,
+        pad_char,
+    )
+    return [
+        (image, plan.label, plan.region)
+        for plan, image in iter_rendered(plans, seed, num_workers, fonts_dir, progress)
+    ]

@@ -1,0 +1,971 @@
+"""Render one synthetic licence-plate crop (numpy/OpenCV/Pillow only).
+
+``render_plate(rng, region, width, height)`` draws a flat plate of the region's design in
+"plate coordinates", places it in a crop with perspective, then degrades it (lighting, glare,
+dirt, blur, low resolution, noise, JPEG). Everything random comes from the one ``rng``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from . import effects
+from .fonts import FontSpec, decor_font_specs, glyph_mask, serial_font_specs, supports, text_mask
+from .formats import REGION_FORMATS, sample_text
+
+DEFAULT_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_"
+
+# Plate size in plate coordinates (width, height) per family; aspect = w / h.
+PLATE_SIZES: dict[str, tuple[int, int]] = {
+    "us": (300, 150),
+    "eu": (470, 100),
+    "uk": (470, 100),
+    "mercosur": (400, 130),
+    "ar-old": (294, 129),
+    "br-old": (400, 130),
+}
+
+STATE_NAMES = (
+    (
+        "Alabama Alaska Arizona Arkansas California Colorado Connecticut Delaware Florida "
+        "Georgia Hawaii Idaho Illinois Indiana Iowa Kansas Kentucky Louisiana Maine Maryland "
+        "Massachusetts Michigan Minnesota Mississippi Missouri Montana Nebraska Nevada "
+        "New_Hampshire New_Jersey New_Mexico New_York North_Carolina North_Dakota Ohio Oklahoma "
+        "Oregon Pennsylvania Rhode_Island South_Carolina South_Dakota Tennessee Texas Utah "
+        "Vermont Virginia Washington West_Virginia Wisconsin Wyoming Washington_D.C."
+    )
+    .replace("_", "\x00")
+    .split()
+)
+STATE_NAMES = tuple(s.replace("\x00", " ") for s in STATE_NAMES)
+
+SLOGANS = (
+    "Ocean State",
+    "Famous Potatoes",
+    "Constitution State",
+    "Garden State",
+    "Land of Lincoln",
+    "The Natural State",
+    "Wild, Wonderful",
+    "10,000 lakes",
+    "Aloha State",
+    "Green Mountain State",
+    "Great Lakes Splendor",
+    "First in Flight",
+    "Sunshine State",
+    "Empire State",
+    "Lone Star State",
+    "America's Dairyland",
+    "Grand Canyon State",
+    "Native America",
+    "Show Me State",
+    "Live Free or Die",
+    "Great Faces. Great Places.",
+    "visitPA.com",
+    "Peach State",
+    "The Spirit of America",
+    "Taxation Without Representation",
+    "Centennial State",
+    "Beautiful Kansas",
+    "Sportsman's Paradise",
+    "Treasure State",
+    "Silver State",
+    "Land of Enchantment",
+    "Birthplace of Aviation",
+    "Discover Wisconsin",
+    "Scenic",
+    "Conserve Wildlife Habitat",
+    "Official State Plate",
+    "In God We Trust",
+    "Endless Summer",
+    "Choose Life",
+    "Protect Our Environment",
+    "Support Education",
+    "Veteran",
+)
+
+EU_CODES = {"eu-de": "D", "eu-fr": "F", "eu-it": "I", "eu-es": "E", "eu-nl": "NL", "eu-pl": "PL"}
+BR_CITIES = ("SP - SAO PAULO", "RJ - RIO DE JANEIRO", "MG - BELO HORIZONTE", "PR - CURITIBA")
+
+_INK = {
+    "navy": (20, 32, 92),
+    "blue": (28, 58, 150),
+    "black": (22, 22, 24),
+    "red": (170, 24, 34),
+    "maroon": (112, 22, 38),
+    "green": (22, 95, 48),
+    "purple": (70, 30, 100),
+}
+_LIGHT_TINTS = ((250, 250, 250), (236, 242, 250), (250, 246, 232), (236, 246, 238), (246, 236, 236))
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Fonts available to one process (cached per fonts_dir)."""
+
+    serial_fonts: tuple[FontSpec, ...]
+    decor_fonts: tuple[FontSpec, ...]
+
+
+@lru_cache(maxsize=8)
+def get_resources(fonts_dir: str | None = None) -> Resources:
+    chars = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    serial = tuple(s for s in serial_font_specs(fonts_dir) if supports(s, chars))
+    if not serial:
+        raise RuntimeError("no usable font draws all of A-Z0-9")
+    return Resources(serial, tuple(decor_font_specs()) or serial)
+
+
+# --------------------------------------------------------------------------- drawing helpers
+
+
+def _c(rgb) -> np.ndarray:
+    return np.asarray(rgb, np.float32)
+
+
+def _jitter(rng: np.random.Generator, rgb, amount: float = 18.0) -> np.ndarray:
+    return np.clip(_c(rgb) + rng.normal(0, amount / 2, 3), 0, 255).astype(np.float32)
+
+
+def _paste(img: np.ndarray, mask: np.ndarray, x: float, y: float, colour, alpha=1.0) -> None:
+    """Alpha-blend ``colour`` through ``mask`` (float 0..1, h x w) at (x, y), clipped."""
+    h, w = mask.shape
+    x, y = int(round(x)), int(round(y))
+    H, W = img.shape[:2]
+    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, W), min(y + h, H)
+    if x1 <= x0 or y1 <= y0:
+        return
+    m = mask[y0 - y : y1 - y, x0 - x : x1 - x, None] * alpha
+    region = img[y0:y1, x0:x1]
+    region *= 1 - m
+    region += m * _c(colour)
+
+
+def _resize_mask(mask: np.ndarray, w: int, h: int) -> np.ndarray:
+    w, h = max(int(round(w)), 1), max(int(round(h)), 1)
+    interp = cv2.INTER_AREA if h < mask.shape[0] else cv2.INTER_LINEAR
+    return cv2.resize(mask, (w, h), interpolation=interp).astype(np.float32) * (1 / 255.0)
+
+
+def _text_line(
+    img: np.ndarray,
+    spec: FontSpec,
+    text: str,
+    cx: float,
+    y: float,
+    height: float,
+    max_w: float,
+    colour,
+    alpha: float = 1.0,
+    xscale: float = 1.0,
+) -> None:
+    """Draw a decorative text line centred at cx with cap height ``height``."""
+    m = text_mask(spec, text)
+    w = m.shape[1] * height / m.shape[0] * xscale
+    if w > max_w:
+        w = max_w
+    _paste(img, _resize_mask(m, w, height), cx - w / 2, y, colour, alpha)
+
+
+def _small_text(img, spec: FontSpec, text: str, cx, y, height, max_w, colour) -> None:
+    """Text composed from cached glyph masks (for varying short strings: stickers)."""
+    glyphs = [glyph_mask(spec, c) for c in text if c != " "]
+    glyphs = [g for g in glyphs if g is not None]
+    if not glyphs:
+        return
+    widths = [g.shape[1] * height / g.shape[0] for g in glyphs]
+    gap = 0.12 * height
+    total = sum(widths) + gap * (len(glyphs) - 1)
+    sx = min(1.0, max_w / total)
+    x = cx - total * sx / 2
+    for g, w in zip(glyphs, widths, strict=True):
+        _paste(img, _resize_mask(g, w * sx, height), x, y, colour)
+        x += (w + gap) * sx
+
+
+def _vertical_gradient(h: int, w: int, top, bottom) -> np.ndarray:
+    t = np.linspace(0, 1, h, dtype=np.float32)[:, None, None]
+    out = np.empty((h, w, 3), np.float32)
+    out[:] = _c(top) * (1 - t) + _c(bottom) * t
+    return out
+
+
+def _star(cx: float, cy: float, r: float, rot: float = 0.0) -> np.ndarray:
+    ang = np.arange(10) * np.pi / 5 + rot - np.pi / 2
+    rad = np.where(np.arange(10) % 2 == 0, r, r * 0.42)
+    return np.stack([cx + rad * np.cos(ang), cy + rad * np.sin(ang)], 1).astype(np.int32)
+
+
+# ----------------------------------------------------------------------- characters / serial
+
+
+@dataclass
+class SerialStyle:
+    font: FontSpec
+    height: float
+    xscale: float
+    spacing: float  # fraction of height between characters
+    separator: str  # none | space | dash | dot | emblem | seals
+    sep_colour: tuple
+    bold: int  # dilate (+) / erode (-) iterations
+
+
+def _glyph(style: SerialStyle, ch: str, height: float) -> np.ndarray:
+    g = glyph_mask(style.font, ch)
+    if g is None:  # fall back to a font that has it
+        g = glyph_mask(FontSpec(get_resources().serial_fonts[0].path), ch)
+    w = g.shape[1] * height / g.shape[0] * style.xscale * style.font.squeeze
+    return _resize_mask(g, w, height)
+
+
+def _layout_serial(groups: list[str], style: SerialStyle) -> tuple[list, float]:
+    """Items (kind, payload, width) and total width at the style's height."""
+    h = style.height
+    items = []
+    for gi, group in enumerate(groups):
+        if gi > 0:
+            sep = style.separator
+            width = {
+                "none": 0.0,
+                "space": 0.42 * h,
+                "dash": 0.42 * h,
+                "dot": 0.3 * h,
+                "emblem": 0.62 * h,
+                "seals": 0.42 * h,
+            }[sep]
+            items.append(("sep", sep, width))
+        for ci, ch in enumerate(group):
+            g = _glyph(style, ch, h)
+            if ci > 0 or gi > 0:
+                items.append(("gap", None, style.spacing * h))
+            items.append(("glyph", g, g.shape[1]))
+    return items, float(sum(it[2] for it in items))
+
+
+def _draw_emblem(rng: np.random.Generator, img: np.ndarray, cx, cy, size, colour) -> None:
+    kind = rng.integers(4)
+    col = tuple(float(v) for v in colour)
+    if kind == 0:
+        cv2.fillPoly(img, [_star(cx, cy, size * 0.5, rng.uniform(0, 1))], col, cv2.LINE_AA)
+    elif kind == 1:
+        cv2.circle(img, (int(cx), int(cy)), int(size * 0.45), col, -1, cv2.LINE_AA)
+        inner = tuple(float(v) for v in rng.uniform(120, 255, 3))
+        cv2.circle(img, (int(cx), int(cy)), int(size * 0.25), inner, -1, cv2.LINE_AA)
+    elif kind == 2:  # state-outline-like blob
+        n = 9
+        ang = np.sort(rng.uniform(0, 2 * np.pi, n))
+        rad = size * rng.uniform(0.3, 0.55, n)
+        pts = np.stack([cx + rad * np.cos(ang), cy + rad * np.sin(ang) * 1.2], 1)
+        cv2.fillPoly(img, [pts.astype(np.int32)], col, cv2.LINE_AA)
+    else:  # shield / heart-ish
+        pts = np.array(
+            [
+                [cx - size * 0.4, cy - size * 0.45],
+                [cx + size * 0.4, cy - size * 0.45],
+                [cx + size * 0.35, cy + size * 0.1],
+                [cx, cy + size * 0.5],
+                [cx - size * 0.35, cy + size * 0.1],
+            ]
+        )
+        cv2.fillPoly(img, [pts.astype(np.int32)], col, cv2.LINE_AA)
+
+
+def _draw_serial(
+    rng: np.random.Generator,
+    img: np.ndarray,
+    groups: list[str],
+    style: SerialStyle,
+    colour,
+    cx: float,
+    cy: float,
+    max_w: float,
+    emboss: bool,
+) -> tuple[float, float]:
+    """Draw the characters centred at (cx, cy); returns (x_left, x_right) used."""
+    items, total = _layout_serial(groups, style)
+    scale = min(1.0, max_w / max(total, 1.0))
+    H, W = img.shape[:2]
+    mask = np.zeros((H, W), np.float32)
+    h = style.height
+    x = cx - total * scale / 2
+    y = cy - h / 2
+    seps = []
+    for kind, payload, width in items:
+        wd = width * scale
+        if kind == "glyph":
+            g = (
+                payload
+                if scale >= 0.999
+                else cv2.resize(
+                    payload,
+                    (max(1, int(round(wd))), payload.shape[0]),
+                    interpolation=cv2.INTER_AREA,
+                )
+            )
+            _paste_mask_max(mask, g, x, y)
+        elif kind == "sep":
+            seps.append((payload, x + wd / 2))
+        x += wd
+    if style.bold:
+        k = np.ones((2, 2), np.uint8)
+        mask = (
+            cv2.dilate(mask, k, iterations=style.bold)
+            if style.bold > 0
+            else cv2.erode(mask, k, iterations=-style.bold)
+        )
+    # separators drawn into the mask (dash, dot) or directly (emblem, seals)
+    for sep, sx in seps:
+        if sep == "dash":
+            cv2.rectangle(
+                mask,
+                (int(sx - 0.14 * h), int(cy - 0.05 * h)),
+                (int(sx + 0.14 * h), int(cy + 0.05 * h)),
+                1.0,
+                -1,
+            )
+        elif sep == "dot":
+            cv2.circle(mask, (int(sx), int(cy)), max(2, int(0.07 * h)), 1.0, -1, cv2.LINE_AA)
+    r0, r1 = max(0, int(y - 6)), min(H, int(y + h + 8))
+    band_img, band = img[r0:r1], mask[r0:r1]
+    if emboss:
+        dx, dy = rng.integers(1, 4), rng.integers(1, 4)
+        shadow = np.roll(band, (int(dy), int(dx)), (0, 1))
+        shadow = cv2.GaussianBlur(shadow, (3, 3), 0) * np.float32(rng.uniform(0.35, 0.7))
+        band_img *= 1 - shadow[..., None]
+        hi = np.roll(band, (-1, -1), (0, 1)) * (1 - band) * np.float32(rng.uniform(0.3, 0.8))
+        band_img += (255 - band_img) * hi[..., None]
+    band_img *= 1 - band[..., None]
+    band_img += band[..., None] * _c(colour)
+    for sep, sx in seps:
+        if sep == "emblem":
+            _draw_emblem(rng, img, sx, cy, 0.55 * h, style.sep_colour)
+        elif sep == "seals":
+            r = int(0.13 * h)
+            cv2.circle(img, (int(sx), int(cy - 0.17 * h)), r, tuple(rng.uniform(60, 230, 3)), -1)
+            cv2.circle(img, (int(sx), int(cy + 0.17 * h)), r, tuple(rng.uniform(60, 230, 3)), -1)
+    return cx - total * scale / 2, cx + total * scale / 2
+
+
+def _paste_mask_max(mask: np.ndarray, g: np.ndarray, x: float, y: float) -> None:
+    h, w = g.shape
+    x, y = int(round(x)), int(round(y))
+    H, W = mask.shape
+    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, W), min(y + h, H)
+    if x1 > x0 and y1 > y0:
+        np.maximum(mask[y0:y1, x0:x1], g[y0 - y : y1 - y, x0 - x : x1 - x], out=mask[y0:y1, x0:x1])
+
+
+def _serial_style(rng, res: Resources, height: float, separator: str, sep_colour) -> SerialStyle:
+    font = res.serial_fonts[int(rng.integers(len(res.serial_fonts)))]
+    return SerialStyle(
+        font=font,
+        height=height,
+        xscale=float(rng.uniform(0.8, 1.2)),
+        spacing=float(rng.uniform(0.02, 0.14)),
+        separator=separator,
+        sep_colour=tuple(sep_colour),
+        bold=int(rng.choice([-1, 0, 0, 0, 1, 1, 2])),
+    )
+
+
+# ------------------------------------------------------------------------------ decorations
+
+
+def _bolt_holes(rng, img: np.ndarray, four: bool) -> None:
+    H, W = img.shape[:2]
+    fx = rng.uniform(0.2, 0.3)
+    ys = [rng.uniform(0.06, 0.12) * H] + ([rng.uniform(0.88, 0.94) * H] if four else [])
+    r = max(2, int(rng.uniform(0.025, 0.04) * H))
+    screw = rng.random() < 0.5
+    for y in ys:
+        for x in (fx * W, (1 - fx) * W):
+            if screw:
+                metal = tuple(float(v) for v in rng.uniform(120, 200) * np.ones(3))
+                cv2.circle(img, (int(x), int(y)), r + 1, (60, 60, 60), -1, cv2.LINE_AA)
+                cv2.circle(img, (int(x), int(y)), r, metal, -1, cv2.LINE_AA)
+                cv2.line(
+                    img, (int(x - r * 0.7), int(y)), (int(x + r * 0.7), int(y)), (50, 50, 50), 1
+                )
+            else:
+                cv2.circle(
+                    img,
+                    (int(x), int(y)),
+                    r,
+                    tuple(float(v) for v in rng.uniform(20, 70, 3)),
+                    -1,
+                    cv2.LINE_AA,
+                )
+
+
+def _sticker(rng, img: np.ndarray, x: float, y: float, w: float, h: float) -> None:
+    colours = (
+        (250, 220, 40),
+        (240, 130, 30),
+        (40, 150, 60),
+        (200, 30, 40),
+        (40, 80, 180),
+        (245, 245, 245),
+        (240, 200, 210),
+    )
+    col = colours[int(rng.integers(len(colours)))]
+    cv2.rectangle(img, (int(x), int(y)), (int(x + w), int(y + h)), col, -1)
+    text = str(
+        rng.choice(
+            [
+                "JAN",
+                "FEB",
+                "MAR",
+                "APR",
+                "MAY",
+                "JUN",
+                "JUL",
+                "AUG",
+                "SEP",
+                "OCT",
+                "NOV",
+                "DEC",
+                f"{rng.integers(0, 30):02d}",
+                f"20{rng.integers(0, 30):02d}",
+                f"{rng.integers(0, 99999):05d}",
+            ]
+        )
+    )
+    ink = (20, 20, 20) if sum(col) > 380 else (245, 245, 245)
+    _small_text(
+        img, get_resources().serial_fonts[0], text, x + w / 2, y + h * 0.2, h * 0.6, w * 0.9, ink
+    )
+
+
+def _border(rng, img: np.ndarray, colour) -> None:
+    H, W = img.shape[:2]
+    inset = int(rng.integers(1, 6))
+    t = int(rng.integers(1, 4))
+    cv2.rectangle(
+        img,
+        (inset, inset),
+        (W - 1 - inset, H - 1 - inset),
+        tuple(float(v) for v in colour),
+        t,
+        cv2.LINE_AA,
+    )
+
+
+def _picture(rng, img: np.ndarray) -> None:
+    """Scenic background: mountains, sun, rainbow, waves, trees, blobs (low contrast)."""
+    H, W = img.shape[:2]
+    layer = img.copy()
+    for _ in range(int(rng.integers(1, 4))):
+        kind = rng.integers(6)
+        col = tuple(float(v) for v in rng.uniform(40, 250, 3))
+        if kind == 0:  # mountains
+            n = int(rng.integers(4, 12))
+            xs = np.linspace(-0.05 * W, 1.05 * W, n)
+            base = rng.uniform(0.5, 0.85) * H
+            ys = base - rng.uniform(0, 0.35, n) * H
+            pts = np.concatenate([np.stack([xs, ys], 1), [[1.05 * W, H], [-0.05 * W, H]]])
+            cv2.fillPoly(layer, [pts.astype(np.int32)], col, cv2.LINE_AA)
+        elif kind == 1:  # sun / fruit / big disk
+            cv2.circle(
+                layer,
+                (int(rng.uniform(0.2, 0.8) * W), int(rng.uniform(0.3, 0.7) * H)),
+                int(rng.uniform(0.15, 0.4) * H),
+                col,
+                -1,
+                cv2.LINE_AA,
+            )
+        elif kind == 2:  # rainbow
+            cx, cy = int(rng.uniform(0.3, 0.7) * W), int(rng.uniform(0.8, 1.1) * H)
+            r0 = rng.uniform(0.4, 0.7) * H
+            for i, rc in enumerate(
+                (
+                    (220, 40, 40),
+                    (240, 140, 30),
+                    (240, 220, 40),
+                    (60, 170, 60),
+                    (50, 90, 200),
+                    (120, 60, 160),
+                )
+            ):
+                cv2.ellipse(
+                    layer,
+                    (cx, cy),
+                    (int(r0 * 1.6 + i * 5), int(r0 + i * 5)),
+                    0,
+                    180,
+                    360,
+                    rc,
+                    5,
+                    cv2.LINE_AA,
+                )
+        elif kind == 3:  # waves / fields
+            xs = np.linspace(0, W, 30)
+            for k in range(int(rng.integers(1, 4))):
+                ys = rng.uniform(0.6, 0.9) * H + np.sin(xs / W * rng.uniform(3, 12) + k) * 0.05 * H
+                pts = np.concatenate([np.stack([xs, ys], 1), [[W, H], [0, H]]])
+                cv2.fillPoly(layer, [pts.astype(np.int32)], col, cv2.LINE_AA)
+        elif kind == 4:  # trees
+            for _ in range(int(rng.integers(2, 10))):
+                x = rng.uniform(0, W)
+                base, hh = rng.uniform(0.7, 1.0) * H, rng.uniform(0.15, 0.5) * H
+                pts = np.array([[x, base - hh], [x + hh * 0.3, base], [x - hh * 0.3, base]])
+                cv2.fillPoly(layer, [pts.astype(np.int32)], (30, 90, 50), cv2.LINE_AA)
+        else:  # soft blobs
+            for _ in range(int(rng.integers(2, 6))):
+                cv2.ellipse(
+                    layer,
+                    (int(rng.uniform(0, W)), int(rng.uniform(0, H))),
+                    (int(rng.uniform(0.05, 0.3) * W), int(rng.uniform(0.05, 0.3) * H)),
+                    rng.uniform(0, 180),
+                    0,
+                    360,
+                    col,
+                    -1,
+                    cv2.LINE_AA,
+                )
+    a = rng.uniform(0.25, 0.85)
+    img *= 1 - a
+    img += layer * a
+
+
+# ------------------------------------------------------------------------------ plate designs
+
+
+def _us_background(rng, W: int, H: int) -> tuple[np.ndarray, np.ndarray, str]:
+    """Background and main ink colour of a US design."""
+    style = rng.choice(
+        ["white", "gradient", "picture", "yellow", "dark", "coloured"],
+        p=[0.25, 0.25, 0.28, 0.08, 0.06, 0.08],
+    )
+    light_ink = ("navy", "blue", "black", "red", "maroon", "green", "purple")
+    ink = _jitter(rng, _INK[light_ink[int(rng.integers(len(light_ink)))]], 20)
+    if style == "white":
+        img = np.empty((H, W, 3), np.float32)
+        img[:] = _jitter(rng, _LIGHT_TINTS[int(rng.integers(len(_LIGHT_TINTS)))], 10)
+    elif style in ("gradient", "picture"):
+        tints = (
+            (170, 200, 240),
+            (250, 250, 250),
+            (240, 220, 180),
+            (200, 230, 200),
+            (250, 200, 150),
+            (230, 230, 250),
+            (120, 170, 230),
+        )
+        a = tints[int(rng.integers(len(tints)))]
+        b = tints[int(rng.integers(len(tints)))]
+        img = _vertical_gradient(H, W, _jitter(rng, a), _jitter(rng, b))
+        if rng.random() < 0.5:  # white middle band
+            t = np.abs(np.linspace(-1, 1, H, dtype=np.float32))[:, None, None]
+            img = img * t + 245 * (1 - t)
+        if style == "picture":
+            _picture(rng, img)
+    elif style == "yellow":
+        img = np.empty((H, W, 3), np.float32)
+        img[:] = _jitter(rng, (240, 205, 70) if rng.random() < 0.6 else (245, 225, 150), 14)
+        ink = _jitter(rng, _INK[str(rng.choice(["navy", "black", "blue"]))], 12)
+    elif style == "dark":
+        img = np.empty((H, W, 3), np.float32)
+        img[:] = _jitter(
+            rng,
+            ((20, 40, 100), (20, 20, 24), (20, 80, 45), (110, 20, 35))[int(rng.integers(4))],
+            12,
+        )
+        ink = _jitter(rng, ((240, 200, 60), (245, 245, 245))[int(rng.integers(2))], 10)
+    else:  # coloured pale
+        img = np.empty((H, W, 3), np.float32)
+        img[:] = _jitter(rng, rng.uniform(170, 245, 3), 5)
+    return img, ink, str(style)
+
+
+def _us_plate(rng, groups: list[str], res: Resources) -> np.ndarray:
+    W, H = PLATE_SIZES["us"]
+    img, ink, style = _us_background(rng, W, H)
+    decor = res.decor_fonts[int(rng.integers(len(res.decor_fonts)))]
+    accent = _jitter(rng, _INK[str(rng.choice(list(_INK)))], 25)
+    # --- state name (top or bottom) and slogan
+    name = STATE_NAMES[int(rng.integers(len(STATE_NAMES)))]
+    name = name.upper() if rng.random() < 0.5 else name
+    top_band = rng.random() < 0.3
+    name_at_top = rng.random() < 0.8
+    name_h = rng.uniform(0.11, 0.17) * H
+    if top_band:
+        band_h = rng.uniform(0.18, 0.25) * H
+        y0 = 0 if name_at_top else H - band_h
+        img[int(y0) : int(y0 + band_h)] = accent
+        text_col = (245, 245, 245) if accent.mean() < 140 else (20, 20, 20)
+        _text_line(
+            img,
+            decor,
+            name,
+            W / 2 + rng.normal(0, 4),
+            y0 + (band_h - name_h) / 2,
+            name_h,
+            0.75 * W,
+            text_col,
+        )
+    else:
+        y = rng.uniform(0.03, 0.07) * H if name_at_top else H * 0.97 - name_h
+        col = accent if style != "dark" else ink
+        _text_line(
+            img,
+            decor,
+            name,
+            W / 2 + rng.normal(0, 6),
+            y,
+            name_h,
+            0.75 * W,
+            col,
+            xscale=rng.uniform(0.9, 1.3),
+        )
+    if rng.random() < 0.8:
+        slogan = SLOGANS[int(rng.integers(len(SLOGANS)))]
+        sh = rng.uniform(0.06, 0.095) * H
+        sy = H * rng.uniform(0.87, 0.92) - sh / 2 if name_at_top else rng.uniform(0.04, 0.07) * H
+        sfont = res.decor_fonts[int(rng.integers(len(res.decor_fonts)))]
+        _text_line(
+            img, sfont, slogan, W / 2, sy, sh, 0.7 * W, accent if rng.random() < 0.5 else ink
+        )
+    # --- serial
+    n_groups = len(groups)
+    if n_groups == 1 and len(groups[0]) >= 4 and rng.random() < 0.12:
+        cut = int(rng.integers(1, len(groups[0])))  # e.g. SAM<emblem>PLE
+        groups = [groups[0][:cut], groups[0][cut:]]
+    separator = str(
+        rng.choice(["none", "space", "dash", "dot", "emblem"], p=[0.25, 0.3, 0.15, 0.15, 0.15])
+    )
+    height = rng.uniform(0.42, 0.58) * H
+    style_ = _serial_style(rng, res, height, separator, _jitter(rng, rng.uniform(30, 230, 3), 0))
+    cy = rng.uniform(0.49, 0.56) * H
+    stacked = rng.random() < 0.12
+    side_room = 0.13 * W if stacked else 0.0
+    cx = W / 2 + (
+        side_room / 2
+        if stacked and rng.random() < 0.5
+        else -side_room / 2
+        if stacked
+        else rng.normal(0, 4)
+    )
+    max_w = W * rng.uniform(0.82, 0.94) - side_room
+    emboss = rng.random() < 0.55
+    x_left, x_right = _draw_serial(rng, img, groups, style_, ink, cx, cy, max_w, emboss)
+    if stacked:  # small stacked characters, not part of the label
+        chars = "".join(rng.choice(list("ABCDEFGHJKLMNPRSTUVWXYZ0123456789"), 2))
+        ch = rng.uniform(0.14, 0.2) * H
+        left = cx > W / 2
+        sx = x_left - 0.05 * W - ch * 0.6 if left else x_right + 0.03 * W
+        for k, c in enumerate(chars):
+            g = _glyph(style_, c, ch)
+            _paste(img, g, sx, cy - ch - 1 + k * (ch + 2), ink)
+    # --- stickers, holes, border
+    for _ in range(int(rng.choice([0, 1, 1, 2, 2, 3]))):
+        sw, sh_ = rng.uniform(0.09, 0.16) * W, rng.uniform(0.09, 0.15) * H
+        corner = int(rng.integers(4))
+        x = rng.uniform(0.02, 0.05) * W if corner % 2 == 0 else W * rng.uniform(0.95, 0.98) - sw
+        y = rng.uniform(0.03, 0.08) * H if corner < 2 else H * rng.uniform(0.92, 0.97) - sh_
+        _sticker(rng, img, x, y, sw, sh_)
+    if rng.random() < 0.75:
+        _bolt_holes(rng, img, rng.random() < 0.3)
+    if rng.random() < 0.5:
+        _border(rng, img, ink if rng.random() < 0.5 else (90, 90, 90))
+    return img
+
+
+def _eu_band(
+    rng, img: np.ndarray, x0: int, bw: int, code: str, res: Resources, stars: bool = True
+) -> None:
+    H = img.shape[0]
+    img[:, x0 : x0 + bw] = _jitter(rng, (0, 51, 153), 10)
+    if stars:
+        cx, cy, r = x0 + bw / 2, 0.3 * H, 0.17 * H
+        for k in range(12):
+            a = 2 * np.pi * k / 12
+            cv2.fillPoly(
+                img,
+                [_star(cx + r * np.cos(a), cy + r * np.sin(a), 0.035 * H)],
+                (255, 204, 0),
+                cv2.LINE_AA,
+            )
+    if code:
+        font = res.serial_fonts[0]
+        _text_line(img, font, code, x0 + bw / 2, 0.58 * H, 0.3 * H, 0.85 * bw, (245, 245, 245))
+
+
+def _eu_plate(rng, groups: list[str], region: str, res: Resources) -> np.ndarray:
+    W, H = PLATE_SIZES["eu"]
+    bg = (245, 200, 30) if region == "eu-nl" else (246, 246, 246)
+    img = np.empty((H, W, 3), np.float32)
+    img[:] = _jitter(rng, bg, 8)
+    bw = int(rng.uniform(0.08, 0.095) * W)
+    _eu_band(rng, img, 0, bw, EU_CODES[region], res)
+    right = 0
+    if region in ("eu-fr", "eu-it") and rng.random() < 0.85:
+        right = bw
+        img[:, W - right :] = _jitter(rng, (0, 51, 153), 10)
+        txt = f"{rng.integers(1, 96):02d}" if region == "eu-fr" else f"{rng.integers(0, 30):02d}"
+        _text_line(
+            img,
+            res.serial_fonts[0],
+            txt,
+            W - right / 2,
+            0.55 * H,
+            0.28 * H,
+            0.8 * right,
+            (245, 245, 245),
+        )
+    sep = {"eu-de": "seals", "eu-fr": "dash", "eu-nl": "dash"}.get(region, "space")
+    if region == "eu-pl" or region == "eu-es" or region == "eu-it":
+        sep = str(rng.choice(["space", "none"], p=[0.8, 0.2]))
+    style = _serial_style(rng, res, rng.uniform(0.66, 0.76) * H, sep, (0, 0, 0))
+    ink = _jitter(rng, (18, 18, 18), 8)
+    avail = W - bw - right
+    _draw_serial(
+        rng,
+        img,
+        groups,
+        style,
+        ink,
+        bw + avail / 2,
+        H * rng.uniform(0.49, 0.53),
+        avail * 0.92,
+        rng.random() < 0.4,
+    )
+    cv2.rectangle(img, (1, 1), (W - 2, H - 2), (20, 20, 20), int(rng.integers(1, 4)), cv2.LINE_AA)
+    if rng.random() < 0.5:
+        _bolt_holes(rng, img, False)
+    return img
+
+
+def _uk_plate(rng, groups: list[str], res: Resources) -> np.ndarray:
+    W, H = PLATE_SIZES["uk"]
+    rear = rng.random() < 0.55
+    img = np.empty((H, W, 3), np.float32)
+    img[:] = _jitter(rng, (250, 205, 20) if rear else (248, 248, 248), 8)
+    bw = 0
+    if rng.random() < 0.5:
+        bw = int(rng.uniform(0.07, 0.09) * W)
+        _eu_band(rng, img, 0, bw, str(rng.choice(["UK", "GB"])), res, stars=rng.random() < 0.3)
+    style = _serial_style(rng, res, rng.uniform(0.68, 0.78) * H, "space", (0, 0, 0))
+    avail = W - bw
+    _draw_serial(
+        rng,
+        img,
+        groups,
+        style,
+        _jitter(rng, (15, 15, 15), 6),
+        bw + avail / 2,
+        H * rng.uniform(0.49, 0.52),
+        avail * 0.92,
+        False,
+    )
+    if rng.random() < 0.5:
+        _border(rng, img, (20, 20, 20))
+    return img
+
+
+def _mercosur_plate(rng, groups: list[str], region: str, res: Resources) -> np.ndarray:
+    W, H = PLATE_SIZES["mercosur"]
+    img = np.empty((H, W, 3), np.float32)
+    img[:] = _jitter(rng, (246, 246, 246), 6)
+    band = int(rng.uniform(0.19, 0.23) * H)
+    img[:band] = _jitter(rng, (0, 51, 153), 10)
+    title = "REPUBLICA ARGENTINA" if region == "ar" else "BRASIL"
+    _text_line(
+        img,
+        res.serial_fonts[int(rng.integers(len(res.serial_fonts)))],
+        title,
+        W / 2,
+        band * 0.22,
+        band * 0.6,
+        0.6 * W,
+        (245, 245, 245),
+    )
+    fx = W - 0.1 * W
+    if region == "ar":
+        img[int(band * 0.2) : int(band * 0.8), int(fx) : int(fx + 0.06 * W)] = (116, 172, 223)
+        img[int(band * 0.4) : int(band * 0.6), int(fx) : int(fx + 0.06 * W)] = (250, 250, 250)
+    else:
+        img[int(band * 0.2) : int(band * 0.8), int(fx) : int(fx + 0.06 * W)] = (0, 150, 60)
+        cv2.circle(img, (int(fx + 0.03 * W), int(band / 2)), int(band * 0.22), (250, 220, 0), -1)
+    _small_text(
+        img,
+        res.serial_fonts[0],
+        "MERCOSUR",
+        0.09 * W,
+        band * 0.3,
+        band * 0.4,
+        0.14 * W,
+        (245, 245, 245),
+    )
+    if region == "ar":
+        shown = groups if rng.random() < 0.7 else ["".join(groups)]
+        sep = "space"
+    else:
+        shown, sep = ["".join(groups)], "none"
+    style = _serial_style(rng, res, rng.uniform(0.5, 0.6) * H, sep, (0, 0, 0))
+    _draw_serial(
+        rng,
+        img,
+        shown,
+        style,
+        _jitter(rng, (15, 15, 15), 6),
+        W / 2,
+        band + (H - band) * rng.uniform(0.48, 0.53),
+        0.9 * W,
+        rng.random() < 0.3,
+    )
+    cv2.rectangle(img, (1, 1), (W - 2, H - 2), (20, 20, 20), int(rng.integers(1, 3)), cv2.LINE_AA)
+    return img
+
+
+def _old_plate(rng, groups: list[str], region: str, res: Resources) -> np.ndarray:
+    W, H = PLATE_SIZES[region]
+    img = np.empty((H, W, 3), np.float32)
+    if region == "ar-old":
+        img[:] = _jitter(rng, (22, 22, 24), 8)
+        ink = _jitter(rng, (235, 235, 235), 10)
+        _text_line(img, res.serial_fonts[0], "ARGENTINA", W / 2, 0.06 * H, 0.11 * H, 0.5 * W, ink)
+        sep, cy = "space", 0.56 * H
+        height = rng.uniform(0.45, 0.55) * H
+    else:
+        img[:] = _jitter(rng, (185, 185, 180), 12)
+        ink = _jitter(rng, (20, 20, 20), 6)
+        city = BR_CITIES[int(rng.integers(len(BR_CITIES)))]
+        _text_line(img, res.serial_fonts[0], city, W / 2, 0.05 * H, 0.15 * H, 0.6 * W, ink)
+        sep, cy = "dash", 0.6 * H
+        height = rng.uniform(0.5, 0.58) * H
+    style = _serial_style(rng, res, height, sep, ink)
+    _draw_serial(rng, img, groups, style, ink, W / 2, cy, 0.9 * W, rng.random() < 0.7)
+    _border(rng, img, ink)
+    return img
+
+
+def render_flat_plate(rng, region: str, groups: list[str], res: Resources) -> np.ndarray:
+    """Flat plate (float32 RGB, plate coordinates) of ``region`` showing ``groups``."""
+    family = REGION_FORMATS[region].family
+    if family == "us":
+        return _us_plate(rng, groups, res)
+    if family == "eu":
+        return _eu_plate(rng, groups, region, res)
+    if family == "uk":
+        return _uk_plate(rng, groups, res)
+    if family == "mercosur":
+        return _mercosur_plate(rng, groups, region, res)
+    return _old_plate(rng, groups, region, res)
+
+
+def plate_aspect(region: str) -> float:
+    w, h = PLATE_SIZES[
+        REGION_FORMATS[region].family if REGION_FORMATS[region].family in PLATE_SIZES else region
+    ]
+    return w / h
+
+
+# ------------------------------------------------------------------------- scene + effects
+
+
+def _car_body(rng, w: int, h: int) -> np.ndarray:
+    grey = np.full(3, rng.uniform(10, 240))
+    base = grey if rng.random() < 0.6 else grey * 0.5 + rng.uniform(10, 230, 3) * 0.5
+    img = _vertical_gradient(h, w, _jitter(rng, base, 30), _jitter(rng, base, 30))
+    return img
+
+
+def place_in_crop(rng, plate: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Warp the flat plate into a width x height crop (tight mostly, sometimes loose/cut)."""
+    ph, pw = plate.shape[:2]
+    loose = rng.random() < 0.15
+    m = rng.uniform(0.02, 0.18, 4) if loose else rng.uniform(-0.035, 0.045, 4)
+    x0, y0 = m[0] * width, m[1] * height
+    x1, y1 = width - m[2] * width, height - m[3] * height
+    dst = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32)
+    dst += rng.normal(0, 0.018, (4, 2)).astype(np.float32) * np.array([width, height], np.float32)
+    if rng.random() < 0.5:
+        ang = np.deg2rad(rng.uniform(-5, 5))
+        c = dst.mean(0)
+        rot = np.array([[np.cos(ang), -np.sin(ang)], [np.sin(ang), np.cos(ang)]], np.float32)
+        dst = (dst - c) @ rot.T + c
+    scale = (x1 - x0) / pw
+    src_plate = plate
+    if scale < 0.75:  # pre-shrink to avoid aliasing in the warp
+        s = max(scale * 1.3, 0.05)
+        src_plate = cv2.resize(
+            plate, (max(8, int(pw * s)), max(4, int(ph * s))), interpolation=cv2.INTER_AREA
+        )
+    sh, sw = src_plate.shape[:2]
+    src = np.array([[0, 0], [sw, 0], [sw, sh], [0, sh]], np.float32)
+    M = cv2.getPerspectiveTransform(src, dst.astype(np.float32))
+    out = _car_body(rng, width, height)
+    cv2.warpPerspective(
+        src_plate,
+        M,
+        (width, height),
+        dst=out,
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_TRANSPARENT,
+    )
+    return out
+
+
+def degrade(rng, img: np.ndarray) -> np.ndarray:
+    """Photometric degradations; float32 in, uint8 RGB out."""
+    if rng.random() < 0.6:
+        img = effects.uneven_lighting(rng, img)
+    if rng.random() < 0.15:
+        img = effects.cast_shadow(rng, img)
+    if rng.random() < 0.25:
+        img = effects.glare(rng, img)
+    if rng.random() < 0.3:
+        img = effects.dirt(rng, img)
+    if rng.random() < 0.5:
+        img = effects.colour_cast(rng, img)
+    out = np.clip(img, 0, 255).astype(np.uint8)
+    if rng.random() < 0.6:
+        out = effects.gamma_contrast(rng, out)
+    if rng.random() < 0.35:
+        out = effects.low_resolution(rng, out)
+    if rng.random() < 0.55:
+        out = effects.blur(rng, out)
+    if rng.random() < 0.6:
+        out = effects.noise(rng, out)
+    if rng.random() < 0.4:
+        out = effects.jpeg(rng, out)
+    return np.ascontiguousarray(out)
+
+
+def render_plate(
+    rng: np.random.Generator,
+    region: str = "us",
+    width: int | None = None,
+    height: int | None = None,
+    *,
+    groups: list[str] | None = None,
+    fonts_dir: str | None = None,
+    max_plate_slots: int = 10,
+    alphabet: str = DEFAULT_ALPHABET,
+    pad_char: str = "_",
+) -> tuple[np.ndarray, str]:
+    """Render one plate crop: (uint8 RGB image of height x width, label).
+
+    ``groups`` fixes the printed character groups (otherwise sampled from the region's
+    formats); ``width``/``height`` default to 320 and the region's aspect.
+    """
+    if region not in REGION_FORMATS:
+        raise ValueError(f"unknown region {region!r}; known: {', '.join(REGION_FORMATS)}")
+    res = get_resources(None if fonts_dir is None else str(fonts_dir))
+    if groups is None:
+        groups, label = sample_text(rng, region, max_plate_slots, alphabet.replace(pad_char, ""))
+    else:
+        from .formats import groups_to_label
+
+        label = groups_to_label(list(groups), region)
+    if width is None:
+        width = 320
+    if height is None:
+        height = max(16, int(round(width / plate_aspect(region))))
+    plate = render_flat_plate(rng, region, list(groups), res)
+    crop = place_in_crop(rng, plate, int(width), int(height))
+    return degrade(rng, crop), label

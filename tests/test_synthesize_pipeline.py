@@ -1,0 +1,126 @@
+"""synthesize pipeline: nodes, parameter validation, catalog round trip (small n)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from kedro.io import DataCatalog
+from kedro.runner import SequentialRunner
+from pydantic import ValidationError
+
+from plate_ocr_pipeline.pipelines.synthesize import create_pipeline
+from plate_ocr_pipeline.pipelines.synthesize.nodes import (
+    build_synthetic_annotations,
+    plan_synthetic_plates,
+)
+from plate_ocr_pipeline.pipelines.synthesize.params import PARAMETER_SCHEMAS, SynthesizeParams
+from plate_ocr_pipeline.synthetic import REGION_FORMATS
+
+PLATE = {
+    "max_plate_slots": 10,
+    "alphabet": "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_",
+    "pad_char": "_",
+}
+
+
+def _params(**over):
+    p = {
+        "num_plates": 10,
+        "seed": 3,
+        "num_workers": 1,
+        "fonts_dir": None,
+        "image_width": [160, 200],
+        "image_height": [60, 100],
+        "images_subdir": "images",
+        "gallery_per_region": 2,
+        "region_weights": {"us": 4, "eu-fr": 1, "ar": 1},
+    }
+    p.update(over)
+    return p
+
+
+def _catalog(root: Path, params: dict) -> DataCatalog:
+    cfg = {
+        "synthetic_plate_images": {
+            "type": "partitions.PartitionedDataset",
+            "path": str(root / "images"),
+            "filename_suffix": ".png",
+            "overwrite": True,
+            "dataset": {"type": "pillow.ImageDataset", "save_args": {"compress_level": 1}},
+        },
+        "synthetic_annotations": {
+            "type": "pandas.CSVDataset",
+            "filepath": str(root / "annotations.csv"),
+            "save_args": {"index": False},
+        },
+        "synthetic_gallery": {
+            "type": "matplotlib.MatplotlibDataset",
+            "filepath": str(root / "gallery.png"),
+        },
+    }
+    catalog = DataCatalog.from_config(cfg)
+    catalog["params:plate"] = PLATE
+    for k, v in params.items():
+        catalog[f"params:synthesize.{k}"] = v
+    return catalog
+
+
+def _run(root: Path, params: dict) -> dict[str, str]:
+    SequentialRunner().run(create_pipeline(), _catalog(root, params))
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted((root / "images").glob("*.png"))
+    } | {"annotations.csv": hashlib.sha256((root / "annotations.csv").read_bytes()).hexdigest()}
+
+
+def test_pipeline_writes_images_csv_gallery_deterministically(tmp_path):
+    a = _run(tmp_path / "a", _params())
+    b = _run(tmp_path / "b", _params(num_workers=2))
+    assert a == b and len(a) == 11
+    df = pd.read_csv(tmp_path / "a" / "annotations.csv", dtype=str, keep_default_na=False)
+    assert list(df.columns) == ["image_path", "plate_text", "region"]
+    from PIL import Image
+
+    for row in df.itertuples():
+        path = tmp_path / "a" / row.image_path  # relative to the CSV
+        w, h = Image.open(path).size
+        assert 160 <= w <= 200 and 60 <= h <= 100
+        assert REGION_FORMATS[row.region].label_regex().match(row.plate_text)
+    assert (tmp_path / "a" / "gallery.png").stat().st_size > 0
+
+
+def test_annotations_node():
+    plan = plan_synthetic_plates(5, {"us": 1}, [200, 200], [100, 100], 1, "images", PLATE)
+    ann = build_synthetic_annotations(plan)
+    assert list(ann.columns) == ["image_path", "plate_text", "region"]
+    assert ann["image_path"].str.startswith("images/").all()
+
+
+def test_schema_exposed_and_defaults_valid():
+    assert {"synthesize": SynthesizeParams} == PARAMETER_SCHEMAS
+    SynthesizeParams.model_validate(_params())
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"region_weights": {"us": 1, "mars": 1}}, "region_weights"),
+        ({"num_plates": 0}, "num_plates"),
+        ({"fonts_dir": "/no/such/fonts"}, "fonts_dir"),
+        ({"image_width": [300, 100]}, "image_width"),
+        ({"num_platez": 5}, "num_platez"),
+    ],
+)
+def test_invalid_params_fail_naming_the_key(override, message):
+    with pytest.raises(ValidationError, match=message):
+        SynthesizeParams.model_validate(_params(**override))
+
+
+def test_first_node_validates_without_hook():
+    with pytest.raises(ValidationError, match="num_plates"):
+        plan_synthetic_plates(0, {"us": 1}, [200, 200], [100, 100], 1, "images", PLATE)
+    with pytest.raises(ValidationError, match="region_weights"):
+        plan_synthetic_plates(3, {"pluto": 1}, [200, 200], [100, 100], 1, "images", PLATE)

@@ -1,0 +1,89 @@
+"""Synthetic renderer: determinism, labels vs formats, sizes, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from plate_ocr_pipeline.synthetic import (
+    REGION_FORMATS,
+    REGIONS,
+    generate_plates,
+    plan_plates,
+    render_plate,
+    sample_text,
+)
+from plate_ocr_pipeline.synthetic.fonts import find_user_fonts, serial_font_specs
+
+ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_"
+
+
+def test_same_seed_same_pixels_regardless_of_workers():
+    a = generate_plates(12, {"us": 3, "eu-de": 1, "br": 1}, seed=7, num_workers=1)
+    b = generate_plates(12, {"us": 3, "eu-de": 1, "br": 1}, seed=7, num_workers=2)
+    assert [x[1:] for x in a] == [y[1:] for y in b]
+    assert all(np.array_equal(x[0], y[0]) for x, y in zip(a, b, strict=True))
+    c = generate_plates(12, {"us": 3, "eu-de": 1, "br": 1}, seed=8, num_workers=1)
+    assert any(not np.array_equal(x[0], y[0]) for x, y in zip(a, c, strict=True))
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_labels_match_region_pattern_and_alphabet(region):
+    rng = np.random.default_rng(0)
+    pattern = REGION_FORMATS[region].label_regex()
+    for _ in range(200):
+        _, label = sample_text(rng, region, 10, ALPHABET.replace("_", ""))
+        assert pattern.match(label), (region, label)
+        assert 1 <= len(label) <= 10
+        assert set(label) <= set(ALPHABET) - {"_"}
+        if region == "us":
+            assert "O" not in label  # US labels write the letter O as 0
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_render_every_region(region):
+    image, label = render_plate(np.random.default_rng(1), region, 200, 80)
+    assert image.shape == (80, 200, 3) and image.dtype == np.uint8
+    assert REGION_FORMATS[region].label_regex().match(label)
+
+
+def test_slot_limit_and_alphabet_respected():
+    rng = np.random.default_rng(3)
+    for _ in range(100):
+        _, label = sample_text(rng, "us", 5, "0123456789")
+        assert len(label) <= 5 and label.isdigit()
+
+
+def test_sizes_within_requested_ranges():
+    plans = plan_plates(
+        40, {"us": 1, "uk": 1}, seed=1, width_range=(100, 140), height_range=(40, 70)
+    )
+    for p in plans:
+        assert 100 <= p.width <= 140 and 40 <= p.height <= 70
+    out = generate_plates(
+        4, {"us": 1}, seed=1, width_range=(128, 128), height_range=(64, 64), num_workers=1
+    )
+    assert all(img.shape == (64, 128, 3) for img, _, _ in out)
+
+
+def test_unknown_region_fails_clearly():
+    with pytest.raises(ValueError, match="unknown region"):
+        render_plate(np.random.default_rng(0), "mars", 100, 50)
+    with pytest.raises(ValueError, match="unknown region"):
+        plan_plates(3, {"us": 1, "atlantis": 1})
+
+
+def test_zero_plates_fails():
+    with pytest.raises(ValueError, match="num_plates"):
+        plan_plates(0, {"us": 1})
+
+
+def test_fonts_dir_missing_and_user_fonts(tmp_path):
+    with pytest.raises(FileNotFoundError, match="fonts_dir"):
+        find_user_fonts(tmp_path / "nope")
+    src = serial_font_specs()[0].path
+    (tmp_path / "mine.ttf").write_bytes(Path(src).read_bytes())
+    specs = serial_font_specs(tmp_path)
+    assert any(s.path.endswith("mine.ttf") for s in specs)
