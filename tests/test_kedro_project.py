@@ -22,7 +22,7 @@ def test_ingest_run_end_to_end_logs_to_temporary_mlflow(kedro_project, tmp_path)
         "--env=quick",
         f"--params=ingest.annotation_files=[{folder / 'annotations.csv'}],ingest.max_reject_fraction=0.5",
     )
-    out = kedro_project.path / "data"
+    out = kedro_project.path / "data" / "quick"  # conf/quick/globals.yml
     clean = pd.read_csv(out / "03_primary" / "plates_clean.csv")
     assert sorted(clean["plate_text"]) == ["ABC123", "K7", "XYZ789"]
     rejects = pd.read_csv(out / "08_reporting" / "ingest" / "plates_rejects.csv")
@@ -79,7 +79,13 @@ def test_registry_lists_the_stages(kedro_project):
     from pathlib import Path
 
     kedro = Path(sys.executable).with_name("kedro")
-    listed = subprocess.run([str(kedro), "registry", "list"], cwd=kedro_project.path,
-                            capture_output=True, text=True, timeout=300, check=True).stdout
+    listed = subprocess.run(
+        [str(kedro), "registry", "list"],
+        cwd=kedro_project.path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    ).stdout
     for name in ("ingest", "train", "__default__"):
         assert f"- {name}" in listed

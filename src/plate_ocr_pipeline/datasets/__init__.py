@@ -1,5 +1,27 @@
-"""Project datasets, written the way kedro-datasets writes its own: one module per class."""
+"""Project datasets, written the way kedro-datasets writes its own: one module per concern.
+
+None of these modules imports TensorFlow at import time; Keras is imported when a model is
+loaded or saved.
+"""
 
 from plate_ocr_pipeline.datasets.annotations_dataset import PlateAnnotationsDataset
+from plate_ocr_pipeline.datasets.atomic_csv_dataset import AtomicCSVDataset
+from plate_ocr_pipeline.datasets.image_folder_dataset import ImageFolderDataset
+from plate_ocr_pipeline.datasets.onnx_model_dataset import ONNXModelDataset
+from plate_ocr_pipeline.datasets.training_datasets import (
+    AlbumentationsDataset,
+    AugmentationConfigError,
+    KerasModelDataset,
+    NumpyArraysDataset,
+)
 
-__all__ = ["PlateAnnotationsDataset"]
+__all__ = [
+    "AlbumentationsDataset",
+    "AtomicCSVDataset",
+    "AugmentationConfigError",
+    "ImageFolderDataset",
+    "KerasModelDataset",
+    "NumpyArraysDataset",
+    "ONNXModelDataset",
+    "PlateAnnotationsDataset",
+]

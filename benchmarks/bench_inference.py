@@ -1,0 +1,293 @@
+"""Inference speed, side by side in one run: recognizer batch-1 latency, model throughput at
+batch 64, and the infer pipeline's work over a folder of crops (read, decode, resize, model,
+write), with where the time goes.
+
+    .venv/bin/python benchmarks/bench_inference.py [--model data/06_models/model.onnx]
+        [--crops 2000] [--threads N] [--workers 2]
+
+Without ``--model`` it uses data/06_models/model.onnx if it exists, else a small untrained
+CNN of the default shape (64x128x1 input, 10 slots, 37 characters) built with onnx.helper.
+Absolute times vary run to run on shared machines: compare the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from plate_ocr_pipeline.datasets.atomic_csv_dataset import AtomicCSVDataset
+from plate_ocr_pipeline.datasets.image_folder_dataset import ImageFolderDataset
+from plate_ocr_pipeline.image_preprocessing import preprocess_image, read_image
+from plate_ocr_pipeline.onnx_metadata import embed_metadata
+from plate_ocr_pipeline.pipelines.infer.nodes import recognize_images
+from plate_ocr_pipeline.plate_config import PlateConfig
+from plate_ocr_pipeline.recognizer import ONNXPlateRecognizer
+
+DEFAULT_PLATE = {
+    "max_plate_slots": 10,
+    "alphabet": "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_",
+    "pad_char": "_",
+    "img_height": 64,
+    "img_width": 128,
+    "color_mode": "grayscale",
+}
+
+
+def untrained_cnn(config: PlateConfig, seed: int = 0) -> onnx.ModelProto:
+    """Four stride-2 3x3 conv + ReLU layers (32-64-128-128 channels, ~25M MACs) and a dense
+    head over all slots: roughly the size of fast-plate-ocr's small CNNs."""
+    rng = np.random.default_rng(seed)
+    channels = [config.num_channels, 32, 64, 128, 128]
+    nodes = [
+        helper.make_node("Cast", ["input"], ["xf"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["xf", "scale"], ["xs"]),
+        helper.make_node("Transpose", ["xs"], ["x0"], perm=[0, 3, 1, 2]),
+    ]
+    inits = [numpy_helper.from_array(np.array(1 / 255, np.float32), "scale")]
+    for i, (cin, cout) in enumerate(zip(channels[:-1], channels[1:], strict=True)):
+        w = rng.normal(0, np.sqrt(2 / (9 * cin)), (cout, cin, 3, 3)).astype(np.float32)
+        inits += [
+            numpy_helper.from_array(w, f"w{i}"),
+            numpy_helper.from_array(np.zeros(cout, np.float32), f"b{i}"),
+        ]
+        nodes += [
+            helper.make_node(
+                "Conv",
+                [f"x{i}", f"w{i}", f"b{i}"],
+                [f"c{i}"],
+                kernel_shape=[3, 3],
+                strides=[2, 2],
+                pads=[1, 1, 1, 1],
+            ),
+            helper.make_node("Relu", [f"c{i}"], [f"x{i + 1}"]),
+        ]
+    features = channels[-1] * (config.img_height // 16) * (config.img_width // 16)
+    slots, vocab = config.max_plate_slots, config.vocabulary_size
+    inits += [
+        numpy_helper.from_array(
+            rng.normal(0, 0.02, (features, slots * vocab)).astype(np.float32), "wd"
+        ),
+        numpy_helper.from_array(np.zeros(slots * vocab, np.float32), "bd"),
+        numpy_helper.from_array(np.array([-1, slots, vocab], np.int64), "shape"),
+    ]
+    nodes += [
+        helper.make_node("Flatten", ["x4"], ["flat"], axis=1),
+        helper.make_node("Gemm", ["flat", "wd", "bd"], ["logits"]),
+        helper.make_node("Reshape", ["logits", "shape"], ["slots"]),
+        helper.make_node("Softmax", ["slots"], ["probabilities"], axis=-1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "untrained_cnn",
+        [
+            helper.make_tensor_value_info(
+                "input",
+                TensorProto.UINT8,
+                [None, config.img_height, config.img_width, config.num_channels],
+            )
+        ],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, slots, vocab])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return embed_metadata(model, config, "untrained_cnn", "bench")
+
+
+def write_crops(folder: Path, count: int, seed: int = 0) -> None:
+    """``count`` colour crops of varied size (90-260 px wide), 3/4 PNG and 1/4 JPEG."""
+    rng = np.random.default_rng(seed)
+    alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    for i in range(count):
+        width = int(rng.integers(90, 260))
+        height = max(24, int(width * rng.uniform(0.3, 0.55)))
+        text = "".join(rng.choice(list(alphabet), int(rng.integers(4, 9))))
+        image = np.full((height, width, 3), rng.integers(180, 250, 3), dtype=np.uint8)
+        cv2.putText(
+            image,
+            text,
+            (3, int(height * 0.7)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            width / (28 * len(text)),
+            (20, 20, 20),
+            2,
+            cv2.LINE_AA,
+        )
+        noise = rng.normal(0, 6, image.shape)
+        image = np.clip(image + noise, 0, 255).astype(np.uint8)
+        subfolder = folder / f"part{i % 8}"
+        subfolder.mkdir(exist_ok=True)
+        if i % 4 == 3:
+            cv2.imwrite(str(subfolder / f"{i:05d}.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+        else:
+            cv2.imwrite(str(subfolder / f"{i:05d}.png"), image)
+
+
+def stage_breakdown(files: dict, reader: ONNXPlateRecognizer, out: Path, batch: int) -> dict:
+    """One thread, stage by stage over the same files: seconds spent in each."""
+    config = reader.config
+    paths = sorted(files)
+    t = time.perf_counter()
+    data = [files[p]() for p in paths]
+    read_s = time.perf_counter() - t
+    t = time.perf_counter()
+    decoded = [read_image(d) for d in data]
+    decode_s = time.perf_counter() - t
+    t = time.perf_counter()
+    inputs = np.stack([preprocess_image(d, config) for d in decoded])
+    resize_s = time.perf_counter() - t
+    t = time.perf_counter()
+    probs = np.concatenate(
+        [reader.predict(inputs[i : i + batch]) for i in range(0, len(inputs), batch)]
+    )
+    model_s = time.perf_counter() - t
+    t = time.perf_counter()
+    texts = reader.decode(probs)
+    text_s = time.perf_counter() - t
+    import pandas as pd
+
+    t = time.perf_counter()
+    table = pd.DataFrame(
+        {
+            "path": paths,
+            "text": [x for x, _ in texts],
+            "confidence": [float(np.mean(p)) if len(p) else 0.0 for _, p in texts],
+        }
+    )
+    AtomicCSVDataset(filepath=str(out)).save(table)
+    write_s = time.perf_counter() - t
+    return {
+        "read files": read_s,
+        "decode (imdecode)": decode_s,
+        "resize+grey (preprocess)": resize_s,
+        f"model (batch {batch})": model_s,
+        "text decode": text_s,
+        "write CSV": write_s,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", type=Path, default=None)
+    parser.add_argument("--crops", type=int, default=2000)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="onnxruntime intra-op threads (default: all cores)",
+    )
+    parser.add_argument("--workers", type=int, default=2, help="infer decode threads")
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved model/infer rounds")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        model_path = args.model
+        if model_path is None and Path("data/06_models/model.onnx").is_file():
+            model_path = Path("data/06_models/model.onnx")
+        if model_path is None:
+            model_path = tmp_path / "untrained_cnn.onnx"
+            onnx.save(untrained_cnn(PlateConfig.from_dict(DEFAULT_PLATE)), model_path)
+            label = "untrained CNN 64x128x1, 10 slots, 37 characters (onnx.helper)"
+        else:
+            label = str(model_path)
+        reader = ONNXPlateRecognizer(model_path, threads=args.threads)
+        print(f"model: {label}")
+        print(
+            f"cores: {os.cpu_count()}, onnxruntime threads: {args.threads or 'default (all)'}, "
+            f"decode workers: {args.workers}"
+        )
+
+        latency = reader.benchmark(n_iter=300, batch_size=1, warmup=30, verbose=False)
+        e2e = reader.benchmark(
+            n_iter=200, batch_size=1, warmup=20, include_processing=True, verbose=False
+        )
+        bulk = reader.benchmark(n_iter=40, batch_size=args.batch, warmup=5, verbose=False)
+
+        folder = tmp_path / "crops"
+        folder.mkdir()
+        t = time.perf_counter()
+        write_crops(folder, args.crops)
+        print(f"wrote {args.crops} crops in {time.perf_counter() - t:.1f} s")
+
+        files = ImageFolderDataset(path=str(folder)).load()
+        for loader in files.values():  # warm the page cache
+            loader()
+        config = reader.config
+        inputs = np.stack([preprocess_image(read_image(files[p]()), config) for p in files])
+        # Side by side, interleaved rounds: model-only over the same 2000 preprocessed crops
+        # (batches of --batch), then the infer node + atomic CSV write over the folder.
+        model_rates, infer_rates = [], []
+        for _ in range(args.rounds):
+            t = time.perf_counter()
+            for i in range(0, len(inputs), args.batch):
+                reader.predict(inputs[i : i + args.batch])
+            model_rates.append(len(inputs) / (time.perf_counter() - t))
+            t = time.perf_counter()
+            listing = ImageFolderDataset(path=str(folder)).load()
+            table = recognize_images(
+                listing,
+                str(model_path),
+                args.batch,
+                args.workers,
+                ["CPUExecutionProvider"],
+                args.threads,
+                False,
+            )
+            AtomicCSVDataset(filepath=str(tmp_path / "predictions.csv")).save(table)
+            infer_rates.append(len(listing) / (time.perf_counter() - t))
+        assert (table["status"] == "ok").all(), table[table["status"] != "ok"].head()
+        ratios = sorted(i / m for i, m in zip(infer_rates, model_rates, strict=True))
+        breakdown = stage_breakdown(files, reader, tmp_path / "b.csv", args.batch)
+
+    print()
+    print(f"{'measure':48s} {'value':>12s}")
+    print(
+        f"{'recognizer batch-1 latency p50 (model only)':48s} "
+        f"{latency['latency_p50_ms']:9.3f} ms  (mean {latency['latency_mean_ms']:.3f}, "
+        f"p95 {latency['latency_p95_ms']:.3f})"
+    )
+    print(
+        f"{'recognizer batch-1 latency p50 (array->text)':48s} "
+        f"{e2e['latency_p50_ms']:9.3f} ms  (resize of a 128x256 RGB crop + decode)"
+    )
+    print(f"{f'model throughput at batch {args.batch}':48s} {bulk['throughput']:9.0f} plates/s")
+    print(
+        f"{f'model over the {len(files)} crops, batch {args.batch} (per round)':48s} "
+        + ", ".join(f"{r:.0f}" for r in model_rates)
+        + " plates/s"
+    )
+    print(f"{'infer node over the folder (list, read, decode,':48s}")
+    print(
+        f"{'  resize, model, atomic CSV) (per round)':48s} "
+        + ", ".join(f"{r:.0f}" for r in infer_rates)
+        + f" plates/s ({args.workers} decode threads)"
+    )
+    print(
+        f"{'infer / model-only throughput, median of rounds':48s} "
+        f"{ratios[len(ratios) // 2]:9.0%}  (rounds: "
+        + ", ".join(f"{r:.0%}" for r in ratios)
+        + "; target >= 70%)"
+    )
+    total = sum(breakdown.values())
+    print(
+        f"\nwhere the time goes (one thread, stage by stage, {len(files)} files, "
+        f"{total:.2f} s = {len(files) / total:.0f} plates/s):"
+    )
+    for stage, seconds in breakdown.items():
+        print(f"  {stage:28s} {seconds * 1000 / len(files):7.3f} ms/plate  {seconds / total:6.1%}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,259 @@
+"""Kedro datasets for the training side: Keras models, albumentations pipelines, arrays.
+
+Written the way kedro-datasets writes its own (``kedro_datasets/pillow/image_dataset.py``):
+fsspec paths with a protocol prefix, ``credentials``/``fs_args``, optional versioning,
+``load``/``save``/``_describe``/``_exists``. Heavy imports (Keras, albumentations) happen
+inside ``load``/``save`` so that reading the catalog stays light.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from copy import deepcopy
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import fsspec
+import numpy as np
+import yaml
+from kedro.io.core import (
+    AbstractVersionedDataset,
+    DatasetError,
+    Version,
+    get_filepath_str,
+    get_protocol_and_path,
+)
+
+
+class _FsspecDataset(AbstractVersionedDataset):
+    """Shared fsspec plumbing (protocol, filesystem, open args, versioning)."""
+
+    DEFAULT_LOAD_ARGS: dict[str, Any] = {}
+    DEFAULT_SAVE_ARGS: dict[str, Any] = {}
+
+    def __init__(  # noqa: PLR0913
+        self,
+        *,
+        filepath: str | os.PathLike,
+        load_args: dict[str, Any] | None = None,
+        save_args: dict[str, Any] | None = None,
+        version: Version | None = None,
+        credentials: dict[str, Any] | None = None,
+        fs_args: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        _fs_args = deepcopy(fs_args) or {}
+        self._fs_open_args_load = _fs_args.pop("open_args_load", {})
+        self._fs_open_args_save = {"mode": "wb", **_fs_args.pop("open_args_save", {})}
+        _credentials = deepcopy(credentials) or {}
+        protocol, path = get_protocol_and_path(str(filepath), version)
+        if protocol == "file":
+            _fs_args.setdefault("auto_mkdir", True)
+        self._protocol = protocol
+        self._fs = fsspec.filesystem(self._protocol, **_credentials, **_fs_args)
+        self.metadata = metadata
+        super().__init__(
+            filepath=PurePosixPath(path),
+            version=version,
+            exists_function=self._fs.exists,
+            glob_function=self._fs.glob,
+        )
+        self._load_args = {**self.DEFAULT_LOAD_ARGS, **(load_args or {})}
+        self._save_args = {**self.DEFAULT_SAVE_ARGS, **(save_args or {})}
+
+    def _describe(self) -> dict[str, Any]:
+        return {
+            "filepath": self._filepath,
+            "protocol": self._protocol,
+            "load_args": self._load_args,
+            "save_args": self._save_args,
+            "version": self._version,
+        }
+
+    def _exists(self) -> bool:
+        try:
+            load_path = get_filepath_str(self._get_load_path(), self._protocol)
+        except DatasetError:
+            return False
+        return self._fs.exists(load_path)
+
+    def _release(self) -> None:
+        super()._release()
+        self._invalidate_cache()
+
+    def _invalidate_cache(self) -> None:
+        filepath = get_filepath_str(self._filepath, self._protocol)
+        self._fs.invalidate_cache(filepath)
+
+    def _read_bytes(self) -> bytes:
+        load_path = get_filepath_str(self._get_load_path(), self._protocol)
+        with self._fs.open(load_path, mode="rb", **self._fs_open_args_load) as handle:
+            return handle.read()
+
+    def _write_bytes(self, data: bytes) -> None:
+        save_path = get_filepath_str(self._get_save_path(), self._protocol)
+        with self._fs.open(save_path, **self._fs_open_args_save) as handle:
+            handle.write(data)
+        self._invalidate_cache()
+
+
+class KerasModelDataset(_FsspecDataset):
+    """A Keras 3 model in the native ``.keras`` format on any fsspec filesystem.
+
+    Custom layers of ``plate_ocr_pipeline.models`` are registered before loading.
+
+    Example catalog entry::
+
+        trained_model:
+          type: plate_ocr_pipeline.datasets.KerasModelDataset
+          filepath: data/06_models/plate_ocr.keras
+          load_args:
+            compile: false
+
+    ``load_args`` go to ``keras.saving.load_model`` and ``save_args`` to
+    ``keras.saving.save_model``.
+    """
+
+    def load(self) -> Any:
+        import keras
+
+        import plate_ocr_pipeline.models  # noqa: F401  (registers custom layers)
+        import plate_ocr_pipeline.training  # noqa: F401  (registers metrics, schedules)
+
+        with tempfile.TemporaryDirectory() as tmp:
+            local = Path(tmp) / "model.keras"
+            local.write_bytes(self._read_bytes())
+            return keras.saving.load_model(local, **self._load_args)
+
+    def save(self, data: Any) -> None:
+        import keras
+
+        with tempfile.TemporaryDirectory() as tmp:
+            local = Path(tmp) / "model.keras"
+            keras.saving.save_model(data, local, **self._save_args)
+            self._write_bytes(local.read_bytes())
+
+
+class NumpyArraysDataset(_FsspecDataset):
+    """A mapping of named numpy arrays in one ``.npz`` file (``np.savez``).
+
+    ``load_args: {missing_ok: true}`` makes ``load`` return an empty dict when the file does
+    not exist yet (used to read a previous cache). ``save_args: {compressed: true}`` uses
+    ``np.savez_compressed``. Object arrays are refused (no pickle).
+    """
+
+    def load(self) -> dict[str, np.ndarray]:
+        if self._load_args.get("missing_ok") and not self._exists():
+            return {}
+        with np.load(io.BytesIO(self._read_bytes()), allow_pickle=False) as archive:
+            return {key: archive[key] for key in archive.files}
+
+    def save(self, data: dict[str, np.ndarray]) -> None:
+        buffer = io.BytesIO()
+        arrays = {key: np.asarray(value) for key, value in data.items()}
+        for key, value in arrays.items():
+            if value.dtype == object:
+                raise DatasetError(f"array {key!r} has dtype object; store strings as str arrays")
+        if self._save_args.get("compressed"):
+            np.savez_compressed(buffer, **arrays)
+        else:
+            np.savez(buffer, **arrays)
+        self._write_bytes(buffer.getvalue())
+
+
+class AugmentationConfigError(DatasetError, ValueError):
+    """An albumentations pipeline file is not valid; the message names the transform."""
+
+
+def _strict_transform_dict(node: Any, where: str) -> dict[str, Any]:
+    """Check one serialized transform and add ``strict: true`` to it (recursively)."""
+    if not isinstance(node, dict) or "__class_fullname__" not in node:
+        raise AugmentationConfigError(
+            f"{where}: expected a transform mapping with __class_fullname__"
+        )
+    node = dict(node)
+    name = node["__class_fullname__"]
+    if "transforms" in node:
+        node["transforms"] = [
+            _strict_transform_dict(child, f"{where} > {name}[{i}]")
+            for i, child in enumerate(node["transforms"])
+        ]
+    if name.split(".")[-1] not in ("Compose", "Sequential", "OneOf", "SomeOf", "OneOrOther"):
+        node.setdefault("p", 0.5)
+        node["strict"] = True
+    return node
+
+
+def build_albumentations(spec: dict[str, Any], source: str = "<mapping>") -> Any:
+    """Build an ``A.Compose`` from albumentations' serialized form, strictly.
+
+    Every transform is constructed with ``strict=True`` and the Compose is re-validated with
+    ``strict=True``, so an argument that albumentations 2.x does not know (1.x names such as
+    ``max_holes``, ``var_limit``, ``quality_lower``, ``value``) or a misspelt one raises
+    :class:`AugmentationConfigError` naming the transform instead of silently using defaults.
+    """
+    import albumentations as A
+    from albumentations.core.serialization import SERIALIZABLE_REGISTRY, shorten_class_name
+
+    if not isinstance(spec, dict) or "transform" not in spec:
+        raise AugmentationConfigError(
+            f"{source}: expected albumentations' serialized form with a top-level 'transform' key"
+        )
+    transform = _strict_transform_dict(spec["transform"], source)
+
+    def check_names(node: dict[str, Any]) -> None:
+        short = shorten_class_name(node["__class_fullname__"])
+        if short not in SERIALIZABLE_REGISTRY:
+            raise AugmentationConfigError(f"{source}: unknown transform {short!r}")
+        for child in node.get("transforms", []):
+            check_names(child)
+
+    check_names(transform)
+    try:
+        compose = A.from_dict({"transform": transform})
+    except Exception as error:  # pydantic ValidationError, TypeError, ValueError
+        raise AugmentationConfigError(f"{source}: {error}") from error
+    if not isinstance(compose, A.Compose):
+        raise AugmentationConfigError(f"{source}: the top-level transform must be a Compose")
+    try:
+        compose.strict = True
+    except ValueError as error:
+        raise AugmentationConfigError(f"{source}: {error}") from error
+    return compose
+
+
+class AlbumentationsDataset(_FsspecDataset):
+    """An albumentations pipeline stored as YAML (albumentations' own serialized form).
+
+    ``load`` returns a strict ``A.Compose`` (see :func:`build_albumentations`); ``save`` writes
+    ``A.to_dict(compose)`` as YAML, which ``load`` reads back. ``load_args: {seed: 42}`` seeds
+    the Compose.
+    """
+
+    def load(self) -> Any:
+        source = str(self._filepath)
+        try:
+            spec = yaml.safe_load(self._read_bytes().decode("utf-8"))
+        except yaml.YAMLError as error:
+            raise AugmentationConfigError(f"{source}: not valid YAML: {error}") from error
+        compose = build_albumentations(spec, source)
+        if self._load_args.get("seed") is not None:
+            compose.set_random_seed(int(self._load_args["seed"]))
+        return compose
+
+    def save(self, data: Any) -> None:
+        import albumentations as A
+        from albumentations.core.serialization import serialize_enum
+
+        spec = serialize_enum(A.to_dict(data))
+        _strip_strict(spec["transform"])
+        text = yaml.safe_dump(spec, default_flow_style=None, sort_keys=False)
+        self._write_bytes(text.encode("utf-8"))
+
+
+def _strip_strict(node: dict[str, Any]) -> None:
+    node.pop("strict", None)
+    for child in node.get("transforms", []):
+        _strip_strict(child)

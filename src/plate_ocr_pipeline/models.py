@@ -1,0 +1,253 @@
+"""Keras 3 model builders for multi-head plate OCR.
+
+Every model takes the preprocessed crop as ``uint8`` NHWC (``(H, W, C)`` from the plate
+config), normalises inside the graph (cast + ``Rescaling(1/255)``) and returns per-slot
+softmax probabilities ``(batch, max_plate_slots, vocabulary_size)``. Keeping normalisation in
+the graph means the exported ONNX file takes the exact array that ``preprocess_image`` makes.
+
+Two families, both built from plain parameters (``build_model(config, **params)``):
+
+- ``cnn``: conv blocks (Conv + BatchNorm + activation, max-pooling between stages) with a
+  ``dense`` head (1x1 channel squeeze, flatten, one Dense over all slots) or a fully
+  convolutional ``conv`` head (1x1 conv to ``slots * vocab`` channels + global average pool).
+- ``cct``: compact convolutional transformer: conv stem, a few pre-norm transformer blocks
+  over the feature-map tokens, then learned slot queries that cross-attend to the tokens.
+  GELU uses the tanh approximation (exact GELU exports as ``Erf``/``Erfc``, which tf2onnx
+  cannot map).
+
+Size knobs: ``width_multiplier`` scales every channel count, ``depth`` is the number of conv
+layers per stage (cnn) or transformer blocks (cct).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+from keras import layers, ops
+
+from plate_ocr_pipeline.plate_config import PlateConfig
+
+MODEL_TYPES = ("cnn", "cct")
+ACTIVATIONS = ("relu", "relu6", "swish", "gelu", "leaky_relu", "hard_swish")
+
+_PACKAGE = "plate_ocr_pipeline"
+
+
+def _scaled(channels: int, width_multiplier: float, divisor: int = 8) -> int:
+    """Scale a channel count and round to a multiple of ``divisor`` (at least ``divisor``)."""
+    value = channels * width_multiplier
+    return max(divisor, int(value + divisor / 2) // divisor * divisor)
+
+
+def _activation(name: str, label: str) -> layers.Layer:
+    if name == "gelu":
+        # tanh approximation: exports to ONNX without Erf/Erfc.
+        return layers.Activation(gelu_approximate, name=label)
+    if name == "leaky_relu":
+        return layers.LeakyReLU(negative_slope=0.1, name=label)
+    if name == "relu6":
+        return layers.ReLU(max_value=6.0, name=label)
+    if name == "hard_swish":
+        return layers.Activation("hard_swish", name=label)
+    if name in ("relu", "swish"):
+        return layers.Activation(name, name=label)
+    raise ValueError(f"activation {name!r} is not one of {ACTIVATIONS}")
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+def gelu_approximate(x):
+    """GELU, tanh approximation (ONNX-exportable)."""
+    return keras.activations.gelu(x, approximate=True)
+
+
+def _input_block(config: PlateConfig) -> tuple[keras.KerasTensor, keras.KerasTensor]:
+    inputs = keras.Input(
+        shape=(config.img_height, config.img_width, config.num_channels),
+        dtype="uint8",
+        name="input",
+    )
+    x = layers.Rescaling(1.0 / 255.0, name="normalise")(ops.cast(inputs, "float32"))
+    return inputs, x
+
+
+def _conv_bn_act(
+    x, filters: int, kernel: int | tuple[int, int], activation: str, name: str, strides: int = 1
+):
+    x = layers.Conv2D(
+        filters, kernel, strides=strides, padding="same", use_bias=False, name=f"{name}_conv"
+    )(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return _activation(activation, f"{name}_act")(x)
+
+
+def _slot_softmax(x, config: PlateConfig):
+    x = layers.Reshape((config.max_plate_slots, config.vocabulary_size), name="slots")(x)
+    return layers.Softmax(axis=-1, name="plate")(x)
+
+
+def build_cnn_model(
+    config: PlateConfig,
+    *,
+    width_multiplier: float = 1.0,
+    depth: int = 1,
+    filters: Sequence[int] = (16, 48, 96, 128),
+    stem_filters: int = 16,
+    stem_stride: int = 2,
+    activation: str = "relu",
+    head: str = "dense",
+    head_channels: int = 32,
+    dropout: float = 0.1,
+    name: str = "cnn_ocr",
+) -> keras.Model:
+    """Multi-head CNN in the spirit of fast-plate-ocr's ``cnn_ocr_model``.
+
+    A strided stem conv, then one stage per entry of ``filters`` (``depth`` Conv-BN-act
+    layers each, one in the first, highest-resolution stage) with 2x2 max-pooling between stages. The ``dense`` head squeezes channels with
+    a 1x1 conv, flattens (so each slot sees where the characters are) and predicts every slot
+    with one Dense layer; the ``conv`` head is fully convolutional (1x1 conv to
+    ``slots * vocab`` channels and global average pooling).
+    """
+    if depth < 1:
+        raise ValueError(f"depth must be at least 1, got {depth}")
+    if head not in ("dense", "conv"):
+        raise ValueError(f"head {head!r} is not one of ('dense', 'conv')")
+    inputs, x = _input_block(config)
+    x = _conv_bn_act(x, _scaled(stem_filters, width_multiplier), 3, activation, "stem", stem_stride)
+    for stage, base in enumerate(filters):
+        channels = _scaled(base, width_multiplier)
+        # The first stage runs at the highest resolution: one conv there keeps it fast.
+        for layer in range(1 if stage == 0 else depth):
+            x = _conv_bn_act(x, channels, 3, activation, f"stage{stage}_{layer}")
+        if stage < len(filters) - 1:
+            x = layers.MaxPooling2D(2, name=f"stage{stage}_pool")(x)
+
+    outputs_size = config.max_plate_slots * config.vocabulary_size
+    if head == "dense":
+        x = _conv_bn_act(x, _scaled(head_channels, width_multiplier), 1, activation, "squeeze")
+        x = layers.Flatten(name="flatten")(x)
+        if dropout:
+            x = layers.Dropout(dropout, name="head_dropout")(x)
+        x = layers.Dense(outputs_size, name="head_dense")(x)
+    else:
+        if dropout:
+            x = layers.SpatialDropout2D(dropout, name="head_dropout")(x)
+        x = layers.Conv2D(outputs_size, 1, name="head_conv")(x)
+        x = layers.GlobalAveragePooling2D(name="head_pool")(x)
+    return keras.Model(inputs, _slot_softmax(x, config), name=name)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class LearnedEmbedding(layers.Layer):
+    """A learned ``(length, dim)`` table, either added to the input (positions) or broadcast
+    over the batch as a new sequence (slot queries)."""
+
+    def __init__(self, length: int, dim: int, mode: str = "add", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if mode not in ("add", "broadcast"):
+            raise ValueError(f"mode {mode!r} is not one of ('add', 'broadcast')")
+        self.length = length
+        self.dim = dim
+        self.mode = mode
+
+    def build(self, input_shape):
+        self.table = self.add_weight(
+            name="table",
+            shape=(self.length, self.dim),
+            initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+        )
+
+    def call(self, inputs):
+        table = ops.expand_dims(self.table, 0)
+        if self.mode == "add":
+            return inputs + ops.cast(table, inputs.dtype)
+        # Multiply by ones shaped like the batch: a broadcast that every exporter handles.
+        ones = ops.ones_like(inputs[:, :1, :1])
+        return ones * ops.cast(table, ones.dtype)
+
+    def compute_output_shape(self, input_shape):
+        if self.mode == "add":
+            return input_shape
+        return (input_shape[0], self.length, self.dim)
+
+    def get_config(self):
+        return {**super().get_config(), "length": self.length, "dim": self.dim, "mode": self.mode}
+
+
+def _transformer_block(x, dim: int, heads: int, mlp_ratio: float, dropout: float, name: str):
+    y = layers.LayerNormalization(epsilon=1e-5, name=f"{name}_ln1")(x)
+    y = layers.MultiHeadAttention(heads, dim // heads, dropout=dropout, name=f"{name}_attn")(y, y)
+    x = layers.Add(name=f"{name}_res1")([x, y])
+    y = layers.LayerNormalization(epsilon=1e-5, name=f"{name}_ln2")(x)
+    y = layers.Dense(int(dim * mlp_ratio), name=f"{name}_mlp1")(y)
+    y = _activation("gelu", f"{name}_gelu")(y)
+    if dropout:
+        y = layers.Dropout(dropout, name=f"{name}_drop")(y)
+    y = layers.Dense(dim, name=f"{name}_mlp2")(y)
+    return layers.Add(name=f"{name}_res2")([x, y])
+
+
+def build_cct_model(
+    config: PlateConfig,
+    *,
+    width_multiplier: float = 1.0,
+    depth: int = 2,
+    stem_filters: Sequence[int] = (16, 32, 64),
+    stem_stride: int = 2,
+    embed_dim: int = 64,
+    num_heads: int = 2,
+    mlp_ratio: float = 2.0,
+    activation: str = "relu",
+    dropout: float = 0.1,
+    name: str = "cct_ocr",
+) -> keras.Model:
+    """Compact convolutional transformer with learned slot queries.
+
+    Conv stem (a strided Conv-BN-act, then Conv-BN-act + 2x2 max-pool per further stage, so
+    three stages take 64x128 to 8x16 tokens), learned position embeddings, ``depth`` pre-norm transformer blocks, then one
+    learned query per slot cross-attends to the tokens and a shared Dense classifies each slot.
+    """
+    if depth < 0:
+        raise ValueError(f"depth must be at least 0, got {depth}")
+    dim = _scaled(embed_dim, width_multiplier, divisor=num_heads * 8)
+    inputs, x = _input_block(config)
+    for stage, base in enumerate(stem_filters):
+        channels = _scaled(base, width_multiplier)
+        if stage == 0 and stem_stride > 1:
+            # Strided first conv instead of conv + pool at full resolution.
+            x = _conv_bn_act(x, channels, 3, activation, f"stem{stage}", strides=stem_stride)
+            continue
+        x = _conv_bn_act(x, channels, 3, activation, f"stem{stage}")
+        x = layers.MaxPooling2D(2, name=f"stem{stage}_pool")(x)
+    x = layers.Conv2D(dim, 1, name="tokens_proj")(x)
+    height, width = x.shape[1], x.shape[2]
+    x = layers.Reshape((height * width, dim), name="tokens")(x)
+    x = LearnedEmbedding(height * width, dim, mode="add", name="position")(x)
+    for block in range(depth):
+        x = _transformer_block(x, dim, num_heads, mlp_ratio, dropout, f"block{block}")
+    memory = layers.LayerNormalization(epsilon=1e-5, name="memory_ln")(x)
+
+    queries = LearnedEmbedding(config.max_plate_slots, dim, mode="broadcast", name="slot_queries")(
+        memory
+    )
+    attended = layers.MultiHeadAttention(num_heads, dim // num_heads, name="slot_attn")(
+        queries, memory
+    )
+    y = layers.Add(name="slot_res")([queries, attended])
+    y = layers.LayerNormalization(epsilon=1e-5, name="slot_ln")(y)
+    y = layers.Dense(int(dim * mlp_ratio), name="slot_mlp")(y)
+    y = _activation("gelu", "slot_gelu")(y)
+    if dropout:
+        y = layers.Dropout(dropout, name="slot_drop")(y)
+    y = layers.Dense(config.vocabulary_size, name="slot_logits")(y)
+    return keras.Model(inputs, _slot_softmax(y, config), name=name)
+
+
+def build_model(config: PlateConfig, model_type: str = "cnn", **params: Any) -> keras.Model:
+    """Build a model by type name with its knobs as keyword arguments."""
+    if model_type == "cnn":
+        return build_cnn_model(config, **params)
+    if model_type == "cct":
+        return build_cct_model(config, **params)
+    raise ValueError(f"model type {model_type!r} is not one of {MODEL_TYPES}")

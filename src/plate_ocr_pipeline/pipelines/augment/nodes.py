@@ -1,0 +1,89 @@
+"""Augment nodes: seed the strict albumentations pipeline and preview it on real crops.
+
+The pipeline itself is applied on the fly while training (``training.AugmentedBatches``);
+nothing augmented is written to disk except the preview figure.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import warnings
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from plate_ocr_pipeline.image_preprocessing import ImageReadError, load_and_preprocess  # noqa: E402
+from plate_ocr_pipeline.plate_config import PlateConfig  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+
+def seed_augmentation(augmentation_pipeline: Any, seed: int) -> Any:
+    """A copy of the (already strictly validated) Compose, seeded with ``seed``."""
+    transform = copy.deepcopy(augmentation_pipeline)
+    transform.set_random_seed(int(seed))
+    names = [type(t).__name__ for t in transform.transforms]
+    logger.info("Augmentation pipeline (seed %d): %s", seed, ", ".join(names))
+    return transform
+
+
+def apply_augmentation(transform: Any, image: np.ndarray) -> np.ndarray:
+    """Augment one uint8 ``(H, W, C)`` crop, keeping its shape."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # ToGray on a gray crop is a no-op
+        out = np.asarray(transform(image=image)["image"])
+    return out.reshape(image.shape)
+
+
+def preview_augmentations(
+    plates_clean: pd.DataFrame,
+    augmentation_transform: Any,
+    plate: dict[str, Any],
+    seed: int,
+    preview_samples: int,
+    preview_variants: int,
+) -> plt.Figure:
+    """A grid: each row one training crop, the original then ``preview_variants`` augmented
+    versions, seeded so the figure is the same run to run."""
+    config = PlateConfig.from_dict(plate)
+    table = plates_clean[plates_clean["split"] == "train"]
+    if table.empty:
+        table = plates_clean
+    table = table.sample(n=min(preview_samples, len(table)), random_state=seed)
+    transform = copy.deepcopy(augmentation_transform)
+    transform.set_random_seed(int(seed))
+
+    rows = []
+    for path, text in zip(table["image_path"], table["plate_text"], strict=True):
+        try:
+            image = load_and_preprocess(path, config)
+        except ImageReadError as error:
+            logger.warning("Preview skips %s", error)
+            continue
+        rows.append(
+            (text, image, [apply_augmentation(transform, image) for _ in range(preview_variants)])
+        )
+
+    columns = preview_variants + 1
+    figure, axes = plt.subplots(
+        max(1, len(rows)), columns, figsize=(1.9 * columns, 1.1 * max(1, len(rows))), squeeze=False
+    )
+    cmap = "gray" if config.num_channels == 1 else None
+    for axis in axes.ravel():
+        axis.axis("off")
+    for row, (text, original, variants) in enumerate(rows):
+        for column, image in enumerate([original, *variants]):
+            axis = axes[row, column]
+            axis.imshow(image.squeeze(), cmap=cmap, vmin=0, vmax=255)
+            if row == 0:
+                axis.set_title("original" if column == 0 else f"augmented {column}", fontsize=8)
+        axes[row, 0].text(-4, config.img_height / 2, text, ha="right", va="center", fontsize=8)
+    figure.suptitle(f"Augmentation preview (seed {seed})", fontsize=10)
+    figure.tight_layout()
+    return figure

@@ -1,0 +1,36 @@
+"""Schema of the ``benchmark`` parameter section, checked before any node runs."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PROVIDERS = (
+    "CPUExecutionProvider",
+    "CoreMLExecutionProvider",
+    "CUDAExecutionProvider",
+    "TensorrtExecutionProvider",
+    "OpenVINOExecutionProvider",
+)
+Provider = Literal[
+    "CPUExecutionProvider",
+    "CoreMLExecutionProvider",
+    "CUDAExecutionProvider",
+    "TensorrtExecutionProvider",
+    "OpenVINOExecutionProvider",
+]
+
+
+class BenchmarkParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    providers: list[Provider] = Field(min_length=1)
+    intra_op_threads: list[int | Literal["all"]] = Field(min_length=1)
+    batch_sizes: list[int] = Field(min_length=1)
+    warmup_runs: int = Field(ge=0)
+    timed_runs: int = Field(ge=1)
+    seed: int = 0
+
+
+PARAMETER_SCHEMAS = {"benchmark": BenchmarkParams}

@@ -1,0 +1,121 @@
+"""Tiny plate models for the export/recognizer/infer tests: rendered crops and models whose
+weights are solved (least squares) so that they read a few known texts exactly.
+
+Pooling the 64x128 crop to 8x16 and one linear layer gives 128 features; with fewer texts
+than features the least-squares solution reproduces the target logits exactly, so the model
+"memorises" the rendered texts in milliseconds and deterministically.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from plate_ocr_pipeline.plate_config import PlateConfig
+from plate_ocr_pipeline.text_codec import encode_texts
+
+PLATE = {
+    "max_plate_slots": 10,
+    "alphabet": "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_",
+    "pad_char": "_",
+    "img_height": 64,
+    "img_width": 128,
+    "color_mode": "grayscale",
+}
+TEXTS = ("AB123", "XY9876Z", "K4M")
+POOL = 8
+LOGIT_SCALE = 30.0
+
+
+def render_plate(text: str, height: int = 64, width: int = 128) -> np.ndarray:
+    """A grayscale uint8 crop with dark text on a light plate."""
+    image = np.full((height, width), 220, dtype=np.uint8)
+    scale = height / 64
+    cv2.putText(
+        image,
+        text,
+        (int(4 * scale), int(44 * scale)),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        0.9 * scale * 7 / max(len(text), 5),
+        20,
+        max(1, int(2 * scale)),
+        cv2.LINE_AA,
+    )
+    return image
+
+
+def pooled_features(images: np.ndarray) -> np.ndarray:
+    """(N, H, W, 1) uint8 -> (N, H/POOL * W/POOL) float: what both model builders compute."""
+    n, h, w, _ = images.shape
+    x = images.astype(np.float32)[..., 0] / 255.0
+    return x.reshape(n, h // POOL, POOL, w // POOL, POOL).mean(axis=(2, 4)).reshape(n, -1)
+
+
+def solve_weights(config: PlateConfig, texts=TEXTS) -> tuple[np.ndarray, np.ndarray]:
+    images = np.stack([render_plate(t)[..., None] for t in texts])
+    features = pooled_features(images)
+    # A constant feature makes the bias part of the solve.
+    design = np.hstack([features, np.ones((len(texts), 1), dtype=np.float32)])
+    targets = np.eye(config.vocabulary_size, dtype=np.float32)[encode_texts(texts, config)]
+    targets = (targets * LOGIT_SCALE).reshape(len(texts), -1)
+    solution, *_ = np.linalg.lstsq(design, targets, rcond=None)
+    return solution[:-1].astype(np.float32), solution[-1].astype(np.float32)
+
+
+def build_memorising_onnx(config: PlateConfig | None = None, texts=TEXTS) -> onnx.ModelProto:
+    """uint8 NHWC ``input`` -> (N, slots, vocab) softmax, built with onnx.helper (no TF)."""
+    config = config or PlateConfig.from_dict(PLATE)
+    kernel, bias = solve_weights(config, texts)
+    h, w = config.img_height, config.img_width
+    slots, vocab = config.max_plate_slots, config.vocabulary_size
+    nodes = [
+        helper.make_node("Cast", ["input"], ["xf"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["xf", "scale"], ["xs"]),
+        helper.make_node("Transpose", ["xs"], ["nchw"], perm=[0, 3, 1, 2]),
+        helper.make_node(
+            "AveragePool", ["nchw"], ["pooled"], kernel_shape=[POOL, POOL], strides=[POOL, POOL]
+        ),
+        helper.make_node("Flatten", ["pooled"], ["flat"], axis=1),
+        helper.make_node("Gemm", ["flat", "kernel", "bias"], ["logits"]),
+        helper.make_node("Reshape", ["logits", "shape"], ["slots"]),
+        helper.make_node("Softmax", ["slots"], ["probabilities"], axis=-1),
+    ]
+    initializers = [
+        numpy_helper.from_array(np.array(1 / 255, dtype=np.float32), "scale"),
+        numpy_helper.from_array(kernel, "kernel"),
+        numpy_helper.from_array(bias, "bias"),
+        numpy_helper.from_array(np.array([-1, slots, vocab], dtype=np.int64), "shape"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "memorising_plate_model",
+        [helper.make_tensor_value_info("input", TensorProto.UINT8, [None, h, w, 1])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, slots, vocab])],
+        initializers,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model
+
+
+def build_memorising_keras(config: PlateConfig | None = None, texts=TEXTS):
+    """The same model in Keras 3 (uint8 input named ``input``, Rescaling inside)."""
+    import keras
+
+    config = config or PlateConfig.from_dict(PLATE)
+    kernel, bias = solve_weights(config, texts)
+    slots, vocab = config.max_plate_slots, config.vocabulary_size
+    inputs = keras.Input((config.img_height, config.img_width, 1), dtype="uint8", name="input")
+    x = keras.layers.Rescaling(1 / 255)(keras.ops.cast(inputs, "float32"))
+    x = keras.layers.AveragePooling2D(POOL)(x)
+    x = keras.layers.Flatten()(x)
+    dense = keras.layers.Dense(slots * vocab)
+    x = dense(x)
+    x = keras.layers.Reshape((slots, vocab))(x)
+    outputs = keras.layers.Softmax()(x)
+    model = keras.Model(inputs, outputs, name="memorising_plate_model")
+    dense.set_weights([kernel, bias])
+    return model

@@ -1,0 +1,129 @@
+"""Augmentation: the shipped YAML builds strict, broken files fail naming the transform,
+seeded output is reproducible, on-the-fly batches keep uint8 shapes, the preview renders."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from plate_ocr_pipeline.datasets import (
+    AlbumentationsDataset,
+    AugmentationConfigError,
+)
+from plate_ocr_pipeline.pipelines.augment.nodes import (
+    apply_augmentation,
+    preview_augmentations,
+    seed_augmentation,
+)
+from tests.conftest import write_text_image
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = REPO_ROOT / "conf" / "base" / "augmentation.yml"
+
+
+def _write(tmp_path: Path, transforms: list[dict]) -> Path:
+    path = tmp_path / "aug.yml"
+    spec = {"transform": {"__class_fullname__": "Compose", "p": 1.0, "transforms": transforms}}
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+@pytest.fixture(scope="module")
+def compose():
+    return AlbumentationsDataset(filepath=str(SHIPPED)).load()
+
+
+def test_shipped_pipeline_loads_strict(compose):
+    assert compose.strict
+    names = {type(t).__name__ for t in compose.transforms}
+    assert {"Affine", "CoarseDropout", "GaussNoise", "ImageCompression"} <= names
+
+
+@pytest.mark.parametrize(
+    ("transform", "old_argument"),
+    [
+        ({"__class_fullname__": "CoarseDropout", "p": 0.5, "max_holes": 4}, "max_holes"),
+        ({"__class_fullname__": "GaussNoise", "p": 0.5, "var_limit": [10, 50]}, "var_limit"),
+        (
+            {"__class_fullname__": "ImageCompression", "p": 0.5, "quality_lower": 40},
+            "quality_lower",
+        ),
+        ({"__class_fullname__": "Affine", "p": 0.5, "value": 0}, "value"),
+    ],
+)
+def test_albumentations_1x_argument_names_fail_naming_the_transform(
+    tmp_path, transform, old_argument
+):
+    path = _write(tmp_path, [transform])
+    with pytest.raises(AugmentationConfigError) as error:
+        AlbumentationsDataset(filepath=str(path)).load()
+    message = str(error.value)
+    assert transform["__class_fullname__"] in message
+    assert old_argument in message
+
+
+def test_nested_typo_and_unknown_transform_fail(tmp_path):
+    nested = {
+        "__class_fullname__": "OneOf",
+        "p": 0.5,
+        "transforms": [{"__class_fullname__": "MotionBlur", "p": 1.0, "blur_limt": 5}],
+    }
+    with pytest.raises(AugmentationConfigError, match="MotionBlur"):
+        AlbumentationsDataset(filepath=str(_write(tmp_path, [nested]))).load()
+    unknown = {"__class_fullname__": "MakeItReadable", "p": 1.0}
+    with pytest.raises(AugmentationConfigError, match="MakeItReadable"):
+        AlbumentationsDataset(filepath=str(_write(tmp_path, [unknown]))).load()
+    (tmp_path / "bad.yml").write_text("transform: [unclosed")
+    with pytest.raises(AugmentationConfigError, match="YAML"):
+        AlbumentationsDataset(filepath=str(tmp_path / "bad.yml")).load()
+
+
+def test_save_round_trip(tmp_path, compose):
+    dataset = AlbumentationsDataset(filepath=str(tmp_path / "out" / "aug.yml"))
+    dataset.save(compose)
+    again = dataset.load()
+    assert [type(t).__name__ for t in again.transforms] == [
+        type(t).__name__ for t in compose.transforms
+    ]
+
+
+def test_seeded_augmentation_is_reproducible(compose):
+    image = np.random.default_rng(0).integers(0, 256, (64, 128, 1), dtype=np.uint8)
+    first = seed_augmentation(compose, 7)
+    second = seed_augmentation(compose, 7)
+    outs1 = [apply_augmentation(first, image) for _ in range(5)]
+    outs2 = [apply_augmentation(second, image) for _ in range(5)]
+    for a, b in zip(outs1, outs2, strict=True):
+        assert a.shape == image.shape and a.dtype == np.uint8
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, image) for a in outs1)
+
+
+def test_augmented_batches_on_the_fly(compose):
+    from plate_ocr_pipeline.training import AugmentedBatches
+
+    images = np.random.default_rng(0).integers(0, 256, (10, 64, 128, 1), dtype=np.uint8)
+    targets = np.zeros((10, 10, 37), np.float32)
+    batches = AugmentedBatches(images, targets, 4, seed_augmentation(compose, 3), seed=3)
+    assert len(batches) == 3
+    x, y = batches[2]
+    assert x.shape == (2, 64, 128, 1) and x.dtype == np.uint8 and y.shape == (2, 10, 37)
+    # Batch content depends only on (seed, epoch, index), not on the order asked.
+    again = AugmentedBatches(images, targets, 4, seed_augmentation(compose, 3), seed=3)
+    np.testing.assert_array_equal(again[1][0], batches[1][0])
+    np.testing.assert_array_equal(again[2][0], x)
+    batches.on_epoch_end()
+    assert not np.array_equal(batches[0][0], again[0][0])
+
+
+def test_preview_grid(tmp_path, compose, plate_params):
+    rows = []
+    for i, text in enumerate(["AB123", "XYZ9", "K77"]):
+        path = write_text_image(tmp_path / f"{i}.png", text)
+        rows.append({"image_path": str(path), "plate_text": text, "region": "", "split": "train"})
+    figure = preview_augmentations(pd.DataFrame(rows), compose, plate_params, 1, 2, 3)
+    assert len(figure.axes) == 2 * 4
+    figure.savefig(tmp_path / "preview.png")
+    assert (tmp_path / "preview.png").stat().st_size > 1000

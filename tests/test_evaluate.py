@@ -1,0 +1,112 @@
+"""Evaluate nodes on a model whose predictions are known: metrics, regions, confusion,
+gallery, extra sets (missing ones skipped)."""
+
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from plate_ocr_pipeline.pipelines.evaluate.nodes import (
+    build_character_confusion,
+    compute_evaluation_metrics,
+    plot_error_gallery,
+    plot_per_region,
+    predict_evaluation_sets,
+    prepare_evaluation_sets,
+)
+from plate_ocr_pipeline.plate_config import PlateConfig
+from plate_ocr_pipeline.text_codec import one_hot_encode
+from tests.conftest import write_text_image
+
+TRUTH = ["AB12", "O00", "XYZ9", "K7"]
+PREDICTED = ["AB12", "000", "XYZ8", "K7"]  # O read as 0 (wrong exact, right with O=0), 9 -> 8
+
+
+class FixedModel:
+    """Stands in for a Keras model: returns the one-hot of PREDICTED, row by row."""
+
+    def __init__(self, config):
+        self.outputs = one_hot_encode(PREDICTED, config) * 0.9 + 0.1 / config.vocabulary_size
+
+    def predict(self, images, batch_size=None, verbose=0):
+        return self.outputs[: len(images)]
+
+
+@pytest.fixture
+def sets(plate_params):
+    config = PlateConfig.from_dict(plate_params)
+    model_input = {
+        "images": np.zeros((5, 64, 128, 1), np.uint8),
+        "plate_text": np.array([*TRUTH, "TRAIN1"]),
+        "region": np.array(["us-ca", "us-ca", "us-ny", "us-ny", "us-ca"]),
+        "image_path": np.array([f"/x/{i}.png" for i in range(5)]),
+        "split": np.array(["test"] * 4 + ["train"]),
+    }
+    evaluation_sets = prepare_evaluation_sets(model_input, plate_params, ["test"], [])
+    probabilities = predict_evaluation_sets(FixedModel(config), evaluation_sets, 8)
+    return evaluation_sets, probabilities
+
+
+def test_metrics_exact_and_with_o_equals_zero(sets, plate_params):
+    evaluation_sets, probabilities = sets
+    summary, predictions, per_region = compute_evaluation_metrics(
+        evaluation_sets, probabilities, plate_params, ["O0"]
+    )
+    assert summary["test"]["plate_acc"] == pytest.approx(0.5)
+    assert summary["test"]["plate_acc_eq"] == pytest.approx(0.75)
+    assert summary["test"]["cat_acc"] == pytest.approx(38 / 40)  # 2 wrong slots of 40
+    assert summary["test"]["char_acc"] == pytest.approx(11 / 13)
+    assert summary["test"]["plate_len_acc"] == 1.0
+    assert list(predictions["prediction"]) == PREDICTED
+    assert list(predictions["correct"]) == [True, False, False, True]
+    assert list(predictions["correct_eq"]) == [True, True, False, True]
+    regions = per_region.set_index("region")
+    assert regions.loc["us-ca", "plate_acc"] == pytest.approx(0.5)
+    assert regions.loc["us-ca", "plate_acc_eq"] == pytest.approx(1.0)
+    assert regions.loc["us-ny", "num_plates"] == 2
+    assert len(plot_per_region(per_region).axes) == 1
+
+
+def test_confusion_table_lists_mistakes_first(sets, plate_params):
+    table = build_character_confusion(*sets, plate_params)
+    mistakes = table[~table["correct"]]
+    pairs = set(zip(mistakes["truth"], mistakes["predicted"], strict=True))
+    assert pairs == {("O", "0"), ("9", "8")}
+    assert mistakes.set_index(["truth", "predicted"]).loc[("O", "0"), "count"] == 1
+    assert not table.iloc[0]["correct"]
+
+
+def test_error_gallery_shows_only_mistakes(sets, plate_params):
+    evaluation_sets, probabilities = sets
+    _, predictions, _ = compute_evaluation_metrics(evaluation_sets, probabilities, plate_params, [])
+    figure = plot_error_gallery(evaluation_sets, predictions, plate_params, 10, 4)
+    titles = [axis.get_title() for axis in figure.axes if axis.get_title()]
+    assert len(titles) == 2 and any("true O00" in t and "pred 000" in t for t in titles)
+    none_wrong = predictions.assign(correct=True)
+    assert plot_error_gallery(evaluation_sets, none_wrong, plate_params, 10, 4) is not None
+
+
+def test_extra_sets_load_relative_paths_and_missing_is_skipped(tmp_path, plate_params, caplog):
+    folder = tmp_path / "real"
+    write_text_image(folder / "imgs" / "a.png", "AB12")
+    write_text_image(folder / "imgs" / "b.png", "ZZ9")
+    pd.DataFrame(
+        {"image_path": ["imgs/a.png", "imgs/b.png", "imgs/gone.png", "imgs/a.png"],
+         "plate_text": ["ab-12", "ZZ9", "GONE1", "TOOLONGPLATE1"],
+         "region": ["us-ca", "us-ny", "us-ny", "us-ny"]}
+    ).to_csv(folder / "annotations.csv", index=False)  # fmt: skip
+    model_input = {
+        "images": np.zeros((0, 64, 128, 1), np.uint8),
+        **{k: np.array([], dtype=str) for k in ("plate_text", "region", "image_path", "split")},
+    }
+    extra = [
+        {"name": "real", "annotations": str(folder / "annotations.csv")},
+        {"name": "absent", "annotations": str(tmp_path / "nope.csv")},
+    ]
+    with caplog.at_level(logging.WARNING):
+        sets = prepare_evaluation_sets(model_input, plate_params, ["test"], extra)
+    assert list(sets) == ["real"]
+    assert list(sets["real"]["plate_text"]) == ["AB12", "ZZ9"]
+    assert sets["real"]["images"].shape == (2, 64, 128, 1)
+    assert "absent" in caplog.text and "does not exist" in caplog.text

@@ -1,0 +1,142 @@
+"""Export: Keras -> ONNX parity, metadata round trip, INT8 copy, and the exported file read
+back by the recognizer. One tiny Keras model (weights solved to read three texts)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import onnx
+import pandas as pd
+import pytest
+from kedro.io.core import DatasetError
+
+from plate_ocr_pipeline.datasets.onnx_model_dataset import ONNXModelDataset
+from plate_ocr_pipeline.onnx_metadata import (
+    PLATE_CONFIG_KEY,
+    plate_config_from_metadata,
+    read_metadata,
+)
+from plate_ocr_pipeline.pipelines.export import nodes
+from plate_ocr_pipeline.plate_config import PlateConfig
+from plate_ocr_pipeline.recognizer import ONNXPlateRecognizer
+from tests.plate_model_helpers import PLATE, TEXTS, build_memorising_keras, render_plate
+
+pytest.importorskip("tf2onnx")
+
+
+@pytest.fixture(scope="module")
+def keras_model():
+    return build_memorising_keras(PlateConfig.from_dict(PLATE))
+
+
+@pytest.fixture(scope="module")
+def exported(keras_model) -> onnx.ModelProto:
+    converted = nodes.convert_keras_to_onnx(keras_model, PLATE, opset=17)
+    simplified = nodes.simplify_onnx_graph(converted, simplify=True)
+    return nodes.embed_plate_metadata(simplified, PLATE, "tiny", "7")
+
+
+@pytest.fixture(scope="module")
+def test_split(tmp_path_factory) -> pd.DataFrame:
+    folder = tmp_path_factory.mktemp("plates")
+    rows = []
+    for i, text in enumerate(TEXTS * 2):
+        path = folder / f"{i}.png"
+        cv2.imwrite(str(path), cv2.resize(render_plate(text), (192, 96)))
+        rows.append(
+            {
+                "image_path": str(path),
+                "plate_text": text,
+                "region": "x",
+                "split": "test" if i < len(TEXTS) else "train",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def test_onnx_input_is_uint8_nhwc_named_input_with_dynamic_batch(exported):
+    graph_input = exported.graph.input[0]
+    assert graph_input.name == "input"
+    assert graph_input.type.tensor_type.elem_type == onnx.TensorProto.UINT8
+    dims = graph_input.type.tensor_type.shape.dim
+    assert not dims[0].HasField("dim_value")  # dynamic batch
+    assert [d.dim_value for d in dims[1:]] == [64, 128, 1]
+
+
+def test_onnx_output_equals_keras_output(keras_model, exported):
+    rng = np.random.default_rng(1)
+    images = np.concatenate(
+        [
+            np.stack([render_plate(t)[..., None] for t in TEXTS]),
+            rng.integers(0, 256, (5, 64, 128, 1), dtype=np.uint8),
+        ]
+    )
+    keras_out = keras_model.predict(images, verbose=0)
+    onnx_out = nodes._onnx_predict(nodes._onnx_session(exported), images)
+    np.testing.assert_allclose(onnx_out, keras_out, atol=1e-5)
+    report = nodes.check_onnx_parity(keras_model, exported, images, 8, 1e-4)
+    assert report["passed"] and report["images"] == 8 and report["max_abs_diff"] < 1e-4
+
+
+def test_parity_check_fails_loudly_on_a_different_model(keras_model, exported):
+    broken = onnx.ModelProto()
+    broken.CopyFrom(exported)
+    biggest = max(
+        broken.graph.initializer, key=lambda t: len(onnx.numpy_helper.to_array(t).ravel())
+    )
+    weights = onnx.numpy_helper.to_array(biggest).copy()
+    biggest.CopyFrom(onnx.numpy_helper.from_array(weights[::-1].copy() * 3, biggest.name))
+    images = np.stack([render_plate(t)[..., None] for t in TEXTS])
+    with pytest.raises(nodes.OnnxParityError, match="differs from Keras"):
+        nodes.check_onnx_parity(keras_model, broken, images, 8, 1e-4)
+
+
+def test_metadata_round_trip_through_the_dataset(exported, tmp_path):
+    dataset = ONNXModelDataset(filepath=str(tmp_path / "models" / "model.onnx"))
+    assert not dataset.exists()
+    dataset.save(exported)
+    loaded = dataset.load()
+    metadata = read_metadata(loaded)
+    assert metadata["plate_ocr.model_name"] == "tiny"
+    assert metadata["plate_ocr.model_version"] == "7"
+    assert plate_config_from_metadata(metadata) == PlateConfig.from_dict(PLATE)
+    # onnxruntime sees the same mapping, which is what the recognizer reads.
+    reader = ONNXPlateRecognizer(tmp_path / "models" / "model.onnx")
+    assert PLATE_CONFIG_KEY in reader.metadata
+    assert reader.config == PlateConfig.from_dict(PLATE)
+
+
+def test_dataset_refuses_what_is_not_a_valid_model(tmp_path):
+    dataset = ONNXModelDataset(filepath=str(tmp_path / "x.onnx"))
+    with pytest.raises(DatasetError, match="ModelProto"):
+        dataset.save(b"bytes")
+    (tmp_path / "x.onnx").write_text("not protobuf")
+    with pytest.raises(DatasetError, match="not a valid ONNX file"):
+        dataset.load()
+
+
+def test_exported_model_reads_the_crops_with_the_recognizer(exported, test_split, tmp_path):
+    path = tmp_path / "model.onnx"
+    ONNXModelDataset(filepath=str(path)).save(exported)
+    reader = ONNXPlateRecognizer(path)
+    assert reader.run(list(test_split["image_path"])) == list(TEXTS) * 2
+
+
+def test_test_images_int8_copy_and_its_accuracy_change(exported, test_split):
+    images, texts = nodes.load_test_images(test_split, PLATE, max_images=None)
+    assert images.shape == (len(TEXTS), 64, 128, 1) and texts == list(TEXTS)
+    quantized = nodes.quantize_onnx_model(exported, quantize=True)
+    int8 = quantized[nodes.INT8_PARTITION]
+    assert plate_config_from_metadata(read_metadata(int8)) == PlateConfig.from_dict(PLATE)
+    report = nodes.measure_quantization_effect(exported, quantized, images, texts, PLATE)
+    assert report["fp32_plate_acc"] == 1.0
+    assert report["plate_acc_change"] == report["int8_plate_acc"] - 1.0
+    assert report["int8_size_kb"] < report["fp32_size_kb"]
+    metrics = nodes.collect_export_metrics(
+        {"max_abs_diff": 0.0, "argmax_mismatched_slots": 0}, report
+    )
+    assert metrics["export.int8_plate_acc"] == {"value": report["int8_plate_acc"], "step": 0}
+    assert nodes.quantize_onnx_model(exported, quantize=False) == {}
+    assert nodes.measure_quantization_effect(exported, {}, images, texts, PLATE) == {
+        "quantized": False
+    }

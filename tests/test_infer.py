@@ -1,0 +1,157 @@
+"""Infer over a folder: one row per file, unreadable files as error rows, atomic CSV."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import cv2
+import onnx
+import pandas as pd
+import pytest
+
+from plate_ocr_pipeline.datasets.atomic_csv_dataset import AtomicCSVDataset
+from plate_ocr_pipeline.datasets.image_folder_dataset import ImageFolderDataset
+from plate_ocr_pipeline.onnx_metadata import embed_metadata
+from plate_ocr_pipeline.pipelines.infer import nodes
+from plate_ocr_pipeline.plate_config import PlateConfig
+from tests.plate_model_helpers import PLATE, TEXTS, build_memorising_onnx, render_plate
+
+EXPECTED = {
+    # relative path: (status, text or error fragment)
+    "a_AB123.png": ("ok", "AB123"),
+    "b_XY9876Z.PNG": ("ok", "XY9876Z"),
+    "empty.png": ("error", "0 bytes"),
+    "sub/deeper/c_K4M.jpg": ("ok", "K4M"),
+    "text_file.png": ("error", "not a decodable image"),
+    "truncated.jpg": ("error", "not a decodable image"),
+}
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("model") / "model.onnx"
+    onnx.save(embed_metadata(build_memorising_onnx(), PlateConfig.from_dict(PLATE)), path)
+    return path
+
+
+@pytest.fixture
+def messy_folder(tmp_path) -> Path:
+    folder = tmp_path / "in"
+    (folder / "sub" / "deeper").mkdir(parents=True)
+    cv2.imwrite(str(folder / "a_AB123.png"), render_plate(TEXTS[0]))
+    cv2.imwrite(str(folder / "b_XY9876Z.PNG"), cv2.resize(render_plate(TEXTS[1]), (200, 100)))
+    jpeg = folder / "sub" / "deeper" / "c_K4M.jpg"
+    cv2.imwrite(str(jpeg), render_plate(TEXTS[2]), [cv2.IMWRITE_JPEG_QUALITY, 98])
+    data = jpeg.read_bytes()
+    (folder / "truncated.jpg").write_bytes(data[: len(data) // 2])
+    (folder / "text_file.png").write_text("this is not a picture\n")
+    (folder / "empty.png").write_bytes(b"")
+    (folder / "notes.txt").write_text("not listed: not an image extension")
+    (folder / "sub" / "empty_dir").mkdir()
+    return folder
+
+
+def _check(table: pd.DataFrame) -> None:
+    assert list(table.columns) == nodes.PREDICTION_COLUMNS
+    assert table["path"].tolist() == sorted(EXPECTED)
+    for row in table.itertuples(index=False):
+        status, expected = EXPECTED[row.path]
+        assert row.status == status, row
+        if status == "ok":
+            assert row.text == expected
+            assert 0.9 < row.confidence <= 1.0
+            assert len(json.loads(row.char_confidences)) == len(expected)
+        else:
+            assert expected in row.error
+
+
+def test_folder_dataset_lists_images_recursively_and_lazily(messy_folder):
+    dataset = ImageFolderDataset(path=str(messy_folder))
+    assert dataset.exists()
+    files = dataset.load()
+    assert list(files) == sorted(EXPECTED)
+    assert files["empty.png"]() == b""
+    with pytest.raises(Exception, match="not found"):
+        ImageFolderDataset(path=str(messy_folder / "nope")).load()
+
+
+@pytest.mark.parametrize("batch_size", [2, 64])
+def test_one_row_per_file_with_statuses(messy_folder, model_path, batch_size):
+    files = ImageFolderDataset(path=str(messy_folder)).load()
+    table = nodes.recognize_images(
+        files, str(model_path), batch_size, 2, ["CPUExecutionProvider"], 1, False
+    )
+    _check(table)
+    summary = nodes.summarise_predictions(table)
+    assert summary["ok"] == 3 and summary["errors"] == 3
+
+
+def test_empty_folder_gives_header_only_table_and_a_warning(tmp_path, model_path, caplog):
+    (tmp_path / "in").mkdir()
+    files = ImageFolderDataset(path=str(tmp_path / "in")).load()
+    with caplog.at_level(logging.WARNING):
+        table = nodes.recognize_images(
+            files, str(model_path), 8, 1, ["CPUExecutionProvider"], None, False
+        )
+    assert "no image files" in caplog.text
+    output = AtomicCSVDataset(filepath=str(tmp_path / "out.csv"))
+    output.save(table)
+    assert (tmp_path / "out.csv").read_text().strip() == ",".join(nodes.PREDICTION_COLUMNS)
+    assert nodes.summarise_predictions(output.load())["files"] == 0
+
+
+def test_atomic_csv_keeps_the_old_file_when_writing_fails(tmp_path):
+    path = tmp_path / "deep" / "out.csv"
+    dataset = AtomicCSVDataset(filepath=str(path))
+    dataset.save(pd.DataFrame({"a": [1, 2]}))
+    assert dataset.load()["a"].tolist() == [1, 2]
+
+    class Exploding(pd.DataFrame):
+        def to_csv(self, *args, **kwargs):
+            raise RuntimeError("disk full")
+
+    with pytest.raises(Exception, match="disk full"):
+        dataset.save(Exploding({"a": [3]}))
+    assert dataset.load()["a"].tolist() == [1, 2]
+    assert [p.name for p in path.parent.iterdir()] == ["out.csv"]  # no temp file left
+
+
+def test_model_path_resolution(tmp_path, monkeypatch, model_path):
+    latest = tmp_path / "data" / "06_models" / "model.onnx"
+    assert nodes.resolve_model_path(str(model_path), str(latest)) == str(model_path)
+    with pytest.raises(FileNotFoundError, match=r"infer\.model_path"):
+        nodes.resolve_model_path(str(tmp_path / "none.onnx"), str(latest))
+    monkeypatch.setattr(nodes, "DEFAULT_MODEL_PATH", tmp_path / "shipped.onnx")
+    with pytest.raises(FileNotFoundError, match="infer.model_path"):
+        nodes.resolve_model_path(None, str(latest))
+    latest.parent.mkdir(parents=True)
+    latest.write_bytes(model_path.read_bytes())
+    assert nodes.resolve_model_path(None, str(latest)) == str(latest)
+    # Once a model ships with the package it is the default.
+    (tmp_path / "shipped.onnx").write_bytes(model_path.read_bytes())
+    assert nodes.resolve_model_path(None, str(latest)) == str(tmp_path / "shipped.onnx")
+
+
+def test_kedro_run_infer_with_folder_and_output_on_the_command_line(
+    kedro_project, messy_folder, model_path, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("DISABLE_HOOKS_FOR_PLUGINS", "kedro_mlflow")
+    output = tmp_path / "results" / "predictions.csv"
+    kedro_project(
+        "--pipeline=infer",
+        "--env=quick",
+        f"--params=infer.input_dir={messy_folder},infer.output_path={output},"
+        f"infer.model_path={model_path}",
+    )
+    _check(
+        pd.read_csv(output, keep_default_na=False, dtype={"error": str}).assign(
+            confidence=lambda t: pd.to_numeric(t["confidence"], errors="coerce")
+        )
+    )
+    # The quick environment keeps its data under data/quick (conf/quick/globals.yml).
+    summary = (
+        kedro_project.path / "data" / "quick" / "08_reporting" / "infer" / "infer_summary.json"
+    )
+    assert json.loads(summary.read_text())["errors"] == 3

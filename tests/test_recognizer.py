@@ -1,0 +1,167 @@
+"""ONNXPlateRecognizer on a tiny model that reads three rendered texts exactly (no TF)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnx
+import pytest
+import yaml
+
+from plate_ocr_pipeline import recognizer as recognizer_module
+from plate_ocr_pipeline.image_preprocessing import ImageReadError
+from plate_ocr_pipeline.onnx_metadata import embed_metadata
+from plate_ocr_pipeline.plate_config import PlateConfig
+from plate_ocr_pipeline.recognizer import ONNXPlateRecognizer, PlateInputError, PlateResult
+from tests.plate_model_helpers import PLATE, TEXTS, build_memorising_onnx, render_plate
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("model") / "model.onnx"
+    onnx.save(embed_metadata(build_memorising_onnx(), PlateConfig.from_dict(PLATE)), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def reader(model_path) -> ONNXPlateRecognizer:
+    return ONNXPlateRecognizer(model_path, threads=1)
+
+
+@pytest.fixture(scope="module")
+def crop_files(tmp_path_factory) -> list[Path]:
+    folder = tmp_path_factory.mktemp("crops")
+    paths = []
+    for i, text in enumerate(TEXTS):
+        # Larger than the model input and in colour: exercises read, grey and resize.
+        crop = cv2.cvtColor(cv2.resize(render_plate(text), (256, 128)), cv2.COLOR_GRAY2BGR)
+        path = folder / f"{i}_{text}.{'png' if i % 2 else 'jpg'}"
+        cv2.imwrite(str(path), crop, [cv2.IMWRITE_JPEG_QUALITY, 98])
+        paths.append(path)
+    return paths
+
+
+def test_reads_paths_one_by_one_and_as_a_list(reader, crop_files):
+    assert reader.run(str(crop_files[0])) == [TEXTS[0]]
+    assert reader.run(crop_files[1]) == [TEXTS[1]]
+    assert reader.run(crop_files) == list(TEXTS)
+    assert reader.run(crop_files[0].read_bytes()) == [TEXTS[0]]
+
+
+def test_reads_arrays_and_batches(reader):
+    gray = [render_plate(t) for t in TEXTS]
+    assert reader.run(gray[2]) == [TEXTS[2]]  # H x W
+    assert reader.run(gray[0][..., None]) == [TEXTS[0]]  # H x W x 1
+    assert reader.run(cv2.cvtColor(gray[1], cv2.COLOR_GRAY2RGB)) == [TEXTS[1]]  # H x W x 3
+    assert reader.run(gray) == list(TEXTS)  # list of arrays
+    batch = np.stack([g[..., None] for g in gray])  # N x H x W x C, model-sized
+    assert reader.run(batch) == list(TEXTS)
+    sixteen_bit = gray[0].astype(np.uint16) * 257
+    assert reader.run(sixteen_bit) == [TEXTS[0]]
+    assert reader.run(np.concatenate([batch] * 3), batch_size=2) == list(TEXTS) * 3
+
+
+def test_confidence_and_detailed_results(reader, crop_files):
+    texts, probs = reader.run(crop_files, return_confidence=True)
+    assert texts == list(TEXTS)
+    assert [len(p) for p in probs] == [len(t) for t in TEXTS]
+    assert all(((p > 0.9) & (p <= 1.0)).all() for p in probs)
+    results = reader.run_detailed(crop_files)
+    assert all(isinstance(r, PlateResult) for r in results)
+    assert [r.source for r in results] == [str(p) for p in crop_files]
+    for result in results:
+        assert result.confidence == pytest.approx(float(np.mean(result.char_probs)))
+
+
+@pytest.mark.parametrize(
+    ("make_input", "reason"),
+    [
+        (lambda d: d / "missing.png", "does not exist"),
+        (lambda d: _write(d / "text.png", b"not an image at all"), "not a decodable image"),
+        (lambda d: _write(d / "empty.png", b""), "0 bytes"),
+        (lambda d: d, "directory"),
+        (lambda d: np.zeros((0, 10), np.uint8), "shape"),
+        (lambda d: np.zeros((10, 0, 3), np.uint8), "shape"),
+    ],
+)
+def test_bad_inputs_raise_one_error_type_naming_the_input(reader, tmp_path, make_input, reason):
+    source = make_input(tmp_path)
+    with pytest.raises(PlateInputError, match=reason) as caught:
+        reader.run(source)
+    assert isinstance(caught.value, ImageReadError)
+    if isinstance(source, Path):
+        assert str(source) in str(caught.value)
+
+
+def test_bad_item_in_a_list_is_named(reader, tmp_path, crop_files):
+    bad = tmp_path / "nope.png"
+    with pytest.raises(PlateInputError, match="nope.png"):
+        reader.run([crop_files[0], bad])
+    with pytest.raises(PlateInputError, match="unsupported input type"):
+        reader.run([42])
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def test_plate_config_from_yaml_beside_the_model(tmp_path):
+    bare = build_memorising_onnx()  # no metadata
+    path = tmp_path / "bare.onnx"
+    onnx.save(bare, path)
+    with pytest.raises(FileNotFoundError, match="no plate config"):
+        ONNXPlateRecognizer(path)
+    (tmp_path / "plate_config.yaml").write_text(yaml.safe_dump({"plate": PLATE}))
+    assert ONNXPlateRecognizer(path).run(render_plate(TEXTS[0])) == [TEXTS[0]]
+    (tmp_path / "bare.yml").write_text(yaml.safe_dump(PLATE))
+    (tmp_path / "plate_config.yaml").unlink()
+    assert ONNXPlateRecognizer(path).config == PlateConfig.from_dict(PLATE)
+
+
+def test_plate_config_must_match_the_model_input(model_path):
+    wrong = dict(PLATE, img_height=32)
+    with pytest.raises(ValueError, match="does not match the plate config"):
+        ONNXPlateRecognizer(model_path, plate_config=wrong)
+
+
+def test_missing_default_model_says_what_to_do(monkeypatch, tmp_path):
+    monkeypatch.setattr(recognizer_module, "DEFAULT_MODEL_PATH", tmp_path / "default.onnx")
+    with pytest.raises(FileNotFoundError, match="export"):
+        ONNXPlateRecognizer()
+    with pytest.raises(FileNotFoundError, match="not found"):
+        ONNXPlateRecognizer(tmp_path / "other.onnx")
+
+
+def test_unavailable_provider_falls_back_to_cpu(model_path):
+    reader = ONNXPlateRecognizer(
+        model_path,
+        providers=["CoreMLExecutionProvider"]
+        if "CoreMLExecutionProvider" not in recognizer_module.ort.get_available_providers()
+        else ["NoSuchExecutionProvider"],
+    )
+    assert reader.session.get_providers() == ["CPUExecutionProvider"]
+    assert reader.run(render_plate(TEXTS[1])) == [TEXTS[1]]
+
+
+def test_benchmark_reports_latency_and_throughput(reader, capsys):
+    stats = reader.benchmark(n_iter=5, batch_size=4, warmup=1)
+    assert stats["batch_size"] == 4 and stats["runs"] == 5
+    assert 0 < stats["latency_p50_ms"] <= stats["latency_p95_ms"] + 1e-9
+    assert stats["throughput"] > 0
+    assert "plates/s" in capsys.readouterr().out
+    assert reader.benchmark(n_iter=2, warmup=0, include_processing=True, verbose=False)
+
+
+def test_import_needs_neither_kedro_nor_tensorflow():
+    code = (
+        "import sys; from plate_ocr_pipeline import ONNXPlateRecognizer; "
+        "heavy = [m for m in ('kedro', 'tensorflow', 'keras', 'onnx') if m in sys.modules]; "
+        "print(heavy); assert not heavy"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,162 @@
+"""Training: seeded runs repeat exactly, a cut-off run resumes, the cache skips decoding, and
+the quick environment runs ingest -> augment -> fit -> evaluate end to end through Kedro."""
+
+import json
+import random
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from plate_ocr_pipeline.datasets import AlbumentationsDataset, NumpyArraysDataset
+from plate_ocr_pipeline.pipelines.augment.nodes import seed_augmentation
+from plate_ocr_pipeline.pipelines.train.nodes import (
+    plot_training_curves,
+    prepare_model_input,
+    train_model,
+)
+from tests.conftest import write_text_image
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SPLITS = ["train", "train", "train", "val", "train", "test"]
+
+
+def make_plates(folder: Path, count: int = 30) -> pd.DataFrame:
+    rng = random.Random(0)
+    rows = []
+    for i in range(count):
+        text = "".join(rng.choice("ABCK0123789") for _ in range(rng.randint(3, 7)))
+        path = write_text_image(folder / f"{i:03d}.png", text)
+        rows.append({"image_path": str(path), "plate_text": text,
+                     "region": f"r{i % 2}", "split": SPLITS[i % len(SPLITS)]})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def quick_train_params(**overrides) -> dict:
+    from omegaconf import OmegaConf
+
+    # conf/quick overrides sizes only; the rest comes from conf/base (soft merge).
+    base, quick = (
+        yaml.safe_load((REPO_ROOT / f"conf/{env}/parameters_train.yml").read_text())["train"]
+        for env in ("base", "quick")
+    )
+    params = OmegaConf.to_container(OmegaConf.merge(base, quick))
+    params.update({"verbose": 0, "checkpoint_dir": None}, **overrides)
+    return params
+
+
+@pytest.fixture(scope="module")
+def model_input(tmp_path_factory):
+    from tests.conftest import DEFAULT_PLATE
+
+    plates = make_plates(tmp_path_factory.mktemp("plates"))
+    return prepare_model_input(plates, {}, DEFAULT_PLATE)
+
+
+@pytest.fixture(scope="module")
+def augmentation():
+    compose = AlbumentationsDataset(filepath=str(REPO_ROOT / "conf/base/augmentation.yml")).load()
+    return seed_augmentation(compose, 42)
+
+
+def test_model_input_cache_reuses_unchanged_images(tmp_path, plate_params):
+    plates = make_plates(tmp_path / "imgs", count=6)
+    first = prepare_model_input(plates, {}, plate_params)
+    assert first["images"].shape == (6, 64, 128, 1) and first["images"].dtype == np.uint8
+    store = NumpyArraysDataset(filepath=str(tmp_path / "mi.npz"))
+    store.save(first)
+    cache = NumpyArraysDataset(filepath=str(tmp_path / "mi.npz"), load_args={"missing_ok": True})
+    reloaded = cache.load()
+    # Poison the cached pixels: an unchanged file must come from the cache, not be decoded.
+    reloaded["images"] = np.full_like(reloaded["images"], 7)
+    second = prepare_model_input(plates, reloaded, plate_params)
+    assert (second["images"] == 7).all()
+    # Another preprocessing (size) invalidates the cache.
+    third = prepare_model_input(plates, reloaded, {**plate_params, "img_width": 96})
+    assert third["images"].shape == (6, 64, 96, 1) and not (third["images"] == 7).all()
+    missing = NumpyArraysDataset(
+        filepath=str(tmp_path / "none.npz"), load_args={"missing_ok": True}
+    )
+    assert missing.load() == {}
+
+
+def test_two_seeded_runs_give_identical_metrics(model_input, augmentation, plate_params):
+    params = quick_train_params()
+    model_a, history_a = train_model(model_input, augmentation, plate_params, **params)
+    model_b, history_b = train_model(model_input, augmentation, plate_params, **params)
+    assert len(history_a) == 1
+    assert {"loss", "val_loss", "val_plate_acc", "val_cat_acc", "learning_rate"} <= set(history_a)
+    pd.testing.assert_frame_equal(history_a, history_b)
+    images = model_input["images"][:4]
+    np.testing.assert_array_equal(
+        model_a.predict(images, verbose=0), model_b.predict(images, verbose=0)
+    )
+    figure = plot_training_curves(history_a)
+    assert len(figure.axes) == 4
+
+
+def test_cut_off_run_resumes_from_checkpoint(tmp_path, model_input, augmentation, plate_params):
+    checkpoints = tmp_path / "ckpt"
+    params = quick_train_params(checkpoint_dir=str(checkpoints), lr_schedule="plateau",
+                                warmup_epochs=0.5)  # fmt: skip
+    _, first = train_model(model_input, augmentation, plate_params, **params)
+    assert (checkpoints / "last.keras").exists()
+    state = json.loads((checkpoints / "state.json").read_text())
+    assert state["epochs_done"] == 1 and state["finished"]
+    # Pretend the run was killed before it finished, then ask for two epochs.
+    state.pop("finished")
+    (checkpoints / "state.json").write_text(json.dumps(state))
+    params.update(resume=True, epochs=2)
+    _, resumed = train_model(model_input, augmentation, plate_params, **params)
+    assert list(resumed["epoch"]) == [1, 2]
+    assert resumed.loc[0, "loss"] == pytest.approx(first.loc[0, "loss"])
+
+
+def test_init_from_checks_the_plate_config(tmp_path, model_input, augmentation, plate_params):
+    from plate_ocr_pipeline.models import build_model
+    from plate_ocr_pipeline.plate_config import PlateConfig
+
+    other = PlateConfig.from_dict({**plate_params, "max_plate_slots": 8})
+    path = tmp_path / "other.keras"
+    build_model(other, "cnn", width_multiplier=0.25).save(path)
+    with pytest.raises(ValueError, match="plate config"):
+        train_model(model_input, augmentation, plate_params,
+                    **quick_train_params(init_from=str(path)))  # fmt: skip
+
+
+def test_quick_environment_runs_end_to_end(kedro_project):
+    project = kedro_project.path
+    # The default annotations location of the ingest catalog (the synthetic set's).
+    data = project / "data" / "quick"  # conf/quick/globals.yml keeps quick data apart
+    folder = data / "01_raw" / "synthetic"
+    plates = make_plates(folder, count=30)
+    plates["image_path"] = [Path(p).name for p in plates["image_path"]]
+    plates.to_csv(folder / "annotations.csv", index=False)
+    # The whole chain: ingest, augment, train, evaluate, export, benchmark.
+    kedro_project("--env=quick", "--pipeline=train")
+    for output in [
+        "05_model_input/model_input.npz",
+        "06_models/plate_ocr.keras",
+        "06_models/checkpoints/last.keras",
+        "08_reporting/augment/augmentation_preview.png",
+        "08_reporting/train/training_history.csv",
+        "08_reporting/train/training_curves.png",
+        "08_reporting/evaluate/evaluation_metrics.json",
+        "08_reporting/evaluate/error_gallery.png",
+        "08_reporting/evaluate/character_confusion.csv",
+        "08_reporting/evaluate/per_region.png",
+        "07_model_output/evaluation_predictions.csv",
+        "06_models/model.onnx",
+        "08_reporting/export/onnx_parity.json",
+        "08_reporting/benchmark/benchmark_results.json",
+        "08_reporting/benchmark/benchmark_chart.png",
+    ]:
+        assert (data / output).exists(), output
+    metrics = json.loads((data / "08_reporting/evaluate/evaluation_metrics.json").read_text())
+    assert 0.0 <= metrics["test"]["plate_acc"] <= 1.0 and "plate_acc_eq" in metrics["test"]
+    with sqlite3.connect(kedro_project.tracking) as db:
+        keys = {row[0] for row in db.execute("SELECT DISTINCT key FROM metrics")}
+    assert {"loss", "val_plate_acc", "test.plate_acc", "test.cat_acc"} <= keys
