@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 KEDRO_ENV := KEDRO_DISABLE_TELEMETRY=1 NO_ALBUMENTATIONS_UPDATE=1 TF_CPP_MIN_LOG_LEVEL=2
 QUICK_ENV ?= quick
 
-.PHONY: install test lint demo run-train run-infer viz mlflow-ui clean
+.PHONY: install test lint demo run-train run-infer score ship-model viz mlflow-ui clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert (3, 10) <= sys.version_info[:2] <= (3, 12), \
@@ -28,11 +28,14 @@ lint: install
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 
-# The main job on the embedded default, small enough for a first run on a laptop:
-# render synthetic plates, then ingest, augment, train, evaluate, export and benchmark.
+# The main job on the embedded default, small enough for a first run on a laptop: render
+# synthetic plates, then ingest, augment, train, evaluate, export and benchmark (data under
+# data/quick), then read the shipped sample crops with the shipped model.
 demo: install
 	$(KEDRO_ENV) $(BIN)/kedro run --pipeline=synthesize --env $(QUICK_ENV)
 	$(KEDRO_ENV) $(BIN)/kedro run --pipeline=train --env $(QUICK_ENV)
+	$(KEDRO_ENV) $(BIN)/kedro run --pipeline=infer --env $(QUICK_ENV)
+	@cat data/quick/07_model_output/predictions.csv
 
 run-train: install
 	$(KEDRO_ENV) $(BIN)/kedro run --pipeline=synthesize
@@ -40,6 +43,15 @@ run-train: install
 
 run-infer: install
 	$(KEDRO_ENV) $(BIN)/kedro run --pipeline=infer
+
+# The shipped model (or MODEL=path.onnx) on the real US crops beside the checkout.
+MODEL ?=
+score: install
+	$(KEDRO_ENV) $(BIN)/kedro run --pipeline=score $(if $(MODEL),--params=score.model_path=$(MODEL))
+
+# Make the latest export (data/06_models/model.onnx) the package's default model.
+ship-model: install
+	$(BIN)/python scripts/ship_model.py data/06_models/model.onnx
 
 viz: install
 	$(KEDRO_ENV) $(BIN)/kedro viz run

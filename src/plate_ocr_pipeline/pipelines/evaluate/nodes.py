@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 SET_KEYS = ("images", "plate_text", "region", "image_path")
 
 
-def _load_extra_set(name: str, annotations: str, config: PlateConfig) -> dict[str, np.ndarray]:
+def load_labelled_set(name: str, annotations: str, config: PlateConfig) -> dict[str, np.ndarray]:
     csv_path = Path(annotations)
     table = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
     missing = {"image_path", "plate_text"} - set(table.columns)
@@ -89,7 +89,7 @@ def prepare_evaluation_sets(
         if not Path(annotations).exists():
             logger.warning("Extra set %s: %s does not exist, skipped", name, annotations)
             continue
-        loaded = _load_extra_set(name, annotations, config)
+        loaded = load_labelled_set(name, annotations, config)
         if len(loaded["images"]):
             sets[name] = loaded
     logger.info("Evaluation sets: %s", {k: len(v["images"]) for k, v in sets.items()})

@@ -1,0 +1,46 @@
+"""Ship the `train` pipeline's latest ONNX export as the package's default model.
+
+    .venv/bin/python scripts/ship_model.py [data/06_models/model.onnx]
+
+Copies the file to ``src/plate_ocr_pipeline/assets/models/default.onnx`` and writes its plate
+config beside it as ``default.yml`` (the recognizer reads the config from the ONNX metadata;
+the YAML is for people and for tools that cannot read ONNX metadata). Refuses a file without
+the plate config in its metadata, so a shipped model is always self-describing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import onnx
+import yaml
+
+from plate_ocr_pipeline.onnx_metadata import PLATE_CONFIG_KEY
+from plate_ocr_pipeline.plate_config import PlateConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET = ROOT / "src" / "plate_ocr_pipeline" / "assets" / "models" / "default.onnx"
+
+
+def main(source: str = "data/06_models/model.onnx") -> None:
+    source_path = Path(source)
+    model = onnx.load(str(source_path))
+    metadata = {prop.key: prop.value for prop in model.metadata_props}
+    if PLATE_CONFIG_KEY not in metadata:
+        raise SystemExit(f"{source_path}: no '{PLATE_CONFIG_KEY}' in the ONNX metadata")
+    config = PlateConfig.from_dict(json.loads(metadata[PLATE_CONFIG_KEY]))
+    TARGET.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source_path, TARGET)
+    with open(TARGET.with_suffix(".yml"), "w", encoding="utf-8") as handle:
+        yaml.safe_dump({"plate": config.to_dict()}, handle, sort_keys=False)
+    digest = hashlib.sha256(TARGET.read_bytes()).hexdigest()[:16]
+    size = TARGET.stat().st_size / 1e6
+    print(f"shipped {source_path} -> {TARGET} ({size:.2f} MB, sha256 {digest}...)")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])

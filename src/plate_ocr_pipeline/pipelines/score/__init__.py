@@ -1,0 +1,5 @@
+"""Score: any exported ONNX model on any labelled set, with the evaluate stage's reports."""
+
+from plate_ocr_pipeline.pipelines.score.pipeline import create_pipeline
+
+__all__ = ["create_pipeline"]
