@@ -124,3 +124,19 @@ def test_first_node_validates_without_hook():
         plan_synthetic_plates(0, {"us": 1}, [200, 200], [100, 100], 1, "images", PLATE)
     with pytest.raises(ValidationError, match="region_weights"):
         plan_synthetic_plates(3, {"pluto": 1}, [200, 200], [100, 100], 1, "images", PLATE)
+
+
+def test_annotations_round_trip_through_ingest_with_zero_rejects(tmp_path, plate_params):
+    from plate_ocr_pipeline.datasets import PlateAnnotationsDataset
+    from plate_ocr_pipeline.pipelines.ingest.nodes import (
+        normalise_plate_texts,
+        validate_annotations,
+    )
+
+    _run(tmp_path, _params(num_plates=24, region_weights={"us": 3, "eu-de": 1, "uk": 1, "br": 1}))
+    raw = PlateAnnotationsDataset(filepaths=str(tmp_path / "annotations.csv")).load()
+    valid, rejects = validate_annotations(normalise_plate_texts(raw, True, " -"), plate_params)
+    assert rejects.empty, rejects.to_dict("records")
+    written = pd.read_csv(tmp_path / "annotations.csv", dtype=str, keep_default_na=False)
+    # Labels pass through ingest unchanged: they are already normalised.
+    assert valid["plate_text"].tolist() == written["plate_text"].tolist()
