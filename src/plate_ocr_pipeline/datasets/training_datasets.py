@@ -9,97 +9,18 @@ inside ``load``/``save`` so that reading the catalog stays light.
 from __future__ import annotations
 
 import io
-import os
 import tempfile
-from copy import deepcopy
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
-import fsspec
 import numpy as np
 import yaml
-from kedro.io.core import (
-    AbstractVersionedDataset,
-    DatasetError,
-    Version,
-    get_filepath_str,
-    get_protocol_and_path,
-)
+from kedro.io.core import DatasetError
+
+from plate_ocr_pipeline.datasets.fsspec_dataset import FsspecBinaryDataset
 
 
-class _FsspecDataset(AbstractVersionedDataset):
-    """Shared fsspec plumbing (protocol, filesystem, open args, versioning)."""
-
-    DEFAULT_LOAD_ARGS: dict[str, Any] = {}
-    DEFAULT_SAVE_ARGS: dict[str, Any] = {}
-
-    def __init__(  # noqa: PLR0913
-        self,
-        *,
-        filepath: str | os.PathLike,
-        load_args: dict[str, Any] | None = None,
-        save_args: dict[str, Any] | None = None,
-        version: Version | None = None,
-        credentials: dict[str, Any] | None = None,
-        fs_args: dict[str, Any] | None = None,
-        metadata: dict[str, Any] | None = None,
-    ) -> None:
-        _fs_args = deepcopy(fs_args) or {}
-        self._fs_open_args_load = _fs_args.pop("open_args_load", {})
-        self._fs_open_args_save = {"mode": "wb", **_fs_args.pop("open_args_save", {})}
-        _credentials = deepcopy(credentials) or {}
-        protocol, path = get_protocol_and_path(str(filepath), version)
-        if protocol == "file":
-            _fs_args.setdefault("auto_mkdir", True)
-        self._protocol = protocol
-        self._fs = fsspec.filesystem(self._protocol, **_credentials, **_fs_args)
-        self.metadata = metadata
-        super().__init__(
-            filepath=PurePosixPath(path),
-            version=version,
-            exists_function=self._fs.exists,
-            glob_function=self._fs.glob,
-        )
-        self._load_args = {**self.DEFAULT_LOAD_ARGS, **(load_args or {})}
-        self._save_args = {**self.DEFAULT_SAVE_ARGS, **(save_args or {})}
-
-    def _describe(self) -> dict[str, Any]:
-        return {
-            "filepath": self._filepath,
-            "protocol": self._protocol,
-            "load_args": self._load_args,
-            "save_args": self._save_args,
-            "version": self._version,
-        }
-
-    def _exists(self) -> bool:
-        try:
-            load_path = get_filepath_str(self._get_load_path(), self._protocol)
-        except DatasetError:
-            return False
-        return self._fs.exists(load_path)
-
-    def _release(self) -> None:
-        super()._release()
-        self._invalidate_cache()
-
-    def _invalidate_cache(self) -> None:
-        filepath = get_filepath_str(self._filepath, self._protocol)
-        self._fs.invalidate_cache(filepath)
-
-    def _read_bytes(self) -> bytes:
-        load_path = get_filepath_str(self._get_load_path(), self._protocol)
-        with self._fs.open(load_path, mode="rb", **self._fs_open_args_load) as handle:
-            return handle.read()
-
-    def _write_bytes(self, data: bytes) -> None:
-        save_path = get_filepath_str(self._get_save_path(), self._protocol)
-        with self._fs.open(save_path, **self._fs_open_args_save) as handle:
-            handle.write(data)
-        self._invalidate_cache()
-
-
-class KerasModelDataset(_FsspecDataset):
+class KerasModelDataset(FsspecBinaryDataset):
     """A Keras 3 model in the native ``.keras`` format on any fsspec filesystem.
 
     Custom layers of ``plate_ocr_pipeline.models`` are registered before loading.
@@ -136,7 +57,7 @@ class KerasModelDataset(_FsspecDataset):
             self._write_bytes(local.read_bytes())
 
 
-class NumpyArraysDataset(_FsspecDataset):
+class NumpyArraysDataset(FsspecBinaryDataset):
     """A mapping of named numpy arrays in one ``.npz`` file (``np.savez``).
 
     ``load_args: {missing_ok: true}`` makes ``load`` return an empty dict when the file does
@@ -224,7 +145,7 @@ def build_albumentations(spec: dict[str, Any], source: str = "<mapping>") -> Any
     return compose
 
 
-class AlbumentationsDataset(_FsspecDataset):
+class AlbumentationsDataset(FsspecBinaryDataset):
     """An albumentations pipeline stored as YAML (albumentations' own serialized form).
 
     ``load`` returns a strict ``A.Compose`` (see :func:`build_albumentations`); ``save`` writes
