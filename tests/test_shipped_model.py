@@ -1,0 +1,38 @@
+"""The model shipped in the package: loads, describes itself, reads the shipped samples."""
+
+from __future__ import annotations
+
+import csv
+
+import yaml
+
+from plate_ocr_pipeline import ONNXPlateRecognizer
+from plate_ocr_pipeline.plate_config import PlateConfig
+from plate_ocr_pipeline.recognizer import DEFAULT_MODEL_PATH
+from tests.conftest import REPO_ROOT
+
+SAMPLES = REPO_ROOT / "src" / "plate_ocr_pipeline" / "assets" / "samples"
+
+
+def test_shipped_model_metadata_matches_the_plate_config():
+    reader = ONNXPlateRecognizer()
+    assert reader.model_path == DEFAULT_MODEL_PATH
+    assert DEFAULT_MODEL_PATH.stat().st_size < 5_000_000  # a few MB at most
+    beside = PlateConfig.from_yaml(DEFAULT_MODEL_PATH.with_suffix(".yml"))
+    assert reader.config == beside
+    base = yaml.safe_load((REPO_ROOT / "conf/base/parameters_plate.yml").read_text())["plate"]
+    assert reader.config == PlateConfig.from_dict(base)
+    assert reader.input_shape == (base["img_height"], base["img_width"], 1)
+
+
+def test_shipped_model_reads_the_shipped_samples():
+    with open(SAMPLES / "labels.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) >= 10
+    reader = ONNXPlateRecognizer(threads=1)
+    texts = reader.run([SAMPLES / row["image_path"] for row in rows])
+    correct = sum(text == row["plate_text"] for text, row in zip(texts, rows, strict=True))
+    # The first shipped model reads 56% of synthetic test plates and 6 of these 12; issue #6
+    # asks for 9 of 10, which waits for a model that meets its accuracy goal. Until then this
+    # guards against a broken model or export (which reads none).
+    assert correct >= len(rows) // 2, list(zip(texts, [r["plate_text"] for r in rows]))
