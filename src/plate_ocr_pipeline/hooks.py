@@ -58,8 +58,8 @@ def validate_parameters(params: Mapping[str, Any]) -> None:
         except ValidationError as error:
             problems.append(_describe(error, section))
     known = set(schemas) | {"plate"}
-    # Runtime `--params a.b=c` arrive as top-level dotted keys only when the section is absent.
-    unknown = sorted(k for k in params if k.split(".")[0] not in known)
+    # Kedro nests runtime `--params a.b=c` under `a`, so every key here is a section name.
+    unknown = sorted(set(params) - known)
     if unknown:
         problems.append(
             f"  unknown parameter section(s) {unknown}; known sections: {sorted(known)}"
@@ -74,6 +74,4 @@ class ParameterValidationHook:
     @hook_impl
     def after_context_created(self, context) -> None:
         validate_parameters(context.params)
-        logger.info(
-            "Parameters validated (plate config and %d stage sections)", len(context.params)
-        )
+        logger.info("Parameters validated: %s", ", ".join(sorted(context.params)))
