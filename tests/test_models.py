@@ -13,6 +13,7 @@ from plate_ocr_pipeline.text_codec import one_hot_encode  # noqa: E402
 VARIANTS = [
     ("cnn", {"width_multiplier": 0.25}),
     ("cnn", {"width_multiplier": 0.25, "head": "conv", "depth": 2}),
+    ("cnn", {"width_multiplier": 0.25, "head": "mlp", "head_units": 64}),
     ("cct", {"width_multiplier": 0.5, "depth": 1}),
 ]
 
@@ -68,6 +69,14 @@ def test_unknown_type_and_knob_fail(config):
         build_model(config, "rnn")
     with pytest.raises(TypeError):
         build_model(config, "cnn", widht_multiplier=2)
+    with pytest.raises(ValueError, match="head 'mpl'"):
+        build_model(config, "cnn", head="mpl")
+
+
+def test_mlp_head_has_a_hidden_layer_of_the_requested_width(config):
+    model = build_model(config, "cnn", width_multiplier=0.25, head="mlp", head_units=96)
+    assert model.get_layer("head_hidden").units == 96
+    assert model.get_layer("head_dense").units == 10 * 37
 
 
 @pytest.mark.parametrize(("model_type", "knobs"), [VARIANTS[0], VARIANTS[2]])

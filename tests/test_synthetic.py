@@ -87,3 +87,14 @@ def test_fonts_dir_missing_and_user_fonts(tmp_path):
     (tmp_path / "mine.ttf").write_bytes(Path(src).read_bytes())
     specs = serial_font_specs(tmp_path)
     assert any(s.path.endswith("mine.ttf") for s in specs)
+
+
+def test_plate_pictograms_render_from_the_bundled_font():
+    """Every pictogram used as a logo or separator has a real glyph (not an empty mask)."""
+    from plate_ocr_pipeline.synthetic.fonts import glyph_mask, symbol_font_spec
+    from plate_ocr_pipeline.synthetic.renderer import SYMBOLS
+
+    for symbol in SYMBOLS:
+        mask = glyph_mask(symbol_font_spec(), symbol)
+        assert mask is not None, symbol
+        assert min(mask.shape) >= 8, symbol

@@ -30,6 +30,7 @@ from keras import layers, ops
 from plate_ocr_pipeline.plate_config import PlateConfig
 
 MODEL_TYPES = ("cnn", "cct")
+CNN_HEADS = ("dense", "mlp", "conv")
 ACTIVATIONS = ("relu", "relu6", "swish", "gelu", "leaky_relu", "hard_swish")
 
 _PACKAGE = "plate_ocr_pipeline"
@@ -98,6 +99,7 @@ def build_cnn_model(
     activation: str = "relu",
     head: str = "dense",
     head_channels: int = 32,
+    head_units: int = 512,
     dropout: float = 0.1,
     name: str = "cnn_ocr",
 ) -> keras.Model:
@@ -111,8 +113,8 @@ def build_cnn_model(
     """
     if depth < 1:
         raise ValueError(f"depth must be at least 1, got {depth}")
-    if head not in ("dense", "conv"):
-        raise ValueError(f"head {head!r} is not one of ('dense', 'conv')")
+    if head not in CNN_HEADS:
+        raise ValueError(f"head {head!r} is not one of {CNN_HEADS}")
     inputs, x = _input_block(config)
     x = _conv_bn_act(x, _scaled(stem_filters, width_multiplier), 3, activation, "stem", stem_stride)
     for stage, base in enumerate(filters):
@@ -124,9 +126,14 @@ def build_cnn_model(
             x = layers.MaxPooling2D(2, name=f"stage{stage}_pool")(x)
 
     outputs_size = config.max_plate_slots * config.vocabulary_size
-    if head == "dense":
+    if head in ("dense", "mlp"):
         x = _conv_bn_act(x, _scaled(head_channels, width_multiplier), 1, activation, "squeeze")
         x = layers.Flatten(name="flatten")(x)
+        if head == "mlp":
+            # A hidden layer lets slot k depend on where the text starts and how long it is
+            # (a product of features); one linear layer over the flat map cannot route so.
+            x = layers.Dense(head_units, name="head_hidden")(x)
+            x = _activation(activation, "head_hidden_act")(x)
         if dropout:
             x = layers.Dropout(dropout, name="head_dropout")(x)
         x = layers.Dense(outputs_size, name="head_dense")(x)

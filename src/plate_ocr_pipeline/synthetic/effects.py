@@ -70,7 +70,7 @@ def gamma_contrast(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
     """Gamma, contrast and brightness through a lookup table (uint8 in, uint8 out)."""
     x = np.arange(256, dtype=np.float32) / 255.0
     x = x ** rng.uniform(0.7, 1.5)
-    contrast = rng.uniform(0.65, 1.1)
+    contrast = rng.uniform(0.75, 1.15)
     offset = rng.uniform(-0.08, 0.12)
     lut = np.clip(((x - 0.5) * contrast + 0.5 + offset) * 255.0, 0, 255).astype(np.uint8)
     return cv2.LUT(img, lut)
@@ -78,14 +78,14 @@ def gamma_contrast(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
 
 def blur(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
     if rng.random() < 0.3:
-        k = int(rng.integers(3, 8))
+        k = int(rng.integers(3, 6))
         kernel = np.zeros((k, k), np.float32)
         kernel[k // 2, :] = 1.0
         m = cv2.getRotationMatrix2D((k / 2 - 0.5, k / 2 - 0.5), rng.uniform(0, 180), 1.0)
         kernel = cv2.warpAffine(kernel, m, (k, k))
         kernel /= max(kernel.sum(), 1e-6)
         return cv2.filter2D(img, -1, kernel)
-    sigma = rng.uniform(0.3, 1.6)
+    sigma = rng.uniform(0.3, 1.2)
     return cv2.GaussianBlur(img, (0, 0), sigma)
 
 
@@ -113,7 +113,7 @@ def noise(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
 
 def jpeg(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
     """JPEG round trip of a uint8 RGB image."""
-    quality = int(rng.integers(20, 90))
+    quality = int(rng.integers(30, 90))
     ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
     return cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if ok else img
 
@@ -121,7 +121,7 @@ def jpeg(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
 def low_resolution(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
     """Downscale then upscale back (a plate that was small in the photo)."""
     h, w = img.shape[:2]
-    s = rng.uniform(0.22, 0.7)
+    s = rng.uniform(0.35, 0.75)
     small = cv2.resize(img, (max(8, int(w * s)), max(4, int(h * s))), interpolation=cv2.INTER_AREA)
     interp = cv2.INTER_LINEAR if rng.random() < 0.7 else cv2.INTER_CUBIC
     return cv2.resize(small, (w, h), interpolation=interp)

@@ -27,6 +27,17 @@ _SERIAL_FONTS: tuple[tuple[str, str, tuple[int, ...] | None, float], ...] = (
     ("fontpkg_roboto_condensed", "RobotoCondensed[wght].ttf", (400, 500, 700), 1.0),
     ("fontpkg_overpass", "Overpass[wght].ttf", (500, 600, 700), 0.8),
     ("font_fjallaone", "FjallaOne-Regular.ttf", None, 1.0),
+    # Plainer condensed sans families, closer to the stamped serials of real US plates.
+    ("fontpkg_archivo_narrow", "ArchivoNarrow[wght].ttf", (500, 600), 1.0),
+    ("fontpkg_pt_sans_narrow", "PT_Sans-Narrow-Web-Regular.ttf", None, 1.0),
+    ("fontpkg_pt_sans_narrow", "PT_Sans-Narrow-Web-Bold.ttf", None, 1.0),
+    ("fontpkg_saira_condensed", "SairaCondensed-Medium.ttf", None, 1.0),
+    ("fontpkg_saira_condensed", "SairaCondensed-SemiBold.ttf", None, 1.0),
+    ("fontpkg_fira_sans_condensed", "FiraSansCondensed-Regular.ttf", None, 1.0),
+    ("fontpkg_fira_sans_condensed", "FiraSansCondensed-Medium.ttf", None, 1.0),
+    ("fontpkg_ibm_plex_sans_condensed", "IBMPlexSansCondensed-Medium.ttf", None, 1.0),
+    ("fontpkg_abel", "Abel-Regular.ttf", None, 1.0),
+    ("fontpkg_dosis", "Dosis[wght].ttf", (500, 600, 700), 1.0),
     ("matplotlib", "DejaVuSans-Bold.ttf", None, 0.7),
     ("matplotlib", "DejaVuSans.ttf", None, 0.7),
     ("matplotlib", "DejaVuSansMono-Bold.ttf", None, 0.8),
@@ -112,6 +123,12 @@ def decor_font_specs() -> list[FontSpec]:
         if path.is_file():
             specs.append(FontSpec(str(path), 700 if "[wght]" in file else None))
     return specs
+
+
+@lru_cache(maxsize=1)
+def symbol_font_spec() -> FontSpec:
+    """DejaVu Sans (shipped with matplotlib), whose pictograms stand in for plate logos."""
+    return FontSpec(str(_package_font_dir("matplotlib") / "DejaVuSans.ttf"))
 
 
 @lru_cache(maxsize=64)

@@ -14,7 +14,15 @@ import cv2
 import numpy as np
 
 from . import effects
-from .fonts import FontSpec, decor_font_specs, glyph_mask, serial_font_specs, supports, text_mask
+from .fonts import (
+    FontSpec,
+    decor_font_specs,
+    glyph_mask,
+    serial_font_specs,
+    supports,
+    symbol_font_spec,
+    text_mask,
+)
 from .formats import REGION_FORMATS, sample_text
 
 DEFAULT_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_"
@@ -209,7 +217,7 @@ class SerialStyle:
     height: float
     xscale: float
     spacing: float  # fraction of height between characters
-    separator: str  # none | space | dash | dot | emblem | seals
+    separator: str  # none | space | dash | dot | emblem | symbol | seals
     sep_colour: tuple
     bold: int  # dilate (+) / erode (-) iterations
 
@@ -235,6 +243,7 @@ def _layout_serial(groups: list[str], style: SerialStyle) -> tuple[list, float]:
                 "dash": 0.42 * h,
                 "dot": 0.3 * h,
                 "emblem": 0.62 * h,
+                "symbol": 0.95 * h,
                 "seals": 0.42 * h,
             }[sep]
             items.append(("sep", sep, width))
@@ -244,6 +253,23 @@ def _layout_serial(groups: list[str], style: SerialStyle) -> tuple[list, float]:
                 items.append(("gap", None, style.spacing * h))
             items.append(("glyph", g, g.shape[1]))
     return items, float(sum(it[2] for it in items))
+
+
+# Pictograms from DejaVu Sans standing in for the silhouettes real plates print beside or
+# between the characters (Wyoming's bucking horse, Maine's chickadee, Louisiana's pelican).
+SYMBOLS = "♞♜♘✈⚓☘✿❀★✪☀♥♣♠❄⚑☎⚘⚜♛♚☂☃✂✌☯☮✦❖❦❧☙"
+
+
+def _draw_symbol(rng: np.random.Generator, img: np.ndarray, cx, cy, box_w, box_h, colour) -> None:
+    """A pictogram fitted into a box_w x box_h box centred at (cx, cy)."""
+    g = glyph_mask(symbol_font_spec(), str(rng.choice(list(SYMBOLS))))
+    if g is None:
+        return
+    gh, gw = g.shape
+    scale = min(box_w / gw, box_h / gh)
+    w, h = max(2, int(gw * scale)), max(2, int(gh * scale))
+    mask = _resize_mask(g, w, h)
+    _paste(img, mask, cx - w / 2, cy - h / 2, colour)
 
 
 def _draw_emblem(rng: np.random.Generator, img: np.ndarray, cx, cy, size, colour) -> None:
@@ -343,6 +369,9 @@ def _draw_serial(
     for sep, sx in seps:
         if sep == "emblem":
             _draw_emblem(rng, img, sx, cy, 0.55 * h, style.sep_colour)
+        elif sep == "symbol":
+            sep_ink = colour if rng.random() < 0.5 else style.sep_colour
+            _draw_symbol(rng, img, sx, cy, 0.9 * h * scale, h * rng.uniform(0.7, 1.15), sep_ink)
         elif sep == "seals":
             r = int(0.13 * h)
             cv2.circle(img, (int(sx), int(cy - 0.17 * h)), r, tuple(rng.uniform(60, 230, 3)), -1)
@@ -368,7 +397,7 @@ def _serial_style(rng, res: Resources, height: float, separator: str, sep_colour
         spacing=float(rng.uniform(0.02, 0.14)),
         separator=separator,
         sep_colour=tuple(sep_colour),
-        bold=int(rng.choice([-1, 0, 0, 0, 1, 1, 2])),
+        bold=int(rng.choice([-1, -1, 0, 0, 0, 1, 2])),  # real serials: mostly medium weight
     )
 
 
@@ -635,19 +664,20 @@ def _us_plate(rng, groups: list[str], res: Resources) -> np.ndarray:
         cut = int(rng.integers(1, len(groups[0])))  # e.g. SAM<emblem>PLE
         groups = [groups[0][:cut], groups[0][cut:]]
     separator = str(
-        rng.choice(["none", "space", "dash", "dot", "emblem"], p=[0.25, 0.3, 0.15, 0.15, 0.15])
+        rng.choice(
+            ["none", "space", "dash", "dot", "emblem", "symbol"],
+            p=[0.24, 0.28, 0.13, 0.13, 0.11, 0.11],
+        )
     )
-    height = rng.uniform(0.42, 0.58) * H
+    height = rng.uniform(0.38, 0.54) * H  # real US serials: about 45% of the plate height
     style_ = _serial_style(rng, res, height, separator, _jitter(rng, rng.uniform(30, 230, 3), 0))
     cy = rng.uniform(0.49, 0.56) * H
-    stacked = rng.random() < 0.12
-    side_room = 0.13 * W if stacked else 0.0
+    stacked = rng.random() < 0.15
+    # A logo or seal beside the serial (Virginia's university seals, Maine's bird); not text.
+    side_logo = not stacked and rng.random() < 0.15
+    side_room = 0.13 * W if stacked else 0.2 * W if side_logo else 0.0
     cx = W / 2 + (
-        side_room / 2
-        if stacked and rng.random() < 0.5
-        else -side_room / 2
-        if stacked
-        else rng.normal(0, 4)
+        side_room / 2 * (1 if rng.random() < 0.5 else -1) if side_room else rng.normal(0, 4)
     )
     max_w = W * rng.uniform(0.82, 0.94) - side_room
     emboss = rng.random() < 0.55
@@ -660,6 +690,14 @@ def _us_plate(rng, groups: list[str], res: Resources) -> np.ndarray:
         for k, c in enumerate(chars):
             g = _glyph(style_, c, ch)
             _paste(img, g, sx, cy - ch - 1 + k * (ch + 2), ink)
+    if side_logo:
+        logo_w = side_room * rng.uniform(0.7, 0.95)
+        lx = x_left - 0.02 * W - logo_w / 2 if cx > W / 2 else x_right + 0.02 * W + logo_w / 2
+        logo_ink = _jitter(rng, rng.uniform(20, 200, 3), 0) if rng.random() < 0.6 else ink
+        if rng.random() < 0.7:
+            _draw_symbol(rng, img, lx, cy, logo_w, height * rng.uniform(0.9, 1.4), logo_ink)
+        else:
+            _draw_emblem(rng, img, lx, cy, min(logo_w, height * 1.2), logo_ink)
     # --- stickers, holes, border
     for _ in range(int(rng.choice([0, 1, 1, 2, 2, 3]))):
         sw, sh_ = rng.uniform(0.09, 0.16) * W, rng.uniform(0.09, 0.15) * H
@@ -875,10 +913,11 @@ def _car_body(rng, w: int, h: int) -> np.ndarray:
 
 
 def place_in_crop(rng, plate: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Warp the flat plate into a width x height crop (tight mostly, sometimes loose/cut)."""
+    """Warp the flat plate into a width x height crop (the whole plate with a thin margin
+    mostly, like a detector's box; sometimes loose, rarely clipped by a few pixels)."""
     ph, pw = plate.shape[:2]
     loose = rng.random() < 0.15
-    m = rng.uniform(0.02, 0.18, 4) if loose else rng.uniform(-0.035, 0.045, 4)
+    m = rng.uniform(0.02, 0.15, 4) if loose else rng.uniform(-0.015, 0.05, 4)
     x0, y0 = m[0] * width, m[1] * height
     x1, y1 = width - m[2] * width, height - m[3] * height
     dst = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32)
@@ -912,26 +951,28 @@ def place_in_crop(rng, plate: np.ndarray, width: int, height: int) -> np.ndarray
 
 def degrade(rng, img: np.ndarray) -> np.ndarray:
     """Photometric degradations; float32 in, uint8 RGB out."""
-    if rng.random() < 0.6:
+    # Real crops are mostly sharp and well lit (the real-US set); the on-the-fly augmentation
+    # adds its own blur and noise on top, so each effect here stays the exception.
+    if rng.random() < 0.45:
         img = effects.uneven_lighting(rng, img)
-    if rng.random() < 0.15:
+    if rng.random() < 0.12:
         img = effects.cast_shadow(rng, img)
-    if rng.random() < 0.25:
+    if rng.random() < 0.15:
         img = effects.glare(rng, img)
-    if rng.random() < 0.3:
+    if rng.random() < 0.2:
         img = effects.dirt(rng, img)
     if rng.random() < 0.5:
         img = effects.colour_cast(rng, img)
     out = np.clip(img, 0, 255).astype(np.uint8)
-    if rng.random() < 0.6:
+    if rng.random() < 0.5:
         out = effects.gamma_contrast(rng, out)
-    if rng.random() < 0.35:
+    if rng.random() < 0.2:
         out = effects.low_resolution(rng, out)
-    if rng.random() < 0.55:
+    if rng.random() < 0.3:
         out = effects.blur(rng, out)
-    if rng.random() < 0.6:
-        out = effects.noise(rng, out)
     if rng.random() < 0.4:
+        out = effects.noise(rng, out)
+    if rng.random() < 0.3:
         out = effects.jpeg(rng, out)
     return np.ascontiguousarray(out)
 

@@ -22,8 +22,9 @@ class ModelParams(BaseModel):
     filters: list[int] | None = None
     stem_filters: int | list[int] | None = None
     stem_stride: int | None = Field(default=None, ge=1, le=4)
-    head: Literal["dense", "conv"] | None = None
+    head: Literal["dense", "mlp", "conv"] | None = None
     head_channels: int | None = Field(default=None, ge=1)
+    head_units: int | None = Field(default=None, ge=1)
     embed_dim: int | None = Field(default=None, ge=8)
     num_heads: int | None = Field(default=None, ge=1)
     mlp_ratio: float | None = Field(default=None, gt=0)
