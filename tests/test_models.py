@@ -14,6 +14,7 @@ VARIANTS = [
     ("cnn", {"width_multiplier": 0.25}),
     ("cnn", {"width_multiplier": 0.25, "head": "conv", "depth": 2}),
     ("cnn", {"width_multiplier": 0.25, "head": "mlp", "head_units": 64}),
+    ("cnn", {"width_multiplier": 0.25, "row_context": 8}),
     ("cct", {"width_multiplier": 0.5, "depth": 1}),
 ]
 
@@ -71,6 +72,13 @@ def test_unknown_type_and_knob_fail(config):
         build_model(config, "cnn", widht_multiplier=2)
     with pytest.raises(ValueError, match="head 'mpl'"):
         build_model(config, "cnn", head="mpl")
+
+
+def test_row_context_kernel_spans_the_requested_columns(config):
+    model = build_model(config, "cnn", width_multiplier=0.25, row_context=8)
+    assert model.get_layer("row_context_conv").kernel.shape[:2] == (1, 8)
+    plain = build_model(config, "cnn", width_multiplier=0.25)
+    assert "row_context_conv" not in [layer.name for layer in plain.layers]
 
 
 def test_mlp_head_has_a_hidden_layer_of_the_requested_width(config):

@@ -100,16 +100,23 @@ def build_cnn_model(
     head: str = "dense",
     head_channels: int = 32,
     head_units: int = 512,
+    row_context: int = 0,
     dropout: float = 0.1,
     name: str = "cnn_ocr",
 ) -> keras.Model:
     """Multi-head CNN in the spirit of fast-plate-ocr's ``cnn_ocr_model``.
 
     A strided stem conv, then one stage per entry of ``filters`` (``depth`` Conv-BN-act
-    layers each, one in the first, highest-resolution stage) with 2x2 max-pooling between stages. The ``dense`` head squeezes channels with
-    a 1x1 conv, flattens (so each slot sees where the characters are) and predicts every slot
-    with one Dense layer; the ``conv`` head is fully convolutional (1x1 conv to
-    ``slots * vocab`` channels and global average pooling).
+    layers each, one in the first, highest-resolution stage) with 2x2 max-pooling between
+    stages. The ``dense`` head squeezes channels with a 1x1 conv, flattens (so each slot sees
+    where the characters are) and predicts every slot with one Dense layer; ``mlp`` puts a
+    hidden layer of ``head_units`` before it; the ``conv`` head is fully convolutional (1x1
+    conv to ``slots * vocab`` channels and global average pooling).
+
+    ``row_context`` > 0 adds a Conv-BN-act with a ``(1, row_context)`` kernel after the last
+    stage. At the default size the last map is 8 columns wide and each column sees about 63 of
+    the 128 input pixels, so a character in the middle cannot see where the text starts; a
+    kernel as wide as the map lets every column count the characters to its left.
     """
     if depth < 1:
         raise ValueError(f"depth must be at least 1, got {depth}")
@@ -124,6 +131,8 @@ def build_cnn_model(
             x = _conv_bn_act(x, channels, 3, activation, f"stage{stage}_{layer}")
         if stage < len(filters) - 1:
             x = layers.MaxPooling2D(2, name=f"stage{stage}_pool")(x)
+    if row_context:
+        x = _conv_bn_act(x, x.shape[-1], (1, row_context), activation, "row_context")
 
     outputs_size = config.max_plate_slots * config.vocabulary_size
     if head in ("dense", "mlp"):
