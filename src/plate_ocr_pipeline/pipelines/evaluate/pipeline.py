@@ -12,7 +12,74 @@ from plate_ocr_pipeline.pipelines.evaluate.nodes import (
 )
 
 
+def create_report_pipeline() -> Pipeline:
+    """Metrics, per-region table, confusion table and plots from predicted probabilities.
+
+    Shared by ``evaluate`` (Keras model, plate config from parameters) and ``score`` (an ONNX
+    file, plate config from its metadata): each maps these generic names onto its own.
+    """
+    return pipeline(
+        [
+            node(
+                compute_evaluation_metrics,
+                inputs=["sets", "probabilities", "plate_config", "params:equivalences"],
+                outputs=["metrics", "predictions", "per_region"],
+                name="compute_evaluation_metrics",
+            ),
+            node(
+                build_character_confusion,
+                inputs=["sets", "probabilities", "plate_config"],
+                outputs="character_confusion",
+                name="build_character_confusion",
+            ),
+            node(
+                plot_error_gallery,
+                inputs=[
+                    "sets",
+                    "predictions",
+                    "plate_config",
+                    "params:gallery_size",
+                    "params:gallery_columns",
+                ],
+                outputs="error_gallery",
+                name="plot_error_gallery",
+            ),
+            node(
+                plot_per_region,
+                inputs="per_region",
+                outputs="per_region_plot",
+                name="plot_per_region",
+            ),
+        ]
+    )
+
+
+def report_parameters(section: str) -> dict[str, str]:
+    """The report pipeline's parameters, read from one parameter section."""
+    return {
+        f"params:{key}": f"params:{section}.{key}"
+        for key in ("equivalences", "gallery_size", "gallery_columns")
+    }
+
+
 def create_pipeline(**kwargs) -> Pipeline:
+    reports = pipeline(
+        create_report_pipeline(),
+        inputs={
+            "sets": "evaluation_sets",
+            "probabilities": "evaluation_probabilities",
+            "plate_config": "params:plate",
+        },
+        outputs={
+            "metrics": "evaluation_metrics",
+            "predictions": "evaluation_predictions",
+            "per_region": "evaluation_per_region",
+            "character_confusion": "character_confusion",
+            "error_gallery": "error_gallery",
+            "per_region_plot": "per_region_plot",
+        },
+        parameters=report_parameters("evaluate"),
+    )
     return pipeline(
         [
             node(
@@ -32,41 +99,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs="evaluation_probabilities",
                 name="predict_evaluation_sets",
             ),
-            node(
-                compute_evaluation_metrics,
-                inputs=[
-                    "evaluation_sets",
-                    "evaluation_probabilities",
-                    "params:plate",
-                    "params:evaluate.equivalences",
-                ],
-                outputs=["evaluation_metrics", "evaluation_predictions", "evaluation_per_region"],
-                name="compute_evaluation_metrics",
-            ),
-            node(
-                build_character_confusion,
-                inputs=["evaluation_sets", "evaluation_probabilities", "params:plate"],
-                outputs="character_confusion",
-                name="build_character_confusion",
-            ),
-            node(
-                plot_error_gallery,
-                inputs=[
-                    "evaluation_sets",
-                    "evaluation_predictions",
-                    "params:plate",
-                    "params:evaluate.gallery_size",
-                    "params:evaluate.gallery_columns",
-                ],
-                outputs="error_gallery",
-                name="plot_error_gallery",
-            ),
-            node(
-                plot_per_region,
-                inputs="evaluation_per_region",
-                outputs="per_region_plot",
-                name="plot_per_region",
-            ),
         ],
         tags="evaluate",
-    )
+    ) + pipeline(reports, tags="evaluate")

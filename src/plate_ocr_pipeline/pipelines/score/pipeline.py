@@ -6,11 +6,9 @@
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from plate_ocr_pipeline.pipelines.evaluate.nodes import (
-    build_character_confusion,
-    compute_evaluation_metrics,
-    plot_error_gallery,
-    plot_per_region,
+from plate_ocr_pipeline.pipelines.evaluate.pipeline import (
+    create_report_pipeline,
+    report_parameters,
 )
 from plate_ocr_pipeline.pipelines.infer.nodes import resolve_model_path
 from plate_ocr_pipeline.pipelines.score.nodes import (
@@ -21,6 +19,25 @@ from plate_ocr_pipeline.pipelines.score.nodes import (
 
 
 def create_pipeline(**kwargs) -> Pipeline:
+    # The evaluate stage's reports, under the "score" namespace so both can live in one run.
+    reports = pipeline(
+        create_report_pipeline(),
+        namespace="score",
+        inputs={
+            "sets": "score_sets",
+            "probabilities": "score_probabilities",
+            "plate_config": "score_plate",
+        },
+        outputs={
+            "metrics": "score_metrics",
+            "predictions": "score_predictions",
+            "per_region": "score_per_region",
+            "character_confusion": "score_character_confusion",
+            "error_gallery": "score_error_gallery",
+            "per_region_plot": "score_per_region_plot",
+        },
+        parameters=report_parameters("score"),
+    )
     return pipeline(
         [
             node(
@@ -52,41 +69,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs="score_probabilities",
                 name="predict_with_onnx",
             ),
-            node(
-                compute_evaluation_metrics,
-                inputs=[
-                    "score_sets",
-                    "score_probabilities",
-                    "score_plate",
-                    "params:score.equivalences",
-                ],
-                outputs=["score_metrics", "score_predictions", "score_per_region"],
-                name="compute_score_metrics",
-            ),
-            node(
-                build_character_confusion,
-                inputs=["score_sets", "score_probabilities", "score_plate"],
-                outputs="score_character_confusion",
-                name="build_score_character_confusion",
-            ),
-            node(
-                plot_error_gallery,
-                inputs=[
-                    "score_sets",
-                    "score_predictions",
-                    "score_plate",
-                    "params:score.gallery_size",
-                    "params:score.gallery_columns",
-                ],
-                outputs="score_error_gallery",
-                name="plot_score_error_gallery",
-            ),
-            node(
-                plot_per_region,
-                inputs="score_per_region",
-                outputs="score_per_region_plot",
-                name="plot_score_per_region",
-            ),
         ],
         tags="score",
-    )
+    ) + pipeline(reports, tags="score")
