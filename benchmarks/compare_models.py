@@ -24,10 +24,21 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _split_top_level(text: str) -> list[str]:
+    """Split on commas outside brackets, so ``pool_sizes=[[2,2],[2,1]]`` stays one knob."""
+    parts, depth, start = [], 0, 0
+    for index, char in enumerate(text):
+        depth += {"[": 1, "]": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append(text[start:index])
+            start = index + 1
+    return [*parts, text[start:]]
+
+
 def parse_variant(text: str) -> dict:
     """``"head=mlp,head_units=256"`` -> ``{"head": "mlp", "head_units": 256}``."""
     knobs = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
+    for part in filter(None, (p.strip() for p in _split_top_level(text))):
         key, sep, value = part.partition("=")
         if not sep:
             raise SystemExit(f"variant {text!r}: {part!r} is not key=value")

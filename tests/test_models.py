@@ -15,6 +15,7 @@ VARIANTS = [
     ("cnn", {"width_multiplier": 0.25, "head": "conv", "depth": 2}),
     ("cnn", {"width_multiplier": 0.25, "head": "mlp", "head_units": 64}),
     ("cnn", {"width_multiplier": 0.25, "row_context": 8}),
+    ("cnn", {"width_multiplier": 0.25, "pool_sizes": [[2, 2], [2, 2], [2, 1]]}),
     ("cct", {"width_multiplier": 0.5, "depth": 1}),
 ]
 
@@ -79,6 +80,16 @@ def test_row_context_kernel_spans_the_requested_columns(config):
     assert model.get_layer("row_context_conv").kernel.shape[:2] == (1, 8)
     plain = build_model(config, "cnn", width_multiplier=0.25)
     assert "row_context_conv" not in [layer.name for layer in plain.layers]
+
+
+def test_pool_sizes_keep_columns_in_the_last_stage(config):
+    default = build_model(config, "cnn", width_multiplier=0.25)
+    wide = build_model(config, "cnn", width_multiplier=0.25, pool_sizes=[[2, 2], [2, 2], [2, 1]])
+    # 64x128 input, stride-2 stem: 4x8 after three 2x2 pools, 4x16 when the last keeps width.
+    assert default.get_layer("stage3_0_act").output.shape[1:3] == (4, 8)
+    assert wide.get_layer("stage3_0_act").output.shape[1:3] == (4, 16)
+    with pytest.raises(ValueError, match="pool_sizes needs 3"):
+        build_model(config, "cnn", pool_sizes=[[2, 2], [2, 1]])
 
 
 def test_mlp_head_has_a_hidden_layer_of_the_requested_width(config):

@@ -160,3 +160,21 @@ def test_quick_environment_runs_end_to_end(kedro_project):
     with sqlite3.connect(kedro_project.tracking) as db:
         keys = {row[0] for row in db.execute("SELECT DISTINCT key FROM metrics")}
     assert {"loss", "val_plate_acc", "test.plate_acc", "test.cat_acc"} <= keys
+
+
+@pytest.mark.parametrize("env", ["quick", "candidate"])
+def test_every_environment_gives_valid_train_parameters(env):
+    """A recipe environment (conf/quick, conf/candidate) merged over conf/base passes the
+    schema, so a typo in it fails here and not hours into a run."""
+    from omegaconf import OmegaConf
+
+    from plate_ocr_pipeline.pipelines.train.params import TrainParams
+
+    base, override = (
+        yaml.safe_load((REPO_ROOT / f"conf/{name}/parameters_train.yml").read_text())["train"]
+        for name in ("base", env)
+    )
+    merged = OmegaConf.to_container(OmegaConf.merge(base, override))
+    merged["checkpoint_dir"] = "data/06_models/checkpoints"  # an ${globals:...} interpolation
+    params = TrainParams.model_validate(merged)
+    assert params.epochs == override.get("epochs", base["epochs"])

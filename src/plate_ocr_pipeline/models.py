@@ -101,6 +101,7 @@ def build_cnn_model(
     head_channels: int = 32,
     head_units: int = 512,
     row_context: int = 0,
+    pool_sizes: Sequence[Sequence[int]] | None = None,
     dropout: float = 0.1,
     name: str = "cnn_ocr",
 ) -> keras.Model:
@@ -117,9 +118,19 @@ def build_cnn_model(
     stage. At the default size the last map is 8 columns wide and each column sees about 63 of
     the 128 input pixels, so a character in the middle cannot see where the text starts; a
     kernel as wide as the map lets every column count the characters to its left.
+
+    ``pool_sizes`` gives the ``(height, width)`` of each pooling between stages (default 2x2
+    everywhere). ``[[2, 2], [2, 2], [2, 1]]`` keeps 16 columns in the last stage instead of 8:
+    about one column per half character, so each slot can find its character's edges.
     """
     if depth < 1:
         raise ValueError(f"depth must be at least 1, got {depth}")
+    pools = [(2, 2)] * (len(filters) - 1) if pool_sizes is None else [tuple(p) for p in pool_sizes]
+    if len(pools) != len(filters) - 1 or any(len(p) != 2 or min(p) < 1 for p in pools):
+        raise ValueError(
+            f"pool_sizes needs {len(filters) - 1} [height, width] pairs of positive integers"
+            f" (one per pooling between the {len(filters)} stages), got {pool_sizes}"
+        )
     if head not in CNN_HEADS:
         raise ValueError(f"head {head!r} is not one of {CNN_HEADS}")
     inputs, x = _input_block(config)
@@ -130,7 +141,7 @@ def build_cnn_model(
         for layer in range(1 if stage == 0 else depth):
             x = _conv_bn_act(x, channels, 3, activation, f"stage{stage}_{layer}")
         if stage < len(filters) - 1:
-            x = layers.MaxPooling2D(2, name=f"stage{stage}_pool")(x)
+            x = layers.MaxPooling2D(pools[stage], name=f"stage{stage}_pool")(x)
     if row_context:
         x = _conv_bn_act(x, x.shape[-1], (1, row_context), activation, "row_context")
 
