@@ -16,6 +16,7 @@ VARIANTS = [
     ("cnn", {"width_multiplier": 0.25, "head": "mlp", "head_units": 64}),
     ("cnn", {"width_multiplier": 0.25, "row_context": 8}),
     ("cnn", {"width_multiplier": 0.25, "pool_sizes": [[2, 2], [2, 2], [2, 1]]}),
+    ("cnn", {"width_multiplier": 0.25, "head": "gru", "rnn_units": 16}),
     ("cct", {"width_multiplier": 0.5, "depth": 1}),
 ]
 
@@ -110,6 +111,23 @@ def test_saved_model_reloads_and_predicts_the_same(tmp_path, config, model_type,
     assert "model.keras" in str(dataset._describe()["filepath"])
     reloaded = dataset.load()
     np.testing.assert_allclose(reloaded.predict(images, verbose=0), expected, atol=1e-6)
+
+
+def test_gru_head_exports_to_onnx_with_the_same_outputs(config):
+    """The recurrent head becomes an ONNX Loop; the file must still read like the Keras model."""
+    onnxruntime = pytest.importorskip("onnxruntime")
+    pytest.importorskip("tf2onnx")
+    from plate_ocr_pipeline.pipelines.export.nodes import convert_keras_to_onnx
+
+    keras.utils.set_random_seed(3)
+    model = build_model(config, "cnn", width_multiplier=0.25, head="gru", rnn_units=16)
+    assert model.get_layer("column_gru").forward_layer.units == 16
+    proto = convert_keras_to_onnx(model, config.to_dict(), opset=17)
+    session = onnxruntime.InferenceSession(proto.SerializeToString())
+    images = np.random.default_rng(3).integers(0, 256, (5, 64, 128, 1), dtype=np.uint8)
+    np.testing.assert_allclose(
+        session.run(None, {"input": images})[0], model.predict(images, verbose=0), atol=1e-5
+    )
 
 
 def test_transformer_uses_tanh_gelu_not_erf(config):

@@ -30,7 +30,7 @@ from keras import layers, ops
 from plate_ocr_pipeline.plate_config import PlateConfig
 
 MODEL_TYPES = ("cnn", "cct")
-CNN_HEADS = ("dense", "mlp", "conv")
+CNN_HEADS = ("dense", "mlp", "gru", "conv")
 ACTIVATIONS = ("relu", "relu6", "swish", "gelu", "leaky_relu", "hard_swish")
 
 _PACKAGE = "plate_ocr_pipeline"
@@ -100,6 +100,7 @@ def build_cnn_model(
     head: str = "dense",
     head_channels: int = 32,
     head_units: int = 512,
+    rnn_units: int = 64,
     row_context: int = 0,
     pool_sizes: Sequence[Sequence[int]] | None = None,
     dropout: float = 0.1,
@@ -111,8 +112,11 @@ def build_cnn_model(
     layers each, one in the first, highest-resolution stage) with 2x2 max-pooling between
     stages. The ``dense`` head squeezes channels with a 1x1 conv, flattens (so each slot sees
     where the characters are) and predicts every slot with one Dense layer; ``mlp`` puts a
-    hidden layer of ``head_units`` before it; the ``conv`` head is fully convolutional (1x1
-    conv to ``slots * vocab`` channels and global average pooling).
+    hidden layer of ``head_units`` before it; the ``gru`` head reads the map column by column
+    (each column's features projected to ``2 * rnn_units``) with a bidirectional GRU of
+    ``rnn_units`` per direction, so each column knows how many characters lie to its left and
+    right, then flattens the sequence into the slot Dense; the ``conv`` head is fully
+    convolutional (1x1 conv to ``slots * vocab`` channels and global average pooling).
 
     ``row_context`` > 0 adds a Conv-BN-act with a ``(1, row_context)`` kernel after the last
     stage. At the default size the last map is 8 columns wide and each column sees about 63 of
@@ -154,6 +158,17 @@ def build_cnn_model(
             # (a product of features); one linear layer over the flat map cannot route so.
             x = layers.Dense(head_units, name="head_hidden")(x)
             x = _activation(activation, "head_hidden_act")(x)
+        if dropout:
+            x = layers.Dropout(dropout, name="head_dropout")(x)
+        x = layers.Dense(outputs_size, name="head_dense")(x)
+    elif head == "gru":
+        rows, columns, channels = x.shape[1:]
+        x = layers.Permute((2, 1, 3), name="columns_first")(x)
+        x = layers.Reshape((columns, rows * channels), name="column_features")(x)
+        x = layers.Dense(2 * rnn_units, name="column_projection")(x)
+        x = _activation(activation, "column_projection_act")(x)
+        x = layers.Bidirectional(layers.GRU(rnn_units, return_sequences=True), name="column_gru")(x)
+        x = layers.Flatten(name="flatten")(x)
         if dropout:
             x = layers.Dropout(dropout, name="head_dropout")(x)
         x = layers.Dense(outputs_size, name="head_dense")(x)

@@ -22,9 +22,10 @@ class ModelParams(BaseModel):
     filters: list[int] | None = None
     stem_filters: int | list[int] | None = None
     stem_stride: int | None = Field(default=None, ge=1, le=4)
-    head: Literal["dense", "mlp", "conv"] | None = None
+    head: Literal["dense", "mlp", "gru", "conv"] | None = None
     head_channels: int | None = Field(default=None, ge=1)
     head_units: int | None = Field(default=None, ge=1)
+    rnn_units: int | None = Field(default=None, ge=1)
     row_context: int | None = Field(default=None, ge=0, le=64)
     pool_sizes: list[list[int]] | None = None
     embed_dim: int | None = Field(default=None, ge=8)
