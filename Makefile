@@ -37,9 +37,14 @@ demo: install
 	$(KEDRO_ENV) $(BIN)/kedro run --pipeline=infer --env $(QUICK_ENV)
 	@cat data/quick/07_model_output/predictions.csv
 
+# The full recipe: conf/base, or ENV=candidate for the recipe under trial. RESUME=1 continues
+# a cut-off training run from its last checkpoint (the rendered plates are already there).
+ENV ?=
+RESUME ?=
 run-train: install
-	$(KEDRO_ENV) $(BIN)/kedro run --pipeline=synthesize
-	$(KEDRO_ENV) $(BIN)/kedro run --pipeline=train
+	$(if $(RESUME),,$(KEDRO_ENV) $(BIN)/kedro run --pipeline=synthesize $(if $(ENV),--env $(ENV)))
+	$(KEDRO_ENV) $(BIN)/kedro run --pipeline=train $(if $(ENV),--env $(ENV)) \
+	  $(if $(RESUME),--params=train.resume=true)
 
 run-infer: install
 	$(KEDRO_ENV) $(BIN)/kedro run --pipeline=infer
