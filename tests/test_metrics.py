@@ -109,3 +109,33 @@ def test_shape_mismatch_and_empty_input():
     with pytest.raises(ValueError, match="differ"):
         m.plate_acc(TRUE, PRED[:, :3])
     assert np.isnan(m.plate_acc(np.zeros((0, 4), int), np.zeros((0, 4), int)))
+
+
+@pytest.mark.parametrize(
+    ("truth", "prediction", "kind"),
+    [
+        ("267WJE", "267WJE", None),
+        ("267WJE", "267JJE", "alignment"),  # J doubled into W's slot
+        ("444MWK", "444KKK", "alignment"),  # K smeared over the two slots to its left
+        ("ABCDEF", "ABCDEA", "character"),  # A is in the plate, but five slots away
+        ("FGJ235", "FGGJ35", "alignment"),  # a shift: each wrong slot holds its left neighbour
+        ("ABC123", "A8C123", "character"),
+        ("ABC123", "BBC124", "character"),  # one neighbour copy, one misread: a character error
+        ("AAA0000", "AAA000", "length"),
+        ("548", "5480", "length"),
+    ],
+)
+def test_error_kind_tells_counting_from_reading(truth, prediction, kind):
+    assert m.error_kind(truth, prediction) == kind
+
+
+def test_error_kind_shares_sum_with_text_accuracy_to_one():
+    # Truth "AB__", "O0A_", "AB__", "BA__"; read as "AB__" (right), "00B_" (O and A misread:
+    # character), "A___" (length), "AA__" (A doubled into B's slot: alignment).
+    truth = np.array([[1, 2, 4, 4], [3, 0, 1, 4], [1, 2, 4, 4], [2, 1, 4, 4]])
+    pred = np.array([[1, 2, 4, 4], [0, 0, 2, 4], [1, 4, 4, 4], [1, 1, 4, 4]])
+    shares = m.error_kind_shares(truth, pred, PAD)
+    assert shares == {"error_length": 0.25, "error_alignment": 0.25, "error_character": 0.25}
+    values = m.compute_metrics(one_hot(truth), one_hot(pred), ALPHABET, "_")
+    assert values["plate_text_acc"] + sum(shares.values()) == pytest.approx(1.0)
+    assert values["error_alignment"] == 0.25

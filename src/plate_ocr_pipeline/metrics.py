@@ -15,6 +15,11 @@ Pad-aware versions count only slots that hold a true character (``char_acc``,
 ``plate_text_acc`` compares the decoded texts (a pad predicted mid-plate is stripped, as the
 decoder does). ``equivalences`` (e.g. ``["O0"]``) maps the classes of each group to one class
 before comparing, so O and 0 can be counted as the same character.
+
+``error_kind`` sorts a misread plate into ``length`` (wrong number of characters),
+``alignment`` (right length, and every wrong slot holds the true character of a slot at most
+``ALIGNMENT_REACH`` away: a character doubled, smeared or shifted, a counting error) or ``character`` (right length, a
+character misread); ``compute_metrics`` reports each kind's share of all plates.
 """
 
 from __future__ import annotations
@@ -134,6 +139,39 @@ def plate_text_acc(y_true, y_pred, pad_index: int, alphabet=None, equivalences=(
     return _safe_mean(decoded_match(y_true, y_pred, pad_index, alphabet, equivalences))
 
 
+ERROR_KINDS = ("length", "alignment", "character")
+ALIGNMENT_REACH = 2  # 444MWK read as 444KKK: K smeared two slots to the left
+
+
+def error_kind(truth: Sequence, prediction: Sequence) -> str | None:
+    """``None`` when the decoded sequences match, else one of ``ERROR_KINDS``.
+
+    >>> error_kind("267WJE", "267JJE"), error_kind("548", "54"), error_kind("ABC", "A8C")
+    ('alignment', 'length', 'character')
+    """
+    if len(truth) != len(prediction):
+        return "length"
+    wrong = [k for k in range(len(truth)) if truth[k] != prediction[k]]
+    if not wrong:
+        return None
+    copies = all(
+        prediction[k] in truth[max(0, k - ALIGNMENT_REACH) : k + ALIGNMENT_REACH + 1] for k in wrong
+    )
+    return "alignment" if copies else "character"
+
+
+def error_kind_shares(y_true, y_pred, pad_index: int) -> dict[str, float]:
+    """Share of all plates misread in each of ``ERROR_KINDS`` (``error_<kind>``); with
+    ``plate_text_acc`` they sum to 1."""
+    kinds = [
+        error_kind(t[t != pad_index].tolist(), p[p != pad_index].tolist())
+        for t, p in zip(to_indices(y_true), to_indices(y_pred), strict=True)
+    ]
+    return {
+        f"error_{kind}": _safe_mean(np.array([k == kind for k in kinds])) for kind in ERROR_KINDS
+    }
+
+
 def compute_metrics(
     y_true,
     y_pred,
@@ -151,6 +189,7 @@ def compute_metrics(
         "top_3_k_chars": top_3_k_chars(y_true, y_pred, pad_index),
         "plate_len_acc": plate_len_acc(y_true, y_pred, pad_index),
         "plate_text_acc": plate_text_acc(y_true, y_pred, pad_index),
+        **error_kind_shares(y_true, y_pred, pad_index),
     }
     if equivalences:
         eq = tuple(equivalences)

@@ -148,6 +148,7 @@ def compute_evaluation_metrics(
                     "prediction": text,
                     "correct": bool(exact[i]),
                     "correct_eq": bool(equivalent[i]),
+                    "error_kind": plate_metrics.error_kind(data["plate_text"][i], text) or "",
                     "confidence": float(confidence.prod()) if len(confidence) else 0.0,
                     "min_char_confidence": float(confidence.min()) if len(confidence) else 0.0,
                 }
