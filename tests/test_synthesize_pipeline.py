@@ -37,6 +37,7 @@ def _params(**over):
         "images_subdir": "images",
         "gallery_per_region": 2,
         "region_weights": {"us": 4, "eu-fr": 1, "ar": 1},
+        "serial_glyphs": {"serif_i": 0.5, "bar_one": 0.5},  # exercise the variant path
     }
     p.update(over)
     return p
@@ -112,6 +113,8 @@ def test_schema_exposed_and_defaults_valid():
         ({"fonts_dir": "/no/such/fonts"}, "fonts_dir"),
         ({"image_width": [300, 100]}, "image_width"),
         ({"num_platez": 5}, "num_platez"),
+        ({"serial_glyphs": {"serif_i": 1.5}}, "serif_i"),
+        ({"serial_glyphs": {"serif_eye": 0.5}}, "serif_eye"),
     ],
 )
 def test_invalid_params_fail_naming_the_key(override, message):

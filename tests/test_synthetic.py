@@ -98,3 +98,47 @@ def test_plate_pictograms_render_from_the_bundled_font():
         mask = glyph_mask(symbol_font_spec(), symbol)
         assert mask is not None, symbol
         assert min(mask.shape) >= 8, symbol
+
+
+def test_bar_glyphs_are_the_font_stem_with_or_without_serifs():
+    from plate_ocr_pipeline.synthetic.fonts import bar_glyph
+
+    font = serial_font_specs()[0]
+    bare, serif = bar_glyph(font, serifs=False), bar_glyph(font, serifs=True)
+    assert bare.shape[0] == serif.shape[0]
+    assert (bare == 255).all()  # a solid bar: how US plates draw 1
+    assert serif.shape[1] > 2 * bare.shape[1]  # cross-bars wider than the stem
+    assert (serif[0] == 255).all() and (serif[-1] == 255).all()
+    middle = serif[serif.shape[0] // 2]
+    assert (middle == 255).sum() == bare.shape[1]  # only the stem between the serifs
+
+
+def test_glyph_variants_change_only_the_chosen_characters():
+    from plate_ocr_pipeline.synthetic.renderer import SerialGlyphs
+
+    def draw(groups, glyphs):
+        return render_plate(np.random.default_rng(5), "us", groups=groups, glyphs=glyphs)[0]
+
+    plain = draw(["II1", "234"], None)
+    np.testing.assert_array_equal(plain, draw(["II1", "234"], SerialGlyphs()))
+    assert not np.array_equal(plain, draw(["II1", "234"], SerialGlyphs(serif_i=True)))
+    # A serial with neither I nor 1 looks the same whatever the variants.
+    np.testing.assert_array_equal(
+        draw(["ABC", "234"], None), draw(["ABC", "234"], SerialGlyphs(True, True))
+    )
+
+
+def test_glyph_odds_use_their_own_stream_and_a_bare_one_needs_a_serif_i():
+    from plate_ocr_pipeline.synthetic.generate import render_planned
+    from plate_ocr_pipeline.synthetic.renderer import SerialGlyphs
+
+    plans = plan_plates(6, {"us": 1}, seed=3)
+    for plan in plans:
+        np.testing.assert_array_equal(
+            render_planned(plan, 3),
+            render_planned(plan, 3, glyph_odds={"serif_i": 0, "bar_one": 0}),
+        )
+    draws = [SerialGlyphs.draw(np.random.default_rng(i), 0.5, 0.5) for i in range(200)]
+    assert all(g.serif_i for g in draws if g.bar_one)
+    assert 60 < sum(g.serif_i for g in draws) < 140
+    assert 20 < sum(g.bar_one for g in draws) < 80

@@ -167,6 +167,28 @@ def glyph_mask(spec: FontSpec, char: str) -> np.ndarray | None:
     return _tight(arr)
 
 
+@lru_cache(maxsize=256)
+def bar_glyph(spec: FontSpec, serifs: bool) -> np.ndarray | None:
+    """A plain vertical bar as tall and thick as the font's ``I`` stem; with ``serifs``, an I
+    with top and bottom cross-bars. Most US plate fonts draw I so, and 1 as a bare bar, while
+    the sans fonts here draw I as a bare bar. None if the font lacks ``I``."""
+    stem = glyph_mask(spec, "I")
+    if stem is None:
+        return None
+    height = stem.shape[0]
+    ink_per_row = (stem[height // 4 : 3 * height // 4] > 127).sum(axis=1)
+    stem_width = max(2, int(np.median(ink_per_row)))
+    if not serifs:
+        return np.full((height, stem_width), 255, np.uint8)
+    thickness = int(np.clip(round(0.8 * stem_width), 2, max(2, height // 6)))
+    overhang = max(2, int(round(0.9 * stem_width)))
+    out = np.zeros((height, stem_width + 2 * overhang), np.uint8)
+    out[:, overhang : overhang + stem_width] = 255
+    out[:thickness] = 255
+    out[height - thickness :] = 255
+    return out
+
+
 @lru_cache(maxsize=2048)
 def text_mask(spec: FontSpec, text: str, size: int = 48) -> np.ndarray:
     """Tight ink mask (uint8) of a line of text (state names, slogans)."""

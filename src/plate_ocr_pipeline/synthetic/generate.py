@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .formats import REGION_FORMATS, sample_text
-from .renderer import DEFAULT_ALPHABET, get_resources, plate_aspect, render_plate
+from .renderer import DEFAULT_ALPHABET, SerialGlyphs, get_resources, plate_aspect, render_plate
 
 
 @dataclass(frozen=True)
@@ -86,11 +86,28 @@ def plan_plates(
     ]
 
 
-def render_planned(plan: PlatePlan, seed: int, fonts_dir: str | None = None) -> np.ndarray:
-    """Render the image of one planned plate (uint8 RGB, plan.height x plan.width)."""
+def render_planned(
+    plan: PlatePlan,
+    seed: int,
+    fonts_dir: str | None = None,
+    glyph_odds: Mapping[str, float] | None = None,
+) -> np.ndarray:
+    """Render the image of one planned plate (uint8 RGB, plan.height x plan.width).
+
+    ``glyph_odds`` (``{"serif_i": p, "bar_one": q}``, see ``SerialGlyphs.draw``) are drawn
+    from their own stream, ``rng([seed, index, 2])``: every other choice stays the same."""
     rng = np.random.default_rng([seed, plan.index, 1])
+    glyphs = None
+    if glyph_odds:
+        glyphs = SerialGlyphs.draw(np.random.default_rng([seed, plan.index, 2]), **glyph_odds)
     image, _ = render_plate(
-        rng, plan.region, plan.width, plan.height, groups=list(plan.groups), fonts_dir=fonts_dir
+        rng,
+        plan.region,
+        plan.width,
+        plan.height,
+        groups=list(plan.groups),
+        fonts_dir=fonts_dir,
+        glyphs=glyphs,
     )
     return image
 
@@ -100,14 +117,16 @@ def render_planned(plan: PlatePlan, seed: int, fonts_dir: str | None = None) -> 
 _WORKER: dict = {}
 
 
-def _init_worker(seed: int, fonts_dir: str | None) -> None:
+def _init_worker(seed: int, fonts_dir: str | None, glyph_odds: Mapping[str, float] | None) -> None:
     _WORKER["seed"] = seed
     _WORKER["fonts_dir"] = fonts_dir
+    _WORKER["glyph_odds"] = glyph_odds
     get_resources(fonts_dir)
 
 
 def _render_one(plan: PlatePlan) -> tuple[int, np.ndarray]:
-    return plan.index, render_planned(plan, _WORKER["seed"], _WORKER["fonts_dir"])
+    image = render_planned(plan, _WORKER["seed"], _WORKER["fonts_dir"], _WORKER["glyph_odds"])
+    return plan.index, image
 
 
 def _render_chunk(plans: Sequence[PlatePlan]) -> list[tuple[int, np.ndarray]]:
@@ -132,6 +151,7 @@ def iter_rendered(
     fonts_dir: str | None = None,
     progress: bool = True,
     chunksize: int = 16,
+    glyph_odds: Mapping[str, float] | None = None,
 ) -> Iterator[tuple[PlatePlan, np.ndarray]]:
     """Yield (plan, image) in plan order, rendered by ``num_workers`` processes (0/None: all)."""
     from tqdm.auto import tqdm
@@ -142,13 +162,15 @@ def iter_rendered(
         if workers == 1 or len(plans) < 2 * chunksize:
             get_resources(fonts_dir)
             for plan in plans:
-                yield plan, render_planned(plan, seed, fonts_dir)
+                yield plan, render_planned(plan, seed, fonts_dir, glyph_odds)
                 bar.update()
             return
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
         chunks = [plans[i : i + chunksize] for i in range(0, len(plans), chunksize)]
         max_in_flight = 4 * workers  # bounded: the consumer (PNG writer) sets the pace
-        with ctx.Pool(workers, initializer=_init_worker, initargs=(seed, fonts_dir)) as pool:
+        with ctx.Pool(
+            workers, initializer=_init_worker, initargs=(seed, fonts_dir, glyph_odds)
+        ) as pool:
             pending: deque = deque()
             next_chunk = 0
             while next_chunk < len(chunks) or pending:
@@ -178,6 +200,7 @@ def generate_plates(
     alphabet: str = DEFAULT_ALPHABET,
     pad_char: str = "_",
     progress: bool = False,
+    glyph_odds: Mapping[str, float] | None = None,
 ) -> list[tuple[np.ndarray, str, str]]:
     """Render ``n`` plates in memory: list of (image uint8 RGB, label, region)."""
     from .formats import DEFAULT_REGION_WEIGHTS
@@ -194,5 +217,7 @@ def generate_plates(
     )
     return [
         (image, plan.label, plan.region)
-        for plan, image in iter_rendered(plans, seed, num_workers, fonts_dir, progress)
+        for plan, image in iter_rendered(
+            plans, seed, num_workers, fonts_dir, progress, glyph_odds=glyph_odds
+        )
     ]

@@ -7,7 +7,7 @@ dirt, blur, low resolution, noise, JPEG). Everything random comes from the one `
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import cv2
@@ -16,6 +16,7 @@ import numpy as np
 from . import effects
 from .fonts import (
     FontSpec,
+    bar_glyph,
     decor_font_specs,
     glyph_mask,
     serial_font_specs,
@@ -112,11 +113,27 @@ _LIGHT_TINTS = ((250, 250, 250), (236, 242, 250), (250, 246, 232), (236, 246, 23
 
 
 @dataclass(frozen=True)
+class SerialGlyphs:
+    """Glyph variants of one plate's serial, where real plate fonts differ from ours."""
+
+    serif_i: bool = False  # I with top and bottom serifs, as most US plate fonts draw it
+    bar_one: bool = False  # 1 as a bare bar; only with serif_i, so that 1 and I still differ
+
+    @classmethod
+    def draw(cls, rng: np.random.Generator, serif_i: float, bar_one: float) -> SerialGlyphs:
+        """Variants with the given odds (``bar_one``: share of serif-I plates with a bare 1)."""
+        serif, bare = rng.random(2) < (serif_i, bar_one)
+        return cls(serif_i=bool(serif), bar_one=bool(serif and bare))
+
+
+@dataclass(frozen=True)
 class Resources:
-    """Fonts available to one process (cached per fonts_dir)."""
+    """Fonts available to one process (cached per fonts_dir), and the serial glyph variants
+    of the plate being drawn."""
 
     serial_fonts: tuple[FontSpec, ...]
     decor_fonts: tuple[FontSpec, ...]
+    glyphs: SerialGlyphs = SerialGlyphs()
 
 
 @lru_cache(maxsize=8)
@@ -220,10 +237,17 @@ class SerialStyle:
     separator: str  # none | space | dash | dot | emblem | symbol | seals
     sep_colour: tuple
     bold: int  # dilate (+) / erode (-) iterations
+    glyphs: SerialGlyphs = SerialGlyphs()
 
 
 def _glyph(style: SerialStyle, ch: str, height: float) -> np.ndarray:
-    g = glyph_mask(style.font, ch)
+    g = None
+    if ch == "I" and style.glyphs.serif_i:
+        g = bar_glyph(style.font, serifs=True)
+    elif ch == "1" and style.glyphs.bar_one:
+        g = bar_glyph(style.font, serifs=False)
+    if g is None:
+        g = glyph_mask(style.font, ch)
     if g is None:  # fall back to a font that has it
         g = glyph_mask(FontSpec(get_resources().serial_fonts[0].path), ch)
     w = g.shape[1] * height / g.shape[0] * style.xscale * style.font.squeeze
@@ -398,6 +422,7 @@ def _serial_style(rng, res: Resources, height: float, separator: str, sep_colour
         separator=separator,
         sep_colour=tuple(sep_colour),
         bold=int(rng.choice([-1, -1, 0, 0, 0, 1, 2])),  # real serials: mostly medium weight
+        glyphs=res.glyphs,
     )
 
 
@@ -988,15 +1013,19 @@ def render_plate(
     max_plate_slots: int = 10,
     alphabet: str = DEFAULT_ALPHABET,
     pad_char: str = "_",
+    glyphs: SerialGlyphs | None = None,
 ) -> tuple[np.ndarray, str]:
     """Render one plate crop: (uint8 RGB image of height x width, label).
 
     ``groups`` fixes the printed character groups (otherwise sampled from the region's
-    formats); ``width``/``height`` default to 320 and the region's aspect.
+    formats); ``width``/``height`` default to 320 and the region's aspect; ``glyphs`` picks
+    serial glyph variants (none by default). ``rng`` draws the same numbers either way.
     """
     if region not in REGION_FORMATS:
         raise ValueError(f"unknown region {region!r}; known: {', '.join(REGION_FORMATS)}")
     res = get_resources(None if fonts_dir is None else str(fonts_dir))
+    if glyphs is not None:
+        res = replace(res, glyphs=glyphs)
     if groups is None:
         groups, label = sample_text(rng, region, max_plate_slots, alphabet.replace(pad_char, ""))
     else:

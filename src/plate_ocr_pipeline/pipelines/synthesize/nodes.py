@@ -97,10 +97,15 @@ class _OrderedRenderStream:
     """Renders plans in parallel on first use, hands images out by index (bounded buffer)."""
 
     def __init__(
-        self, plans: list[PlatePlan], seed: int, num_workers: int | None, fonts_dir: str | None
+        self,
+        plans: list[PlatePlan],
+        seed: int,
+        num_workers: int | None,
+        fonts_dir: str | None,
+        glyph_odds: dict[str, float],
     ) -> None:
         self._plans, self._seed = plans, seed
-        self._workers, self._fonts_dir = num_workers, fonts_dir
+        self._workers, self._fonts_dir, self._glyph_odds = num_workers, fonts_dir, glyph_odds
         self._iter: Iterator | None = None
         self._buffer: dict[int, np.ndarray] = {}
 
@@ -108,7 +113,12 @@ class _OrderedRenderStream:
         if index not in self._buffer:
             if self._iter is None:
                 self._iter = iter_rendered(
-                    self._plans, self._seed, self._workers, self._fonts_dir, progress=True
+                    self._plans,
+                    self._seed,
+                    self._workers,
+                    self._fonts_dir,
+                    progress=True,
+                    glyph_odds=self._glyph_odds,
                 )
             for plan, image in self._iter:
                 self._buffer[plan.index] = image
@@ -118,12 +128,24 @@ class _OrderedRenderStream:
 
 
 def render_synthetic_images(
-    plan: pd.DataFrame, seed: int, num_workers: int | None, fonts_dir: str | None
+    plan: pd.DataFrame,
+    seed: int,
+    num_workers: int | None,
+    fonts_dir: str | None,
+    serial_glyphs: dict[str, float],
 ) -> dict[str, Callable[[], Image.Image]]:
     """Lazy image partitions ``{name: () -> PIL image}``, rendered across processes."""
-    p = validate_synthesize({"seed": seed, "num_workers": num_workers, "fonts_dir": fonts_dir})
+    p = validate_synthesize(
+        {
+            "seed": seed,
+            "num_workers": num_workers,
+            "fonts_dir": fonts_dir,
+            "serial_glyphs": serial_glyphs,
+        }
+    )
     plans = _plans_from_frame(plan)
-    stream = _OrderedRenderStream(plans, p.seed, p.num_workers, p.fonts_dir)
+    glyph_odds = p.serial_glyphs.model_dump()
+    stream = _OrderedRenderStream(plans, p.seed, p.num_workers, p.fonts_dir, glyph_odds)
     n = len(plans)
     return {_partition_name(pl.index, n): partial(stream.get, pl.index) for pl in plans}
 
@@ -134,7 +156,11 @@ def build_synthetic_annotations(plan: pd.DataFrame) -> pd.DataFrame:
 
 
 def plot_synthetic_gallery(
-    plan: pd.DataFrame, seed: int, fonts_dir: str | None, gallery_per_region: int
+    plan: pd.DataFrame,
+    seed: int,
+    fonts_dir: str | None,
+    serial_glyphs: dict[str, float],
+    gallery_per_region: int,
 ):
     """Grid of sample plates per region with their labels (re-rendered: same pixels)."""
     import matplotlib
@@ -143,8 +169,14 @@ def plot_synthetic_gallery(
     import matplotlib.pyplot as plt
 
     p = validate_synthesize(
-        {"seed": seed, "fonts_dir": fonts_dir, "gallery_per_region": gallery_per_region}
+        {
+            "seed": seed,
+            "fonts_dir": fonts_dir,
+            "serial_glyphs": serial_glyphs,
+            "gallery_per_region": gallery_per_region,
+        }
     )
+    glyph_odds = p.serial_glyphs.model_dump()
     per = max(1, p.gallery_per_region)
     regions = sorted(plan["region"].unique(), key=lambda r: (r != "us", r))
     picks = {r: plan[plan["region"] == r].head(per * (3 if r == "us" else 1)) for r in regions}
@@ -158,7 +190,7 @@ def plot_synthetic_gallery(
         plans = _plans_from_frame(df)
         for k, pl in enumerate(plans):
             ax = axes[row + k // cols, k % cols]
-            ax.imshow(render_planned(pl, p.seed, p.fonts_dir))
+            ax.imshow(render_planned(pl, p.seed, p.fonts_dir, glyph_odds))
             ax.set_title(f"{region}: {pl.label}", fontsize=8)
         row += math.ceil(len(plans) / cols)
     fig.tight_layout(rect=(0, 0, 1, 0.98))

@@ -9,6 +9,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from plate_ocr_pipeline.synthetic.formats import DEFAULT_REGION_WEIGHTS, REGIONS
 
 
+class SerialGlyphOdds(BaseModel):
+    """``synthesize.serial_glyphs``: odds of the serial glyph variants real plates use."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    serif_i: float = Field(0.0, ge=0, le=1, description="share of plates drawing I with serifs")
+    bar_one: float = Field(0.0, ge=0, le=1, description="share of serif-I plates with a bare-bar 1")
+
+
 class SynthesizeParams(BaseModel):
     """``synthesize:`` section. Every field has a default so nodes can validate their keys."""
 
@@ -23,6 +32,7 @@ class SynthesizeParams(BaseModel):
     images_subdir: str = Field("images", description="image folder relative to the CSV")
     gallery_per_region: int = Field(6, description="samples per region in the gallery")
     region_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_REGION_WEIGHTS))
+    serial_glyphs: SerialGlyphOdds = SerialGlyphOdds()
 
     @field_validator("num_plates")
     @classmethod
