@@ -35,15 +35,20 @@ def make_plates(folder: Path, count: int = 30) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def quick_train_params(**overrides) -> dict:
+def train_params_of(env: str) -> dict:
+    """The ``train`` section of conf/base with conf/<env> soft-merged over it, as Kedro does."""
     from omegaconf import OmegaConf
 
-    # conf/quick overrides sizes only; the rest comes from conf/base (soft merge).
-    base, quick = (
-        yaml.safe_load((REPO_ROOT / f"conf/{env}/parameters_train.yml").read_text())["train"]
-        for env in ("base", "quick")
+    base, override = (
+        yaml.safe_load((REPO_ROOT / f"conf/{name}/parameters_train.yml").read_text())["train"]
+        for name in ("base", env)
     )
-    params = OmegaConf.to_container(OmegaConf.merge(base, quick))
+    return OmegaConf.to_container(OmegaConf.merge(base, override))
+
+
+def quick_train_params(**overrides) -> dict:
+    # conf/quick overrides sizes only; the rest comes from conf/base (soft merge).
+    params = train_params_of("quick")
     params.update({"verbose": 0, "checkpoint_dir": None}, **overrides)
     return params
 
@@ -166,15 +171,13 @@ def test_quick_environment_runs_end_to_end(kedro_project):
 def test_every_environment_gives_valid_train_parameters(env):
     """A recipe environment (conf/quick, conf/candidate) merged over conf/base passes the
     schema, so a typo in it fails here and not hours into a run."""
-    from omegaconf import OmegaConf
-
     from plate_ocr_pipeline.pipelines.train.params import TrainParams
 
     base, override = (
         yaml.safe_load((REPO_ROOT / f"conf/{name}/parameters_train.yml").read_text())["train"]
         for name in ("base", env)
     )
-    merged = OmegaConf.to_container(OmegaConf.merge(base, override))
+    merged = train_params_of(env)
     merged["checkpoint_dir"] = "data/06_models/checkpoints"  # an ${globals:...} interpolation
     params = TrainParams.model_validate(merged)
     assert params.epochs == override.get("epochs", base["epochs"])

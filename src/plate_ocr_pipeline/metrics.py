@@ -18,8 +18,9 @@ before comparing, so O and 0 can be counted as the same character.
 
 ``error_kind`` sorts a misread plate into ``length`` (wrong number of characters),
 ``alignment`` (right length, and every wrong slot holds the true character of a slot at most
-``ALIGNMENT_REACH`` away: a character doubled, smeared or shifted, a counting error) or ``character`` (right length, a
-character misread); ``compute_metrics`` reports each kind's share of all plates.
+``ALIGNMENT_REACH`` away: a character doubled, smeared or shifted, a counting error) or
+``character`` (right length, a character misread); ``compute_metrics`` reports each kind's
+share of all plates.
 """
 
 from __future__ import annotations

@@ -88,6 +88,17 @@ def _slot_softmax(x, config: PlateConfig):
     return layers.Softmax(axis=-1, name="plate")(x)
 
 
+def _column_gru(x, rnn_units: int, activation: str):
+    """The map as a sequence of columns (each column's features projected to
+    ``2 * rnn_units``) through a bidirectional GRU: ``(batch, columns, 2 * rnn_units)``."""
+    rows, columns, channels = x.shape[1:]
+    x = layers.Permute((2, 1, 3), name="columns_first")(x)
+    x = layers.Reshape((columns, rows * channels), name="column_features")(x)
+    x = layers.Dense(2 * rnn_units, name="column_projection")(x)
+    x = _activation(activation, "column_projection_act")(x)
+    return layers.Bidirectional(layers.GRU(rnn_units, return_sequences=True), name="column_gru")(x)
+
+
 def build_cnn_model(
     config: PlateConfig,
     *,
@@ -150,25 +161,17 @@ def build_cnn_model(
         x = _conv_bn_act(x, x.shape[-1], (1, row_context), activation, "row_context")
 
     outputs_size = config.max_plate_slots * config.vocabulary_size
-    if head in ("dense", "mlp"):
-        x = _conv_bn_act(x, _scaled(head_channels, width_multiplier), 1, activation, "squeeze")
+    if head in ("dense", "mlp", "gru"):
+        if head == "gru":
+            x = _column_gru(x, rnn_units, activation)
+        else:
+            x = _conv_bn_act(x, _scaled(head_channels, width_multiplier), 1, activation, "squeeze")
         x = layers.Flatten(name="flatten")(x)
         if head == "mlp":
             # A hidden layer lets slot k depend on where the text starts and how long it is
             # (a product of features); one linear layer over the flat map cannot route so.
             x = layers.Dense(head_units, name="head_hidden")(x)
             x = _activation(activation, "head_hidden_act")(x)
-        if dropout:
-            x = layers.Dropout(dropout, name="head_dropout")(x)
-        x = layers.Dense(outputs_size, name="head_dense")(x)
-    elif head == "gru":
-        rows, columns, channels = x.shape[1:]
-        x = layers.Permute((2, 1, 3), name="columns_first")(x)
-        x = layers.Reshape((columns, rows * channels), name="column_features")(x)
-        x = layers.Dense(2 * rnn_units, name="column_projection")(x)
-        x = _activation(activation, "column_projection_act")(x)
-        x = layers.Bidirectional(layers.GRU(rnn_units, return_sequences=True), name="column_gru")(x)
-        x = layers.Flatten(name="flatten")(x)
         if dropout:
             x = layers.Dropout(dropout, name="head_dropout")(x)
         x = layers.Dense(outputs_size, name="head_dense")(x)
