@@ -38,6 +38,7 @@ def _params(**over):
         "gallery_per_region": 2,
         "region_weights": {"us": 4, "eu-fr": 1, "ar": 1},
         "serial_glyphs": {"serif_i": 0.5, "bar_one": 0.5},  # exercise the variant path
+        "us_layout": {"serial_span": [0.85, 0.98], "stacked_odds_short": 0.5},
     }
     p.update(over)
     return p
@@ -115,6 +116,9 @@ def test_schema_exposed_and_defaults_valid():
         ({"num_platez": 5}, "num_platez"),
         ({"serial_glyphs": {"serif_i": 1.5}}, "serif_i"),
         ({"serial_glyphs": {"serif_eye": 0.5}}, "serif_eye"),
+        ({"us_layout": {"serial_span": [0.98, 0.9]}}, "us_layout.serial_span"),
+        ({"us_layout": {"serial_height": [0.4, 1.2]}}, "us_layout.serial_height"),
+        ({"us_layout": {"stacked_odds_short": -0.1}}, "stacked_odds_short"),
     ],
 )
 def test_invalid_params_fail_naming_the_key(override, message):

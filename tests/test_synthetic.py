@@ -142,3 +142,28 @@ def test_glyph_odds_use_their_own_stream_and_a_bare_one_needs_a_serif_i():
     assert all(g.serif_i for g in draws if g.bar_one)
     assert 60 < sum(g.serif_i for g in draws) < 140
     assert 20 < sum(g.bar_one for g in draws) < 80
+
+
+def test_default_us_layout_draws_the_same_plates_and_wider_ranges_change_them():
+    from plate_ocr_pipeline.pipelines.synthesize.params import UsLayoutRanges
+    from plate_ocr_pipeline.synthetic.generate import render_planned
+
+    defaults = UsLayoutRanges().model_dump()
+    wide = {**defaults, "serial_height": [0.6, 0.62], "serial_span": [0.97, 0.98]}
+    plans = plan_plates(6, {"us": 1}, seed=4)
+    for plan in plans:
+        plain = render_planned(plan, 4)
+        np.testing.assert_array_equal(plain, render_planned(plan, 4, us_layout=defaults))
+        assert not np.array_equal(plain, render_planned(plan, 4, us_layout=wide))
+
+
+def test_stacked_letters_odds_for_short_serials_apply_to_short_serials_only():
+    from plate_ocr_pipeline.synthetic.renderer import UsLayout
+
+    def draw(groups, layout):
+        return render_plate(np.random.default_rng(11), "us", groups=groups, us_layout=layout)[0]
+
+    never = UsLayout(stacked_odds=0.0, stacked_odds_short=0.0)
+    short_always = UsLayout(stacked_odds=0.0, stacked_odds_short=1.0)
+    assert not np.array_equal(draw(["2368"], never), draw(["2368"], short_always))
+    np.testing.assert_array_equal(draw(["ABC", "1234"], never), draw(["ABC", "1234"], short_always))

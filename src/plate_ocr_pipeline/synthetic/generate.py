@@ -12,11 +12,19 @@ import os
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from .formats import REGION_FORMATS, sample_text
-from .renderer import DEFAULT_ALPHABET, SerialGlyphs, get_resources, plate_aspect, render_plate
+from .renderer import (
+    DEFAULT_ALPHABET,
+    SerialGlyphs,
+    UsLayout,
+    get_resources,
+    plate_aspect,
+    render_plate,
+)
 
 
 @dataclass(frozen=True)
@@ -91,11 +99,13 @@ def render_planned(
     seed: int,
     fonts_dir: str | None = None,
     glyph_odds: Mapping[str, float] | None = None,
+    us_layout: Mapping[str, Any] | None = None,
 ) -> np.ndarray:
     """Render the image of one planned plate (uint8 RGB, plan.height x plan.width).
 
     ``glyph_odds`` (``{"serif_i": p, "bar_one": q}``, see ``SerialGlyphs.draw``) are drawn
-    from their own stream, ``rng([seed, index, 2])``: every other choice stays the same."""
+    from their own stream, ``rng([seed, index, 2])``: every other choice stays the same.
+    ``us_layout`` overrides ``UsLayout`` fields; it draws the same numbers, from other ranges."""
     rng = np.random.default_rng([seed, plan.index, 1])
     glyphs = None
     if glyph_odds:
@@ -108,8 +118,15 @@ def render_planned(
         groups=list(plan.groups),
         fonts_dir=fonts_dir,
         glyphs=glyphs,
+        us_layout=_us_layout(us_layout),
     )
     return image
+
+
+def _us_layout(us_layout: Mapping[str, Any] | None) -> UsLayout | None:
+    if not us_layout:
+        return None
+    return UsLayout(**{k: tuple(v) if isinstance(v, list) else v for k, v in us_layout.items()})
 
 
 # ------------------------------------------------------------------------ multiprocessing
@@ -117,15 +134,23 @@ def render_planned(
 _WORKER: dict = {}
 
 
-def _init_worker(seed: int, fonts_dir: str | None, glyph_odds: Mapping[str, float] | None) -> None:
+def _init_worker(
+    seed: int,
+    fonts_dir: str | None,
+    glyph_odds: Mapping[str, float] | None,
+    us_layout: Mapping[str, Any] | None,
+) -> None:
     _WORKER["seed"] = seed
     _WORKER["fonts_dir"] = fonts_dir
     _WORKER["glyph_odds"] = glyph_odds
+    _WORKER["us_layout"] = us_layout
     get_resources(fonts_dir)
 
 
 def _render_one(plan: PlatePlan) -> tuple[int, np.ndarray]:
-    image = render_planned(plan, _WORKER["seed"], _WORKER["fonts_dir"], _WORKER["glyph_odds"])
+    image = render_planned(
+        plan, _WORKER["seed"], _WORKER["fonts_dir"], _WORKER["glyph_odds"], _WORKER["us_layout"]
+    )
     return plan.index, image
 
 
@@ -152,6 +177,7 @@ def iter_rendered(
     progress: bool = True,
     chunksize: int = 16,
     glyph_odds: Mapping[str, float] | None = None,
+    us_layout: Mapping[str, Any] | None = None,
 ) -> Iterator[tuple[PlatePlan, np.ndarray]]:
     """Yield (plan, image) in plan order, rendered by ``num_workers`` processes (0/None: all)."""
     from tqdm.auto import tqdm
@@ -162,14 +188,14 @@ def iter_rendered(
         if workers == 1 or len(plans) < 2 * chunksize:
             get_resources(fonts_dir)
             for plan in plans:
-                yield plan, render_planned(plan, seed, fonts_dir, glyph_odds)
+                yield plan, render_planned(plan, seed, fonts_dir, glyph_odds, us_layout)
                 bar.update()
             return
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
         chunks = [plans[i : i + chunksize] for i in range(0, len(plans), chunksize)]
         max_in_flight = 4 * workers  # bounded: the consumer (PNG writer) sets the pace
         with ctx.Pool(
-            workers, initializer=_init_worker, initargs=(seed, fonts_dir, glyph_odds)
+            workers, initializer=_init_worker, initargs=(seed, fonts_dir, glyph_odds, us_layout)
         ) as pool:
             pending: deque = deque()
             next_chunk = 0
@@ -201,6 +227,7 @@ def generate_plates(
     pad_char: str = "_",
     progress: bool = False,
     glyph_odds: Mapping[str, float] | None = None,
+    us_layout: Mapping[str, Any] | None = None,
 ) -> list[tuple[np.ndarray, str, str]]:
     """Render ``n`` plates in memory: list of (image uint8 RGB, label, region)."""
     from .formats import DEFAULT_REGION_WEIGHTS
@@ -218,6 +245,12 @@ def generate_plates(
     return [
         (image, plan.label, plan.region)
         for plan, image in iter_rendered(
-            plans, seed, num_workers, fonts_dir, progress, glyph_odds=glyph_odds
+            plans,
+            seed,
+            num_workers,
+            fonts_dir,
+            progress,
+            glyph_odds=glyph_odds,
+            us_layout=us_layout,
         )
     ]

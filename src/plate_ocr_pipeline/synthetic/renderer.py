@@ -127,13 +127,27 @@ class SerialGlyphs:
 
 
 @dataclass(frozen=True)
+class UsLayout:
+    """Ranges of the US serial layout. The defaults are the layout the shipped model was
+    trained on; real crops also hold tall serials that fill the plate edge to edge, and short
+    serials with stacked small letters beside them (Massachusetts, Maryland, Minnesota)."""
+
+    serial_height: tuple[float, float] = (0.38, 0.54)  # share of the plate height
+    serial_span: tuple[float, float] = (0.82, 0.94)  # widest serial, share of the plate width
+    stacked_odds: float = 0.15  # small stacked characters beside the serial (not in the label)
+    stacked_odds_short: float = 0.15  # the same, for serials of at most 5 characters
+    stacked_height: tuple[float, float] = (0.14, 0.2)  # each stacked character, of plate height
+
+
+@dataclass(frozen=True)
 class Resources:
     """Fonts available to one process (cached per fonts_dir), and the serial glyph variants
-    of the plate being drawn."""
+    and US layout of the plate being drawn."""
 
     serial_fonts: tuple[FontSpec, ...]
     decor_fonts: tuple[FontSpec, ...]
     glyphs: SerialGlyphs = SerialGlyphs()
+    us_layout: UsLayout = UsLayout()
 
 
 @lru_cache(maxsize=8)
@@ -694,22 +708,24 @@ def _us_plate(rng, groups: list[str], res: Resources) -> np.ndarray:
             p=[0.24, 0.28, 0.13, 0.13, 0.11, 0.11],
         )
     )
-    height = rng.uniform(0.38, 0.54) * H  # real US serials: about 45% of the plate height
+    layout = res.us_layout
+    height = rng.uniform(*layout.serial_height) * H  # real US serials: mostly ~45% of it
     style_ = _serial_style(rng, res, height, separator, _jitter(rng, rng.uniform(30, 230, 3), 0))
     cy = rng.uniform(0.49, 0.56) * H
-    stacked = rng.random() < 0.15
+    short = sum(len(g) for g in groups) <= 5
+    stacked = rng.random() < (layout.stacked_odds_short if short else layout.stacked_odds)
     # A logo or seal beside the serial (Virginia's university seals, Maine's bird); not text.
     side_logo = not stacked and rng.random() < 0.15
     side_room = 0.13 * W if stacked else 0.2 * W if side_logo else 0.0
     cx = W / 2 + (
         side_room / 2 * (1 if rng.random() < 0.5 else -1) if side_room else rng.normal(0, 4)
     )
-    max_w = W * rng.uniform(0.82, 0.94) - side_room
+    max_w = W * rng.uniform(*layout.serial_span) - side_room
     emboss = rng.random() < 0.55
     x_left, x_right = _draw_serial(rng, img, groups, style_, ink, cx, cy, max_w, emboss)
     if stacked:  # small stacked characters, not part of the label
         chars = "".join(rng.choice(list("ABCDEFGHJKLMNPRSTUVWXYZ0123456789"), 2))
-        ch = rng.uniform(0.14, 0.2) * H
+        ch = rng.uniform(*layout.stacked_height) * H
         left = cx > W / 2
         sx = x_left - 0.05 * W - ch * 0.6 if left else x_right + 0.03 * W
         for k, c in enumerate(chars):
@@ -1014,18 +1030,22 @@ def render_plate(
     alphabet: str = DEFAULT_ALPHABET,
     pad_char: str = "_",
     glyphs: SerialGlyphs | None = None,
+    us_layout: UsLayout | None = None,
 ) -> tuple[np.ndarray, str]:
     """Render one plate crop: (uint8 RGB image of height x width, label).
 
     ``groups`` fixes the printed character groups (otherwise sampled from the region's
     formats); ``width``/``height`` default to 320 and the region's aspect; ``glyphs`` picks
-    serial glyph variants (none by default). ``rng`` draws the same numbers either way.
+    serial glyph variants (none by default) and ``us_layout`` the US layout ranges (the
+    defaults of ``UsLayout``). ``rng`` draws the same numbers either way.
     """
     if region not in REGION_FORMATS:
         raise ValueError(f"unknown region {region!r}; known: {', '.join(REGION_FORMATS)}")
     res = get_resources(None if fonts_dir is None else str(fonts_dir))
     if glyphs is not None:
         res = replace(res, glyphs=glyphs)
+    if us_layout is not None:
+        res = replace(res, us_layout=us_layout)
     if groups is None:
         groups, label = sample_text(rng, region, max_plate_slots, alphabet.replace(pad_char, ""))
     else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from functools import partial
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -103,9 +104,11 @@ class _OrderedRenderStream:
         num_workers: int | None,
         fonts_dir: str | None,
         glyph_odds: dict[str, float],
+        us_layout: dict[str, Any],
     ) -> None:
         self._plans, self._seed = plans, seed
-        self._workers, self._fonts_dir, self._glyph_odds = num_workers, fonts_dir, glyph_odds
+        self._workers, self._fonts_dir = num_workers, fonts_dir
+        self._glyph_odds, self._us_layout = glyph_odds, us_layout
         self._iter: Iterator | None = None
         self._buffer: dict[int, np.ndarray] = {}
 
@@ -119,6 +122,7 @@ class _OrderedRenderStream:
                     self._fonts_dir,
                     progress=True,
                     glyph_odds=self._glyph_odds,
+                    us_layout=self._us_layout,
                 )
             for plan, image in self._iter:
                 self._buffer[plan.index] = image
@@ -133,6 +137,7 @@ def render_synthetic_images(
     num_workers: int | None,
     fonts_dir: str | None,
     serial_glyphs: dict[str, float],
+    us_layout: dict[str, Any],
 ) -> dict[str, Callable[[], Image.Image]]:
     """Lazy image partitions ``{name: () -> PIL image}``, rendered across processes."""
     p = validate_synthesize(
@@ -141,11 +146,18 @@ def render_synthetic_images(
             "num_workers": num_workers,
             "fonts_dir": fonts_dir,
             "serial_glyphs": serial_glyphs,
+            "us_layout": us_layout,
         }
     )
     plans = _plans_from_frame(plan)
-    glyph_odds = p.serial_glyphs.model_dump()
-    stream = _OrderedRenderStream(plans, p.seed, p.num_workers, p.fonts_dir, glyph_odds)
+    stream = _OrderedRenderStream(
+        plans,
+        p.seed,
+        p.num_workers,
+        p.fonts_dir,
+        p.serial_glyphs.model_dump(),
+        p.us_layout.model_dump(),
+    )
     n = len(plans)
     return {_partition_name(pl.index, n): partial(stream.get, pl.index) for pl in plans}
 
@@ -160,6 +172,7 @@ def plot_synthetic_gallery(
     seed: int,
     fonts_dir: str | None,
     serial_glyphs: dict[str, float],
+    us_layout: dict[str, Any],
     gallery_per_region: int,
 ):
     """Grid of sample plates per region with their labels (re-rendered: same pixels)."""
@@ -173,10 +186,11 @@ def plot_synthetic_gallery(
             "seed": seed,
             "fonts_dir": fonts_dir,
             "serial_glyphs": serial_glyphs,
+            "us_layout": us_layout,
             "gallery_per_region": gallery_per_region,
         }
     )
-    glyph_odds = p.serial_glyphs.model_dump()
+    glyph_odds, layout = p.serial_glyphs.model_dump(), p.us_layout.model_dump()
     per = max(1, p.gallery_per_region)
     regions = sorted(plan["region"].unique(), key=lambda r: (r != "us", r))
     picks = {r: plan[plan["region"] == r].head(per * (3 if r == "us" else 1)) for r in regions}
@@ -190,7 +204,7 @@ def plot_synthetic_gallery(
         plans = _plans_from_frame(df)
         for k, pl in enumerate(plans):
             ax = axes[row + k // cols, k % cols]
-            ax.imshow(render_planned(pl, p.seed, p.fonts_dir, glyph_odds))
+            ax.imshow(render_planned(pl, p.seed, p.fonts_dir, glyph_odds, layout))
             ax.set_title(f"{region}: {pl.label}", fontsize=8)
         row += math.ceil(len(plans) / cols)
     fig.tight_layout(rect=(0, 0, 1, 0.98))

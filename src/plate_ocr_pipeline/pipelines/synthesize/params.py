@@ -18,6 +18,30 @@ class SerialGlyphOdds(BaseModel):
     bar_one: float = Field(0.0, ge=0, le=1, description="share of serif-I plates with a bare-bar 1")
 
 
+def _share_range(v: tuple[float, float], name: str) -> tuple[float, float]:
+    lo, hi = v
+    if not 0 < lo <= hi <= 1:
+        raise ValueError(f"{name} must be [min, max] with 0 < min <= max <= 1, got {list(v)}")
+    return v
+
+
+class UsLayoutRanges(BaseModel):
+    """``synthesize.us_layout``: ranges of the US serial layout (see ``UsLayout``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    serial_height: tuple[float, float] = Field((0.38, 0.54), description="of the plate height")
+    serial_span: tuple[float, float] = Field((0.82, 0.94), description="of the plate width")
+    stacked_odds: float = Field(0.15, ge=0, le=1, description="stacked letters beside the serial")
+    stacked_odds_short: float = Field(0.15, ge=0, le=1, description="the same, serials <= 5")
+    stacked_height: tuple[float, float] = Field((0.14, 0.2), description="of the plate height")
+
+    @field_validator("serial_height", "serial_span", "stacked_height")
+    @classmethod
+    def _ranges(cls, v: tuple[float, float], info) -> tuple[float, float]:
+        return _share_range(v, f"synthesize.us_layout.{info.field_name}")
+
+
 class SynthesizeParams(BaseModel):
     """``synthesize:`` section. Every field has a default so nodes can validate their keys."""
 
@@ -33,6 +57,7 @@ class SynthesizeParams(BaseModel):
     gallery_per_region: int = Field(6, description="samples per region in the gallery")
     region_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_REGION_WEIGHTS))
     serial_glyphs: SerialGlyphOdds = SerialGlyphOdds()
+    us_layout: UsLayoutRanges = UsLayoutRanges()
 
     @field_validator("num_plates")
     @classmethod
