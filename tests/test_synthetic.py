@@ -113,6 +113,20 @@ def test_bar_glyphs_are_the_font_stem_with_or_without_serifs():
     assert (middle == 255).sum() == bare.shape[1]  # only the stem between the serifs
 
 
+def test_plate_w_has_a_full_height_middle_apex_and_upright_outer_strokes():
+    from plate_ocr_pipeline.synthetic.fonts import bar_glyph, plate_w_glyph
+
+    for font in serial_font_specs()[:6]:
+        w, bar = plate_w_glyph(font), bar_glyph(font, serifs=False)
+        height, width = w.shape
+        assert height == bar.shape[0]  # as tall as the font's I
+        top, bottom = w[0] > 127, w[-1] > 127
+        middle = slice(int(0.4 * width), int(0.6 * width) + 1)
+        assert top[middle].any()  # the apex reaches the top row
+        assert not bottom[middle].any()  # and the middle of the bottom row is open
+        assert top[: width // 6].any() and top[-(width // 6) :].any()  # outer strokes start there
+
+
 def test_glyph_variants_change_only_the_chosen_characters():
     from plate_ocr_pipeline.synthetic.renderer import SerialGlyphs
 
@@ -122,6 +136,8 @@ def test_glyph_variants_change_only_the_chosen_characters():
     plain = draw(["II1", "234"], None)
     np.testing.assert_array_equal(plain, draw(["II1", "234"], SerialGlyphs()))
     assert not np.array_equal(plain, draw(["II1", "234"], SerialGlyphs(serif_i=True)))
+    np.testing.assert_array_equal(plain, draw(["II1", "234"], SerialGlyphs(plate_w=True)))
+    assert not np.array_equal(draw(["WW1"], None), draw(["WW1"], SerialGlyphs(plate_w=True)))
     # A serial with neither I nor 1 looks the same whatever the variants.
     np.testing.assert_array_equal(
         draw(["ABC", "234"], None), draw(["ABC", "234"], SerialGlyphs(True, True))
@@ -138,10 +154,11 @@ def test_glyph_odds_use_their_own_stream_and_a_bare_one_needs_a_serif_i():
             render_planned(plan, 3),
             render_planned(plan, 3, glyph_odds={"serif_i": 0, "bar_one": 0}),
         )
-    draws = [SerialGlyphs.draw(np.random.default_rng(i), 0.5, 0.5) for i in range(200)]
+    draws = [SerialGlyphs.draw(np.random.default_rng(i), 0.5, 0.5, 0.5) for i in range(200)]
     assert all(g.serif_i for g in draws if g.bar_one)
     assert 60 < sum(g.serif_i for g in draws) < 140
     assert 20 < sum(g.bar_one for g in draws) < 80
+    assert 60 < sum(g.plate_w for g in draws) < 140
 
 
 def test_default_us_layout_draws_the_same_plates_and_wider_ranges_change_them():

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
@@ -187,6 +188,32 @@ def bar_glyph(spec: FontSpec, serifs: bool) -> np.ndarray | None:
     out[:thickness] = 255
     out[height - thickness :] = 255
     return out
+
+
+@lru_cache(maxsize=256)
+def plate_w_glyph(spec: FontSpec) -> np.ndarray | None:
+    """A W the way US plate fonts draw it: narrow, outer strokes near upright, and the middle
+    apex at full height (the font's own W mostly stops lower). The strokes are as thick as
+    the font's ``I`` stem; the glyph is as tall as its ``I``, as wide as 0.85 of its ``W``.
+    None if the font lacks either letter."""
+    stem, w = glyph_mask(spec, "I"), glyph_mask(spec, "W")
+    if stem is None or w is None:
+        return None
+    height = stem.shape[0]
+    ink_per_row = (stem[height // 4 : 3 * height // 4] > 127).sum(axis=1)
+    thickness = max(2, int(np.median(ink_per_row)))
+    # At least five strokes wide, so that a bold font's W does not close up into a blob.
+    width = max(5 * thickness, int(round(0.85 * w.shape[1] * height / w.shape[0])))
+    half = thickness / 2
+    # Vertex x positions along the stroke centre line: top-left, bottom, apex, bottom, top-right.
+    xs = (half, 0.27 * width, width / 2, 0.73 * width, width - half)
+    ys = (half, height - half, half, height - half, half)
+    scale = 8  # draw at 8x and shrink: smooth, anti-aliased edges
+    canvas = np.zeros((height * scale, width * scale), np.uint8)
+    points = np.round(np.stack([xs, ys], 1) * scale).astype(np.int32)
+    cv2.polylines(canvas, [points], False, 255, thickness * scale, cv2.LINE_AA)
+    out = cv2.resize(canvas, (width, height), interpolation=cv2.INTER_AREA)
+    return _tight(out)
 
 
 @lru_cache(maxsize=2048)

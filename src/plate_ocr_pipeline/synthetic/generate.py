@@ -103,8 +103,9 @@ def render_planned(
 ) -> np.ndarray:
     """Render the image of one planned plate (uint8 RGB, plan.height x plan.width).
 
-    ``glyph_odds`` (``{"serif_i": p, "bar_one": q}``, see ``SerialGlyphs.draw``) are drawn
-    from their own stream, ``rng([seed, index, 2])``: every other choice stays the same.
+    ``glyph_odds`` (``{"serif_i": p, "bar_one": q, "plate_w": r}``, see ``SerialGlyphs.draw``)
+    are drawn from their own stream, ``rng([seed, index, 2])``: every other choice stays the
+    same.
     ``us_layout`` overrides ``UsLayout`` fields; it draws the same numbers, from other ranges."""
     rng = np.random.default_rng([seed, plan.index, 1])
     glyphs = None

@@ -19,6 +19,7 @@ from .fonts import (
     bar_glyph,
     decor_font_specs,
     glyph_mask,
+    plate_w_glyph,
     serial_font_specs,
     supports,
     symbol_font_spec,
@@ -118,12 +119,16 @@ class SerialGlyphs:
 
     serif_i: bool = False  # I with top and bottom serifs, as most US plate fonts draw it
     bar_one: bool = False  # 1 as a bare bar; only with serif_i, so that 1 and I still differ
+    plate_w: bool = False  # W with upright outer strokes and a full-height middle apex
 
     @classmethod
-    def draw(cls, rng: np.random.Generator, serif_i: float, bar_one: float) -> SerialGlyphs:
+    def draw(
+        cls, rng: np.random.Generator, serif_i: float, bar_one: float, plate_w: float = 0.0
+    ) -> SerialGlyphs:
         """Variants with the given odds (``bar_one``: share of serif-I plates with a bare 1)."""
-        serif, bare = rng.random(2) < (serif_i, bar_one)
-        return cls(serif_i=bool(serif), bar_one=bool(serif and bare))
+        # Three draws whatever the odds: the first two are what they were before plate_w.
+        serif, bare, w = rng.random(3) < (serif_i, bar_one, plate_w)
+        return cls(serif_i=bool(serif), bar_one=bool(serif and bare), plate_w=bool(w))
 
 
 @dataclass(frozen=True)
@@ -260,6 +265,8 @@ def _glyph(style: SerialStyle, ch: str, height: float) -> np.ndarray:
         g = bar_glyph(style.font, serifs=True)
     elif ch == "1" and style.glyphs.bar_one:
         g = bar_glyph(style.font, serifs=False)
+    elif ch == "W" and style.glyphs.plate_w:
+        g = plate_w_glyph(style.font)
     if g is None:
         g = glyph_mask(style.font, ch)
     if g is None:  # fall back to a font that has it
