@@ -120,6 +120,49 @@ def test_cut_off_run_resumes_from_checkpoint(tmp_path, model_input, augmentation
     assert resumed.loc[0, "loss"] == pytest.approx(first.loc[0, "loss"])
 
 
+def test_resume_refuses_a_checkpoint_of_another_recipe_or_data(
+    tmp_path, model_input, augmentation, plate_params
+):
+    checkpoints = tmp_path / "ckpt"
+    params = quick_train_params(checkpoint_dir=str(checkpoints))
+    train_model(model_input, augmentation, plate_params, **params)
+    state = json.loads((checkpoints / "state.json").read_text())
+    state.pop("finished")  # as if it had been cut off
+    (checkpoints / "state.json").write_text(json.dumps(state))
+    resumed = {**params, "resume": True, "epochs": 2}
+    with pytest.raises(ValueError, match=r"other learning_rate, model\.row_context"):
+        changed = {**resumed, "learning_rate": 0.01, "model": {**params["model"], "row_context": 3}}
+        train_model(model_input, augmentation, plate_params, **changed)
+    other_pixels = {**model_input, "images": 255 - model_input["images"]}
+    with pytest.raises(ValueError, match=r"other data\.images \(after epoch 1\)"):
+        train_model(other_pixels, augmentation, plate_params, **resumed)
+    # The same recipe and data continue, and a checkpoint without a fingerprint (written
+    # before there was one) is trusted.
+    state.pop("fingerprint")
+    (checkpoints / "state.json").write_text(json.dumps(state))
+    _, history = train_model(model_input, augmentation, plate_params, **resumed)
+    assert list(history["epoch"]) == [1, 2]
+
+
+def test_run_fingerprint_names_what_differs():
+    from plate_ocr_pipeline.training import fingerprint_mismatch, run_fingerprint
+
+    images = np.zeros((3, 4, 4, 1), np.uint8)
+    texts = np.array(["AB1", "CD2", "EF3"], dtype=object)
+    base = run_fingerprint({"seed": 1, "model": {"head": "dense"}}, {"images": images, "t": texts})
+    assert base == run_fingerprint(
+        {"model": {"head": "dense"}, "seed": 1}, {"t": texts.copy(), "images": images.copy()}
+    )
+    changed = run_fingerprint(
+        {"seed": 1, "model": {"head": "gru"}}, {"images": images + 1, "t": texts}
+    )
+    assert fingerprint_mismatch(base, changed) == ["data.images", "model.head"]
+    relabelled = run_fingerprint(
+        {"seed": 1, "model": {"head": "dense"}}, {"images": images, "t": texts[::-1]}
+    )
+    assert fingerprint_mismatch(base, relabelled) == ["data.t"]
+
+
 def test_init_from_checks_the_plate_config(tmp_path, model_input, augmentation, plate_params):
     from plate_ocr_pipeline.models import build_model
     from plate_ocr_pipeline.plate_config import PlateConfig

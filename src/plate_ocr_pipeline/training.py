@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -198,10 +199,16 @@ class ResumableCheckpoint(keras.callbacks.Callback):
     """Each epoch: save ``last.keras`` (weights and optimizer state) and ``state.json``
     (epoch done, history so far, best value) into ``directory``, atomically."""
 
-    def __init__(self, directory: str | os.PathLike, history: dict[str, list[float]]) -> None:
+    def __init__(
+        self,
+        directory: str | os.PathLike,
+        history: dict[str, list[float]],
+        fingerprint: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__()
         self.directory = Path(directory)
         self.history = history
+        self.fingerprint = fingerprint
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -212,8 +219,40 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         self.model.save(model_tmp)
         os.replace(model_tmp, self.directory / "last.keras")
         state_tmp = self.directory / "state.tmp.json"
-        state_tmp.write_text(json.dumps({"epochs_done": epoch + 1, "history": self.history}))
+        state = {"epochs_done": epoch + 1, "history": self.history}
+        if self.fingerprint is not None:
+            state["fingerprint"] = self.fingerprint
+        state_tmp.write_text(json.dumps(state))
         os.replace(state_tmp, self.directory / "state.json")
+
+
+def run_fingerprint(recipe: dict[str, Any], arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    """What a resumed run must share with the run that wrote the checkpoint: the recipe
+    (JSON-normalised) and a SHA-256 of each training array (pixels and labels)."""
+    digests = {}
+    for name, array in sorted(arrays.items()):
+        digest = hashlib.sha256(str((array.dtype, array.shape)).encode())
+        if array.dtype == object:
+            digest.update("\x00".join(map(str, array.ravel())).encode())
+        else:
+            digest.update(memoryview(np.ascontiguousarray(array)).cast("B"))
+        digests[name] = digest.hexdigest()
+    return json.loads(json.dumps({**recipe, "data": digests}, sort_keys=True))
+
+
+def fingerprint_mismatch(
+    saved: dict[str, Any], current: dict[str, Any], prefix: str = ""
+) -> list[str]:
+    """Dotted keys whose values differ between two fingerprints (``data.images``,
+    ``model.row_context``)."""
+    differing = []
+    for key in sorted(set(saved) | set(current)):
+        a, b = saved.get(key), current.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            differing += fingerprint_mismatch(a, b, f"{prefix}{key}.")
+        elif a != b:
+            differing.append(prefix + key)
+    return differing
 
 
 def read_checkpoint_state(directory: str | os.PathLike) -> dict[str, Any] | None:

@@ -210,7 +210,9 @@ def train_model(  # noqa: PLR0913
         LearningRateLogger,
         MlflowEpochLogger,
         ResumableCheckpoint,
+        fingerprint_mismatch,
         read_checkpoint_state,
+        run_fingerprint,
         set_seed,
     )
 
@@ -240,9 +242,25 @@ def train_model(  # noqa: PLR0913
 
     history: dict[str, list[float]] = {}
     initial_epoch = 0
+    fingerprint = None
+    if checkpoint_dir:
+        # The epoch count may grow on resume; anything else that shapes the run may not.
+        recipe = {k: v for k, v in params.items() if k != "epochs"}
+        recipe.update(plate=plate, seed=seed, batch_size=batch_size, augmentation=augmentation)
+        arrays = {"images": train["images"], "plate_text": np.asarray(train["plate_text"])}
+        fingerprint = run_fingerprint(recipe, arrays)
     state = read_checkpoint_state(checkpoint_dir) if (resume and checkpoint_dir) else None
     if state and not state.get("finished"):
         import plate_ocr_pipeline.models  # noqa: F401
+
+        differing = fingerprint_mismatch(state.get("fingerprint", fingerprint), fingerprint)
+        if differing:
+            raise ValueError(
+                f"train.resume: the checkpoint in {checkpoint_dir} was written by a run with "
+                f"other {', '.join(differing)} (after epoch {state['epochs_done']}). Run the "
+                "same environment and data to continue it, or set train.resume=false to start "
+                "afresh (overwriting it), or point train.checkpoint_dir elsewhere."
+            )
 
         initial_epoch = int(state["epochs_done"])
         history = {k: list(v) for k, v in state["history"].items()}
@@ -279,7 +297,7 @@ def train_model(  # noqa: PLR0913
             )
         )  # fmt: skip
     if checkpoint_dir:
-        callbacks.append(ResumableCheckpoint(checkpoint_dir, history))
+        callbacks.append(ResumableCheckpoint(checkpoint_dir, history, fingerprint))
     callbacks.append(MlflowEpochLogger())
     fit = keras.callbacks.History()
     callbacks.append(fit)
