@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 KEDRO_ENV := KEDRO_DISABLE_TELEMETRY=1 NO_ALBUMENTATIONS_UPDATE=1 TF_CPP_MIN_LOG_LEVEL=2
 QUICK_ENV ?= quick
 
-.PHONY: install test lint demo run-train run-infer score ship-model viz mlflow-ui clean
+.PHONY: install test lint demo run-train run-infer score score-checkpoint ship-model viz mlflow-ui clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert (3, 10) <= sys.version_info[:2] <= (3, 12), \
@@ -53,6 +53,13 @@ run-infer: install
 MODEL ?=
 score: install
 	$(KEDRO_ENV) $(BIN)/kedro run --pipeline=score $(if $(MODEL),--params=score.model_path=$(MODEL))
+
+# The latest training checkpoint (or CHECKPOINT=path.keras) of a run still in progress,
+# exported to data/06_models/checkpoint.onnx and scored like `make score`.
+score-checkpoint: install
+	$(KEDRO_ENV) $(BIN)/python scripts/export_checkpoint.py \
+	  $(or $(CHECKPOINT),data/06_models/checkpoints/last.keras) data/06_models/checkpoint.onnx
+	$(KEDRO_ENV) $(BIN)/kedro run --pipeline=score --params=score.model_path=data/06_models/checkpoint.onnx
 
 # Make the latest export (data/06_models/model.onnx) the package's default model.
 ship-model: install

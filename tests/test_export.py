@@ -140,3 +140,35 @@ def test_test_images_int8_copy_and_its_accuracy_change(exported, test_split):
     assert nodes.measure_quantization_effect(exported, {}, images, texts, PLATE) == {
         "quantized": False
     }
+
+
+def _export_checkpoint_script():
+    import importlib.util
+
+    from tests.conftest import REPO_ROOT
+
+    spec = importlib.util.spec_from_file_location(
+        "export_checkpoint", REPO_ROOT / "scripts" / "export_checkpoint.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_training_checkpoint_exports_to_an_onnx_file_that_reads_plates(tmp_path, keras_model):
+    script = _export_checkpoint_script()
+    checkpoints = tmp_path / "checkpoints"
+    checkpoints.mkdir()
+    keras_model.save(checkpoints / "last.keras")
+    (checkpoints / "state.json").write_text('{"epochs_done": 3, "history": {}}')
+    path = script.export_checkpoint(checkpoints / "last.keras", tmp_path / "ckpt.onnx", PLATE)
+    reader = ONNXPlateRecognizer(path)
+    assert reader.config == PlateConfig.from_dict(PLATE)
+    assert read_metadata(onnx.load(str(path)))["plate_ocr.model_version"] == (
+        "checkpoint after epoch 3"
+    )
+    assert reader.run([render_plate(text) for text in TEXTS]) == list(TEXTS)
+    with pytest.raises(ValueError, match="do not match the plate config"):
+        script.export_checkpoint(
+            checkpoints / "last.keras", tmp_path / "other.onnx", {**PLATE, "max_plate_slots": 8}
+        )

@@ -1,0 +1,71 @@
+"""Export a training checkpoint (``.keras``) to a self-describing ONNX file, so that a run in
+progress can be scored on real crops without waiting for its export stage:
+
+    .venv/bin/python scripts/export_checkpoint.py [CHECKPOINT.keras] [OUT.onnx] [--plate YML]
+    make score MODEL=OUT.onnx
+
+``make score-checkpoint`` does both for ``data/06_models/checkpoints/last.keras``. The plate
+config comes from ``conf/base/parameters_plate.yml`` unless ``--plate`` names another YAML
+with a ``plate:`` section; a model whose input or output shape disagrees with it is refused.
+The epoch count from ``state.json`` beside the checkpoint goes into the model version.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import onnx
+import yaml
+
+from plate_ocr_pipeline.pipelines.export.nodes import convert_keras_to_onnx, embed_plate_metadata
+from plate_ocr_pipeline.plate_config import PlateConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CHECKPOINT = "data/06_models/checkpoints/last.keras"
+DEFAULT_OUTPUT = "data/06_models/checkpoint.onnx"
+
+
+def export_checkpoint(checkpoint: str | Path, output: str | Path, plate: dict) -> Path:
+    """Write ``checkpoint`` as ONNX with ``plate`` in its metadata; returns the output path."""
+    import keras
+
+    import plate_ocr_pipeline.models  # noqa: F401  (registers the custom layers)
+    import plate_ocr_pipeline.training  # noqa: F401  (registers the metrics and schedules)
+
+    checkpoint = Path(checkpoint)
+    config = PlateConfig.from_dict(plate)
+    model = keras.saving.load_model(checkpoint, compile=False)
+    expected_in = (config.img_height, config.img_width, config.num_channels)
+    expected_out = (config.max_plate_slots, len(config.alphabet))
+    if tuple(model.input_shape[1:]) != expected_in or tuple(model.output_shape[1:]) != expected_out:
+        raise ValueError(
+            f"{checkpoint}: model input {model.input_shape[1:]} / output "
+            f"{model.output_shape[1:]} do not match the plate config ({expected_in} / "
+            f"{expected_out}); pass the config it was trained with (--plate)"
+        )
+    state = checkpoint.parent / "state.json"
+    epochs = json.loads(state.read_text())["epochs_done"] if state.exists() else None
+    version = f"checkpoint after epoch {epochs}" if epochs else "checkpoint"
+    converted = convert_keras_to_onnx(model, plate, opset=17)
+    described = embed_plate_metadata(converted, plate, checkpoint.stem, version)
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(described, str(output))
+    return output
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("checkpoint", nargs="?", default=DEFAULT_CHECKPOINT)
+    parser.add_argument("output", nargs="?", default=DEFAULT_OUTPUT)
+    parser.add_argument("--plate", default=str(ROOT / "conf/base/parameters_plate.yml"))
+    args = parser.parse_args()
+    plate = yaml.safe_load(Path(args.plate).read_text())["plate"]
+    path = export_checkpoint(args.checkpoint, args.output, plate)
+    print(f"exported {args.checkpoint} -> {path}; score it with: make score MODEL={path}")
+
+
+if __name__ == "__main__":
+    main()
