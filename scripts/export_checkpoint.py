@@ -32,19 +32,12 @@ def export_checkpoint(checkpoint: str | Path, output: str | Path, plate: dict) -
     import keras
 
     import plate_ocr_pipeline.models  # noqa: F401  (registers the custom layers)
-    import plate_ocr_pipeline.training  # noqa: F401  (registers the metrics and schedules)
+    from plate_ocr_pipeline.training import check_plate_shapes  # and metrics, schedules
 
     checkpoint = Path(checkpoint)
-    config = PlateConfig.from_dict(plate)
     model = keras.saving.load_model(checkpoint, compile=False)
-    expected_in = (config.img_height, config.img_width, config.num_channels)
-    expected_out = (config.max_plate_slots, len(config.alphabet))
-    if tuple(model.input_shape[1:]) != expected_in or tuple(model.output_shape[1:]) != expected_out:
-        raise ValueError(
-            f"{checkpoint}: model input {model.input_shape[1:]} / output "
-            f"{model.output_shape[1:]} do not match the plate config ({expected_in} / "
-            f"{expected_out}); pass the config it was trained with (--plate)"
-        )
+    # A checkpoint trained with another plate config needs that config (--plate).
+    check_plate_shapes(model, PlateConfig.from_dict(plate), f"checkpoint {checkpoint}")
     state = checkpoint.parent / "state.json"
     epochs = json.loads(state.read_text())["epochs_done"] if state.exists() else None
     version = f"checkpoint after epoch {epochs}" if epochs else "checkpoint"

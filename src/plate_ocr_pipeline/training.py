@@ -23,6 +23,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from plate_ocr_pipeline.plate_config import PlateConfig
+
 _PACKAGE = "plate_ocr_pipeline"
 
 
@@ -253,6 +255,17 @@ def fingerprint_mismatch(
         elif a != b:
             differing.append(prefix + key)
     return differing
+
+
+def check_plate_shapes(model: keras.Model, config: PlateConfig, source: str) -> None:
+    """Raise unless ``model`` takes the plate config's input and gives its slot outputs."""
+    expected_in = (None, config.img_height, config.img_width, config.num_channels)
+    expected_out = (None, config.max_plate_slots, config.vocabulary_size)
+    if tuple(model.input_shape) != expected_in or tuple(model.output_shape) != expected_out:
+        raise ValueError(
+            f"{source} takes {model.input_shape} and gives {model.output_shape}, which do not "
+            f"match the plate config: {expected_in} -> {expected_out}"
+        )
 
 
 def read_checkpoint_state(directory: str | os.PathLike) -> dict[str, Any] | None:

@@ -168,6 +168,13 @@ def glyph_mask(spec: FontSpec, char: str) -> np.ndarray | None:
     return _tight(arr)
 
 
+def _stem_width(stem: np.ndarray) -> int:
+    """Stroke width of an ``I`` mask: the median ink run of its middle half (serifs left out)."""
+    height = stem.shape[0]
+    ink_per_row = (stem[height // 4 : 3 * height // 4] > 127).sum(axis=1)
+    return max(2, int(np.median(ink_per_row)))
+
+
 @lru_cache(maxsize=256)
 def bar_glyph(spec: FontSpec, serifs: bool) -> np.ndarray | None:
     """A plain vertical bar as tall and thick as the font's ``I`` stem; with ``serifs``, an I
@@ -176,9 +183,7 @@ def bar_glyph(spec: FontSpec, serifs: bool) -> np.ndarray | None:
     stem = glyph_mask(spec, "I")
     if stem is None:
         return None
-    height = stem.shape[0]
-    ink_per_row = (stem[height // 4 : 3 * height // 4] > 127).sum(axis=1)
-    stem_width = max(2, int(np.median(ink_per_row)))
+    height, stem_width = stem.shape[0], _stem_width(stem)
     if not serifs:
         return np.full((height, stem_width), 255, np.uint8)
     thickness = int(np.clip(round(0.8 * stem_width), 2, max(2, height // 6)))
@@ -199,9 +204,7 @@ def plate_w_glyph(spec: FontSpec) -> np.ndarray | None:
     stem, w = glyph_mask(spec, "I"), glyph_mask(spec, "W")
     if stem is None or w is None:
         return None
-    height = stem.shape[0]
-    ink_per_row = (stem[height // 4 : 3 * height // 4] > 127).sum(axis=1)
-    thickness = max(2, int(np.median(ink_per_row)))
+    height, thickness = stem.shape[0], _stem_width(stem)
     # At least five strokes wide, so that a bold font's W does not close up into a blob.
     width = max(5 * thickness, int(round(0.85 * w.shape[1] * height / w.shape[0])))
     half = thickness / 2

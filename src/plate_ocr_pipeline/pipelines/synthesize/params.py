@@ -7,6 +7,9 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from plate_ocr_pipeline.synthetic.formats import DEFAULT_REGION_WEIGHTS, REGIONS
+from plate_ocr_pipeline.synthetic.renderer import UsLayout
+
+_LAYOUT = UsLayout()  # the renderer's defaults are the schema's
 
 
 class SerialGlyphOdds(BaseModel):
@@ -31,11 +34,13 @@ class UsLayoutRanges(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    serial_height: tuple[float, float] = Field((0.38, 0.54), description="of the plate height")
-    serial_span: tuple[float, float] = Field((0.82, 0.94), description="of the plate width")
-    stacked_odds: float = Field(0.15, ge=0, le=1, description="stacked letters beside the serial")
-    stacked_odds_short: float = Field(0.15, ge=0, le=1, description="the same, serials <= 5")
-    stacked_height: tuple[float, float] = Field((0.14, 0.2), description="of the plate height")
+    serial_height: tuple[float, float] = Field(_LAYOUT.serial_height, description="of plate height")
+    serial_span: tuple[float, float] = Field(_LAYOUT.serial_span, description="of plate width")
+    stacked_odds: float = Field(_LAYOUT.stacked_odds, ge=0, le=1, description="stacked letters")
+    stacked_odds_short: float = Field(
+        _LAYOUT.stacked_odds_short, ge=0, le=1, description="the same, serials <= 5"
+    )
+    stacked_height: tuple[float, float] = Field(_LAYOUT.stacked_height, description="of height")
 
     @field_validator("serial_height", "serial_span", "stacked_height")
     @classmethod

@@ -136,17 +136,11 @@ def _initial_model(config: PlateConfig, params: dict[str, Any]):
     from plate_ocr_pipeline.pipelines.train.params import ModelParams
 
     if params["init_from"]:
-        import plate_ocr_pipeline.training  # noqa: F401  (registers custom objects)
+        from plate_ocr_pipeline.training import check_plate_shapes  # registers custom objects
 
         logger.info("Fine-tuning from %s", params["init_from"])
         model = keras.saving.load_model(params["init_from"], compile=False)
-        expected_in = (None, config.img_height, config.img_width, config.num_channels)
-        expected_out = (None, config.max_plate_slots, config.vocabulary_size)
-        if tuple(model.input_shape) != expected_in or tuple(model.output_shape) != expected_out:
-            raise ValueError(
-                f"init_from model {params['init_from']} takes {model.input_shape} and gives "
-                f"{model.output_shape}; the plate config needs {expected_in} -> {expected_out}"
-            )
+        check_plate_shapes(model, config, f"init_from model {params['init_from']}")
         return model
     spec = ModelParams.model_validate(params["model"])
     return build_model(config, spec.type, **spec.builder_kwargs())
