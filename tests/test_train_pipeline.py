@@ -120,6 +120,30 @@ def test_cut_off_run_resumes_from_checkpoint(tmp_path, model_input, augmentation
     assert resumed.loc[0, "loss"] == pytest.approx(first.loc[0, "loss"])
 
 
+def test_run_extended_on_resume_stretches_the_cosine_decay(
+    tmp_path, model_input, augmentation, plate_params
+):
+    from plate_ocr_pipeline.training import WarmupCosine
+
+    checkpoints = tmp_path / "ckpt"
+    params = quick_train_params(checkpoint_dir=str(checkpoints), lr_schedule="cosine",
+                                warmup_epochs=0, epochs=1)  # fmt: skip
+    net, _ = train_model(model_input, augmentation, plate_params, **params)
+    steps = int(net.optimizer.iterations.numpy())
+    state = json.loads((checkpoints / "state.json").read_text())
+    state.pop("finished")  # as if it had been cut off
+    (checkpoints / "state.json").write_text(json.dumps(state))
+    params.update(resume=True, epochs=3)
+    net, history = train_model(model_input, augmentation, plate_params, **params)
+    assert net.optimizer._learning_rate.total_steps == 3 * steps
+    # Epoch 2 ends a third of the way before the end of a 3-epoch decay, not at the floor that
+    # the 1-epoch schedule saved in the checkpoint would have given.
+    expected = WarmupCosine(params["learning_rate"], 3 * steps, 0, params["min_lr_fraction"])
+    epoch_2_rate = history.loc[1, "learning_rate"]
+    assert epoch_2_rate == pytest.approx(float(expected(2 * steps)), rel=1e-5)
+    assert epoch_2_rate > 10 * params["learning_rate"] * params["min_lr_fraction"]
+
+
 def test_resume_refuses_a_checkpoint_of_another_recipe_or_data(
     tmp_path, model_input, augmentation, plate_params
 ):

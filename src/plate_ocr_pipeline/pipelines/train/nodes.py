@@ -105,24 +105,31 @@ def select_split(model_input: dict[str, np.ndarray], split: str) -> dict[str, np
     return {key: model_input[key][mask] for key in ("images", "plate_text", "region", "image_path")}
 
 
+def _learning_rate(params: dict[str, Any], steps_per_epoch: int):
+    """The optimizer's learning rate: a warm-up + cosine schedule over all epochs, or a float
+    that the plateau/constant callbacks adjust."""
+    from plate_ocr_pipeline.training import WarmupCosine
+
+    if params["lr_schedule"] != "cosine":
+        return float(params["learning_rate"])
+    return WarmupCosine(
+        params["learning_rate"],
+        total_steps=params["epochs"] * steps_per_epoch,
+        warmup_steps=int(round(params["warmup_epochs"] * steps_per_epoch)),
+        final_fraction=params["min_lr_fraction"],
+    )
+
+
 def _compile(model, params: dict[str, Any], steps_per_epoch: int) -> None:
     import keras
 
-    from plate_ocr_pipeline.training import WarmupCosine, cat_acc, plate_acc, top_3_k
+    from plate_ocr_pipeline.training import cat_acc, plate_acc, top_3_k
 
-    warmup_steps = int(round(params["warmup_epochs"] * steps_per_epoch))
-    if params["lr_schedule"] == "cosine":
-        learning_rate = WarmupCosine(
-            params["learning_rate"],
-            total_steps=params["epochs"] * steps_per_epoch,
-            warmup_steps=warmup_steps,
-            final_fraction=params["min_lr_fraction"],
-        )
-    else:
-        learning_rate = float(params["learning_rate"])
     model.compile(
         optimizer=keras.optimizers.AdamW(
-            learning_rate=learning_rate, weight_decay=params["weight_decay"], clipnorm=5.0
+            learning_rate=_learning_rate(params, steps_per_epoch),
+            weight_decay=params["weight_decay"],
+            clipnorm=5.0,
         ),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=params["label_smoothing"]),
         metrics=[plate_acc, cat_acc, top_3_k],
@@ -260,6 +267,18 @@ def train_model(  # noqa: PLR0913
         history = {k: list(v) for k, v in state["history"].items()}
         net = keras.saving.load_model(Path(checkpoint_dir) / "last.keras")
         logger.info("Resuming from %s after epoch %d", checkpoint_dir, initial_epoch)
+        if lr_schedule == "cosine":
+            # The saved schedule decays over the epoch count the run started with; a run
+            # extended on resume (more train.epochs) decays over the new count instead of
+            # spending its added epochs at the floor rate.
+            saved_steps = net.optimizer._learning_rate.total_steps
+            net.optimizer.learning_rate = _learning_rate(params, steps_per_epoch)
+            if saved_steps != epochs * steps_per_epoch:
+                logger.info(
+                    "train.epochs is now %d: the cosine decay is stretched from %d to %d "
+                    "steps (the first %d epochs followed the shorter one)",
+                    epochs, saved_steps, epochs * steps_per_epoch, initial_epoch,
+                )  # fmt: skip
     else:
         if resume and state:
             logger.info("Checkpoint in %s is from a finished run: starting afresh", checkpoint_dir)
