@@ -127,6 +127,20 @@ def test_plate_w_has_a_full_height_middle_apex_and_upright_outer_strokes():
         assert top[: width // 6].any() and top[-(width // 6) :].any()  # outer strokes start there
 
 
+def test_plate_q_is_the_fonts_zero_with_a_tail_in_its_lower_right():
+    from plate_ocr_pipeline.synthetic.fonts import glyph_mask, plate_q_glyph
+
+    for font in serial_font_specs()[:6]:
+        zero, q = glyph_mask(font, "0"), plate_q_glyph(font)
+        assert q.shape == zero.shape  # the tail stays inside the 0's box
+        added = (q > 127) & ~(zero > 127)
+        rows, cols = np.nonzero(added)
+        assert len(rows) > 0.02 * zero.size  # a visible tail
+        height, width = zero.shape
+        assert rows.min() >= 0.5 * height and cols.min() >= 0.35 * width  # only lower right
+        assert (q >= zero).all()  # the 0 itself is untouched
+
+
 def test_glyph_variants_change_only_the_chosen_characters():
     from plate_ocr_pipeline.synthetic.renderer import SerialGlyphs
 
@@ -138,6 +152,8 @@ def test_glyph_variants_change_only_the_chosen_characters():
     assert not np.array_equal(plain, draw(["II1", "234"], SerialGlyphs(serif_i=True)))
     np.testing.assert_array_equal(plain, draw(["II1", "234"], SerialGlyphs(plate_w=True)))
     assert not np.array_equal(draw(["WW1"], None), draw(["WW1"], SerialGlyphs(plate_w=True)))
+    np.testing.assert_array_equal(plain, draw(["II1", "234"], SerialGlyphs(plate_q=True)))
+    assert not np.array_equal(draw(["QQ1"], None), draw(["QQ1"], SerialGlyphs(plate_q=True)))
     # A serial with neither I nor 1 looks the same whatever the variants.
     np.testing.assert_array_equal(
         draw(["ABC", "234"], None), draw(["ABC", "234"], SerialGlyphs(True, True))
@@ -154,11 +170,17 @@ def test_glyph_odds_use_their_own_stream_and_a_bare_one_needs_a_serif_i():
             render_planned(plan, 3),
             render_planned(plan, 3, glyph_odds={"serif_i": 0, "bar_one": 0}),
         )
-    draws = [SerialGlyphs.draw(np.random.default_rng(i), 0.5, 0.5, 0.5) for i in range(200)]
+    draws = [SerialGlyphs.draw(np.random.default_rng(i), 0.5, 0.5, 0.5, 0.5) for i in range(200)]
     assert all(g.serif_i for g in draws if g.bar_one)
     assert 60 < sum(g.serif_i for g in draws) < 140
     assert 20 < sum(g.bar_one for g in draws) < 80
     assert 60 < sum(g.plate_w for g in draws) < 140
+    assert 60 < sum(g.plate_q for g in draws) < 140
+    # Adding a variant keeps the draws of the earlier ones: older recipes render the same.
+    older = [SerialGlyphs.draw(np.random.default_rng(i), 0.5, 0.5, 0.5) for i in range(200)]
+    assert [(g.serif_i, g.bar_one, g.plate_w) for g in draws] == [
+        (g.serif_i, g.bar_one, g.plate_w) for g in older
+    ]
 
 
 def test_default_us_layout_draws_the_same_plates_and_wider_ranges_change_them():

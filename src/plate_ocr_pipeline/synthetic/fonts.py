@@ -219,6 +219,28 @@ def plate_w_glyph(spec: FontSpec) -> np.ndarray | None:
     return _tight(out)
 
 
+@lru_cache(maxsize=256)
+def plate_q_glyph(spec: FontSpec) -> np.ndarray | None:
+    """A Q the way US plate fonts draw it: their 0 (they draw O and 0 alike) with a short
+    tail across its lower right, inside the 0's box. The fonts here draw Q with a long tail
+    below the line, so a real Q, which differs from 0 by a few pixels, was read as 0. The tail
+    is as thick as the font's ``I`` stem. None if the font lacks ``0`` or ``I``."""
+    zero, stem = glyph_mask(spec, "0"), glyph_mask(spec, "I")
+    if zero is None or stem is None:
+        return None
+    height, width = zero.shape
+    thickness = _stem_width(stem) * height / stem.shape[0]
+    scale = 8  # draw at 8x and shrink: smooth, anti-aliased edges
+    canvas = np.zeros((height * scale, width * scale), np.uint8)
+    half = thickness / 2
+    start = (0.55 * width, 0.68 * height)
+    end = (width - half, height - half)
+    points = np.round(np.array([start, end]) * scale).astype(np.int32)
+    cv2.line(canvas, tuple(points[0]), tuple(points[1]), 255, int(thickness * scale), cv2.LINE_AA)
+    tail = cv2.resize(canvas, (width, height), interpolation=cv2.INTER_AREA)
+    return np.maximum(zero, tail)
+
+
 @lru_cache(maxsize=2048)
 def text_mask(spec: FontSpec, text: str, size: int = 48) -> np.ndarray:
     """Tight ink mask (uint8) of a line of text (state names, slogans)."""

@@ -19,6 +19,7 @@ from .fonts import (
     bar_glyph,
     decor_font_specs,
     glyph_mask,
+    plate_q_glyph,
     plate_w_glyph,
     serial_font_specs,
     supports,
@@ -120,15 +121,24 @@ class SerialGlyphs:
     serif_i: bool = False  # I with top and bottom serifs, as most US plate fonts draw it
     bar_one: bool = False  # 1 as a bare bar; only with serif_i, so that 1 and I still differ
     plate_w: bool = False  # W with upright outer strokes and a full-height middle apex
+    plate_q: bool = False  # Q as the 0 with a short tail across its lower right
 
     @classmethod
     def draw(
-        cls, rng: np.random.Generator, serif_i: float, bar_one: float, plate_w: float = 0.0
+        cls,
+        rng: np.random.Generator,
+        serif_i: float,
+        bar_one: float,
+        plate_w: float = 0.0,
+        plate_q: float = 0.0,
     ) -> SerialGlyphs:
         """Variants with the given odds (``bar_one``: share of serif-I plates with a bare 1)."""
-        # Three draws whatever the odds: the first two are what they were before plate_w.
-        serif, bare, w = rng.random(3) < (serif_i, bar_one, plate_w)
-        return cls(serif_i=bool(serif), bar_one=bool(serif and bare), plate_w=bool(w))
+        # Four draws whatever the odds: the first ones are what they were before each
+        # variant was added, so older recipes draw the same plates.
+        serif, bare, w, q = rng.random(4) < (serif_i, bar_one, plate_w, plate_q)
+        return cls(
+            serif_i=bool(serif), bar_one=bool(serif and bare), plate_w=bool(w), plate_q=bool(q)
+        )
 
 
 @dataclass(frozen=True)
@@ -267,6 +277,8 @@ def _glyph(style: SerialStyle, ch: str, height: float) -> np.ndarray:
         g = bar_glyph(style.font, serifs=False)
     elif ch == "W" and style.glyphs.plate_w:
         g = plate_w_glyph(style.font)
+    elif ch == "Q" and style.glyphs.plate_q:
+        g = plate_q_glyph(style.font)
     if g is None:
         g = glyph_mask(style.font, ch)
     if g is None:  # fall back to a font that has it

@@ -20,6 +20,7 @@ class SerialGlyphOdds(BaseModel):
     serif_i: float = Field(0.0, ge=0, le=1, description="share of plates drawing I with serifs")
     bar_one: float = Field(0.0, ge=0, le=1, description="share of serif-I plates with a bare-bar 1")
     plate_w: float = Field(0.0, ge=0, le=1, description="share of plates with a plate-font W")
+    plate_q: float = Field(0.0, ge=0, le=1, description="share of plates with a plate-font Q")
 
 
 def _share_range(v: tuple[float, float], name: str) -> tuple[float, float]:
