@@ -206,3 +206,20 @@ def test_stacked_letters_odds_for_short_serials_apply_to_short_serials_only():
     short_always = UsLayout(stacked_odds=0.0, stacked_odds_short=1.0)
     assert not np.array_equal(draw(["2368"], never), draw(["2368"], short_always))
     np.testing.assert_array_equal(draw(["ABC", "1234"], never), draw(["ABC", "1234"], short_always))
+
+
+def test_larger_symbol_separators_change_only_plates_that_have_one():
+    from pydantic import ValidationError
+
+    from plate_ocr_pipeline.pipelines.synthesize.params import UsLayoutRanges
+    from plate_ocr_pipeline.synthetic.generate import render_planned
+
+    tall = {**UsLayoutRanges().model_dump(), "symbol_scale": [1.4, 1.5]}
+    plans = plan_plates(60, {"us": 1}, seed=11)
+    changed = sum(
+        not np.array_equal(render_planned(plan, 11), render_planned(plan, 11, us_layout=tall))
+        for plan in plans
+    )
+    assert 0 < changed < 0.25 * len(plans)  # a pictogram separator is on about 1 plate in 10
+    with pytest.raises(ValidationError, match="symbol_scale"):
+        UsLayoutRanges(symbol_scale=(0.2, 3.0))

@@ -152,6 +152,9 @@ class UsLayout:
     stacked_odds: float = 0.15  # small stacked characters beside the serial (not in the label)
     stacked_odds_short: float = 0.15  # the same, for serials of at most 5 characters
     stacked_height: tuple[float, float] = (0.14, 0.2)  # each stacked character, of plate height
+    # A pictogram between the groups, scaled from its usual size (about the serial's height):
+    # Wyoming's bucking horse stands taller and wider than the characters beside it.
+    symbol_scale: tuple[float, float] = (1.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -267,6 +270,7 @@ class SerialStyle:
     sep_colour: tuple
     bold: int  # dilate (+) / erode (-) iterations
     glyphs: SerialGlyphs = SerialGlyphs()
+    symbol_scale: float = 1.0  # size of a pictogram separator, from its usual size
 
 
 def _glyph(style: SerialStyle, ch: str, height: float) -> np.ndarray:
@@ -300,7 +304,7 @@ def _layout_serial(groups: list[str], style: SerialStyle) -> tuple[list, float]:
                 "dash": 0.42 * h,
                 "dot": 0.3 * h,
                 "emblem": 0.62 * h,
-                "symbol": 0.95 * h,
+                "symbol": 0.95 * h * style.symbol_scale,
                 "seals": 0.42 * h,
             }[sep]
             items.append(("sep", sep, width))
@@ -428,7 +432,10 @@ def _draw_serial(
             _draw_emblem(rng, img, sx, cy, 0.55 * h, style.sep_colour)
         elif sep == "symbol":
             sep_ink = colour if rng.random() < 0.5 else style.sep_colour
-            _draw_symbol(rng, img, sx, cy, 0.9 * h * scale, h * rng.uniform(0.7, 1.15), sep_ink)
+            size = h * style.symbol_scale
+            _draw_symbol(
+                rng, img, sx, cy, 0.9 * size * scale, size * rng.uniform(0.7, 1.15), sep_ink
+            )
         elif sep == "seals":
             r = int(0.13 * h)
             cv2.circle(img, (int(sx), int(cy - 0.17 * h)), r, tuple(rng.uniform(60, 230, 3)), -1)
@@ -730,6 +737,9 @@ def _us_plate(rng, groups: list[str], res: Resources) -> np.ndarray:
     layout = res.us_layout
     height = rng.uniform(*layout.serial_height) * H  # real US serials: mostly ~45% of it
     style_ = _serial_style(rng, res, height, separator, _jitter(rng, rng.uniform(30, 230, 3), 0))
+    if separator == "symbol" and layout.symbol_scale != (1.0, 1.0):
+        # Drawn only off the default, so that the default layout renders the same plates.
+        style_ = replace(style_, symbol_scale=float(rng.uniform(*layout.symbol_scale)))
     cy = rng.uniform(0.49, 0.56) * H
     short = sum(len(g) for g in groups) <= 5
     stacked = rng.random() < (layout.stacked_odds_short if short else layout.stacked_odds)

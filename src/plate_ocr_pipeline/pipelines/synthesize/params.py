@@ -42,11 +42,25 @@ class UsLayoutRanges(BaseModel):
         _LAYOUT.stacked_odds_short, ge=0, le=1, description="the same, serials <= 5"
     )
     stacked_height: tuple[float, float] = Field(_LAYOUT.stacked_height, description="of height")
+    symbol_scale: tuple[float, float] = Field(
+        _LAYOUT.symbol_scale, description="pictogram separator size, from its usual size"
+    )
 
     @field_validator("serial_height", "serial_span", "stacked_height")
     @classmethod
     def _ranges(cls, v: tuple[float, float], info) -> tuple[float, float]:
         return _share_range(v, f"synthesize.us_layout.{info.field_name}")
+
+    @field_validator("symbol_scale")
+    @classmethod
+    def _scale_range(cls, v: tuple[float, float]) -> tuple[float, float]:
+        lo, hi = v
+        if not 0.5 <= lo <= hi <= 2:
+            raise ValueError(
+                f"synthesize.us_layout.symbol_scale must be [min, max] with "
+                f"0.5 <= min <= max <= 2, got {list(v)}"
+            )
+        return v
 
 
 class SynthesizeParams(BaseModel):
