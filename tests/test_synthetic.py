@@ -223,3 +223,17 @@ def test_larger_symbol_separators_change_only_plates_that_have_one():
     assert 0 < changed < 0.25 * len(plans)  # a pictogram separator is on about 1 plate in 10
     with pytest.raises(ValidationError, match="symbol_scale"):
         UsLayoutRanges(symbol_scale=(0.2, 3.0))
+
+
+def test_spread_short_serials_change_only_plates_of_at_most_five_characters():
+    from plate_ocr_pipeline.pipelines.synthesize.params import UsLayoutRanges
+    from plate_ocr_pipeline.synthetic.generate import render_planned
+
+    spread = {**UsLayoutRanges().model_dump(), "short_spacing": [0.3, 0.45]}
+    plans = plan_plates(80, {"us": 1}, seed=12)
+    changed = {
+        len("".join(plan.groups))
+        for plan in plans
+        if not np.array_equal(render_planned(plan, 12), render_planned(plan, 12, us_layout=spread))
+    }
+    assert changed and max(changed) <= 5

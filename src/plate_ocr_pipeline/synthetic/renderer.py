@@ -155,6 +155,9 @@ class UsLayout:
     # A pictogram between the groups, scaled from its usual size (about the serial's height):
     # Wyoming's bucking horse stands taller and wider than the characters beside it.
     symbol_scale: tuple[float, float] = (1.0, 1.0)
+    # Gap between the characters of a serial of at most 5 characters, of their height. Real
+    # short serials are often spread across the plate, and were read with a character twice.
+    short_spacing: tuple[float, float] = (0.02, 0.14)
 
 
 @dataclass(frozen=True)
@@ -737,11 +740,13 @@ def _us_plate(rng, groups: list[str], res: Resources) -> np.ndarray:
     layout = res.us_layout
     height = rng.uniform(*layout.serial_height) * H  # real US serials: mostly ~45% of it
     style_ = _serial_style(rng, res, height, separator, _jitter(rng, rng.uniform(30, 230, 3), 0))
-    if separator == "symbol" and layout.symbol_scale != (1.0, 1.0):
-        # Drawn only off the default, so that the default layout renders the same plates.
-        style_ = replace(style_, symbol_scale=float(rng.uniform(*layout.symbol_scale)))
-    cy = rng.uniform(0.49, 0.56) * H
     short = sum(len(g) for g in groups) <= 5
+    # These two are drawn only off their defaults, so the default layout draws the same plates.
+    if separator == "symbol" and layout.symbol_scale != (1.0, 1.0):
+        style_ = replace(style_, symbol_scale=float(rng.uniform(*layout.symbol_scale)))
+    if short and layout.short_spacing != UsLayout.short_spacing:
+        style_ = replace(style_, spacing=float(rng.uniform(*layout.short_spacing)))
+    cy = rng.uniform(0.49, 0.56) * H
     stacked = rng.random() < (layout.stacked_odds_short if short else layout.stacked_odds)
     # A logo or seal beside the serial (Virginia's university seals, Maine's bird); not text.
     side_logo = not stacked and rng.random() < 0.15

@@ -45,8 +45,11 @@ class UsLayoutRanges(BaseModel):
     symbol_scale: tuple[float, float] = Field(
         _LAYOUT.symbol_scale, description="pictogram separator size, from its usual size"
     )
+    short_spacing: tuple[float, float] = Field(
+        _LAYOUT.short_spacing, description="character gap in serials <= 5, of their height"
+    )
 
-    @field_validator("serial_height", "serial_span", "stacked_height")
+    @field_validator("serial_height", "serial_span", "stacked_height", "short_spacing")
     @classmethod
     def _ranges(cls, v: tuple[float, float], info) -> tuple[float, float]:
         return _share_range(v, f"synthesize.us_layout.{info.field_name}")
