@@ -742,7 +742,7 @@ def _us_plate(rng, groups: list[str], res: Resources) -> np.ndarray:
     style_ = _serial_style(rng, res, height, separator, _jitter(rng, rng.uniform(30, 230, 3), 0))
     short = sum(len(g) for g in groups) <= 5
     # These two are drawn only off their defaults, so the default layout draws the same plates.
-    if separator == "symbol" and layout.symbol_scale != (1.0, 1.0):
+    if separator == "symbol" and layout.symbol_scale != UsLayout.symbol_scale:
         style_ = replace(style_, symbol_scale=float(rng.uniform(*layout.symbol_scale)))
     if short and layout.short_spacing != UsLayout.short_spacing:
         style_ = replace(style_, spacing=float(rng.uniform(*layout.short_spacing)))

@@ -271,7 +271,7 @@ def train_model(  # noqa: PLR0913
             # The saved schedule decays over the epoch count the run started with; a run
             # extended on resume (more train.epochs) decays over the new count instead of
             # spending its added epochs at the floor rate.
-            saved_steps = net.optimizer._learning_rate.total_steps
+            saved_steps = net.optimizer._learning_rate.total_steps  # the schedule object
             net.optimizer.learning_rate = _learning_rate(params, steps_per_epoch)
             if saved_steps != epochs * steps_per_epoch:
                 logger.info(
