@@ -36,8 +36,10 @@ def export_checkpoint(checkpoint: str | Path, output: str | Path, plate: dict) -
 
     checkpoint = Path(checkpoint)
     model = keras.saving.load_model(checkpoint, compile=False)
-    # A checkpoint trained with another plate config needs that config (--plate).
-    check_plate_shapes(model, PlateConfig.from_dict(plate), f"checkpoint {checkpoint}")
+    try:
+        check_plate_shapes(model, PlateConfig.from_dict(plate), f"checkpoint {checkpoint}")
+    except ValueError as error:
+        raise ValueError(f"{error}; pass the config it was trained with (--plate)") from None
     state = checkpoint.parent / "state.json"
     epochs = json.loads(state.read_text())["epochs_done"] if state.exists() else None
     version = f"checkpoint after epoch {epochs}" if epochs else "checkpoint"

@@ -141,6 +141,10 @@ class SerialGlyphs:
         )
 
 
+# Gap between a serial's characters, of their height, on every plate family.
+SERIAL_SPACING = (0.02, 0.14)
+
+
 @dataclass(frozen=True)
 class UsLayout:
     """Ranges of the US serial layout. The defaults are the layout the shipped model was
@@ -157,7 +161,7 @@ class UsLayout:
     symbol_scale: tuple[float, float] = (1.0, 1.0)
     # Gap between the characters of a serial of at most 5 characters, of their height. Real
     # short serials are often spread across the plate, and were read with a character twice.
-    short_spacing: tuple[float, float] = (0.02, 0.14)
+    short_spacing: tuple[float, float] = SERIAL_SPACING
 
 
 @dataclass(frozen=True)
@@ -461,7 +465,7 @@ def _serial_style(rng, res: Resources, height: float, separator: str, sep_colour
         font=font,
         height=height,
         xscale=float(rng.uniform(0.8, 1.2)),
-        spacing=float(rng.uniform(0.02, 0.14)),
+        spacing=float(rng.uniform(*SERIAL_SPACING)),
         separator=separator,
         sep_colour=tuple(sep_colour),
         bold=int(rng.choice([-1, -1, 0, 0, 0, 1, 2])),  # real serials: mostly medium weight

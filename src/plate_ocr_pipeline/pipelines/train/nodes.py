@@ -272,12 +272,13 @@ def train_model(  # noqa: PLR0913
             # extended on resume (more train.epochs) decays over the new count instead of
             # spending its added epochs at the floor rate.
             saved_steps = net.optimizer._learning_rate.total_steps  # the schedule object
-            net.optimizer.learning_rate = _learning_rate(params, steps_per_epoch)
-            if saved_steps != epochs * steps_per_epoch:
+            schedule = _learning_rate(params, steps_per_epoch)
+            net.optimizer.learning_rate = schedule
+            if saved_steps != schedule.total_steps:
                 logger.info(
                     "train.epochs is now %d: the cosine decay is stretched from %d to %d "
                     "steps (the first %d epochs followed the shorter one)",
-                    epochs, saved_steps, epochs * steps_per_epoch, initial_epoch,
+                    epochs, saved_steps, schedule.total_steps, initial_epoch,
                 )  # fmt: skip
     else:
         if resume and state:
