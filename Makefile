@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed
 KEDRO_ENV := KEDRO_DISABLE_TELEMETRY=1 NO_ALBUMENTATIONS_UPDATE=1 TF_CPP_MIN_LOG_LEVEL=2
 QUICK_ENV ?= quick
 
-.PHONY: install test lint demo run-train run-infer score score-checkpoint ship-model viz mlflow-ui clean
+.PHONY: install test lint demo run-train keep-member run-ensemble run-infer score score-checkpoint \
+  ship-model viz mlflow-ui clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert (3, 10) <= sys.version_info[:2] <= (3, 12), \
@@ -45,6 +46,19 @@ run-train: install
 	$(if $(RESUME),,$(KEDRO_ENV) $(BIN)/kedro run --pipeline=synthesize $(if $(ENV),--env $(ENV)))
 	$(KEDRO_ENV) $(BIN)/kedro run --pipeline=train $(if $(ENV),--env $(ENV)) \
 	  $(if $(RESUME),--params=train.resume=true)
+
+# Keep the latest train run's model as an ensemble member: NAME=plate_font copies
+# data/06_models/plate_ocr.keras to data/06_models/ensemble_members/plate_font.keras.
+NAME ?=
+keep-member:
+	@test -n "$(NAME)" || { echo "keep-member needs NAME=<member name>"; exit 2; }
+	mkdir -p data/06_models/ensemble_members
+	cp data/06_models/plate_ocr.keras data/06_models/ensemble_members/$(NAME).keras
+
+# Combine the kept members into one model (mean logits), then evaluate, export and benchmark
+# it like a trained model: data/06_models/model.onnx, ready for `make score` / `make ship-model`.
+run-ensemble: install
+	$(KEDRO_ENV) $(BIN)/kedro run --pipeline=ensemble
 
 run-infer: install
 	$(KEDRO_ENV) $(BIN)/kedro run --pipeline=infer

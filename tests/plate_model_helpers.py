@@ -114,7 +114,7 @@ def build_memorising_keras(config: PlateConfig | None = None, texts=TEXTS):
     x = keras.layers.Flatten()(x)
     dense = keras.layers.Dense(slots * vocab)
     x = dense(x)
-    x = keras.layers.Reshape((slots, vocab))(x)
+    x = keras.layers.Reshape((slots, vocab), name="slots")(x)  # the logits, as in models.py
     outputs = keras.layers.Softmax()(x)
     model = keras.Model(inputs, outputs, name="memorising_plate_model")
     dense.set_weights([kernel, bias])

@@ -19,7 +19,8 @@ SAMPLES = REPO_ROOT / "src" / "plate_ocr_pipeline" / "assets" / "samples"
 def test_shipped_model_metadata_matches_the_plate_config():
     reader = ONNXPlateRecognizer()
     assert reader.model_path == DEFAULT_MODEL_PATH
-    assert DEFAULT_MODEL_PATH.stat().st_size < 5_000_000  # a few MB at most
+    # A few MB at most: the shipped ensemble is two members of about 3.2 MB each.
+    assert DEFAULT_MODEL_PATH.stat().st_size < 8_000_000
     beside = PlateConfig.from_yaml(DEFAULT_MODEL_PATH.with_suffix(".yml"))
     assert reader.config == beside
     base = yaml.safe_load((REPO_ROOT / "conf/base/parameters_plate.yml").read_text())["plate"]
@@ -36,7 +37,7 @@ def test_shipped_model_reads_the_shipped_samples():
     truths = [row["plate_text"] for row in rows]
     slot_accuracy = cat_acc(encode_texts(truths, reader.config), encode_texts(texts, reader.config))
     # Issue #6 asks for 9 of 10 plates read exactly; that waits for a model that meets its
-    # accuracy goal (the model shipped now reads 9 of these 12 exactly). Until then this
+    # accuracy goal (the model shipped now reads 10 of these 12 exactly). Until then this
     # guards against a broken model, export or preprocessing: one that reads nothing, or
     # only pads, stays far below 80% of slots.
     assert slot_accuracy >= 0.8, list(zip(texts, truths, strict=True))
