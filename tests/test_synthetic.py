@@ -181,6 +181,38 @@ def test_glyph_odds_use_their_own_stream_and_a_bare_one_needs_a_serif_i():
     assert [(g.serif_i, g.bar_one, g.plate_w) for g in draws] == [
         (g.serif_i, g.bar_one, g.plate_w) for g in older
     ]
+    roman = [
+        SerialGlyphs.draw(np.random.default_rng(i), 0.5, 0.5, 0.5, 0.5, 0.5) for i in range(200)
+    ]
+    assert [(g.serif_i, g.bar_one, g.plate_w, g.plate_q) for g in roman] == [
+        (g.serif_i, g.bar_one, g.plate_w, g.plate_q) for g in draws
+    ]
+    assert 60 < sum(g.serif_font for g in roman) < 140
+
+
+def test_serif_font_variant_draws_the_serial_in_a_serif_face_and_nothing_else_changes():
+    from dataclasses import replace
+
+    from plate_ocr_pipeline.pipelines.synthesize.params import SerialGlyphOdds
+    from plate_ocr_pipeline.synthetic.generate import render_planned
+    from plate_ocr_pipeline.synthetic.renderer import SerialGlyphs, _serial_style, get_resources
+
+    resources = get_resources()
+    serif_paths = {spec.path for spec in resources.serif_serial_fonts}
+    assert len(serif_paths) >= 2  # matplotlib's DejaVu Serif and STIX faces
+    assert not serif_paths & {spec.path for spec in resources.serial_fonts}
+    with_variant = replace(resources, glyphs=SerialGlyphs(serif_font=True))
+    for seed in range(5):
+        plain = _serial_style(np.random.default_rng(seed), resources, 30.0, "space", (0, 0, 0))
+        serif = _serial_style(np.random.default_rng(seed), with_variant, 30.0, "space", (0, 0, 0))
+        assert plain.font.path not in serif_paths
+        assert serif.font.path in serif_paths
+    plans = plan_plates(4, {"us": 1}, seed=6)
+    for plan in plans:
+        plain = render_planned(plan, 6)
+        off, on = SerialGlyphOdds().model_dump(), SerialGlyphOdds(serif_font=1).model_dump()
+        np.testing.assert_array_equal(plain, render_planned(plan, 6, glyph_odds=off))
+        assert not np.array_equal(plain, render_planned(plan, 6, glyph_odds=on))
 
 
 def test_default_us_layout_draws_the_same_plates_and_wider_ranges_change_them():

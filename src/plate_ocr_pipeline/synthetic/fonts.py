@@ -44,6 +44,16 @@ _SERIAL_FONTS: tuple[tuple[str, str, tuple[int, ...] | None, float], ...] = (
     ("matplotlib", "DejaVuSansMono-Bold.ttf", None, 0.8),
 )
 
+# Serif faces for the serial of plates drawn with ``serial_glyphs.serif_font`` (Virginia and
+# other US plates stamp a Roman-style serif face, whose W, G and M our sans faces do not
+# show). Squeezed towards the proportions of a plate serial.
+_SERIF_SERIAL_FONTS: tuple[tuple[str, str, float], ...] = (
+    ("matplotlib", "DejaVuSerif-Bold.ttf", 0.7),
+    ("matplotlib", "DejaVuSerif.ttf", 0.7),
+    ("matplotlib", "STIXGeneralBol.ttf", 0.85),
+    ("matplotlib", "STIXGeneral.ttf", 0.85),
+)
+
 # Decorative fonts for state names and slogans (serif, italic, "script"-like).
 _DECOR_FONTS: tuple[tuple[str, str], ...] = (
     ("matplotlib", "DejaVuSerif-Bold.ttf"),
@@ -111,6 +121,16 @@ def serial_font_specs(fonts_dir: str | Path | None = None) -> list[FontSpec]:
         specs.extend(FontSpec(str(p)) for p in find_user_fonts(fonts_dir))
     if not specs:
         raise RuntimeError("no fonts found for the synthetic renderer")
+    return specs
+
+
+def serif_serial_font_specs() -> list[FontSpec]:
+    """Serif faces for the serial (empty when matplotlib's fonts are missing)."""
+    specs = []
+    for package, file, squeeze in _SERIF_SERIAL_FONTS:
+        path = _package_font_dir(package) / file
+        if path.is_file():
+            specs.append(FontSpec(str(path), None, squeeze))
     return specs
 
 

@@ -22,6 +22,7 @@ from .fonts import (
     plate_q_glyph,
     plate_w_glyph,
     serial_font_specs,
+    serif_serial_font_specs,
     supports,
     symbol_font_spec,
     text_mask,
@@ -122,6 +123,7 @@ class SerialGlyphs:
     bar_one: bool = False  # 1 as a bare bar; only with serif_i, so that 1 and I still differ
     plate_w: bool = False  # W with upright outer strokes and a full-height middle apex
     plate_q: bool = False  # Q as the 0 with a short tail across its lower right
+    serif_font: bool = False  # the serial in a serif face (Virginia), not a sans one
 
     @classmethod
     def draw(
@@ -131,13 +133,18 @@ class SerialGlyphs:
         bar_one: float,
         plate_w: float = 0.0,
         plate_q: float = 0.0,
+        serif_font: float = 0.0,
     ) -> SerialGlyphs:
         """Variants with the given odds (``bar_one``: share of serif-I plates with a bare 1)."""
-        # Four draws whatever the odds: the first ones are what they were before each
+        # Five draws whatever the odds: the first ones are what they were before each
         # variant was added, so older recipes draw the same plates.
-        serif, bare, w, q = rng.random(4) < (serif_i, bar_one, plate_w, plate_q)
+        serif, bare, w, q, roman = rng.random(5) < (serif_i, bar_one, plate_w, plate_q, serif_font)
         return cls(
-            serif_i=bool(serif), bar_one=bool(serif and bare), plate_w=bool(w), plate_q=bool(q)
+            serif_i=bool(serif),
+            bar_one=bool(serif and bare),
+            plate_w=bool(w),
+            plate_q=bool(q),
+            serif_font=bool(roman),
         )
 
 
@@ -171,6 +178,7 @@ class Resources:
 
     serial_fonts: tuple[FontSpec, ...]
     decor_fonts: tuple[FontSpec, ...]
+    serif_serial_fonts: tuple[FontSpec, ...] = ()
     glyphs: SerialGlyphs = SerialGlyphs()
     us_layout: UsLayout = UsLayout()
 
@@ -181,7 +189,8 @@ def get_resources(fonts_dir: str | None = None) -> Resources:
     serial = tuple(s for s in serial_font_specs(fonts_dir) if supports(s, chars))
     if not serial:
         raise RuntimeError("no usable font draws all of A-Z0-9")
-    return Resources(serial, tuple(decor_font_specs()) or serial)
+    serif = tuple(s for s in serif_serial_font_specs() if supports(s, chars))
+    return Resources(serial, tuple(decor_font_specs()) or serial, serif)
 
 
 # --------------------------------------------------------------------------- drawing helpers
@@ -461,6 +470,9 @@ def _paste_mask_max(mask: np.ndarray, g: np.ndarray, x: float, y: float) -> None
 
 def _serial_style(rng, res: Resources, height: float, separator: str, sep_colour) -> SerialStyle:
     font = res.serial_fonts[int(rng.integers(len(res.serial_fonts)))]
+    if res.glyphs.serif_font and res.serif_serial_fonts:
+        # Drawn after the usual choice, so plates without the variant keep their draws.
+        font = res.serif_serial_fonts[int(rng.integers(len(res.serif_serial_fonts)))]
     return SerialStyle(
         font=font,
         height=height,

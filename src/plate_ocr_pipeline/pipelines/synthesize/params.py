@@ -21,6 +21,7 @@ class SerialGlyphOdds(BaseModel):
     bar_one: float = Field(0.0, ge=0, le=1, description="share of serif-I plates with a bare-bar 1")
     plate_w: float = Field(0.0, ge=0, le=1, description="share of plates with a plate-font W")
     plate_q: float = Field(0.0, ge=0, le=1, description="share of plates with a plate-font Q")
+    serif_font: float = Field(0.0, ge=0, le=1, description="share of plates with a serif serial")
 
 
 def _share_range(v: tuple[float, float], name: str) -> tuple[float, float]:
