@@ -269,3 +269,30 @@ def test_spread_short_serials_change_only_plates_of_at_most_five_characters():
         if not np.array_equal(render_planned(plan, 12), render_planned(plan, 12, us_layout=spread))
     }
     assert changed and max(changed) <= 5
+
+
+def test_big_wide_short_serials_change_only_plates_of_at_most_five_characters():
+    from pydantic import ValidationError
+
+    from plate_ocr_pipeline.pipelines.synthesize.params import UsLayoutRanges
+    from plate_ocr_pipeline.synthetic.generate import render_planned
+
+    defaults = UsLayoutRanges().model_dump()
+    assert defaults["short_height"] is None
+    big = {**defaults, "short_height": [0.6, 0.7]}
+    wide = {**defaults, "short_xscale": [1.5, 1.8]}
+    plans = plan_plates(80, {"us": 1}, seed=13)
+    for layout in (big, wide):
+        changed = {
+            len("".join(plan.groups))
+            for plan in plans
+            if not np.array_equal(
+                render_planned(plan, 13, us_layout=defaults),
+                render_planned(plan, 13, us_layout=layout),
+            )
+        }
+        assert changed and max(changed) <= 5
+    with pytest.raises(ValidationError, match="short_xscale"):
+        UsLayoutRanges(short_xscale=(1.0, 2.5))
+    with pytest.raises(ValidationError, match="short_height"):
+        UsLayoutRanges(short_height=(0.5, 1.5))

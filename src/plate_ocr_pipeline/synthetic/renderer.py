@@ -148,8 +148,10 @@ class SerialGlyphs:
         )
 
 
-# Gap between a serial's characters, of their height, on every plate family.
+# Gap between a serial's characters, of their height, and their horizontal stretch, on every
+# plate family.
 SERIAL_SPACING = (0.02, 0.14)
+SERIAL_XSCALE = (0.8, 1.2)
 
 
 @dataclass(frozen=True)
@@ -169,6 +171,11 @@ class UsLayout:
     # Gap between the characters of a serial of at most 5 characters, of their height. Real
     # short serials are often spread across the plate, and were read with a character twice.
     short_spacing: tuple[float, float] = SERIAL_SPACING
+    # Height (of the plate's; None: serial_height) and horizontal stretch of the characters of
+    # a serial of at most 5 characters. Real short serials are drawn big and wide (Vermont,
+    # Oregon, North Carolina), and wide characters were read twice.
+    short_height: tuple[float, float] | None = None
+    short_xscale: tuple[float, float] = SERIAL_XSCALE
 
 
 @dataclass(frozen=True)
@@ -476,7 +483,7 @@ def _serial_style(rng, res: Resources, height: float, separator: str, sep_colour
     return SerialStyle(
         font=font,
         height=height,
-        xscale=float(rng.uniform(0.8, 1.2)),
+        xscale=float(rng.uniform(*SERIAL_XSCALE)),
         spacing=float(rng.uniform(*SERIAL_SPACING)),
         separator=separator,
         sep_colour=tuple(sep_colour),
@@ -757,11 +764,16 @@ def _us_plate(rng, groups: list[str], res: Resources) -> np.ndarray:
     height = rng.uniform(*layout.serial_height) * H  # real US serials: mostly ~45% of it
     style_ = _serial_style(rng, res, height, separator, _jitter(rng, rng.uniform(30, 230, 3), 0))
     short = sum(len(g) for g in groups) <= 5
-    # These two are drawn only off their defaults, so the default layout draws the same plates.
+    # These are drawn only off their defaults, so the default layout draws the same plates.
     if separator == "symbol" and layout.symbol_scale != UsLayout.symbol_scale:
         style_ = replace(style_, symbol_scale=float(rng.uniform(*layout.symbol_scale)))
     if short and layout.short_spacing != UsLayout.short_spacing:
         style_ = replace(style_, spacing=float(rng.uniform(*layout.short_spacing)))
+    if short and layout.short_height is not None:
+        height = rng.uniform(*layout.short_height) * H
+        style_ = replace(style_, height=height)
+    if short and layout.short_xscale != UsLayout.short_xscale:
+        style_ = replace(style_, xscale=float(rng.uniform(*layout.short_xscale)))
     cy = rng.uniform(0.49, 0.56) * H
     stacked = rng.random() < (layout.stacked_odds_short if short else layout.stacked_odds)
     # A logo or seal beside the serial (Virginia's university seals, Maine's bird); not text.

@@ -49,19 +49,30 @@ class UsLayoutRanges(BaseModel):
     short_spacing: tuple[float, float] = Field(
         _LAYOUT.short_spacing, description="character gap in serials <= 5, of their height"
     )
+    short_height: tuple[float, float] | None = Field(
+        _LAYOUT.short_height, description="height of serials <= 5 (null: serial_height)"
+    )
+    short_xscale: tuple[float, float] = Field(
+        _LAYOUT.short_xscale, description="horizontal stretch of the characters of serials <= 5"
+    )
 
     @field_validator("serial_height", "serial_span", "stacked_height", "short_spacing")
     @classmethod
     def _ranges(cls, v: tuple[float, float], info) -> tuple[float, float]:
         return _share_range(v, f"synthesize.us_layout.{info.field_name}")
 
-    @field_validator("symbol_scale")
+    @field_validator("short_height")
     @classmethod
-    def _scale_range(cls, v: tuple[float, float]) -> tuple[float, float]:
+    def _optional_range(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
+        return None if v is None else _share_range(v, "synthesize.us_layout.short_height")
+
+    @field_validator("symbol_scale", "short_xscale")
+    @classmethod
+    def _scale_range(cls, v: tuple[float, float], info) -> tuple[float, float]:
         lo, hi = v
         if not 0.5 <= lo <= hi <= 2:
             raise ValueError(
-                f"synthesize.us_layout.symbol_scale must be [min, max] with "
+                f"synthesize.us_layout.{info.field_name} must be [min, max] with "
                 f"0.5 <= min <= max <= 2, got {list(v)}"
             )
         return v
