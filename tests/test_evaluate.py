@@ -14,6 +14,7 @@ from plate_ocr_pipeline.pipelines.evaluate.nodes import (
     plot_per_region,
     predict_evaluation_sets,
     prepare_evaluation_sets,
+    summarise_by_length,
 )
 from plate_ocr_pipeline.plate_config import PlateConfig
 from plate_ocr_pipeline.text_codec import one_hot_encode
@@ -66,6 +67,28 @@ def test_metrics_exact_and_with_o_equals_zero(sets, plate_params):
     assert regions.loc["us-ca", "plate_acc_eq"] == pytest.approx(1.0)
     assert regions.loc["us-ny", "num_plates"] == 2
     assert len(plot_per_region(per_region).axes) == 1
+
+
+def test_per_length_table_counts_plates_read_too_long_and_too_short():
+    predictions = pd.DataFrame(
+        {
+            "set": ["real"] * 5 + ["test"],
+            "truth": ["2368", "BB63", "BB63", "ABC1234", "ABC1234", "K7"],
+            "prediction": ["23368", "BB63", "BB6", "ABC1234", "ABC1Z34", "K7"],
+            "correct": [False, True, False, True, False, True],
+            "correct_eq": [False, True, False, True, False, True],
+        }
+    )
+    table = summarise_by_length(predictions).set_index(["set", "length"])
+    assert list(table.index) == [("real", 4), ("real", 7), ("test", 2)]
+    four = table.loc[("real", 4)]
+    assert four["plates"] == 3
+    assert four["plate_acc"] == pytest.approx(1 / 3)
+    assert four["too_long"] == pytest.approx(1 / 3)
+    assert four["too_short"] == pytest.approx(1 / 3)
+    seven = table.loc[("real", 7)]
+    assert (seven["plates"], seven["plate_acc"], seven["too_long"]) == (2, 0.5, 0.0)
+    assert summarise_by_length(predictions.iloc[:0]).empty
 
 
 def test_confusion_table_lists_mistakes_first(sets, plate_params):

@@ -45,6 +45,10 @@ def test_score_reports_the_expected_figures(kedro_project, labelled_folder, tmp_
     per_region = pd.read_csv(reports / "per_region.csv").set_index("region")
     assert per_region.loc["us-ca", "plate_acc"] == pytest.approx(1.0)
     assert per_region.loc["us-ny", "plate_acc"] == pytest.approx(0.0)
+    per_length = pd.read_csv(reports / "per_length.csv").set_index("length")
+    assert list(per_length.index) == [3, 5, 7]  # X4M, AB123, XY9876Z
+    assert per_length["plate_acc"].tolist() == [0.0, 1.0, 1.0]
+    assert per_length["too_long"].sum() == 0 and per_length["too_short"].sum() == 0
     predictions = pd.read_csv(
         kedro_project.path / "data" / "07_model_output" / "score_predictions.csv"
     )

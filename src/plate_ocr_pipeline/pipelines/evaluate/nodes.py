@@ -169,6 +169,32 @@ def compute_evaluation_metrics(
     return summary, pd.DataFrame(rows), pd.DataFrame(region_rows)
 
 
+def summarise_by_length(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Per (set, label length): plates, plate_acc exact and with the equivalences, and the
+    shares read too long and too short. Short and long serials fail differently (a character
+    read twice, one dropped), which the per-region table mixes together."""
+    columns = ["set", "length", "plates", "plate_acc", "plate_acc_eq", "too_long", "too_short"]
+    if predictions.empty:
+        return pd.DataFrame(columns=columns)
+    truth_len = predictions["truth"].astype(str).str.len()
+    read_len = predictions["prediction"].fillna("").astype(str).str.len()
+    table = (
+        predictions.assign(
+            length=truth_len, too_long=read_len > truth_len, too_short=read_len < truth_len
+        )
+        .groupby(["set", "length"], sort=True)
+        .agg(
+            plates=("truth", "size"),
+            plate_acc=("correct", "mean"),
+            plate_acc_eq=("correct_eq", "mean"),
+            too_long=("too_long", "mean"),
+            too_short=("too_short", "mean"),
+        )
+        .reset_index()
+    )
+    return table[columns]
+
+
 def build_character_confusion(
     evaluation_sets: dict[str, dict[str, np.ndarray]],
     evaluation_probabilities: dict[str, np.ndarray],

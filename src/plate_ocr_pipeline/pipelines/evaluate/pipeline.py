@@ -9,11 +9,13 @@ from plate_ocr_pipeline.pipelines.evaluate.nodes import (
     plot_per_region,
     predict_evaluation_sets,
     prepare_evaluation_sets,
+    summarise_by_length,
 )
 
 
 def create_report_pipeline() -> Pipeline:
-    """Metrics, per-region table, confusion table and plots from predicted probabilities.
+    """Metrics, per-region and per-length tables, confusion table and plots from predicted
+    probabilities.
 
     Shared by ``evaluate`` (Keras model, plate config from parameters) and ``score`` (an ONNX
     file, plate config from its metadata): each maps these generic names onto its own.
@@ -25,6 +27,12 @@ def create_report_pipeline() -> Pipeline:
                 inputs=["sets", "probabilities", "plate_config", "params:equivalences"],
                 outputs=["metrics", "predictions", "per_region"],
                 name="compute_evaluation_metrics",
+            ),
+            node(
+                summarise_by_length,
+                inputs="predictions",
+                outputs="per_length",
+                name="summarise_by_length",
             ),
             node(
                 build_character_confusion,
@@ -74,6 +82,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             "metrics": "evaluation_metrics",
             "predictions": "evaluation_predictions",
             "per_region": "evaluation_per_region",
+            "per_length": "evaluation_per_length",
             "character_confusion": "character_confusion",
             "error_gallery": "error_gallery",
             "per_region_plot": "per_region_plot",

@@ -32,6 +32,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             "metrics": "score_metrics",
             "predictions": "score_predictions",
             "per_region": "score_per_region",
+            "per_length": "score_per_length",
             "character_confusion": "score_character_confusion",
             "error_gallery": "score_error_gallery",
             "per_region_plot": "score_per_region_plot",
