@@ -296,3 +296,25 @@ def test_big_wide_short_serials_change_only_plates_of_at_most_five_characters():
         UsLayoutRanges(short_xscale=(1.0, 2.5))
     with pytest.raises(ValidationError, match="short_height"):
         UsLayoutRanges(short_height=(0.5, 1.5))
+
+
+def test_wide_long_serials_change_only_plates_of_six_characters_or_more():
+    from pydantic import ValidationError
+
+    from plate_ocr_pipeline.pipelines.synthesize.params import UsLayoutRanges
+    from plate_ocr_pipeline.synthetic.generate import render_planned
+
+    defaults = UsLayoutRanges().model_dump()
+    wide = {**defaults, "serial_xscale": [1.3, 1.6]}
+    plans = plan_plates(60, {"us": 1}, seed=14)
+    changed = {
+        len("".join(plan.groups))
+        for plan in plans
+        if not np.array_equal(
+            render_planned(plan, 14, us_layout=defaults),
+            render_planned(plan, 14, us_layout=wide),
+        )
+    }
+    assert changed and min(changed) >= 6
+    with pytest.raises(ValidationError, match="serial_xscale"):
+        UsLayoutRanges(serial_xscale=(0.3, 1.0))

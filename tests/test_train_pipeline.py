@@ -3,6 +3,7 @@ the quick environment runs ingest -> augment -> fit -> evaluate end to end throu
 
 import json
 import random
+import re
 import sqlite3
 from pathlib import Path
 
@@ -267,6 +268,9 @@ def test_every_environment_gives_valid_parameters(env):
     for path in (REPO_ROOT / "conf" / env).glob("parameters*.yml"):
         overrides.update(dict(leaves(yaml.safe_load(path.read_text()) or {})))
     assert overrides, f"conf/{env} overrides no parameter"
+    globals_ = loader["globals"]
     for keys, value in overrides.items():
+        if isinstance(value, str):  # ${globals:data_root}/... as the loader resolves it
+            value = re.sub(r"\$\{globals:(\w+)\}", lambda m: str(globals_[m[1]]), value)
         found = OmegaConf.select(OmegaConf.create(merged), ".".join(keys))
         assert found == value, (keys, found, value)

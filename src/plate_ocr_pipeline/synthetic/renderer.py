@@ -176,6 +176,9 @@ class UsLayout:
     # Oregon, North Carolina), and wide characters were read twice.
     short_height: tuple[float, float] | None = None
     short_xscale: tuple[float, float] = SERIAL_XSCALE
+    # The same stretch for longer serials. Real US plate faces are wider than our condensed
+    # ones, and 7-character serials that fill the plate edge to edge lost their last character.
+    serial_xscale: tuple[float, float] = SERIAL_XSCALE
 
 
 @dataclass(frozen=True)
@@ -774,6 +777,8 @@ def _us_plate(rng, groups: list[str], res: Resources) -> np.ndarray:
         style_ = replace(style_, height=height)
     if short and layout.short_xscale != UsLayout.short_xscale:
         style_ = replace(style_, xscale=float(rng.uniform(*layout.short_xscale)))
+    if not short and layout.serial_xscale != UsLayout.serial_xscale:
+        style_ = replace(style_, xscale=float(rng.uniform(*layout.serial_xscale)))
     cy = rng.uniform(0.49, 0.56) * H
     stacked = rng.random() < (layout.stacked_odds_short if short else layout.stacked_odds)
     # A logo or seal beside the serial (Virginia's university seals, Maine's bird); not text.

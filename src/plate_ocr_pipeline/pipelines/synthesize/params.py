@@ -55,6 +55,9 @@ class UsLayoutRanges(BaseModel):
     short_xscale: tuple[float, float] = Field(
         _LAYOUT.short_xscale, description="horizontal stretch of the characters of serials <= 5"
     )
+    serial_xscale: tuple[float, float] = Field(
+        _LAYOUT.serial_xscale, description="the same, for serials of 6 characters or more"
+    )
 
     @field_validator("serial_height", "serial_span", "stacked_height", "short_spacing")
     @classmethod
@@ -66,7 +69,7 @@ class UsLayoutRanges(BaseModel):
     def _optional_range(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
         return None if v is None else _share_range(v, "synthesize.us_layout.short_height")
 
-    @field_validator("symbol_scale", "short_xscale")
+    @field_validator("symbol_scale", "short_xscale", "serial_xscale")
     @classmethod
     def _scale_range(cls, v: tuple[float, float], info) -> tuple[float, float]:
         lo, hi = v
