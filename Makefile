@@ -38,7 +38,7 @@ demo: install
 	$(KEDRO_ENV) $(BIN)/kedro run --pipeline=infer --env $(QUICK_ENV)
 	@cat data/quick/07_model_output/predictions.csv
 
-# The full recipe: conf/base, or ENV=candidate for the recipe under trial. RESUME=1 continues
+# The full recipe: conf/base, or ENV=<name> for a recipe in conf/<name>. RESUME=1 continues
 # a cut-off training run from its last checkpoint (the rendered plates are already there).
 ENV ?=
 RESUME ?=

@@ -73,6 +73,13 @@ def test_stage_parameter_typo_is_named(plate_params):
         validate_parameters({"plate": plate_params, "ingset": {}})
 
 
+def test_missing_model_to_fine_tune_fails_at_start(plate_params, tmp_path):
+    with pytest.raises(ParameterError, match="train.init_from: .*gone.keras is not a file"):
+        validate_parameters(
+            {"plate": plate_params, "train": {"init_from": str(tmp_path / "gone.keras")}}
+        )
+
+
 def test_registry_lists_the_stages(kedro_project):
     import subprocess
     import sys

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class ModelParams(BaseModel):
@@ -59,6 +60,17 @@ class TrainParams(BaseModel):
     checkpoint_dir: str | None = "data/06_models/checkpoints"
     deterministic: bool = True
     verbose: Literal[0, 1, 2] = 2
+
+    @field_validator("init_from")
+    @classmethod
+    def _model_to_fine_tune_exists(cls, v: str | None) -> str | None:
+        # Checked here so that a recipe naming a model not trained yet fails before rendering.
+        if v is not None and not Path(v).is_file():
+            raise ValueError(
+                f"train.init_from: {v} is not a file. It names the .keras model to fine-tune; "
+                "train and keep that model first (see the environment's header)"
+            )
+        return v
 
 
 PARAMETER_SCHEMAS = {"train": TrainParams}
