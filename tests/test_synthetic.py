@@ -257,64 +257,44 @@ def test_larger_symbol_separators_change_only_plates_that_have_one():
         UsLayoutRanges(symbol_scale=(0.2, 3.0))
 
 
-def test_spread_short_serials_change_only_plates_of_at_most_five_characters():
+def _lengths_drawn_differently(layout_change: dict, seed: int, count: int = 80) -> set[int]:
+    """Label lengths of the US plates that a ``us_layout`` change renders differently."""
     from plate_ocr_pipeline.pipelines.synthesize.params import UsLayoutRanges
     from plate_ocr_pipeline.synthetic.generate import render_planned
 
-    spread = {**UsLayoutRanges().model_dump(), "short_spacing": [0.3, 0.45]}
-    plans = plan_plates(80, {"us": 1}, seed=12)
-    changed = {
+    defaults = UsLayoutRanges().model_dump()
+    changed = {**defaults, **layout_change}
+    return {
         len("".join(plan.groups))
-        for plan in plans
-        if not np.array_equal(render_planned(plan, 12), render_planned(plan, 12, us_layout=spread))
+        for plan in plan_plates(count, {"us": 1}, seed=seed)
+        if not np.array_equal(
+            render_planned(plan, seed, us_layout=defaults),
+            render_planned(plan, seed, us_layout=changed),
+        )
     }
+
+
+@pytest.mark.parametrize(
+    "layout_change",
+    [{"short_spacing": [0.3, 0.45]}, {"short_height": [0.6, 0.7]}, {"short_xscale": [1.5, 1.8]}],
+)
+def test_short_serial_layouts_change_only_plates_of_at_most_five_characters(layout_change):
+    changed = _lengths_drawn_differently(layout_change, seed=13)
     assert changed and max(changed) <= 5
 
 
-def test_big_wide_short_serials_change_only_plates_of_at_most_five_characters():
-    from pydantic import ValidationError
-
-    from plate_ocr_pipeline.pipelines.synthesize.params import UsLayoutRanges
-    from plate_ocr_pipeline.synthetic.generate import render_planned
-
-    defaults = UsLayoutRanges().model_dump()
-    assert defaults["short_height"] is None
-    big = {**defaults, "short_height": [0.6, 0.7]}
-    wide = {**defaults, "short_xscale": [1.5, 1.8]}
-    plans = plan_plates(80, {"us": 1}, seed=13)
-    for layout in (big, wide):
-        changed = {
-            len("".join(plan.groups))
-            for plan in plans
-            if not np.array_equal(
-                render_planned(plan, 13, us_layout=defaults),
-                render_planned(plan, 13, us_layout=layout),
-            )
-        }
-        assert changed and max(changed) <= 5
-    with pytest.raises(ValidationError, match="short_xscale"):
-        UsLayoutRanges(short_xscale=(1.0, 2.5))
-    with pytest.raises(ValidationError, match="short_height"):
-        UsLayoutRanges(short_height=(0.5, 1.5))
-
-
 def test_wide_long_serials_change_only_plates_of_six_characters_or_more():
+    changed = _lengths_drawn_differently({"serial_xscale": [1.3, 1.6]}, seed=14, count=60)
+    assert changed and min(changed) >= 6
+
+
+def test_serial_layout_ranges_are_checked():
     from pydantic import ValidationError
 
     from plate_ocr_pipeline.pipelines.synthesize.params import UsLayoutRanges
-    from plate_ocr_pipeline.synthetic.generate import render_planned
 
-    defaults = UsLayoutRanges().model_dump()
-    wide = {**defaults, "serial_xscale": [1.3, 1.6]}
-    plans = plan_plates(60, {"us": 1}, seed=14)
-    changed = {
-        len("".join(plan.groups))
-        for plan in plans
-        if not np.array_equal(
-            render_planned(plan, 14, us_layout=defaults),
-            render_planned(plan, 14, us_layout=wide),
-        )
-    }
-    assert changed and min(changed) >= 6
-    with pytest.raises(ValidationError, match="serial_xscale"):
-        UsLayoutRanges(serial_xscale=(0.3, 1.0))
+    assert UsLayoutRanges().short_height is None
+    for bad in ({"short_xscale": (1.0, 2.5)}, {"short_height": (0.5, 1.5)},
+                {"serial_xscale": (0.3, 1.0)}):  # fmt: skip
+        with pytest.raises(ValidationError, match=next(iter(bad))):
+            UsLayoutRanges(**bad)
