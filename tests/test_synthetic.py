@@ -288,6 +288,20 @@ def test_wide_long_serials_change_only_plates_of_six_characters_or_more():
     assert changed and min(changed) >= 6
 
 
+def test_stacked_gap_moves_only_plates_with_stacked_letters():
+    from plate_ocr_pipeline.pipelines.synthesize.params import UsLayoutRanges
+    from plate_ocr_pipeline.synthetic.generate import render_planned
+
+    defaults = UsLayoutRanges().model_dump()
+    tight = {**defaults, "stacked_gap": [0.005, 0.01]}
+    plans = plan_plates(40, {"us": 1}, seed=15)
+    changed = sum(
+        not np.array_equal(render_planned(plan, 15), render_planned(plan, 15, us_layout=tight))
+        for plan in plans
+    )
+    assert 0 < changed < len(plans) / 2  # stacked letters stand beside about 1 serial in 5
+
+
 def test_serial_layout_ranges_are_checked():
     from pydantic import ValidationError
 
@@ -295,6 +309,6 @@ def test_serial_layout_ranges_are_checked():
 
     assert UsLayoutRanges().short_height is None
     for bad in ({"short_xscale": (1.0, 2.5)}, {"short_height": (0.5, 1.5)},
-                {"serial_xscale": (0.3, 1.0)}):  # fmt: skip
+                {"serial_xscale": (0.3, 1.0)}, {"stacked_gap": (0.0, 0.02)}):  # fmt: skip
         with pytest.raises(ValidationError, match=next(iter(bad))):
             UsLayoutRanges(**bad)

@@ -58,16 +58,19 @@ class UsLayoutRanges(BaseModel):
     serial_xscale: tuple[float, float] = Field(
         _LAYOUT.serial_xscale, description="the same, for serials of 6 characters or more"
     )
+    stacked_gap: tuple[float, float] | None = Field(
+        _LAYOUT.stacked_gap, description="stacked letters to serial gap, of width (null: 5%/3%)"
+    )
 
     @field_validator("serial_height", "serial_span", "stacked_height", "short_spacing")
     @classmethod
     def _ranges(cls, v: tuple[float, float], info) -> tuple[float, float]:
         return _share_range(v, f"synthesize.us_layout.{info.field_name}")
 
-    @field_validator("short_height")
+    @field_validator("short_height", "stacked_gap")
     @classmethod
-    def _optional_range(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
-        return None if v is None else _share_range(v, "synthesize.us_layout.short_height")
+    def _optional_range(cls, v: tuple[float, float] | None, info) -> tuple[float, float] | None:
+        return None if v is None else _share_range(v, f"synthesize.us_layout.{info.field_name}")
 
     @field_validator("symbol_scale", "short_xscale", "serial_xscale")
     @classmethod
