@@ -127,6 +127,20 @@ def test_plate_w_has_a_full_height_middle_apex_and_upright_outer_strokes():
         assert top[: width // 6].any() and top[-(width // 6) :].any()  # outer strokes start there
 
 
+def test_flipped_m_w_is_the_fonts_m_upside_down_with_upright_stems():
+    from plate_ocr_pipeline.synthetic.fonts import flipped_m_glyph, glyph_mask
+
+    for font in serial_font_specs():
+        w, m = flipped_m_glyph(font), glyph_mask(font, "M")
+        np.testing.assert_array_equal(w, m[::-1])
+        ink = w > 127
+        edge = max(1, int(0.15 * w.shape[1]))
+        # Upright stems: ink near both edges on (nearly) every row, as on real plates and
+        # unlike the font's own W, whose outer strokes splay away from the edges.
+        assert ink[:, :edge].any(axis=1).mean() > 0.95
+        assert ink[:, -edge:].any(axis=1).mean() > 0.95
+
+
 def test_plate_q_is_the_fonts_zero_with_a_tail_in_its_lower_right():
     from plate_ocr_pipeline.synthetic.fonts import glyph_mask, plate_q_glyph
 
@@ -153,6 +167,13 @@ def test_glyph_variants_change_only_the_chosen_characters():
     np.testing.assert_array_equal(plain, draw(["II1", "234"], SerialGlyphs(plate_w=True)))
     assert not np.array_equal(draw(["WW1"], None), draw(["WW1"], SerialGlyphs(plate_w=True)))
     np.testing.assert_array_equal(plain, draw(["II1", "234"], SerialGlyphs(plate_q=True)))
+    np.testing.assert_array_equal(plain, draw(["II1", "234"], SerialGlyphs(flipped_m_w=True)))
+    flipped = draw(["WW1"], SerialGlyphs(flipped_m_w=True))
+    assert not np.array_equal(draw(["WW1"], None), flipped)
+    # The flipped M wins over the other plate W when both are drawn.
+    np.testing.assert_array_equal(
+        flipped, draw(["WW1"], SerialGlyphs(plate_w=True, flipped_m_w=True))
+    )
     assert not np.array_equal(draw(["QQ1"], None), draw(["QQ1"], SerialGlyphs(plate_q=True)))
     # A serial with neither I nor 1 looks the same whatever the variants.
     np.testing.assert_array_equal(
@@ -188,6 +209,13 @@ def test_glyph_odds_use_their_own_stream_and_a_bare_one_needs_a_serif_i():
         (g.serif_i, g.bar_one, g.plate_w, g.plate_q) for g in draws
     ]
     assert 60 < sum(g.serif_font for g in roman) < 140
+    flipped = [
+        SerialGlyphs.draw(np.random.default_rng(i), 0.5, 0.5, 0.5, 0.5, 0.5, 0.5)
+        for i in range(200)
+    ]
+    assert [g.serif_font for g in flipped] == [g.serif_font for g in roman]
+    assert [g.plate_q for g in flipped] == [g.plate_q for g in roman]
+    assert 60 < sum(g.flipped_m_w for g in flipped) < 140
 
 
 def test_serif_font_variant_draws_the_serial_in_a_serif_face_and_nothing_else_changes():

@@ -240,6 +240,15 @@ def plate_w_glyph(spec: FontSpec) -> np.ndarray | None:
 
 
 @lru_cache(maxsize=256)
+def flipped_m_glyph(spec: FontSpec) -> np.ndarray | None:
+    """A W drawn as the font's own M upside down. Most US plate fonts draw W so: upright
+    stems like H's and a middle apex rising from the baseline, which our fonts' W (splayed
+    outer strokes) does not show, so real W was read as H. None if the font lacks ``M``."""
+    m = glyph_mask(spec, "M")
+    return None if m is None else np.ascontiguousarray(m[::-1])
+
+
+@lru_cache(maxsize=256)
 def plate_q_glyph(spec: FontSpec) -> np.ndarray | None:
     """A Q the way US plate fonts draw it: their 0 (they draw O and 0 alike) with a short
     tail across its lower right, inside the 0's box. The fonts here draw Q with a long tail

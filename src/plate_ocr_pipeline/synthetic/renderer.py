@@ -18,6 +18,7 @@ from .fonts import (
     FontSpec,
     bar_glyph,
     decor_font_specs,
+    flipped_m_glyph,
     glyph_mask,
     plate_q_glyph,
     plate_w_glyph,
@@ -124,6 +125,7 @@ class SerialGlyphs:
     plate_w: bool = False  # W with upright outer strokes and a full-height middle apex
     plate_q: bool = False  # Q as the 0 with a short tail across its lower right
     serif_font: bool = False  # the serial in a serif face (Virginia), not a sans one
+    flipped_m_w: bool = False  # W as the font's M upside down (before plate_w)
 
     @classmethod
     def draw(
@@ -134,17 +136,20 @@ class SerialGlyphs:
         plate_w: float = 0.0,
         plate_q: float = 0.0,
         serif_font: float = 0.0,
+        flipped_m_w: float = 0.0,
     ) -> SerialGlyphs:
         """Variants with the given odds (``bar_one``: share of serif-I plates with a bare 1)."""
-        # Five draws whatever the odds: the first ones are what they were before each
-        # variant was added, so older recipes draw the same plates.
-        serif, bare, w, q, roman = rng.random(5) < (serif_i, bar_one, plate_w, plate_q, serif_font)
+        # One draw per variant whatever the odds, the newest last: the first ones are what
+        # they were before each variant was added, so older recipes draw the same plates.
+        odds = (serif_i, bar_one, plate_w, plate_q, serif_font, flipped_m_w)
+        serif, bare, w, q, roman, flipped = rng.random(len(odds)) < odds
         return cls(
             serif_i=bool(serif),
             bar_one=bool(serif and bare),
             plate_w=bool(w),
             plate_q=bool(q),
             serif_font=bool(roman),
+            flipped_m_w=bool(flipped),
         )
 
 
@@ -309,6 +314,8 @@ def _glyph(style: SerialStyle, ch: str, height: float) -> np.ndarray:
         g = bar_glyph(style.font, serifs=True)
     elif ch == "1" and style.glyphs.bar_one:
         g = bar_glyph(style.font, serifs=False)
+    elif ch == "W" and style.glyphs.flipped_m_w:
+        g = flipped_m_glyph(style.font)
     elif ch == "W" and style.glyphs.plate_w:
         g = plate_w_glyph(style.font)
     elif ch == "Q" and style.glyphs.plate_q:

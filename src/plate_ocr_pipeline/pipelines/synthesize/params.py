@@ -22,6 +22,7 @@ class SerialGlyphOdds(BaseModel):
     plate_w: float = Field(0.0, ge=0, le=1, description="share of plates with a plate-font W")
     plate_q: float = Field(0.0, ge=0, le=1, description="share of plates with a plate-font Q")
     serif_font: float = Field(0.0, ge=0, le=1, description="share of plates with a serif serial")
+    flipped_m_w: float = Field(0.0, ge=0, le=1, description="share of plates whose W is M flipped")
 
 
 def _share_range(v: tuple[float, float], name: str) -> tuple[float, float]:
