@@ -337,6 +337,40 @@ def test_serial_layout_ranges_are_checked():
 
     assert UsLayoutRanges().short_height is None
     for bad in ({"short_xscale": (1.0, 2.5)}, {"short_height": (0.5, 1.5)},
-                {"serial_xscale": (0.3, 1.0)}, {"stacked_gap": (0.0, 0.02)}):  # fmt: skip
+                {"serial_xscale": (0.3, 1.0)}, {"stacked_gap": (0.0, 0.02)},
+                {"side_picture_width": (0.2, 1.5)}, {"side_picture_odds": 2.0}):  # fmt: skip
         with pytest.raises(ValidationError, match=next(iter(bad))):
             UsLayoutRanges(**bad)
+
+
+def test_side_picture_stays_between_the_serial_and_the_plate_side():
+    from plate_ocr_pipeline.synthetic.renderer import _draw_side_picture
+
+    for seed in range(6):
+        for on_left in (True, False):
+            img = np.full((160, 320, 3), 240, np.float32)  # the renderer draws in float
+            _draw_side_picture(np.random.default_rng(seed), img, 100.0, on_left, (20, 20, 20))
+            drawn = (img != 240).any(axis=(0, 2))
+            serial_side = drawn[100:] if on_left else drawn[:101]
+            picture_side = drawn[:100] if on_left else drawn[101:]
+            assert not serial_side.any()
+            assert picture_side.sum() > 20  # a big picture, not a speck
+
+
+def test_side_picture_is_drawn_only_when_its_odds_are_set():
+    from plate_ocr_pipeline.pipelines.synthesize.params import UsLayoutRanges
+    from plate_ocr_pipeline.synthetic.generate import render_planned
+
+    defaults = UsLayoutRanges().model_dump()
+    plans = plan_plates(12, {"us": 1}, seed=21)
+    for plan in plans:  # the default odds (0) draw what no layout override draws
+        np.testing.assert_array_equal(
+            render_planned(plan, 21), render_planned(plan, 21, us_layout=defaults)
+        )
+    always = {**defaults, "side_picture_odds": 1.0}
+    changed = sum(
+        not np.array_equal(render_planned(plan, 21), render_planned(plan, 21, us_layout=always))
+        for plan in plans
+    )
+    # Plates with stacked letters or a side logo keep their layout: about 3 in 10.
+    assert changed >= len(plans) / 2

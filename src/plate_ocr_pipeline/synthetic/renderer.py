@@ -188,6 +188,11 @@ class UsLayout:
     # 3% on the right). Real ones (MA "US", ID "6C", MN "HC") stand against the serial and were
     # read as one more character: 4-character plates read too long two times in three.
     stacked_gap: tuple[float, float] | None = None
+    # A big picture filling one side of the plate, the serial pushed to the other (Oklahoma's
+    # archer, Indiana's torch): odds, and its width of the plate's. Real plates so drawn had
+    # their first character read twice; cropping their left fifth (as a diagnostic) fixed most.
+    side_picture_odds: float = 0.0
+    side_picture_width: tuple[float, float] = (0.2, 0.35)
 
 
 @dataclass(frozen=True)
@@ -396,6 +401,33 @@ def _draw_emblem(rng: np.random.Generator, img: np.ndarray, cx, cy, size, colour
             ]
         )
         cv2.fillPoly(img, [pts.astype(np.int32)], col, cv2.LINE_AA)
+
+
+def _draw_side_picture(
+    rng: np.random.Generator, img: np.ndarray, serial_edge: float, on_left: bool, ink
+) -> None:
+    """A big picture between the serial's edge and the plate's side: 2-4 pictograms and
+    emblems as tall as most of the plate, overlapping, in dark and mid tones. Drawn on a copy
+    and kept only between the serial and the side, so it never covers a character."""
+    H, W = img.shape[:2]
+    gap = rng.uniform(0.0, 0.03) * W
+    x0, x1 = (0.0, serial_edge - gap) if on_left else (serial_edge + gap, float(W))
+    room = x1 - x0
+    if room < 4:
+        return
+    canvas = img.copy()
+    for _ in range(int(rng.integers(2, 5))):
+        h = rng.uniform(0.5, 1.0) * H
+        w = min(room, h * rng.uniform(0.5, 1.2))
+        cx = rng.uniform(x0 + w / 2, max(x0 + w / 2, x1 - w / 2))
+        cy = rng.uniform(0.4, 0.6) * H
+        colour = ink if rng.random() < 0.4 else _jitter(rng, rng.uniform(10, 200, 3), 0)
+        if rng.random() < 0.7:
+            _draw_symbol(rng, canvas, cx, cy, w, h, colour)
+        else:
+            _draw_emblem(rng, canvas, cx, cy, min(w, h), colour)
+    left, right = int(np.ceil(x0)), int(x1)
+    img[:, left:right] = canvas[:, left:right]
 
 
 def _draw_serial(
@@ -795,6 +827,12 @@ def _us_plate(rng, groups: list[str], res: Resources) -> np.ndarray:
     # A logo or seal beside the serial (Virginia's university seals, Maine's bird); not text.
     side_logo = not stacked and rng.random() < 0.15
     side_room = 0.13 * W if stacked else 0.2 * W if side_logo else 0.0
+    # Drawn only when its odds are set, so default plates keep their draws.
+    side_picture = (
+        layout.side_picture_odds > 0 and not side_room and rng.random() < layout.side_picture_odds
+    )
+    if side_picture:
+        side_room = rng.uniform(*layout.side_picture_width) * W
     cx = W / 2 + (
         side_room / 2 * (1 if rng.random() < 0.5 else -1) if side_room else rng.normal(0, 4)
     )
@@ -814,6 +852,8 @@ def _us_plate(rng, groups: list[str], res: Resources) -> np.ndarray:
             sx = x_left - gap - widest if left else x_right + gap
         for k, g in enumerate(glyphs):
             _paste(img, g, sx, cy - ch - 1 + k * (ch + 2), ink)
+    if side_picture:
+        _draw_side_picture(rng, img, x_left if cx > W / 2 else x_right, cx > W / 2, ink)
     if side_logo:
         logo_w = side_room * rng.uniform(0.7, 0.95)
         lx = x_left - 0.02 * W - logo_w / 2 if cx > W / 2 else x_right + 0.02 * W + logo_w / 2

@@ -62,8 +62,16 @@ class UsLayoutRanges(BaseModel):
     stacked_gap: tuple[float, float] | None = Field(
         _LAYOUT.stacked_gap, description="stacked letters to serial gap, of width (null: 5%/3%)"
     )
+    side_picture_odds: float = Field(
+        _LAYOUT.side_picture_odds, ge=0, le=1, description="big picture beside the serial"
+    )
+    side_picture_width: tuple[float, float] = Field(
+        _LAYOUT.side_picture_width, description="its width, of the plate width"
+    )
 
-    @field_validator("serial_height", "serial_span", "stacked_height", "short_spacing")
+    @field_validator(
+        "serial_height", "serial_span", "stacked_height", "short_spacing", "side_picture_width"
+    )
     @classmethod
     def _ranges(cls, v: tuple[float, float], info) -> tuple[float, float]:
         return _share_range(v, f"synthesize.us_layout.{info.field_name}")
