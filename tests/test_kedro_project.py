@@ -7,24 +7,25 @@ import pandas as pd
 import pytest
 
 from plate_ocr_pipeline.hooks import ParameterError, validate_parameters
-from tests.conftest import write_text_image
+from tests.conftest import REPO_ROOT, write_text_image
 
 
 def test_ingest_run_end_to_end_logs_to_temporary_mlflow(kedro_project, tmp_path):
     folder = tmp_path / "mine"
-    for i, text in enumerate(["ABC123", "XYZ789", "K7"]):
+    # "NA" and "0123" are plates: pandas' defaults would read them as missing and as 123.
+    texts = ["ABC123", "XYZ789", "K7", "NA", "0123"]
+    for i, text in enumerate(texts):
         write_text_image(folder / f"{i}.png", text)
-    (folder / "annotations.csv").write_text(
-        "image_path,plate_text\n0.png,ABC123\n1.png,XYZ789\n2.png,K7\nnope.png,NOPE\n"
-    )
+    rows = "".join(f"{i}.png,{text}\n" for i, text in enumerate(texts))
+    (folder / "annotations.csv").write_text(f"image_path,plate_text\n{rows}nope.png,NOPE\n")
     kedro_project(
         "--pipeline=ingest",
         "--env=quick",
         f"--params=ingest.annotation_files=[{folder / 'annotations.csv'}],ingest.max_reject_fraction=0.5",
     )
     out = kedro_project.path / "data" / "quick"  # conf/quick/globals.yml
-    clean = pd.read_csv(out / "03_primary" / "plates_clean.csv")
-    assert sorted(clean["plate_text"]) == ["ABC123", "K7", "XYZ789"]
+    clean = pd.read_csv(out / "03_primary" / "plates_clean.csv", dtype=str, keep_default_na=False)
+    assert sorted(clean["plate_text"]) == sorted(texts)
     rejects = pd.read_csv(out / "08_reporting" / "ingest" / "plates_rejects.csv")
     assert rejects["reason"].tolist() == ["missing file"]
     summary = json.loads((out / "08_reporting" / "ingest" / "ingest_summary.json").read_text())
@@ -96,3 +97,35 @@ def test_registry_lists_the_stages(kedro_project):
     ).stdout
     for name in ("ingest", "train", "__default__"):
         assert f"- {name}" in listed
+
+
+@pytest.mark.parametrize("name", ["plates_clean", "evaluation_predictions", "score_predictions"])
+def test_plate_texts_load_back_from_the_catalog_as_text(name, tmp_path):
+    """Tables of plate texts that later nodes load again keep "NA", "NULL" and "0123" as
+    text (pandas' defaults read them as missing and as a number), and an empty prediction
+    as an empty string; only an empty region is missing."""
+    from kedro.config import OmegaConfigLoader
+    from kedro.io import DataCatalog
+
+    from plate_ocr_pipeline.settings import CONFIG_LOADER_ARGS
+
+    entry = OmegaConfigLoader(str(REPO_ROOT / "conf"), **CONFIG_LOADER_ARGS)["catalog"][name]
+    entry = entry.get("dataset", entry)  # without the MLflow artifact wrapper
+    catalog = DataCatalog.from_config({name: {**entry, "filepath": str(tmp_path / "t.csv")}})
+    texts = ["NA", "NULL", "0123", "NAN"]
+    if name == "plates_clean":
+        table = pd.DataFrame({"image_path": ["a.png", "b.png", "c.png", "d.png"],
+                              "plate_text": texts, "region": ["us", None, "us", "eu-de"],
+                              "split": ["train", "val", "test", "train"],
+                              "image_height": [64] * 4, "image_width": [128] * 4})  # fmt: skip
+        text_columns = ["plate_text"]
+    else:
+        table = pd.DataFrame({"set": ["real"] * 4, "image_path": ["a.png", "b.png", "c.png", "d.png"],
+                              "region": ["us", None, "us", "us"], "truth": texts,
+                              "prediction": ["NA", "", "0123", "NAM"]})  # fmt: skip
+        text_columns = ["truth", "prediction"]
+    catalog.save(name, table)
+    loaded = catalog.load(name)
+    for column in text_columns:
+        assert loaded[column].tolist() == table[column].tolist()
+    assert loaded["region"].isna().tolist() == [False, True, False, False]
