@@ -839,24 +839,26 @@ def _us_plate(rng, groups: list[str], res: Resources) -> np.ndarray:
     max_w = W * rng.uniform(*layout.serial_span) - side_room
     emboss = rng.random() < 0.55
     x_left, x_right = _draw_serial(rng, img, groups, style_, ink, cx, cy, max_w, emboss)
+    room_on_left = (
+        cx > W / 2
+    )  # the side room (stacked letters, logo, picture) is left of the serial
     if stacked:  # small stacked characters, not part of the label
         chars = "".join(rng.choice(list("ABCDEFGHJKLMNPRSTUVWXYZ0123456789"), 2))
         ch = rng.uniform(*layout.stacked_height) * H
-        left = cx > W / 2
         glyphs = [_glyph(style_, c, ch) for c in chars]
         if layout.stacked_gap is None:
-            sx = x_left - 0.05 * W - ch * 0.6 if left else x_right + 0.03 * W
+            sx = x_left - 0.05 * W - ch * 0.6 if room_on_left else x_right + 0.03 * W
         else:  # drawn only when set, so default plates keep their draws; never over the serial
             gap = rng.uniform(*layout.stacked_gap) * W
             widest = max(g.shape[1] for g in glyphs)
-            sx = x_left - gap - widest if left else x_right + gap
+            sx = x_left - gap - widest if room_on_left else x_right + gap
         for k, g in enumerate(glyphs):
             _paste(img, g, sx, cy - ch - 1 + k * (ch + 2), ink)
     if side_picture:
-        _draw_side_picture(rng, img, x_left if cx > W / 2 else x_right, cx > W / 2, ink)
+        _draw_side_picture(rng, img, x_left if room_on_left else x_right, room_on_left, ink)
     if side_logo:
         logo_w = side_room * rng.uniform(0.7, 0.95)
-        lx = x_left - 0.02 * W - logo_w / 2 if cx > W / 2 else x_right + 0.02 * W + logo_w / 2
+        lx = x_left - 0.02 * W - logo_w / 2 if room_on_left else x_right + 0.02 * W + logo_w / 2
         logo_ink = _jitter(rng, rng.uniform(20, 200, 3), 0) if rng.random() < 0.6 else ink
         if rng.random() < 0.7:
             _draw_symbol(rng, img, lx, cy, logo_w, height * rng.uniform(0.9, 1.4), logo_ink)
