@@ -285,20 +285,27 @@ def test_larger_symbol_separators_change_only_plates_that_have_one():
         UsLayoutRanges(symbol_scale=(0.2, 3.0))
 
 
-def _lengths_drawn_differently(layout_change: dict, seed: int, count: int = 80) -> set[int]:
-    """Label lengths of the US plates that a ``us_layout`` change renders differently."""
+def _plans_drawn_differently(layout_change: dict, seed: int, count: int) -> list:
+    """The US plates that a ``us_layout`` change renders differently from the defaults."""
     from plate_ocr_pipeline.pipelines.synthesize.params import UsLayoutRanges
     from plate_ocr_pipeline.synthetic.generate import render_planned
 
     defaults = UsLayoutRanges().model_dump()
     changed = {**defaults, **layout_change}
-    return {
-        len("".join(plan.groups))
+    return [
+        plan
         for plan in plan_plates(count, {"us": 1}, seed=seed)
         if not np.array_equal(
             render_planned(plan, seed, us_layout=defaults),
             render_planned(plan, seed, us_layout=changed),
         )
+    ]
+
+
+def _lengths_drawn_differently(layout_change: dict, seed: int, count: int = 80) -> set[int]:
+    """Label lengths of the US plates that a ``us_layout`` change renders differently."""
+    return {
+        len("".join(plan.groups)) for plan in _plans_drawn_differently(layout_change, seed, count)
     }
 
 
@@ -317,17 +324,8 @@ def test_wide_long_serials_change_only_plates_of_six_characters_or_more():
 
 
 def test_stacked_gap_moves_only_plates_with_stacked_letters():
-    from plate_ocr_pipeline.pipelines.synthesize.params import UsLayoutRanges
-    from plate_ocr_pipeline.synthetic.generate import render_planned
-
-    defaults = UsLayoutRanges().model_dump()
-    tight = {**defaults, "stacked_gap": [0.005, 0.01]}
-    plans = plan_plates(40, {"us": 1}, seed=15)
-    changed = sum(
-        not np.array_equal(render_planned(plan, 15), render_planned(plan, 15, us_layout=tight))
-        for plan in plans
-    )
-    assert 0 < changed < len(plans) / 2  # stacked letters stand beside about 1 serial in 5
+    changed = _plans_drawn_differently({"stacked_gap": [0.005, 0.01]}, seed=15, count=40)
+    assert 0 < len(changed) < 40 / 2  # stacked letters stand beside about 1 serial in 5
 
 
 def test_serial_layout_ranges_are_checked():
@@ -367,10 +365,6 @@ def test_side_picture_is_drawn_only_when_its_odds_are_set():
         np.testing.assert_array_equal(
             render_planned(plan, 21), render_planned(plan, 21, us_layout=defaults)
         )
-    always = {**defaults, "side_picture_odds": 1.0}
-    changed = sum(
-        not np.array_equal(render_planned(plan, 21), render_planned(plan, 21, us_layout=always))
-        for plan in plans
-    )
+    changed = _plans_drawn_differently({"side_picture_odds": 1.0}, seed=21, count=len(plans))
     # Plates with stacked letters or a side logo keep their layout: about 3 in 10.
-    assert changed >= len(plans) / 2
+    assert len(changed) >= len(plans) / 2
