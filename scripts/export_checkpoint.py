@@ -7,6 +7,7 @@ progress can be scored on real crops without waiting for its export stage:
 ``make score-checkpoint`` does both for ``data/06_models/checkpoints/last.keras``. The plate
 config comes from ``conf/base/parameters_plate.yml`` unless ``--plate`` names another YAML
 with a ``plate:`` section; a model whose input or output shape disagrees with it is refused.
+A CTC head's checkpoint (its column logits) gets the greedy slot decoding on top.
 The epoch count from ``state.json`` beside the checkpoint goes into the model version.
 """
 
@@ -31,11 +32,15 @@ def export_checkpoint(checkpoint: str | Path, output: str | Path, plate: dict) -
     """Write ``checkpoint`` as ONNX with ``plate`` in its metadata; returns the output path."""
     import keras
 
-    import plate_ocr_pipeline.models  # noqa: F401  (registers the custom layers)
-    from plate_ocr_pipeline.training import check_plate_shapes  # and metrics, schedules
+    # Importing these registers the custom layers, metrics and schedules.
+    from plate_ocr_pipeline.models import COLUMN_LOGITS_LAYER, with_ctc_decoding
+    from plate_ocr_pipeline.training import check_plate_shapes
 
     checkpoint = Path(checkpoint)
     model = keras.saving.load_model(checkpoint, compile=False)
+    if model.layers[-1].name == COLUMN_LOGITS_LAYER:
+        # A CTC run checkpoints the column logits it trains; read them as slots.
+        model = with_ctc_decoding(model, PlateConfig.from_dict(plate), model.name)
     try:
         check_plate_shapes(model, PlateConfig.from_dict(plate), f"checkpoint {checkpoint}")
     except ValueError as error:

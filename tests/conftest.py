@@ -45,6 +45,45 @@ def write_text_image(path: Path, text: str, size: tuple[int, int] = (60, 160)) -
     return path
 
 
+SPLITS = ["train", "train", "train", "val", "train", "test"]
+
+
+def make_plates(folder: Path, count: int = 30):
+    """``count`` text crops written into ``folder`` and their clean table (pandas), with
+    train/val/test splits and two regions."""
+    import random
+
+    import pandas as pd
+
+    rng = random.Random(0)
+    rows = []
+    for i in range(count):
+        text = "".join(rng.choice("ABCK0123789") for _ in range(rng.randint(3, 7)))
+        path = write_text_image(folder / f"{i:03d}.png", text)
+        rows.append({"image_path": str(path), "plate_text": text,
+                     "region": f"r{i % 2}", "split": SPLITS[i % len(SPLITS)]})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def model_input(tmp_path_factory):
+    """The train stage's input arrays for 30 text crops (module-scoped: built once)."""
+    from plate_ocr_pipeline.pipelines.train.nodes import prepare_model_input
+
+    plates = make_plates(tmp_path_factory.mktemp("plates"))
+    return prepare_model_input(plates, {}, DEFAULT_PLATE)
+
+
+@pytest.fixture(scope="module")
+def augmentation():
+    """The project's augmentation Compose, seeded."""
+    from plate_ocr_pipeline.datasets import AlbumentationsDataset
+    from plate_ocr_pipeline.pipelines.augment.nodes import seed_augmentation
+
+    compose = AlbumentationsDataset(filepath=str(REPO_ROOT / "conf/base/augmentation.yml")).load()
+    return seed_augmentation(compose, 42)
+
+
 @pytest.fixture
 def kedro_project(tmp_path: Path):
     """A copy of the project's conf and pyproject in a temp dir, so runs never write into

@@ -2,7 +2,6 @@
 the quick environment runs ingest -> augment -> fit -> evaluate end to end through Kedro."""
 
 import json
-import random
 import re
 import sqlite3
 from pathlib import Path
@@ -12,28 +11,15 @@ import pandas as pd
 import pytest
 import yaml
 
-from plate_ocr_pipeline.datasets import AlbumentationsDataset, NumpyArraysDataset
-from plate_ocr_pipeline.pipelines.augment.nodes import seed_augmentation
+from plate_ocr_pipeline.datasets import NumpyArraysDataset
 from plate_ocr_pipeline.pipelines.train.nodes import (
     plot_training_curves,
     prepare_model_input,
     train_model,
 )
-from tests.conftest import write_text_image
+from tests.conftest import make_plates
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SPLITS = ["train", "train", "train", "val", "train", "test"]
-
-
-def make_plates(folder: Path, count: int = 30) -> pd.DataFrame:
-    rng = random.Random(0)
-    rows = []
-    for i in range(count):
-        text = "".join(rng.choice("ABCK0123789") for _ in range(rng.randint(3, 7)))
-        path = write_text_image(folder / f"{i:03d}.png", text)
-        rows.append({"image_path": str(path), "plate_text": text,
-                     "region": f"r{i % 2}", "split": SPLITS[i % len(SPLITS)]})  # fmt: skip
-    return pd.DataFrame(rows)
 
 
 def train_params_of(env: str) -> dict:
@@ -52,20 +38,6 @@ def quick_train_params(**overrides) -> dict:
     params = train_params_of("quick")
     params.update({"verbose": 0, "checkpoint_dir": None}, **overrides)
     return params
-
-
-@pytest.fixture(scope="module")
-def model_input(tmp_path_factory):
-    from tests.conftest import DEFAULT_PLATE
-
-    plates = make_plates(tmp_path_factory.mktemp("plates"))
-    return prepare_model_input(plates, {}, DEFAULT_PLATE)
-
-
-@pytest.fixture(scope="module")
-def augmentation():
-    compose = AlbumentationsDataset(filepath=str(REPO_ROOT / "conf/base/augmentation.yml")).load()
-    return seed_augmentation(compose, 42)
 
 
 def test_model_input_cache_reuses_unchanged_images(tmp_path, plate_params):
@@ -244,7 +216,7 @@ RECIPE_ENVIRONMENTS = sorted(
 def test_every_environment_gives_valid_parameters(env, tmp_path, monkeypatch):
     """A recipe environment (conf/quick, conf/wide_finetune) soft-merged over conf/base by the
     project's own config loader passes every section's schema, and its keys win: a typo in it
-    fails here and not hours into a run. A model it fine-tunes must exist: it is made here."""
+    fails here and not hours into a run. A model it starts from must exist: it is made here."""
     from kedro.config import OmegaConfigLoader
     from omegaconf import OmegaConf
 
@@ -256,9 +228,10 @@ def test_every_environment_gives_valid_parameters(env, tmp_path, monkeypatch):
     )
     merged = loader["parameters"]
     monkeypatch.chdir(tmp_path)
-    if merged["train"]["init_from"]:
-        Path(merged["train"]["init_from"]).parent.mkdir(parents=True)
-        Path(merged["train"]["init_from"]).touch()
+    for start in ("init_from", "transfer_from"):
+        if merged["train"][start]:
+            Path(merged["train"][start]).parent.mkdir(parents=True)
+            Path(merged["train"][start]).touch()
     validate_parameters(merged)
 
     def leaves(tree, prefix=()):

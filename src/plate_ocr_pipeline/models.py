@@ -8,8 +8,11 @@ the graph means the exported ONNX file takes the exact array that ``preprocess_i
 Two families, both built from plain parameters (``build_model(config, **params)``):
 
 - ``cnn``: conv blocks (Conv + BatchNorm + activation, max-pooling between stages) with a
-  ``dense`` head (1x1 channel squeeze, flatten, one Dense over all slots) or a fully
-  convolutional ``conv`` head (1x1 conv to ``slots * vocab`` channels + global average pool).
+  ``dense`` head (1x1 channel squeeze, flatten, one Dense over all slots), a fully
+  convolutional ``conv`` head (1x1 conv to ``slots * vocab`` channels + global average pool),
+  or a ``ctc`` head: logits per column of the last map, trained with CTC through
+  ``column_logits_view`` and decoded greedily into the slots inside the graph
+  (``CTCGreedySlots``), so its outputs look like every other model's.
 - ``cct``: compact convolutional transformer: conv stem, a few pre-norm transformer blocks
   over the feature-map tokens, then learned slot queries that cross-attend to the tokens.
   GELU uses the tanh approximation (exact GELU exports as ``Erf``/``Erfc``, which tf2onnx
@@ -30,7 +33,8 @@ from keras import layers, ops
 from plate_ocr_pipeline.plate_config import PlateConfig
 
 MODEL_TYPES = ("cnn", "cct")
-CNN_HEADS = ("dense", "mlp", "gru", "conv")
+CNN_HEADS = ("dense", "mlp", "gru", "conv", "ctc")
+COLUMN_LOGITS_LAYER = "column_logits"
 ACTIVATIONS = ("relu", "relu6", "swish", "gelu", "leaky_relu", "hard_swish")
 
 _PACKAGE = "plate_ocr_pipeline"
@@ -127,7 +131,10 @@ def build_cnn_model(
     (each column's features projected to ``2 * rnn_units``) with a bidirectional GRU of
     ``rnn_units`` per direction, so each column knows how many characters lie to its left and
     right, then flattens the sequence into the slot Dense; the ``conv`` head is fully
-    convolutional (1x1 conv to ``slots * vocab`` channels and global average pooling).
+    convolutional (1x1 conv to ``slots * vocab`` channels and global average pooling); the
+    ``ctc`` head gives each column of the last map a hidden layer of ``head_units`` and logits
+    over the alphabet (the pad is CTC's blank), then decodes them greedily into the slots.
+    It needs more columns than characters: use ``pool_sizes`` to keep 16.
 
     ``row_context`` > 0 adds a Conv-BN-act with a ``(1, row_context)`` kernel after the last
     stage. At the default size the last map is 8 columns wide and each column sees about 63 of
@@ -160,6 +167,8 @@ def build_cnn_model(
     if row_context:
         x = _conv_bn_act(x, x.shape[-1], (1, row_context), activation, "row_context")
 
+    if head == "ctc":
+        return keras.Model(inputs, _ctc_head(x, config, head_units, activation, dropout), name=name)
     outputs_size = config.max_plate_slots * config.vocabulary_size
     if head in ("dense", "mlp", "gru"):
         if head == "gru":
@@ -181,6 +190,88 @@ def build_cnn_model(
         x = layers.Conv2D(outputs_size, 1, name="head_conv")(x)
         x = layers.GlobalAveragePooling2D(name="head_pool")(x)
     return keras.Model(inputs, _slot_softmax(x, config), name=name)
+
+
+def _ctc_head(x, config: PlateConfig, hidden_units: int, activation: str, dropout: float):
+    """Per-column logits over the alphabet, the pad doubling as CTC's blank (named
+    ``column_logits``, what the CTC loss trains), then greedy decoding into slots."""
+    rows, columns, channels = x.shape[1:]
+    x = layers.Permute((2, 1, 3), name="columns_first")(x)
+    x = layers.Reshape((columns, rows * channels), name="column_features")(x)
+    x = layers.Dense(hidden_units, name="column_hidden")(x)
+    x = _activation(activation, "column_hidden_act")(x)
+    if dropout:
+        x = layers.Dropout(dropout, name="head_dropout")(x)
+    logits = layers.Dense(config.vocabulary_size, name=COLUMN_LOGITS_LAYER)(x)
+    return CTCGreedySlots(config.max_plate_slots, config.pad_index, name="plate")(logits)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class CTCGreedySlots(layers.Layer):
+    """Greedy CTC decoding inside the graph: per-column logits ``(batch, columns, vocab)`` to
+    the slot probabilities every other model gives ``(batch, slots, vocab)``.
+
+    A column emits when its most probable class is not the blank (the pad) and differs from
+    the previous column's; the k-th emission fills slot k with that column's softmax, so the
+    per-character confidence is the emitting column's. Slots past the last emission hold a
+    certain pad; emissions past the last slot are dropped. Only argmax, comparisons, cumsum
+    and matmul: it exports to ONNX, and downstream code cannot tell it from a slot head.
+    """
+
+    def __init__(self, slots: int, blank_index: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.slots = int(slots)
+        self.blank_index = int(blank_index)
+
+    def call(self, logits):
+        return ctc_greedy_slots(logits, self.slots, self.blank_index)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.slots, input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "slots": self.slots, "blank_index": self.blank_index}
+
+
+def ctc_greedy_slots(logits, slots: int, blank_index: int):
+    """Greedy CTC decoding of ``(batch, columns, vocab)`` logits into ``(batch, slots, vocab)``
+    slot probabilities (see ``CTCGreedySlots``)."""
+    probabilities = ops.softmax(logits, axis=-1)
+    dtype = probabilities.dtype
+    # Each column's best class one-hot, first one on ties. Not ops.argmax: Keras' float
+    # argmax uses Bitcast, which ONNX lacks.
+    best = ops.cast(ops.equal(logits, ops.max(logits, axis=-1, keepdims=True)), dtype)
+    best = best * ops.cast(ops.equal(ops.cumsum(best, axis=-1), 1.0), dtype)
+    previous = ops.concatenate([ops.zeros_like(best[:, :1]), best[:, :-1]], axis=1)
+    repeats = ops.sum(best * previous, axis=-1)
+    emits = (1.0 - best[:, :, blank_index]) * (1.0 - repeats)
+    position = ops.cumsum(emits, axis=1) - 1.0
+    slot_ids = ops.cast(ops.arange(slots), dtype)
+    # (batch, columns, slots): 1 where a column emits the character of that slot.
+    assignment = ops.cast(ops.equal(ops.expand_dims(position, -1), slot_ids), dtype)
+    assignment = assignment * ops.expand_dims(emits, -1)
+    filled = ops.matmul(ops.transpose(assignment, (0, 2, 1)), probabilities)
+    empty = 1.0 - ops.sum(assignment, axis=1)
+    pad = ops.cast(ops.equal(ops.arange(probabilities.shape[-1]), blank_index), filled.dtype)
+    return filled + ops.expand_dims(empty, -1) * pad
+
+
+def column_logits_view(model: keras.Model) -> keras.Model | None:
+    """The model from the input to a CTC head's per-column logits (sharing weights), or
+    ``None`` when ``model`` has no CTC head."""
+    try:
+        layer = model.get_layer(COLUMN_LOGITS_LAYER)
+    except ValueError:
+        return None
+    return keras.Model(model.input, layer.output, name=f"{model.name}_columns")
+
+
+def with_ctc_decoding(columns_model: keras.Model, config: PlateConfig, name: str) -> keras.Model:
+    """``columns_model`` (input to per-column logits) with the greedy slot decoding on top."""
+    decoded = CTCGreedySlots(config.max_plate_slots, config.pad_index, name="plate")(
+        columns_model.output
+    )
+    return keras.Model(columns_model.input, decoded, name=name)
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)

@@ -61,6 +61,58 @@ def top_3_k(y_true, y_pred):
     return ops.mean(ops.cast(hits, "float32"), axis=-1)
 
 
+SLOT_METRICS = {"plate_acc": plate_acc, "cat_acc": cat_acc, "top_3_k": top_3_k}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class CTCSlotLoss(keras.losses.Loss):
+    """CTC loss of per-column logits against the one-hot slot targets every model trains on
+    (the label is the slots' argmax up to the first pad; the pad is CTC's blank)."""
+
+    def __init__(self, blank_index: int, name: str = "ctc_slot_loss", **kwargs: Any) -> None:
+        super().__init__(name=name, **kwargs)
+        self.blank_index = int(blank_index)
+
+    def call(self, y_true, y_pred):
+        labels = ops.argmax(y_true, axis=-1)
+        label_length = ops.sum(ops.cast(ops.not_equal(labels, self.blank_index), "int32"), -1)
+        batch, columns = ops.shape(y_pred)[0], ops.shape(y_pred)[1]
+        column_length = ops.full((batch,), columns, dtype="int32")
+        return ops.ctc_loss(labels, y_pred, label_length, column_length, self.blank_index)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "blank_index": self.blank_index}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class CTCSlotMetric(keras.metrics.MeanMetricWrapper):
+    """A slot metric (``plate_acc``, ``cat_acc``, ``top_3_k``) of per-column logits, read
+    through the same greedy decoding as the exported model, so a CTC run's logs and
+    ``monitor`` mean what a slot model's do."""
+
+    def __init__(self, metric: str, slots: int, blank_index: int, **kwargs: Any) -> None:
+        from plate_ocr_pipeline.models import ctc_greedy_slots
+
+        if metric not in SLOT_METRICS:
+            raise ValueError(f"metric {metric!r} is not one of {sorted(SLOT_METRICS)}")
+
+        def decoded_metric(y_true, y_pred):
+            return SLOT_METRICS[metric](y_true, ctc_greedy_slots(y_pred, slots, blank_index))
+
+        kwargs.setdefault("name", metric)
+        super().__init__(fn=decoded_metric, **kwargs)
+        self.metric, self.slots, self.blank_index = metric, int(slots), int(blank_index)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "slots": self.slots,
+            "blank_index": self.blank_index,
+            "name": self.name,
+            "dtype": self.dtype,
+        }
+
+
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
     """Linear warm-up from ``initial * warmup_start`` to ``initial`` then cosine decay to

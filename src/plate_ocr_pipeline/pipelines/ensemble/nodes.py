@@ -34,8 +34,23 @@ def select_members(
     return {name: member_loaders[name]() for name in names}
 
 
+def _ctc_members(members: Mapping[str, Any]) -> bool:
+    """Whether the members have CTC heads (all of them) or slot heads (all of them)."""
+    from plate_ocr_pipeline.models import column_logits_view
+
+    kinds = {name: column_logits_view(model) is not None for name, model in members.items()}
+    if len(set(kinds.values())) > 1:
+        ctc = sorted(name for name, is_ctc in kinds.items() if is_ctc)
+        raise ValueError(
+            f"ensemble members {ctc} have CTC heads and the others slot heads: per-column and "
+            "per-slot logits cannot be averaged; combine models of one kind"
+        )
+    return any(kinds.values())
+
+
 def build_ensemble_model(members: Mapping[str, Any], plate: dict[str, Any]):
-    """One model whose slot probabilities are the softmax of the members' mean logits.
+    """One model whose slot probabilities are the softmax of the members' mean logits
+    (members with CTC heads: the greedy decoding of their mean per-column logits).
 
     Averaging logits and taking the softmax is the normalised geometric mean of the members'
     probabilities: a slot where one member is sure and the other unsure follows the sure one
@@ -44,6 +59,7 @@ def build_ensemble_model(members: Mapping[str, Any], plate: dict[str, Any]):
     """
     import keras
 
+    from plate_ocr_pipeline.models import COLUMN_LOGITS_LAYER, CTCGreedySlots
     from plate_ocr_pipeline.training import check_plate_shapes
 
     config = PlateConfig.from_dict(plate)
@@ -52,22 +68,36 @@ def build_ensemble_model(members: Mapping[str, Any], plate: dict[str, Any]):
         dtype="uint8",
         name="input",
     )
+    ctc = _ctc_members(members)
     logits = []
     for name, model in members.items():
         check_plate_shapes(model, config, f"ensemble member {name!r}")
+        layer_name = COLUMN_LOGITS_LAYER if ctc else LOGITS_LAYER
         try:
-            member_logits = model.get_layer(LOGITS_LAYER).output
+            member_logits = model.get_layer(layer_name).output
         except ValueError as error:
             raise ValueError(
-                f"ensemble member {name!r} has no {LOGITS_LAYER!r} layer; only models built "
+                f"ensemble member {name!r} has no {layer_name!r} layer; only models built "
                 "by plate_ocr_pipeline.models can be combined"
             ) from error
         member = keras.Model(model.input, member_logits, name=f"member_{name}")
         logits.append(member(inputs))
+    if ctc and len({tuple(t.shape) for t in logits}) > 1:
+        raise ValueError(
+            "the CTC ensemble members read different numbers of columns "
+            f"({', '.join(f'{n}: {t.shape[1]}' for n, t in zip(members, logits, strict=True))});"
+            " their column logits cannot be averaged"
+        )
     mean_logits = (
         logits[0] if len(logits) == 1 else keras.layers.Average(name="mean_logits")(logits)
     )
-    outputs = keras.layers.Softmax(axis=-1, name="plate")(mean_logits)
+    if ctc:
+        # Mean per-column logits, then the members' own greedy decoding into slots.
+        outputs = CTCGreedySlots(config.max_plate_slots, config.pad_index, name="plate")(
+            mean_logits
+        )
+    else:
+        outputs = keras.layers.Softmax(axis=-1, name="plate")(mean_logits)
     ensemble = keras.Model(inputs, outputs, name="plate_ocr_ensemble")
     logger.info(
         "Ensemble of %d models (%s): %d parameters",

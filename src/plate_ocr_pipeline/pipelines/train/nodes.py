@@ -120,20 +120,71 @@ def _learning_rate(params: dict[str, Any], steps_per_epoch: int):
     )
 
 
-def _compile(model, params: dict[str, Any], steps_per_epoch: int) -> None:
+def _compile(model, params: dict[str, Any], steps_per_epoch: int, config: PlateConfig) -> None:
+    """AdamW with the schedule; cross-entropy per slot, or CTC for a CTC head's column view
+    (``model`` ends in ``column_logits``), with the same metric names either way."""
     import keras
 
-    from plate_ocr_pipeline.training import cat_acc, plate_acc, top_3_k
+    from plate_ocr_pipeline.models import COLUMN_LOGITS_LAYER
+    from plate_ocr_pipeline.training import (
+        SLOT_METRICS,
+        CTCSlotLoss,
+        CTCSlotMetric,
+        cat_acc,
+        plate_acc,
+        top_3_k,
+    )
 
+    if model.layers[-1].name == COLUMN_LOGITS_LAYER:
+        loss = CTCSlotLoss(config.pad_index)
+        metrics = [
+            CTCSlotMetric(name, config.max_plate_slots, config.pad_index) for name in SLOT_METRICS
+        ]
+    else:
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=params["label_smoothing"])
+        metrics = [plate_acc, cat_acc, top_3_k]
     model.compile(
         optimizer=keras.optimizers.AdamW(
             learning_rate=_learning_rate(params, steps_per_epoch),
             weight_decay=params["weight_decay"],
             clipnorm=5.0,
         ),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=params["label_smoothing"]),
-        metrics=[plate_acc, cat_acc, top_3_k],
+        loss=loss,
+        metrics=metrics,
     )
+
+
+def _transfer_weights(model, source_path: str) -> None:
+    """Copy into ``model`` the weights of every layer of the ``source_path`` model that has
+    the same name and weight shapes (a backbone under a new head)."""
+    import keras
+
+    import plate_ocr_pipeline.models  # noqa: F401  (registers the custom layers)
+
+    source = keras.saving.load_model(source_path, compile=False)
+    copied, skipped = [], []
+    for layer in model.layers:
+        try:
+            donor = source.get_layer(layer.name)
+        except ValueError:
+            continue
+        ours, theirs = layer.get_weights(), donor.get_weights()
+        if not ours:
+            continue
+        if [w.shape for w in ours] == [w.shape for w in theirs]:
+            layer.set_weights(theirs)
+            copied.append(layer.name)
+        else:
+            skipped.append(layer.name)
+    if not copied:
+        raise ValueError(
+            f"train.transfer_from: no layer of {source_path} matches a layer of the new model "
+            "by name and weight shapes; it is not the same family of model"
+        )
+    logger.info(
+        "Transferred %d layers from %s (%s); %d same-named layers differ in shape: %s",
+        len(copied), source_path, ", ".join(copied), len(skipped), ", ".join(skipped) or "none",
+    )  # fmt: skip
 
 
 def _initial_model(config: PlateConfig, params: dict[str, Any]):
@@ -150,7 +201,10 @@ def _initial_model(config: PlateConfig, params: dict[str, Any]):
         check_plate_shapes(model, config, f"init_from model {params['init_from']}")
         return model
     spec = ModelParams.model_validate(params["model"])
-    return build_model(config, spec.type, **spec.builder_kwargs())
+    model = build_model(config, spec.type, **spec.builder_kwargs())
+    if params["transfer_from"]:
+        _transfer_weights(model, params["transfer_from"])
+    return model
 
 
 class _Warmup:
@@ -192,6 +246,7 @@ def train_model(  # noqa: PLR0913
     monitor: str,
     augmentation: bool,
     init_from: str | None,
+    transfer_from: str | None,
     resume: bool,
     checkpoint_dir: str | None,
     deterministic: bool,
@@ -206,6 +261,11 @@ def train_model(  # noqa: PLR0913
     """
     import keras
 
+    from plate_ocr_pipeline.models import (
+        COLUMN_LOGITS_LAYER,
+        column_logits_view,
+        with_ctc_decoding,
+    )
     from plate_ocr_pipeline.training import (
         AugmentedBatches,
         LearningRateLogger,
@@ -220,7 +280,7 @@ def train_model(  # noqa: PLR0913
     params = dict(
         model=model, epochs=epochs, learning_rate=learning_rate, weight_decay=weight_decay,
         warmup_epochs=warmup_epochs, lr_schedule=lr_schedule, min_lr_fraction=min_lr_fraction,
-        label_smoothing=label_smoothing, init_from=init_from,
+        label_smoothing=label_smoothing, init_from=init_from, transfer_from=transfer_from,
     )  # fmt: skip
     config = PlateConfig.from_dict(plate)
     set_seed(seed, deterministic)
@@ -265,15 +325,18 @@ def train_model(  # noqa: PLR0913
 
         initial_epoch = int(state["epochs_done"])
         history = {k: list(v) for k, v in state["history"].items()}
-        net = keras.saving.load_model(Path(checkpoint_dir) / "last.keras")
+        fitted = keras.saving.load_model(Path(checkpoint_dir) / "last.keras")
+        net = fitted
+        if fitted.layers[-1].name == COLUMN_LOGITS_LAYER:
+            net = with_ctc_decoding(fitted, config, fitted.name.removesuffix("_columns"))
         logger.info("Resuming from %s after epoch %d", checkpoint_dir, initial_epoch)
         if lr_schedule == "cosine":
             # The saved schedule decays over the epoch count the run started with; a run
             # extended on resume (more train.epochs) decays over the new count instead of
             # spending its added epochs at the floor rate.
-            saved_steps = net.optimizer._learning_rate.total_steps  # the schedule object
+            saved_steps = fitted.optimizer._learning_rate.total_steps  # the schedule object
             schedule = _learning_rate(params, steps_per_epoch)
-            net.optimizer.learning_rate = schedule
+            fitted.optimizer.learning_rate = schedule
             if saved_steps != schedule.total_steps:
                 logger.info(
                     "train.epochs is now %d: the cosine decay is stretched from %d to %d "
@@ -284,7 +347,9 @@ def train_model(  # noqa: PLR0913
         if resume and state:
             logger.info("Checkpoint in %s is from a finished run: starting afresh", checkpoint_dir)
         net = _initial_model(config, params)
-        _compile(net, params, steps_per_epoch)
+        # A CTC head trains its per-column logits; the slot decoding on top has no weights.
+        fitted = column_logits_view(net) or net
+        _compile(fitted, params, steps_per_epoch, config)
     batches.set_epoch(initial_epoch)
     logger.info(
         "Training %s (%d params) on %d crops, %d val, %d epochs of %d steps",
@@ -316,7 +381,7 @@ def train_model(  # noqa: PLR0913
     fit = keras.callbacks.History()
     callbacks.append(fit)
 
-    net.fit(
+    fitted.fit(
         batches,
         validation_data=validation,
         epochs=epochs,

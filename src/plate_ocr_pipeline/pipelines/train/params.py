@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 
 class ModelParams(BaseModel):
@@ -23,7 +23,7 @@ class ModelParams(BaseModel):
     filters: list[int] | None = None
     stem_filters: int | list[int] | None = None
     stem_stride: int | None = Field(default=None, ge=1, le=4)
-    head: Literal["dense", "mlp", "gru", "conv"] | None = None
+    head: Literal["dense", "mlp", "gru", "conv", "ctc"] | None = None
     head_channels: int | None = Field(default=None, ge=1)
     head_units: int | None = Field(default=None, ge=1)
     rnn_units: int | None = Field(default=None, ge=1)
@@ -56,21 +56,32 @@ class TrainParams(BaseModel):
     monitor: str = "val_plate_acc"
     augmentation: bool = True
     init_from: str | None = None
+    transfer_from: str | None = None
     resume: bool = False
     checkpoint_dir: str | None = "data/06_models/checkpoints"
     deterministic: bool = True
     verbose: Literal[0, 1, 2] = 2
 
-    @field_validator("init_from")
+    @field_validator("init_from", "transfer_from")
     @classmethod
-    def _model_to_fine_tune_exists(cls, v: str | None) -> str | None:
+    def _model_to_start_from_exists(cls, v: str | None, info: ValidationInfo) -> str | None:
         # Checked here so that a recipe naming a model not trained yet fails before rendering.
         if v is not None and not Path(v).is_file():
             raise ValueError(
-                f"train.init_from: {v} is not a file. It names the .keras model to fine-tune; "
-                "train and keep that model first (see the environment's header)"
+                f"train.{info.field_name}: {v} is not a file. It names the .keras model to "
+                "start from; train and keep that model first (see the environment's header)"
             )
         return v
+
+    @model_validator(mode="after")
+    def _one_starting_point(self) -> TrainParams:
+        if self.init_from and self.transfer_from:
+            raise ValueError(
+                "train.init_from and train.transfer_from are both set: init_from fine-tunes a "
+                "whole model as it is, transfer_from builds train.model and copies the "
+                "matching layers into it; set one"
+            )
+        return self
 
 
 PARAMETER_SCHEMAS = {"train": TrainParams}

@@ -25,6 +25,7 @@ TRAIN_KEYS = (
     "monitor",
     "augmentation",
     "init_from",
+    "transfer_from",
     "resume",
     "checkpoint_dir",
     "deterministic",

@@ -1,0 +1,207 @@
+"""The CTC head: greedy decoding into slots on hand-made logits, the CTC loss and metrics,
+training, resuming and transferring a backbone, the ONNX export and CTC ensembles."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from plate_ocr_pipeline.models import (  # noqa: E402
+    COLUMN_LOGITS_LAYER,
+    CTCGreedySlots,
+    build_model,
+    column_logits_view,
+)
+from plate_ocr_pipeline.pipelines.ensemble.nodes import build_ensemble_model  # noqa: E402
+from plate_ocr_pipeline.pipelines.train.nodes import train_model  # noqa: E402
+from plate_ocr_pipeline.pipelines.train.params import TrainParams  # noqa: E402
+from plate_ocr_pipeline.plate_config import PlateConfig  # noqa: E402
+from plate_ocr_pipeline.text_codec import decode_with_confidence, one_hot_encode  # noqa: E402
+from plate_ocr_pipeline.training import CTCSlotLoss, CTCSlotMetric  # noqa: E402
+from tests.test_train_pipeline import quick_train_params  # noqa: E402
+
+CTC_KNOBS = {"width_multiplier": 0.25, "head": "ctc", "head_units": 16,
+             "pool_sizes": [[2, 2], [2, 2], [2, 1]]}  # fmt: skip
+
+
+@pytest.fixture
+def config(plate_params) -> PlateConfig:
+    return PlateConfig.from_dict(plate_params)
+
+
+def column_logits(config: PlateConfig, columns: str, sure: float = 8.0) -> np.ndarray:
+    """Logits ``(1, len(columns), vocab)`` whose best class per column is the given
+    character (``_`` is the pad, CTC's blank)."""
+    logits = np.zeros((1, len(columns), config.vocabulary_size), np.float32)
+    for t, character in enumerate(columns):
+        logits[0, t, config.alphabet.index(character)] = sure
+    return logits
+
+
+def decode(config: PlateConfig, logits: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    slots = np.asarray(CTCGreedySlots(config.max_plate_slots, config.pad_index)(logits))
+    return decode_with_confidence(slots, config)
+
+
+def test_greedy_decoding_merges_repeats_and_keeps_blank_separated_doubles(config):
+    # "44" needs a blank between the fours; runs of one class are one character.
+    (text, _), = decode(config, column_logits(config, "_44_4MM__WWK____"))  # fmt: skip
+    assert text == "44MWK"
+    (text, _), = decode(config, column_logits(config, "________________"))  # fmt: skip
+    assert text == ""
+    (text, _), = decode(config, column_logits(config, "A_B"))  # fmt: skip
+    assert text == "AB"
+
+
+def test_greedy_decoding_drops_emissions_past_the_last_slot(config):
+    (text, _), = decode(config, column_logits(config, "0123456789ABCDEF"))  # fmt: skip
+    assert text == "0123456789"
+
+
+def test_slot_probabilities_are_the_emitting_columns_and_sum_to_one(config):
+    logits = column_logits(config, "_AA_B___", sure=3.0)
+    slots = np.asarray(CTCGreedySlots(config.max_plate_slots, config.pad_index)(logits))
+    np.testing.assert_allclose(slots.sum(-1), 1.0, rtol=1e-6)
+    softmax = np.exp(logits[0]) / np.exp(logits[0]).sum(-1, keepdims=True)
+    # Slot 0 holds the first A column (1), slot 1 the B column (4); the rest a sure pad.
+    np.testing.assert_allclose(slots[0, 0], softmax[1], rtol=1e-6)
+    np.testing.assert_allclose(slots[0, 1], softmax[4], rtol=1e-6)
+    assert slots[0, 2:, config.pad_index].tolist() == [1.0] * (config.max_plate_slots - 2)
+    (text, confidence), = decode_with_confidence(slots, config)  # fmt: skip
+    assert text == "AB"
+    np.testing.assert_allclose(confidence, [softmax[1].max(), softmax[4].max()], rtol=1e-6)
+
+
+def test_ctc_model_gives_slots_and_its_column_view_gives_logits(config):
+    model = build_model(config, "cnn", **CTC_KNOBS)
+    assert tuple(model.output_shape) == (None, 10, 37)
+    view = column_logits_view(model)
+    assert view.layers[-1].name == COLUMN_LOGITS_LAYER
+    assert tuple(view.output_shape) == (None, 16, 37)  # 128 px, stride-2 stem, 2 width pools
+    assert column_logits_view(build_model(config, "cnn", width_multiplier=0.25)) is None
+
+
+def test_ctc_loss_and_metrics_on_hand_made_logits(config):
+    targets = one_hot_encode(["44MWK", "AB"], config)
+    right = np.concatenate([column_logits(config, "_44_4MM__WWK____", sure=12.0),
+                            column_logits(config, "AAA__B__________", sure=12.0)])  # fmt: skip
+    # "4MWK" (the fours run together) and "A8".
+    wrong = np.concatenate([column_logits(config, "_444_MM__WWK____", sure=12.0),
+                            column_logits(config, "AAA__8__________", sure=12.0)])  # fmt: skip
+    loss = CTCSlotLoss(config.pad_index)
+    assert float(loss(targets, right)) < 0.01
+    assert float(loss(targets, wrong)) > 5.0
+    # Slots of "4MWK" against "44MWK": the first four and the last five pads agree (6 of 10);
+    # "A8" against "AB": 9 of 10.
+    for name, on_right, on_wrong in [("plate_acc", 1.0, 0.0), ("cat_acc", 1.0, 0.75)]:
+        metric = CTCSlotMetric(name, config.max_plate_slots, config.pad_index)
+        metric.update_state(targets, right)
+        assert float(metric.result()) == pytest.approx(on_right)
+        metric.reset_state()
+        metric.update_state(targets, wrong)
+        assert float(metric.result()) == pytest.approx(on_wrong)
+
+
+def test_ctc_training_resumes_and_returns_a_slot_model(
+    tmp_path, model_input, augmentation, plate_params
+):
+    checkpoints = tmp_path / "ckpt"
+    params = quick_train_params(model=CTC_KNOBS, checkpoint_dir=str(checkpoints))
+    model, first = train_model(model_input, augmentation, plate_params, **params)
+    assert tuple(model.output_shape) == (None, 10, 37)
+    assert np.isfinite(first["loss"]).all() and "val_plate_acc" in first
+    # The checkpoint holds the trained column view; a cut-off run resumes from it.
+    state = json.loads((checkpoints / "state.json").read_text())
+    state.pop("finished")
+    (checkpoints / "state.json").write_text(json.dumps(state))
+    params.update(resume=True, epochs=2)
+    resumed_model, resumed = train_model(model_input, augmentation, plate_params, **params)
+    assert list(resumed["epoch"]) == [1, 2]
+    assert resumed.loc[0, "loss"] == pytest.approx(first.loc[0, "loss"])
+    assert tuple(resumed_model.output_shape) == (None, 10, 37)
+    probabilities = resumed_model.predict(model_input["images"][:3], verbose=0)
+    np.testing.assert_allclose(probabilities.sum(-1), 1.0, rtol=1e-5)
+
+
+def test_transfer_from_seeds_the_backbone_of_a_new_head(
+    tmp_path, model_input, augmentation, plate_params, config
+):
+    keras.utils.set_random_seed(5)
+    donor = build_model(config, "cnn", width_multiplier=0.25,
+                        pool_sizes=[[2, 2], [2, 2], [2, 1]])  # fmt: skip
+    path = tmp_path / "donor.keras"
+    donor.save(path)
+    params = quick_train_params(model=CTC_KNOBS, transfer_from=str(path), epochs=1,
+                                learning_rate=1e-9, warmup_epochs=0)  # fmt: skip
+    model, _ = train_model(model_input, augmentation, plate_params, **params)
+    # A learning rate of 1e-9: the stem is still the donor's (BatchNorm statistics move).
+    np.testing.assert_allclose(
+        model.get_layer("stem_conv").kernel.numpy(),
+        donor.get_layer("stem_conv").kernel.numpy(),
+        atol=1e-6,
+    )
+    unrelated = tmp_path / "unrelated.keras"
+    build_model(config, "cct", width_multiplier=0.5, depth=1).save(unrelated)
+    with pytest.raises(ValueError, match="no layer of .* matches"):
+        train_model(model_input, augmentation, plate_params,
+                    **quick_train_params(model=CTC_KNOBS, transfer_from=str(unrelated)))  # fmt: skip
+
+
+def test_init_from_and_transfer_from_together_fail_at_start(tmp_path):
+    path = tmp_path / "model.keras"
+    path.write_text("x")
+    with pytest.raises(ValueError, match="init_from and train.transfer_from are both set"):
+        TrainParams(init_from=str(path), transfer_from=str(path))
+    with pytest.raises(ValueError, match="train.transfer_from: .* is not a file"):
+        TrainParams(transfer_from=str(tmp_path / "missing.keras"))
+
+
+def test_ctc_model_exports_to_onnx_with_the_same_slots(config):
+    onnxruntime = pytest.importorskip("onnxruntime")
+    pytest.importorskip("tf2onnx")
+    from plate_ocr_pipeline.pipelines.export.nodes import convert_keras_to_onnx
+
+    keras.utils.set_random_seed(4)
+    model = build_model(config, "cnn", **CTC_KNOBS)
+    proto = convert_keras_to_onnx(model, config.to_dict(), opset=17)
+    assert "Bitcast" not in {node.op_type for node in proto.graph.node}
+    session = onnxruntime.InferenceSession(proto.SerializeToString())
+    images = np.random.default_rng(4).integers(0, 256, (6, 64, 128, 1), dtype=np.uint8)
+    onnx_slots = session.run(None, {"input": images})[0]
+    keras_slots = model.predict(images, verbose=0)
+    np.testing.assert_allclose(onnx_slots, keras_slots, atol=1e-5)
+    assert (onnx_slots.argmax(-1) == keras_slots.argmax(-1)).all()
+
+
+def test_ctc_ensemble_decodes_the_members_mean_column_logits(config, plate_params):
+    keras.utils.set_random_seed(6)
+    members = {name: build_model(config, "cnn", **CTC_KNOBS) for name in ("a", "b")}
+    ensemble = build_ensemble_model(members, plate_params)
+    images = np.random.default_rng(6).integers(0, 256, (4, 64, 128, 1), dtype=np.uint8)
+    mean = np.mean([column_logits_view(m).predict(images, verbose=0) for m in members.values()], 0)
+    expected = CTCGreedySlots(config.max_plate_slots, config.pad_index)(mean)
+    np.testing.assert_allclose(ensemble.predict(images, verbose=0), expected, atol=1e-5)
+    mixed = {"ctc": members["a"], "slots": build_model(config, "cnn", width_multiplier=0.25)}
+    with pytest.raises(ValueError, match=r"members \['ctc'\] have CTC heads"):
+        build_ensemble_model(mixed, plate_params)
+
+
+def test_a_ctc_checkpoint_exports_with_its_slot_decoding(tmp_path, config, plate_params):
+    onnxruntime = pytest.importorskip("onnxruntime")
+    from tests.test_export import _export_checkpoint_script
+
+    keras.utils.set_random_seed(7)
+    model = build_model(config, "cnn", **CTC_KNOBS)
+    column_logits_view(model).save(tmp_path / "last.keras")  # what a CTC run checkpoints
+    path = _export_checkpoint_script().export_checkpoint(
+        tmp_path / "last.keras", tmp_path / "ckpt.onnx", plate_params
+    )
+    session = onnxruntime.InferenceSession(str(path))
+    images = np.random.default_rng(7).integers(0, 256, (3, 64, 128, 1), dtype=np.uint8)
+    np.testing.assert_allclose(
+        session.run(None, {"input": images})[0], model.predict(images, verbose=0), atol=1e-5
+    )
