@@ -37,6 +37,7 @@ def _params(**over):
         "images_subdir": "images",
         "gallery_per_region": 2,
         "region_weights": {"us": 4, "eu-fr": 1, "ar": 1},
+        "repeat_odds": 0.3,  # exercise the repeated-run path
         "serial_glyphs": {"serif_i": 0.5, "bar_one": 0.5},  # exercise the variant path
         "us_layout": {"serial_span": [0.85, 0.98], "stacked_odds_short": 0.5},
     }
@@ -95,7 +96,7 @@ def test_pipeline_writes_images_csv_gallery_deterministically(tmp_path):
 
 
 def test_annotations_node():
-    plan = plan_synthetic_plates(5, {"us": 1}, [200, 200], [100, 100], 1, "images", PLATE)
+    plan = plan_synthetic_plates(5, {"us": 1}, [200, 200], [100, 100], 1, "images", 0.0, PLATE)
     ann = build_synthetic_annotations(plan)
     assert list(ann.columns) == ["image_path", "plate_text", "region"]
     assert ann["image_path"].str.startswith("images/").all()
@@ -119,6 +120,7 @@ def test_schema_exposed_and_defaults_valid():
         ({"us_layout": {"serial_span": [0.98, 0.9]}}, "us_layout.serial_span"),
         ({"us_layout": {"serial_height": [0.4, 1.2]}}, "us_layout.serial_height"),
         ({"us_layout": {"stacked_odds_short": -0.1}}, "stacked_odds_short"),
+        ({"repeat_odds": 1.2}, "repeat_odds"),
     ],
 )
 def test_invalid_params_fail_naming_the_key(override, message):
@@ -128,9 +130,9 @@ def test_invalid_params_fail_naming_the_key(override, message):
 
 def test_first_node_validates_without_hook():
     with pytest.raises(ValidationError, match="num_plates"):
-        plan_synthetic_plates(0, {"us": 1}, [200, 200], [100, 100], 1, "images", PLATE)
+        plan_synthetic_plates(0, {"us": 1}, [200, 200], [100, 100], 1, "images", 0.0, PLATE)
     with pytest.raises(ValidationError, match="region_weights"):
-        plan_synthetic_plates(3, {"pluto": 1}, [200, 200], [100, 100], 1, "images", PLATE)
+        plan_synthetic_plates(3, {"pluto": 1}, [200, 200], [100, 100], 1, "images", 0.0, PLATE)
 
 
 def test_annotations_round_trip_through_ingest_with_zero_rejects(tmp_path, plate_params):

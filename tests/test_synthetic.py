@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +67,37 @@ def test_sizes_within_requested_ranges():
         4, {"us": 1}, seed=1, width_range=(128, 128), height_range=(64, 64), num_workers=1
     )
     assert all(img.shape == (64, 128, 3) for img, _, _ in out)
+
+
+def _longest_run(text: str) -> int:
+    return max(len(list(run)) for _, run in itertools.groupby(text))
+
+
+def test_repeat_odds_writes_a_run_over_us_plates_only_and_leaves_the_rest_alone():
+    weights = {"us": 1, "uk": 1}
+    plain = plan_plates(300, weights, seed=3)
+    assert plan_plates(300, weights, seed=3, repeat_odds=0.0) == plain
+    repeated = plan_plates(300, weights, seed=3, repeat_odds=1.0)
+    for before, after in zip(plain, repeated, strict=True):
+        assert (after.region, after.width, after.height) == (before.region, before.width,
+                                                             before.height)  # fmt: skip
+        if after.region != "us":
+            assert after == before
+            continue
+        # Same group lengths and label length; a run of at least two (groups of one aside).
+        assert [len(g) for g in after.groups] == [len(g) for g in before.groups]
+        assert len(after.label) == len(before.label)
+        if max(len(g) for g in before.groups) >= 2:
+            assert max(_longest_run(g) for g in after.groups) >= 2
+    us = [(b, a) for b, a in zip(plain, repeated, strict=True) if a.region == "us"]
+    runs_before = sum(_longest_run(b.label) >= 3 for b, _ in us)
+    runs_after = sum(_longest_run(a.label) >= 3 for _, a in us)
+    assert runs_after > 3 * max(runs_before, 1)
+    half = plan_plates(300, weights, seed=3, repeat_odds=0.5)
+    changed = sum(h != b for h, b in zip(half, plain, strict=True))
+    assert 0.25 * len(us) < changed < 0.75 * len(us)
+    with pytest.raises(ValueError, match="repeat_odds"):
+        plan_plates(3, weights, repeat_odds=1.5)
 
 
 def test_unknown_region_fails_clearly():

@@ -293,6 +293,23 @@ def sample_groups(rng: np.random.Generator, region: str, allowed: str | None = N
     return groups
 
 
+def repeat_a_run(rng: np.random.Generator, groups: list[str]) -> list[str]:
+    """``groups`` with a run of 2-4 copies of one character written over one group (chosen
+    in proportion to its length): ``DDD LLL`` may become ``999 LLA`` or ``DDD BBB``. Real
+    plates repeat characters (``9999CF``, ``000BBB``) far more often than uniform sampling
+    does, and a CTC reader needs a blank between doubled characters to keep them both."""
+    lengths = np.array([len(group) for group in groups], dtype=float)
+    if lengths.max() < 2:
+        return list(groups)
+    lengths[lengths < 2] = 0
+    which = int(rng.choice(len(groups), p=lengths / lengths.sum()))
+    group = groups[which]
+    run = min(len(group), int(rng.integers(2, 5)))
+    start = int(rng.integers(0, len(group) - run + 1))
+    repeated = group[:start] + group[start] * run + group[start + run :]
+    return [*groups[:which], repeated, *groups[which + 1 :]]
+
+
 def groups_to_label(groups: list[str], region: str) -> str:
     """Label of a plate: upper-case, no separators, region label rule applied."""
     text = "".join(groups).upper()

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .formats import REGION_FORMATS, sample_text
+from .formats import REGION_FORMATS, groups_to_label, repeat_a_run, sample_text
 from .renderer import (
     DEFAULT_ALPHABET,
     SerialGlyphs,
@@ -61,12 +61,21 @@ def plan_plate(
     max_plate_slots: int = 10,
     alphabet: str = DEFAULT_ALPHABET,
     pad_char: str = "_",
+    repeat_odds: float = 0.0,
 ) -> PlatePlan:
-    """Region, text and output size of plate ``index`` (cheap: no rendering)."""
+    """Region, text and output size of plate ``index`` (cheap: no rendering).
+
+    ``repeat_odds``: share of US plates whose text gets a run of one repeated character
+    (``repeat_a_run``), drawn from its own stream so that other plates keep their text."""
     regions, p = _normalise_weights(region_weights)
     rng = np.random.default_rng([seed, index, 0])
     region = regions[int(rng.choice(len(regions), p=p))]
     groups, label = sample_text(rng, region, max_plate_slots, alphabet.replace(pad_char, ""))
+    if repeat_odds > 0 and REGION_FORMATS[region].family == "us":
+        repeats = np.random.default_rng([seed, index, 3])
+        if repeats.random() < repeat_odds:
+            groups = repeat_a_run(repeats, groups)
+            label = groups_to_label(groups, region)
     w = int(rng.integers(width_range[0], width_range[1] + 1))
     h = int(round(w / (plate_aspect(region) * rng.uniform(0.9, 1.12))))
     h = int(np.clip(h, height_range[0], height_range[1]))
@@ -82,13 +91,24 @@ def plan_plates(
     max_plate_slots: int = 10,
     alphabet: str = DEFAULT_ALPHABET,
     pad_char: str = "_",
+    repeat_odds: float = 0.0,
 ) -> list[PlatePlan]:
     if n < 1:
         raise ValueError(f"num_plates must be >= 1, got {n}")
+    if not 0 <= repeat_odds <= 1:
+        raise ValueError(f"repeat_odds must be in [0, 1], got {repeat_odds}")
     _normalise_weights(region_weights)
     return [
         plan_plate(
-            seed, i, region_weights, width_range, height_range, max_plate_slots, alphabet, pad_char
+            seed,
+            i,
+            region_weights,
+            width_range,
+            height_range,
+            max_plate_slots,
+            alphabet,
+            pad_char,
+            repeat_odds,
         )
         for i in range(n)
     ]

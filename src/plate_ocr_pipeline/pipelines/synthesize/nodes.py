@@ -47,6 +47,7 @@ def plan_synthetic_plates(
     image_height: list[int],
     seed: int,
     images_subdir: str,
+    repeat_odds: float,
     plate: dict,
 ) -> pd.DataFrame:
     """Region, text and size of every plate (one row per plate, no rendering yet)."""
@@ -58,12 +59,14 @@ def plan_synthetic_plates(
             "image_height": image_height,
             "seed": seed,
             "images_subdir": images_subdir,
+            "repeat_odds": repeat_odds,
         }
     )
     slots, alphabet, pad = _plate_config(plate)
     plans = plan_plates(
-        p.num_plates, p.region_weights, p.seed, p.image_width, p.image_height, slots, alphabet, pad
-    )
+        p.num_plates, p.region_weights, p.seed, p.image_width, p.image_height, slots, alphabet,
+        pad, p.repeat_odds,
+    )  # fmt: skip
     sub = p.images_subdir.strip("/")
     rows = [
         {

@@ -107,6 +107,9 @@ class SynthesizeParams(BaseModel):
     images_subdir: str = Field("images", description="image folder relative to the CSV")
     gallery_per_region: int = Field(6, description="samples per region in the gallery")
     region_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_REGION_WEIGHTS))
+    repeat_odds: float = Field(
+        0.0, ge=0, le=1, description="share of US plates with a run of one repeated character"
+    )
     serial_glyphs: SerialGlyphOdds = SerialGlyphOdds()
     us_layout: UsLayoutRanges = UsLayoutRanges()
 

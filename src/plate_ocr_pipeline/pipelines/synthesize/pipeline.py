@@ -22,6 +22,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "image_height": "params:synthesize.image_height",
                     "seed": "params:synthesize.seed",
                     "images_subdir": "params:synthesize.images_subdir",
+                    "repeat_odds": "params:synthesize.repeat_odds",
                     "plate": "params:plate",
                 },
                 outputs="synthetic_plate_plan",
