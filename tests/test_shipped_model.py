@@ -19,8 +19,8 @@ SAMPLES = REPO_ROOT / "src" / "plate_ocr_pipeline" / "assets" / "samples"
 def test_shipped_model_metadata_matches_the_plate_config():
     reader = ONNXPlateRecognizer()
     assert reader.model_path == DEFAULT_MODEL_PATH
-    # A few MB at most: the shipped ensemble is two members of about 3.2 MB each.
-    assert DEFAULT_MODEL_PATH.stat().st_size < 8_000_000
+    # A few MB at most: the shipped CTC model is 2.2 MB.
+    assert DEFAULT_MODEL_PATH.stat().st_size < 4_000_000
     beside = PlateConfig.from_yaml(DEFAULT_MODEL_PATH.with_suffix(".yml"))
     assert reader.config == beside
     base = yaml.safe_load((REPO_ROOT / "conf/base/parameters_plate.yml").read_text())["plate"]
@@ -36,8 +36,8 @@ def test_shipped_model_reads_the_shipped_samples():
     texts = reader.run([SAMPLES / row["image_path"] for row in rows])
     truths = [row["plate_text"] for row in rows]
     slot_accuracy = cat_acc(encode_texts(truths, reader.config), encode_texts(texts, reader.config))
-    # Issue #6 asks for 9 of 10 plates read exactly; that waits for a model that meets its
-    # accuracy goal (the model shipped now reads 8 of these 12 exactly). Until then this
-    # guards against a broken model, export or preprocessing: one that reads nothing, or
-    # only pads, stays far below 80% of slots.
-    assert slot_accuracy >= 0.8, list(zip(texts, truths, strict=True))
+    exact = sum(text == truth for text, truth in zip(texts, truths, strict=True))
+    # The shipped model reads 9 of these 12 exactly: two bare bars side by side (IIX799), a
+    # bare I at the edge and a star read as 7 are its misses. Issue #6 asks for 9 of 10.
+    assert exact >= 9, list(zip(texts, truths, strict=True))
+    assert slot_accuracy >= 0.9, list(zip(texts, truths, strict=True))
