@@ -3,8 +3,6 @@ training, resuming and transferring a backbone, the ONNX export and CTC ensemble
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
@@ -22,7 +20,7 @@ from plate_ocr_pipeline.pipelines.train.params import TrainParams  # noqa: E402
 from plate_ocr_pipeline.plate_config import PlateConfig  # noqa: E402
 from plate_ocr_pipeline.text_codec import decode_with_confidence, one_hot_encode  # noqa: E402
 from plate_ocr_pipeline.training import CTCSlotLoss, CTCSlotMetric  # noqa: E402
-from tests.test_train_pipeline import quick_train_params  # noqa: E402
+from tests.test_train_pipeline import pretend_cut_off, quick_train_params  # noqa: E402
 
 CTC_KNOBS = {"width_multiplier": 0.25, "head": "ctc", "head_units": 16,
              "pool_sizes": [[2, 2], [2, 2], [2, 1]]}  # fmt: skip
@@ -115,9 +113,7 @@ def test_ctc_training_resumes_and_returns_a_slot_model(
     assert tuple(model.output_shape) == (None, 10, 37)
     assert np.isfinite(first["loss"]).all() and "val_plate_acc" in first
     # The checkpoint holds the trained column view; a cut-off run resumes from it.
-    state = json.loads((checkpoints / "state.json").read_text())
-    state.pop("finished")
-    (checkpoints / "state.json").write_text(json.dumps(state))
+    pretend_cut_off(checkpoints)
     params.update(resume=True, epochs=2)
     resumed_model, resumed = train_model(model_input, augmentation, plate_params, **params)
     assert list(resumed["epoch"]) == [1, 2]

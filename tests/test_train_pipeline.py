@@ -40,6 +40,15 @@ def quick_train_params(**overrides) -> dict:
     return params
 
 
+def pretend_cut_off(checkpoints: Path) -> dict:
+    """Make a finished run's checkpoint look like one killed before it finished; returns the
+    state it had."""
+    state = json.loads((checkpoints / "state.json").read_text())
+    unfinished = {key: value for key, value in state.items() if key != "finished"}
+    (checkpoints / "state.json").write_text(json.dumps(unfinished))
+    return state
+
+
 def test_model_input_cache_reuses_unchanged_images(tmp_path, plate_params):
     plates = make_plates(tmp_path / "imgs", count=6)
     first = prepare_model_input(plates, {}, plate_params)
@@ -82,11 +91,8 @@ def test_cut_off_run_resumes_from_checkpoint(tmp_path, model_input, augmentation
                                 warmup_epochs=0.5)  # fmt: skip
     _, first = train_model(model_input, augmentation, plate_params, **params)
     assert (checkpoints / "last.keras").exists()
-    state = json.loads((checkpoints / "state.json").read_text())
+    state = pretend_cut_off(checkpoints)  # then ask for two epochs
     assert state["epochs_done"] == 1 and state["finished"]
-    # Pretend the run was killed before it finished, then ask for two epochs.
-    state.pop("finished")
-    (checkpoints / "state.json").write_text(json.dumps(state))
     params.update(resume=True, epochs=2)
     _, resumed = train_model(model_input, augmentation, plate_params, **params)
     assert list(resumed["epoch"]) == [1, 2]
@@ -103,9 +109,7 @@ def test_run_extended_on_resume_stretches_the_cosine_decay(
                                 warmup_epochs=0, epochs=1)  # fmt: skip
     net, _ = train_model(model_input, augmentation, plate_params, **params)
     steps = int(net.optimizer.iterations.numpy())
-    state = json.loads((checkpoints / "state.json").read_text())
-    state.pop("finished")  # as if it had been cut off
-    (checkpoints / "state.json").write_text(json.dumps(state))
+    pretend_cut_off(checkpoints)
     params.update(resume=True, epochs=3)
     net, history = train_model(model_input, augmentation, plate_params, **params)
     assert net.optimizer._learning_rate.total_steps == 3 * steps
@@ -123,9 +127,7 @@ def test_resume_refuses_a_checkpoint_of_another_recipe_or_data(
     checkpoints = tmp_path / "ckpt"
     params = quick_train_params(checkpoint_dir=str(checkpoints))
     train_model(model_input, augmentation, plate_params, **params)
-    state = json.loads((checkpoints / "state.json").read_text())
-    state.pop("finished")  # as if it had been cut off
-    (checkpoints / "state.json").write_text(json.dumps(state))
+    pretend_cut_off(checkpoints)
     resumed = {**params, "resume": True, "epochs": 2}
     with pytest.raises(ValueError, match=r"other learning_rate, model\.row_context"):
         changed = {**resumed, "learning_rate": 0.01, "model": {**params["model"], "row_context": 3}}
@@ -135,6 +137,7 @@ def test_resume_refuses_a_checkpoint_of_another_recipe_or_data(
         train_model(other_pixels, augmentation, plate_params, **resumed)
     # The same recipe and data continue, and a checkpoint without a fingerprint (written
     # before there was one) is trusted.
+    state = json.loads((checkpoints / "state.json").read_text())
     state.pop("fingerprint")
     (checkpoints / "state.json").write_text(json.dumps(state))
     _, history = train_model(model_input, augmentation, plate_params, **resumed)
