@@ -64,14 +64,7 @@ def main() -> None:
     from plate_ocr_pipeline.models import build_model, column_logits_view
     from plate_ocr_pipeline.plate_config import PlateConfig
     from plate_ocr_pipeline.text_codec import one_hot_encode
-    from plate_ocr_pipeline.training import (
-        CTCSlotLoss,
-        CTCSlotMetric,
-        WarmupCosine,
-        cat_acc,
-        plate_acc,
-        set_seed,
-    )
+    from plate_ocr_pipeline.training import WarmupCosine, loss_and_metrics, set_seed
 
     plate = yaml.safe_load((ROOT / "conf/base/parameters_plate.yml").read_text())["plate"]
     config = PlateConfig.from_dict(plate)
@@ -95,16 +88,9 @@ def main() -> None:
             warmup_steps=steps // 2,
             final_fraction=0.05,
         )
-        loss = keras.losses.CategoricalCrossentropy(label_smoothing=0.05)
-        metrics = [plate_acc, cat_acc]
-        columns = column_logits_view(model)
-        if columns is not None:
-            # A CTC head trains its per-column logits; the metrics read them decoded.
-            model, loss = columns, CTCSlotLoss(config.pad_index)
-            metrics = [
-                CTCSlotMetric(name, config.max_plate_slots, config.pad_index)
-                for name in ("plate_acc", "cat_acc")
-            ]
+        # A CTC head trains its per-column logits; the metrics read them decoded.
+        model = column_logits_view(model) or model
+        loss, metrics = loss_and_metrics(model, config, label_smoothing=0.05)
         model.compile(
             optimizer=keras.optimizers.AdamW(schedule, weight_decay=0.01, clipnorm=5.0),
             loss=loss,

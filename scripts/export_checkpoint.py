@@ -33,16 +33,15 @@ def export_checkpoint(checkpoint: str | Path, output: str | Path, plate: dict) -
     import keras
 
     # Importing these registers the custom layers, metrics and schedules.
-    from plate_ocr_pipeline.models import COLUMN_LOGITS_LAYER, with_ctc_decoding
+    from plate_ocr_pipeline.models import as_slot_model
     from plate_ocr_pipeline.training import check_plate_shapes
 
     checkpoint = Path(checkpoint)
-    model = keras.saving.load_model(checkpoint, compile=False)
-    if model.layers[-1].name == COLUMN_LOGITS_LAYER:
-        # A CTC run checkpoints the column logits it trains; read them as slots.
-        model = with_ctc_decoding(model, PlateConfig.from_dict(plate), model.name)
+    config = PlateConfig.from_dict(plate)
+    # A CTC run checkpoints the column logits it trains; read them as slots.
+    model = as_slot_model(keras.saving.load_model(checkpoint, compile=False), config)
     try:
-        check_plate_shapes(model, PlateConfig.from_dict(plate), f"checkpoint {checkpoint}")
+        check_plate_shapes(model, config, f"checkpoint {checkpoint}")
     except ValueError as error:
         raise ValueError(f"{error}; pass the config it was trained with (--plate)") from None
     state = checkpoint.parent / "state.json"

@@ -203,7 +203,7 @@ def _ctc_head(x, config: PlateConfig, hidden_units: int, activation: str, dropou
     if dropout:
         x = layers.Dropout(dropout, name="head_dropout")(x)
     logits = layers.Dense(config.vocabulary_size, name=COLUMN_LOGITS_LAYER)(x)
-    return CTCGreedySlots(config.max_plate_slots, config.pad_index, name="plate")(logits)
+    return ctc_decoding(config)(logits)
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -256,22 +256,37 @@ def ctc_greedy_slots(logits, slots: int, blank_index: int):
     return filled + ops.expand_dims(empty, -1) * pad
 
 
+def ctc_decoding(config: PlateConfig) -> CTCGreedySlots:
+    """The greedy decoding layer for ``config``'s slots, named like every model's output."""
+    return CTCGreedySlots(config.max_plate_slots, config.pad_index, name="plate")
+
+
+def has_ctc_head(model: keras.Model) -> bool:
+    """Whether ``model`` has per-column logits (a CTC head or its column view)."""
+    return any(layer.name == COLUMN_LOGITS_LAYER for layer in model.layers)
+
+
+def is_column_view(model: keras.Model) -> bool:
+    """Whether ``model`` ends in per-column logits: what a CTC run trains and checkpoints."""
+    return model.layers[-1].name == COLUMN_LOGITS_LAYER
+
+
 def column_logits_view(model: keras.Model) -> keras.Model | None:
     """The model from the input to a CTC head's per-column logits (sharing weights), or
     ``None`` when ``model`` has no CTC head."""
-    try:
-        layer = model.get_layer(COLUMN_LOGITS_LAYER)
-    except ValueError:
+    if not has_ctc_head(model):
         return None
+    layer = model.get_layer(COLUMN_LOGITS_LAYER)
     return keras.Model(model.input, layer.output, name=f"{model.name}_columns")
 
 
-def with_ctc_decoding(columns_model: keras.Model, config: PlateConfig, name: str) -> keras.Model:
-    """``columns_model`` (input to per-column logits) with the greedy slot decoding on top."""
-    decoded = CTCGreedySlots(config.max_plate_slots, config.pad_index, name="plate")(
-        columns_model.output
-    )
-    return keras.Model(columns_model.input, decoded, name=name)
+def as_slot_model(model: keras.Model, config: PlateConfig) -> keras.Model:
+    """``model`` itself, or, for a column view, the same weights with the greedy slot
+    decoding on top (named as the model it was cut from)."""
+    if not is_column_view(model):
+        return model
+    name = model.name.removesuffix("_columns")
+    return keras.Model(model.input, ctc_decoding(config)(model.output), name=name)
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)

@@ -113,6 +113,21 @@ class CTCSlotMetric(keras.metrics.MeanMetricWrapper):
         }
 
 
+def loss_and_metrics(model: keras.Model, config: PlateConfig, label_smoothing: float):
+    """The loss and the ``plate_acc``/``cat_acc``/``top_3_k`` metrics to compile ``model``
+    with: cross-entropy per slot, or CTC when ``model`` is a CTC head's column view (the
+    metrics then read its greedy decoding, under the same names)."""
+    from plate_ocr_pipeline.models import is_column_view
+
+    if is_column_view(model):
+        metrics = [
+            CTCSlotMetric(name, config.max_plate_slots, config.pad_index) for name in SLOT_METRICS
+        ]
+        return CTCSlotLoss(config.pad_index), metrics
+    loss = keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)
+    return loss, list(SLOT_METRICS.values())
+
+
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
     """Linear warm-up from ``initial * warmup_start`` to ``initial`` then cosine decay to

@@ -839,9 +839,8 @@ def _us_plate(rng, groups: list[str], res: Resources) -> np.ndarray:
     max_w = W * rng.uniform(*layout.serial_span) - side_room
     emboss = rng.random() < 0.55
     x_left, x_right = _draw_serial(rng, img, groups, style_, ink, cx, cy, max_w, emboss)
-    room_on_left = (
-        cx > W / 2
-    )  # the side room (stacked letters, logo, picture) is left of the serial
+    # The side room (stacked letters, logo, picture) is left of the serial.
+    room_on_left = cx > W / 2
     if stacked:  # small stacked characters, not part of the label
         chars = "".join(rng.choice(list("ABCDEFGHJKLMNPRSTUVWXYZ0123456789"), 2))
         ch = rng.uniform(*layout.stacked_height) * H

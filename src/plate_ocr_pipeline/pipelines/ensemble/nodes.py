@@ -36,9 +36,9 @@ def select_members(
 
 def _ctc_members(members: Mapping[str, Any]) -> bool:
     """Whether the members have CTC heads (all of them) or slot heads (all of them)."""
-    from plate_ocr_pipeline.models import column_logits_view
+    from plate_ocr_pipeline.models import has_ctc_head
 
-    kinds = {name: column_logits_view(model) is not None for name, model in members.items()}
+    kinds = {name: has_ctc_head(model) for name, model in members.items()}
     if len(set(kinds.values())) > 1:
         ctc = sorted(name for name, is_ctc in kinds.items() if is_ctc)
         raise ValueError(
@@ -59,7 +59,7 @@ def build_ensemble_model(members: Mapping[str, Any], plate: dict[str, Any]):
     """
     import keras
 
-    from plate_ocr_pipeline.models import COLUMN_LOGITS_LAYER, CTCGreedySlots
+    from plate_ocr_pipeline.models import COLUMN_LOGITS_LAYER, ctc_decoding
     from plate_ocr_pipeline.training import check_plate_shapes
 
     config = PlateConfig.from_dict(plate)
@@ -93,9 +93,7 @@ def build_ensemble_model(members: Mapping[str, Any], plate: dict[str, Any]):
     )
     if ctc:
         # Mean per-column logits, then the members' own greedy decoding into slots.
-        outputs = CTCGreedySlots(config.max_plate_slots, config.pad_index, name="plate")(
-            mean_logits
-        )
+        outputs = ctc_decoding(config)(mean_logits)
     else:
         outputs = keras.layers.Softmax(axis=-1, name="plate")(mean_logits)
     ensemble = keras.Model(inputs, outputs, name="plate_ocr_ensemble")

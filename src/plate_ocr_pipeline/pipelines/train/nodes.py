@@ -121,28 +121,13 @@ def _learning_rate(params: dict[str, Any], steps_per_epoch: int):
 
 
 def _compile(model, params: dict[str, Any], steps_per_epoch: int, config: PlateConfig) -> None:
-    """AdamW with the schedule; cross-entropy per slot, or CTC for a CTC head's column view
-    (``model`` ends in ``column_logits``), with the same metric names either way."""
+    """AdamW with the schedule; cross-entropy per slot, or CTC for a CTC head's column view,
+    with the same metric names either way."""
     import keras
 
-    from plate_ocr_pipeline.models import COLUMN_LOGITS_LAYER
-    from plate_ocr_pipeline.training import (
-        SLOT_METRICS,
-        CTCSlotLoss,
-        CTCSlotMetric,
-        cat_acc,
-        plate_acc,
-        top_3_k,
-    )
+    from plate_ocr_pipeline.training import loss_and_metrics
 
-    if model.layers[-1].name == COLUMN_LOGITS_LAYER:
-        loss = CTCSlotLoss(config.pad_index)
-        metrics = [
-            CTCSlotMetric(name, config.max_plate_slots, config.pad_index) for name in SLOT_METRICS
-        ]
-    else:
-        loss = keras.losses.CategoricalCrossentropy(label_smoothing=params["label_smoothing"])
-        metrics = [plate_acc, cat_acc, top_3_k]
+    loss, metrics = loss_and_metrics(model, config, params["label_smoothing"])
     model.compile(
         optimizer=keras.optimizers.AdamW(
             learning_rate=_learning_rate(params, steps_per_epoch),
@@ -261,11 +246,7 @@ def train_model(  # noqa: PLR0913
     """
     import keras
 
-    from plate_ocr_pipeline.models import (
-        COLUMN_LOGITS_LAYER,
-        column_logits_view,
-        with_ctc_decoding,
-    )
+    from plate_ocr_pipeline.models import as_slot_model, column_logits_view
     from plate_ocr_pipeline.training import (
         AugmentedBatches,
         LearningRateLogger,
@@ -326,9 +307,7 @@ def train_model(  # noqa: PLR0913
         initial_epoch = int(state["epochs_done"])
         history = {k: list(v) for k, v in state["history"].items()}
         fitted = keras.saving.load_model(Path(checkpoint_dir) / "last.keras")
-        net = fitted
-        if fitted.layers[-1].name == COLUMN_LOGITS_LAYER:
-            net = with_ctc_decoding(fitted, config, fitted.name.removesuffix("_columns"))
+        net = as_slot_model(fitted, config)  # a CTC run checkpoints its column view
         logger.info("Resuming from %s after epoch %d", checkpoint_dir, initial_epoch)
         if lr_schedule == "cosine":
             # The saved schedule decays over the epoch count the run started with; a run
