@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 KEDRO_ENV := KEDRO_DISABLE_TELEMETRY=1 NO_ALBUMENTATIONS_UPDATE=1 TF_CPP_MIN_LOG_LEVEL=2
 QUICK_ENV ?= quick
 
-.PHONY: install test lint demo run-train keep-member run-ensemble run-infer score score-checkpoint \
+.PHONY: install test lint demo run-train keep-member keras-member run-ensemble run-infer score score-checkpoint \
   ship-model viz mlflow-ui clean
 
 $(BIN)/python:
@@ -54,6 +54,16 @@ keep-member:
 	@test -n "$(NAME)" || { echo "keep-member needs NAME=<member name>"; exit 2; }
 	mkdir -p data/06_models/ensemble_members
 	cp data/06_models/plate_ocr.keras data/06_models/ensemble_members/$(NAME).keras
+
+# A trainable member rebuilt from an exported ONNX file (ONNX=, default the shipped model) whose
+# architecture is train.model of conf/$(ARCH_ENV): fine-tune or re-head a model without the
+# run that made it. NAME=ctc_finetune writes data/06_models/ensemble_members/ctc_finetune.keras.
+ONNX ?=
+ARCH_ENV ?= ctc_steps
+keras-member: install
+	@test -n "$(NAME)" || { echo "keras-member needs NAME=<member name>"; exit 2; }
+	$(KEDRO_ENV) $(BIN)/python scripts/keras_from_onnx.py $(if $(ONNX),--onnx $(ONNX)) \
+	  --env $(ARCH_ENV) --out data/06_models/ensemble_members/$(NAME).keras
 
 # Combine the kept members into one model (mean logits), then evaluate, export and benchmark
 # it like a trained model: data/06_models/model.onnx, ready for `make score` / `make ship-model`.

@@ -35,6 +35,9 @@ from plate_ocr_pipeline.plate_config import PlateConfig
 MODEL_TYPES = ("cnn", "cct")
 CNN_HEADS = ("dense", "mlp", "gru", "conv", "ctc")
 COLUMN_LOGITS_LAYER = "column_logits"
+# With steps_per_column > 1 the CTC head's Dense gives every column several steps' logits
+# under this name, and a Reshape named COLUMN_LOGITS_LAYER lays them out as steps.
+COLUMN_STEP_LOGITS_LAYER = "column_step_logits"
 ACTIVATIONS = ("relu", "relu6", "swish", "gelu", "leaky_relu", "hard_swish")
 
 _PACKAGE = "plate_ocr_pipeline"
@@ -118,6 +121,7 @@ def build_cnn_model(
     rnn_units: int = 64,
     row_context: int = 0,
     pool_sizes: Sequence[Sequence[int]] | None = None,
+    steps_per_column: int = 1,
     dropout: float = 0.1,
     name: str = "cnn_ocr",
 ) -> keras.Model:
@@ -135,6 +139,9 @@ def build_cnn_model(
     ``ctc`` head gives each column of the last map a hidden layer of ``head_units`` and logits
     over the alphabet (the pad is CTC's blank), then decodes them greedily into the slots.
     It needs more columns than characters: use ``pool_sizes`` to keep 16.
+    ``steps_per_column`` > 1 lets each column emit that many CTC steps (left to right), so
+    two narrow characters that share a column, or a doubled one (which CTC must separate
+    with a blank), can still be read, at the cost of a wider last Dense only.
 
     ``row_context`` > 0 adds a Conv-BN-act with a ``(1, row_context)`` kernel after the last
     stage. At the default size the last map is 8 columns wide and each column sees about 63 of
@@ -155,6 +162,11 @@ def build_cnn_model(
         )
     if head not in CNN_HEADS:
         raise ValueError(f"head {head!r} is not one of {CNN_HEADS}")
+    if steps_per_column < 1 or (steps_per_column > 1 and head != "ctc"):
+        raise ValueError(
+            f"steps_per_column must be at least 1, and above 1 only with head 'ctc'"
+            f" (got {steps_per_column} with head {head!r})"
+        )
     inputs, x = _input_block(config)
     x = _conv_bn_act(x, _scaled(stem_filters, width_multiplier), 3, activation, "stem", stem_stride)
     for stage, base in enumerate(filters):
@@ -168,7 +180,8 @@ def build_cnn_model(
         x = _conv_bn_act(x, x.shape[-1], (1, row_context), activation, "row_context")
 
     if head == "ctc":
-        return keras.Model(inputs, _ctc_head(x, config, head_units, activation, dropout), name=name)
+        outputs = _ctc_head(x, config, head_units, activation, dropout, steps_per_column)
+        return keras.Model(inputs, outputs, name=name)
     outputs_size = config.max_plate_slots * config.vocabulary_size
     if head in ("dense", "mlp", "gru"):
         if head == "gru":
@@ -192,9 +205,12 @@ def build_cnn_model(
     return keras.Model(inputs, _slot_softmax(x, config), name=name)
 
 
-def _ctc_head(x, config: PlateConfig, hidden_units: int, activation: str, dropout: float):
+def _ctc_head(
+    x, config: PlateConfig, hidden_units: int, activation: str, dropout: float, steps: int = 1
+):
     """Per-column logits over the alphabet, the pad doubling as CTC's blank (named
-    ``column_logits``, what the CTC loss trains), then greedy decoding into slots."""
+    ``column_logits``, what the CTC loss trains; ``steps`` per column, left to right), then
+    greedy decoding into slots."""
     rows, columns, channels = x.shape[1:]
     x = layers.Permute((2, 1, 3), name="columns_first")(x)
     x = layers.Reshape((columns, rows * channels), name="column_features")(x)
@@ -202,7 +218,12 @@ def _ctc_head(x, config: PlateConfig, hidden_units: int, activation: str, dropou
     x = _activation(activation, "column_hidden_act")(x)
     if dropout:
         x = layers.Dropout(dropout, name="head_dropout")(x)
-    logits = layers.Dense(config.vocabulary_size, name=COLUMN_LOGITS_LAYER)(x)
+    vocab = config.vocabulary_size
+    if steps == 1:
+        logits = layers.Dense(vocab, name=COLUMN_LOGITS_LAYER)(x)
+    else:
+        logits = layers.Dense(steps * vocab, name=COLUMN_STEP_LOGITS_LAYER)(x)
+        logits = layers.Reshape((columns * steps, vocab), name=COLUMN_LOGITS_LAYER)(logits)
     return ctc_decoding(config)(logits)
 
 

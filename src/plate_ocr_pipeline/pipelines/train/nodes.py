@@ -139,18 +139,38 @@ def _compile(model, params: dict[str, Any], steps_per_epoch: int, config: PlateC
     )
 
 
+def _tiled_logits(ours: list, theirs: list) -> list | None:
+    """A one-step CTC logits layer's weights repeated for every step of a several-step one,
+    or ``None`` when the shapes do not fit so."""
+    import numpy as np
+
+    if len(ours) != len(theirs) or any(
+        a.shape[:-1] != b.shape[:-1] or a.shape[-1] % b.shape[-1]
+        for a, b in zip(ours, theirs, strict=True)
+    ):
+        return None
+    return [np.tile(b, a.shape[-1] // b.shape[-1]) for a, b in zip(ours, theirs, strict=True)]
+
+
 def _transfer_weights(model, source_path: str) -> None:
     """Copy into ``model`` the weights of every layer of the ``source_path`` model that has
-    the same name and weight shapes (a backbone under a new head)."""
+    the same name and weight shapes (a backbone under a new head). A CTC head with several
+    steps per column starts from a one-step head's logits repeated for each step: the
+    repeats merge in decoding, so the new model first reads exactly as the source does."""
     import keras
 
-    import plate_ocr_pipeline.models  # noqa: F401  (registers the custom layers)
+    from plate_ocr_pipeline.models import COLUMN_LOGITS_LAYER, COLUMN_STEP_LOGITS_LAYER
 
     source = keras.saving.load_model(source_path, compile=False)
     copied, skipped = [], []
     for layer in model.layers:
+        donor_name = layer.name
+        if layer.name == COLUMN_STEP_LOGITS_LAYER and not any(
+            donor.name == layer.name for donor in source.layers
+        ):
+            donor_name = COLUMN_LOGITS_LAYER
         try:
-            donor = source.get_layer(layer.name)
+            donor = source.get_layer(donor_name)
         except ValueError:
             continue
         ours, theirs = layer.get_weights(), donor.get_weights()
@@ -159,6 +179,9 @@ def _transfer_weights(model, source_path: str) -> None:
         if [w.shape for w in ours] == [w.shape for w in theirs]:
             layer.set_weights(theirs)
             copied.append(layer.name)
+        elif donor_name != layer.name and (tiled := _tiled_logits(ours, theirs)) is not None:
+            layer.set_weights(tiled)
+            copied.append(f"{layer.name} (from {donor_name}, repeated per step)")
         else:
             skipped.append(layer.name)
     if not copied:

@@ -1,0 +1,71 @@
+"""Rebuild a trainable ``.keras`` model from an exported ONNX file (by default the shipped one),
+so it can be fine-tuned (``train.init_from``) or put under a new head (``train.transfer_from``)
+without the run that made it.
+
+    .venv/bin/python scripts/keras_from_onnx.py [--onnx PATH] [--env ctc_transfer] [--out PATH]
+
+The architecture is ``train.model`` of the Kedro environment ``--env`` (the recipe that trained
+the file; ``ctc_transfer`` for the shipped model). The batch-norm statistics come from 512
+synthetic plates of that environment's generator settings (never from real crops). Fails when
+the rebuilt model's outputs differ from the ONNX file's.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ROOT / "src" / "plate_ocr_pipeline" / "assets" / "models" / "default.onnx"
+
+
+def _parameters(env: str) -> dict:
+    from kedro.config import OmegaConfigLoader
+
+    loader = OmegaConfigLoader(
+        str(ROOT / "conf"),
+        base_env="base",
+        default_run_env=env,
+        merge_strategy={"parameters": "soft"},
+    )
+    return loader["parameters"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--onnx", default=str(SHIPPED))
+    parser.add_argument("--env", default="ctc_transfer")
+    parser.add_argument("--out", default="data/06_models/ensemble_members/shipped.keras")
+    parser.add_argument("--calibration-plates", type=int, default=512)
+    args = parser.parse_args()
+
+    import onnxruntime as ort
+
+    from plate_ocr_pipeline.image_preprocessing import preprocess_batch
+    from plate_ocr_pipeline.onnx_metadata import plate_config_from_metadata
+    from plate_ocr_pipeline.onnx_to_keras import keras_from_onnx
+    from plate_ocr_pipeline.synthetic import generate_plates
+
+    metadata = ort.InferenceSession(args.onnx).get_modelmeta().custom_metadata_map
+    config = plate_config_from_metadata(metadata)
+    if config is None:
+        raise SystemExit(f"{args.onnx}: no plate config in the ONNX metadata")
+    params = _parameters(args.env)
+    synthesize = params["synthesize"]
+    plates = generate_plates(
+        args.calibration_plates,
+        synthesize["region_weights"],
+        seed=params["train"]["seed"],
+        glyph_odds=synthesize.get("serial_glyphs"),
+        us_layout=synthesize.get("us_layout"),
+    )
+    images = preprocess_batch([image for image, _, _ in plates], config)
+    model = keras_from_onnx(args.onnx, config, params["train"]["model"], images)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    model.save(out)
+    print(f"rebuilt {args.onnx} as {out} ({model.count_params():,} parameters)")
+
+
+if __name__ == "__main__":
+    main()
