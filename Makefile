@@ -56,14 +56,15 @@ keep-member:
 	cp data/06_models/plate_ocr.keras data/06_models/ensemble_members/$(NAME).keras
 
 # A trainable member rebuilt from an exported ONNX file (ONNX=, default the shipped model) whose
-# architecture is train.model of conf/$(ARCH_ENV): fine-tune or re-head a model without the
-# run that made it. NAME=ctc_finetune writes data/06_models/ensemble_members/ctc_finetune.keras.
+# architecture is train.model of conf/$(ARCH_ENV) (default the shipped model's): fine-tune or
+# re-head a model without the run that made it. NAME=shipped writes
+# data/06_models/ensemble_members/shipped.keras, ready for train.init_from.
 ONNX ?=
-ARCH_ENV ?= ctc_steps
+ARCH_ENV ?=
 keras-member: install
 	@test -n "$(NAME)" || { echo "keras-member needs NAME=<member name>"; exit 2; }
 	$(KEDRO_ENV) $(BIN)/python scripts/keras_from_onnx.py $(if $(ONNX),--onnx $(ONNX)) \
-	  --env $(ARCH_ENV) --out data/06_models/ensemble_members/$(NAME).keras
+	  $(if $(ARCH_ENV),--env $(ARCH_ENV)) --out data/06_models/ensemble_members/$(NAME).keras
 
 # Combine the kept members into one model (mean logits), then evaluate, export and benchmark
 # it like a trained model: data/06_models/model.onnx, ready for `make score` / `make ship-model`.

@@ -2,10 +2,10 @@
 so it can be fine-tuned (``train.init_from``) or put under a new head (``train.transfer_from``)
 without the run that made it.
 
-    .venv/bin/python scripts/keras_from_onnx.py [--onnx PATH] [--env ctc_transfer] [--out PATH]
+    .venv/bin/python scripts/keras_from_onnx.py [--onnx PATH] [--env ENV] [--out PATH]
 
-The architecture is ``train.model`` of the Kedro environment ``--env`` (the recipe that trained
-the file; ``ctc_transfer`` for the shipped model). The batch-norm statistics come from 512
+The architecture is ``train.model`` of the Kedro environment ``--env`` (the recipe that built
+the file's architecture; by default ``SHIPPED_ARCHITECTURE``, the shipped model's). The batch-norm statistics come from 512
 synthetic plates of that environment's generator settings (never from real crops). Fails when
 the rebuilt model's outputs differ from the ONNX file's.
 """
@@ -17,6 +17,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "src" / "plate_ocr_pipeline" / "assets" / "models" / "default.onnx"
+# The environment whose train.model built the shipped model (its fine-tunes keep it).
+SHIPPED_ARCHITECTURE = "ctc_32_columns"
 
 
 def _parameters(env: str) -> dict:
@@ -31,14 +33,8 @@ def _parameters(env: str) -> dict:
     return loader["parameters"]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--onnx", default=str(SHIPPED))
-    parser.add_argument("--env", default="ctc_transfer")
-    parser.add_argument("--out", default="data/06_models/ensemble_members/shipped.keras")
-    parser.add_argument("--calibration-plates", type=int, default=512)
-    args = parser.parse_args()
-
+def rebuild(onnx_path: str, env: str, calibration_plates: int = 512):
+    """The trainable Keras model of ``onnx_path``, architecture from ``env``'s parameters."""
     import onnxruntime as ort
 
     from plate_ocr_pipeline.image_preprocessing import preprocess_batch
@@ -46,21 +42,33 @@ def main() -> None:
     from plate_ocr_pipeline.onnx_to_keras import keras_from_onnx
     from plate_ocr_pipeline.synthetic import generate_plates
 
-    metadata = ort.InferenceSession(args.onnx).get_modelmeta().custom_metadata_map
+    metadata = ort.InferenceSession(onnx_path).get_modelmeta().custom_metadata_map
     config = plate_config_from_metadata(metadata)
     if config is None:
-        raise SystemExit(f"{args.onnx}: no plate config in the ONNX metadata")
-    params = _parameters(args.env)
+        raise SystemExit(f"{onnx_path}: no plate config in the ONNX metadata")
+    params = _parameters(env)
     synthesize = params["synthesize"]
     plates = generate_plates(
-        args.calibration_plates,
+        calibration_plates,
         synthesize["region_weights"],
         seed=params["train"]["seed"],
         glyph_odds=synthesize.get("serial_glyphs"),
         us_layout=synthesize.get("us_layout"),
+        num_workers=1,
     )
     images = preprocess_batch([image for image, _, _ in plates], config)
-    model = keras_from_onnx(args.onnx, config, params["train"]["model"], images)
+    return keras_from_onnx(onnx_path, config, params["train"]["model"], images)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--onnx", default=str(SHIPPED))
+    parser.add_argument("--env", default=SHIPPED_ARCHITECTURE)
+    parser.add_argument("--out", default="data/06_models/ensemble_members/shipped.keras")
+    parser.add_argument("--calibration-plates", type=int, default=512)
+    args = parser.parse_args()
+
+    model = rebuild(args.onnx, args.env, args.calibration_plates)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save(out)

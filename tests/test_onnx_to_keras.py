@@ -73,3 +73,32 @@ def test_another_architecture_is_refused(tmp_path, plate_params):
         keras_from_onnx(str(path), config, {"type": "cnn", **wider}, images)
     with pytest.raises(ValueError, match="not its architecture"):
         keras_from_onnx(str(path), config, {"type": "cnn", **DENSE_KNOBS}, images)
+
+
+def test_the_shipped_model_rebuilds_from_its_recipe():
+    """`make keras-member NAME=shipped` with no ARCH_ENV: the script's default environment
+    must describe the shipped model, or fine-tuning it starts from nothing."""
+    import csv
+    import importlib.util
+
+    from plate_ocr_pipeline import ONNXPlateRecognizer
+    from plate_ocr_pipeline.image_preprocessing import load_and_preprocess
+    from plate_ocr_pipeline.text_codec import decode_with_confidence
+    from tests.conftest import REPO_ROOT
+
+    spec = importlib.util.spec_from_file_location(
+        "keras_from_onnx", REPO_ROOT / "scripts" / "keras_from_onnx.py"
+    )
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    model = script.rebuild(str(script.SHIPPED), script.SHIPPED_ARCHITECTURE, calibration_plates=32)
+
+    samples = REPO_ROOT / "src" / "plate_ocr_pipeline" / "assets" / "samples"
+    with open(samples / "labels.csv", newline="") as handle:
+        paths = [samples / row["image_path"] for row in csv.DictReader(handle)]
+    reader = ONNXPlateRecognizer(threads=1)
+    images = np.stack([load_and_preprocess(path, reader.config) for path in paths])
+    texts = [
+        text for text, _ in decode_with_confidence(model.predict(images, verbose=0), reader.config)
+    ]
+    assert texts == reader.run(paths)

@@ -38,16 +38,24 @@ def _onnx_weights(onnx_path: str) -> tuple[list[tuple], list[tuple]]:
         if node.op_type == "Conv":
             convs.append((weights[0], weights[1] if len(weights) > 1 else None))
         elif node.op_type == "MatMul" and len(weights) == 1 and weights[0].ndim == 2:
-            after = consumers.get(node.output[0], [])
-            biases = [
-                constants[name]
-                for consumer in after
-                if consumer.op_type == "Add"
-                for name in consumer.input
-                if name in constants
-            ]
-            denses.append((weights[0], biases[0] if len(after) == 1 and biases else None))
+            denses.append((weights[0], _bias_after(node, consumers, constants)))
     return convs, denses
+
+
+def _bias_after(matmul, consumers: dict, constants: dict):
+    """The constant of the Add that follows ``matmul``, through the reshapes of a Keras
+    Tensordot (MatMul -> Reshape -> Add), or ``None``."""
+    node = matmul
+    while True:
+        after = consumers.get(node.output[0], [])
+        if len(after) != 1:
+            return None
+        node = after[0]
+        if node.op_type == "Add":
+            biases = [constants[name] for name in node.input if name in constants]
+            return biases[0] if biases else None
+        if node.op_type not in ("Reshape", "Squeeze", "Unsqueeze", "Identity"):
+            return None
 
 
 def keras_from_onnx(
