@@ -10,10 +10,12 @@ import pytest
 from plate_ocr_pipeline.pipelines.evaluate.nodes import (
     build_character_confusion,
     compute_evaluation_metrics,
+    plot_confidence_coverage,
     plot_error_gallery,
     plot_per_region,
     predict_evaluation_sets,
     prepare_evaluation_sets,
+    summarise_by_confidence,
     summarise_by_length,
 )
 from plate_ocr_pipeline.plate_config import PlateConfig
@@ -89,6 +91,40 @@ def test_per_length_table_counts_plates_read_too_long_and_too_short():
     seven = table.loc[("real", 7)]
     assert (seven["plates"], seven["plate_acc"], seven["too_long"]) == (2, 0.5, 0.0)
     assert summarise_by_length(predictions.iloc[:0]).empty
+
+
+def test_confidence_table_gives_the_accuracy_of_the_most_confident_plates():
+    # Ten plates, confidence 0.95 down to 0.05; the three least confident are wrong, and the
+    # fourth least confident is right only with O=0.
+    confidence = [0.95, 0.85, 0.75, 0.65, 0.55, 0.45, 0.35, 0.25, 0.15, 0.05]
+    predictions = pd.DataFrame(
+        {
+            "set": ["real"] * 10 + ["test"] * 2,
+            "confidence": confidence + [0.9, 0.1],
+            "correct": [True] * 6 + [False] * 4 + [True, False],
+            "correct_eq": [True] * 7 + [False] * 3 + [True, True],
+        }
+    )
+    table = summarise_by_confidence(predictions).set_index(["set", "coverage"])
+    half = table.loc[("real", 0.5)]
+    assert (half["plates"], half["min_confidence"]) == (5, 0.55)
+    assert (half["plate_acc"], half["plate_acc_eq"]) == (1.0, 1.0)
+    seventy = table.loc[("real", 0.7)]
+    assert (seventy["plates"], seventy["min_confidence"]) == (7, 0.35)
+    assert seventy["plate_acc"] == pytest.approx(6 / 7)
+    assert seventy["plate_acc_eq"] == 1.0
+    everything = table.loc[("real", 1.0)]
+    assert (everything["plates"], everything["plate_acc"], everything["plate_acc_eq"]) == (
+        10,
+        0.6,
+        0.7,
+    )
+    # Two plates: half is the more confident one.
+    assert table.loc[("test", 0.5), "plates"] == 1
+    assert table.loc[("test", 0.5), "plate_acc"] == 1.0
+    assert table.loc[("test", 1.0), "plate_acc"] == 0.5
+    assert len(plot_confidence_coverage(summarise_by_confidence(predictions)).axes) == 1
+    assert summarise_by_confidence(predictions.iloc[:0]).empty
 
 
 def test_confusion_table_lists_mistakes_first(sets, plate_params):

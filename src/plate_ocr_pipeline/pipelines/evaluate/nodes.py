@@ -195,6 +195,34 @@ def summarise_by_length(predictions: pd.DataFrame) -> pd.DataFrame:
     return table[columns]
 
 
+# Shares of each set's plates, most confident first, at which the confidence table reports.
+COVERAGE_LEVELS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
+
+
+def summarise_by_confidence(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Per set and coverage (the most confident share of its plates): the plate confidence
+    that keeps that share (``min_confidence``), how many plates, and their plate_acc exact and
+    with the equivalences. What a user needs to pick a threshold below which plates go to a
+    person: the accuracy of what the model reads alone, and how much it reads alone."""
+    columns = ["set", "coverage", "min_confidence", "plates", "plate_acc", "plate_acc_eq"]
+    rows = []
+    for name, part in predictions.groupby("set", sort=False):
+        ranked = part.sort_values("confidence", ascending=False, kind="stable")
+        for coverage in COVERAGE_LEVELS:
+            kept = ranked.iloc[: max(1, int(np.ceil(coverage * len(ranked) - 1e-9)))]
+            rows.append(
+                {
+                    "set": name,
+                    "coverage": coverage,
+                    "min_confidence": float(kept["confidence"].min()),
+                    "plates": len(kept),
+                    "plate_acc": float(kept["correct"].mean()),
+                    "plate_acc_eq": float(kept["correct_eq"].mean()),
+                }
+            )
+    return pd.DataFrame(rows, columns=columns)
+
+
 def build_character_confusion(
     evaluation_sets: dict[str, dict[str, np.ndarray]],
     evaluation_probabilities: dict[str, np.ndarray],
@@ -265,6 +293,28 @@ def plot_error_gallery(
             color="firebrick",
         )
     figure.suptitle("Error gallery: most confident mistakes", fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def plot_confidence_coverage(confidence_table: pd.DataFrame) -> plt.Figure:
+    """plate_acc of the most confident plates against the share of plates kept, per set,
+    each point labelled with the confidence threshold that keeps it."""
+    figure, axis = plt.subplots(figsize=(6, 4))
+    for name, part in confidence_table.groupby("set", sort=False):
+        line = axis.plot(part["coverage"], part["plate_acc_eq"], marker="o", label=f"{name} (O=0)")
+        axis.plot(part["coverage"], part["plate_acc"], linestyle="--", color=line[0].get_color(),
+                  label=f"{name} (exact)")  # fmt: skip
+        for coverage, accuracy, threshold in zip(
+            part["coverage"], part["plate_acc_eq"], part["min_confidence"], strict=True
+        ):
+            axis.annotate(f"{threshold:.2f}", (coverage, accuracy), fontsize=6,
+                          textcoords="offset points", xytext=(0, 4), ha="center")  # fmt: skip
+    axis.set_xlabel("share of plates read alone (most confident first)")
+    axis.set_ylabel("plate_acc of those plates")
+    axis.set_title("Accuracy against coverage (labels: confidence threshold)")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=7, loc="lower left")
     figure.tight_layout()
     return figure
 

@@ -5,17 +5,19 @@ from kedro.pipeline import Pipeline, node, pipeline
 from plate_ocr_pipeline.pipelines.evaluate.nodes import (
     build_character_confusion,
     compute_evaluation_metrics,
+    plot_confidence_coverage,
     plot_error_gallery,
     plot_per_region,
     predict_evaluation_sets,
     prepare_evaluation_sets,
+    summarise_by_confidence,
     summarise_by_length,
 )
 
 
 def create_report_pipeline() -> Pipeline:
-    """Metrics, per-region and per-length tables, confusion table and plots from predicted
-    probabilities.
+    """Metrics, per-region, per-length and confidence tables, confusion table and plots from
+    predicted probabilities.
 
     Shared by ``evaluate`` (Keras model, plate config from parameters) and ``score`` (an ONNX
     file, plate config from its metadata): each maps these generic names onto its own.
@@ -33,6 +35,18 @@ def create_report_pipeline() -> Pipeline:
                 inputs="predictions",
                 outputs="per_length",
                 name="summarise_by_length",
+            ),
+            node(
+                summarise_by_confidence,
+                inputs="predictions",
+                outputs="confidence_coverage",
+                name="summarise_by_confidence",
+            ),
+            node(
+                plot_confidence_coverage,
+                inputs="confidence_coverage",
+                outputs="confidence_coverage_plot",
+                name="plot_confidence_coverage",
             ),
             node(
                 build_character_confusion,
@@ -83,6 +97,8 @@ def create_pipeline(**kwargs) -> Pipeline:
             "predictions": "evaluation_predictions",
             "per_region": "evaluation_per_region",
             "per_length": "evaluation_per_length",
+            "confidence_coverage": "evaluation_confidence_coverage",
+            "confidence_coverage_plot": "evaluation_confidence_coverage_plot",
             "character_confusion": "character_confusion",
             "error_gallery": "error_gallery",
             "per_region_plot": "per_region_plot",

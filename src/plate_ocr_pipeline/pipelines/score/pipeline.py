@@ -33,6 +33,8 @@ def create_pipeline(**kwargs) -> Pipeline:
             "predictions": "score_predictions",
             "per_region": "score_per_region",
             "per_length": "score_per_length",
+            "confidence_coverage": "score_confidence_coverage",
+            "confidence_coverage_plot": "score_confidence_coverage_plot",
             "character_confusion": "score_character_confusion",
             "error_gallery": "score_error_gallery",
             "per_region_plot": "score_per_region_plot",
