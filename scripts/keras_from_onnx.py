@@ -5,9 +5,9 @@ without the run that made it.
     .venv/bin/python scripts/keras_from_onnx.py [--onnx PATH] [--env ENV] [--out PATH]
 
 The architecture is ``train.model`` of the Kedro environment ``--env`` (the recipe that built
-the file's architecture; by default ``SHIPPED_ARCHITECTURE``, the shipped model's). The batch-norm statistics come from 512
-synthetic plates of that environment's generator settings (never from real crops). Fails when
-the rebuilt model's outputs differ from the ONNX file's.
+the file's architecture; by default ``SHIPPED_ARCHITECTURE``, the shipped model's). The
+batch-norm statistics come from 512 synthetic plates of that environment's generator settings
+(never from real crops). Fails when the rebuilt model's outputs differ from the ONNX file's.
 """
 
 from __future__ import annotations
@@ -22,31 +22,28 @@ SHIPPED_ARCHITECTURE = "ctc_32_columns"
 
 
 def _parameters(env: str) -> dict:
+    """``env`` soft-merged over conf/base by the project's own config loader."""
     from kedro.config import OmegaConfigLoader
 
-    loader = OmegaConfigLoader(
-        str(ROOT / "conf"),
-        base_env="base",
-        default_run_env=env,
-        merge_strategy={"parameters": "soft"},
-    )
+    from plate_ocr_pipeline.settings import CONFIG_LOADER_ARGS
+
+    loader = OmegaConfigLoader(str(ROOT / "conf"), **{**CONFIG_LOADER_ARGS, "default_run_env": env})
     return loader["parameters"]
 
 
 def rebuild(onnx_path: str, env: str, calibration_plates: int = 512):
     """The trainable Keras model of ``onnx_path``, architecture from ``env``'s parameters."""
-    import onnxruntime as ort
-
+    from plate_ocr_pipeline import ONNXPlateRecognizer
     from plate_ocr_pipeline.image_preprocessing import preprocess_batch
-    from plate_ocr_pipeline.onnx_metadata import plate_config_from_metadata
+    from plate_ocr_pipeline.models import build_model
     from plate_ocr_pipeline.onnx_to_keras import keras_from_onnx
+    from plate_ocr_pipeline.pipelines.train.params import ModelParams
     from plate_ocr_pipeline.synthetic import generate_plates
 
-    metadata = ort.InferenceSession(onnx_path).get_modelmeta().custom_metadata_map
-    config = plate_config_from_metadata(metadata)
-    if config is None:
-        raise SystemExit(f"{onnx_path}: no plate config in the ONNX metadata")
+    config = ONNXPlateRecognizer(onnx_path).config  # fails naming the file if it has none
     params = _parameters(env)
+    spec = ModelParams.model_validate(params["train"]["model"])
+    model = build_model(config, spec.type, **spec.builder_kwargs())
     synthesize = params["synthesize"]
     plates = generate_plates(
         calibration_plates,
@@ -57,7 +54,7 @@ def rebuild(onnx_path: str, env: str, calibration_plates: int = 512):
         num_workers=1,
     )
     images = preprocess_batch([image for image, _, _ in plates], config)
-    return keras_from_onnx(onnx_path, config, params["train"]["model"], images)
+    return keras_from_onnx(model, onnx_path, images)
 
 
 def main() -> None:

@@ -36,6 +36,16 @@ def plate_params() -> dict:
     return dict(DEFAULT_PLATE)
 
 
+def load_script(name: str):
+    """``scripts/<name>.py`` as a module (the scripts folder is not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def write_text_image(path: Path, text: str, size: tuple[int, int] = (60, 160)) -> Path:
     """A white crop with ``text`` in black, written with OpenCV."""
     image = np.full((*size, 3), 255, np.uint8)

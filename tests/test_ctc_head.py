@@ -213,12 +213,12 @@ def test_ctc_ensemble_decodes_the_members_mean_column_logits(config, plate_param
 
 def test_a_ctc_checkpoint_exports_with_its_slot_decoding(tmp_path, config, plate_params):
     onnxruntime = pytest.importorskip("onnxruntime")
-    from tests.test_export import _export_checkpoint_script
+    from tests.conftest import load_script
 
     keras.utils.set_random_seed(7)
     model = build_model(config, "cnn", **CTC_KNOBS)
     column_logits_view(model).save(tmp_path / "last.keras")  # what a CTC run checkpoints
-    path = _export_checkpoint_script().export_checkpoint(
+    path = load_script("export_checkpoint").export_checkpoint(
         tmp_path / "last.keras", tmp_path / "ckpt.onnx", plate_params
     )
     session = onnxruntime.InferenceSession(str(path))

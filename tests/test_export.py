@@ -19,6 +19,7 @@ from plate_ocr_pipeline.onnx_metadata import (
 from plate_ocr_pipeline.pipelines.export import nodes
 from plate_ocr_pipeline.plate_config import PlateConfig
 from plate_ocr_pipeline.recognizer import ONNXPlateRecognizer
+from tests.conftest import load_script
 from tests.plate_model_helpers import PLATE, TEXTS, build_memorising_keras, render_plate
 
 pytest.importorskip("tf2onnx")
@@ -142,21 +143,8 @@ def test_test_images_int8_copy_and_its_accuracy_change(exported, test_split):
     }
 
 
-def _export_checkpoint_script():
-    import importlib.util
-
-    from tests.conftest import REPO_ROOT
-
-    spec = importlib.util.spec_from_file_location(
-        "export_checkpoint", REPO_ROOT / "scripts" / "export_checkpoint.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_a_training_checkpoint_exports_to_an_onnx_file_that_reads_plates(tmp_path, keras_model):
-    script = _export_checkpoint_script()
+    script = load_script("export_checkpoint")
     checkpoints = tmp_path / "checkpoints"
     checkpoints.mkdir()
     keras_model.save(checkpoints / "last.keras")

@@ -41,7 +41,7 @@ def test_the_rebuilt_model_gives_the_onnx_files_outputs(tmp_path, plate_params, 
     )
     images = np.random.default_rng(11).integers(0, 256, (48, 64, 128, 1), dtype=np.uint8)
 
-    rebuilt = keras_from_onnx(str(path), config, {"type": "cnn", **knobs}, images[:32])
+    rebuilt = keras_from_onnx(build_model(config, "cnn", **knobs), str(path), images[:32])
 
     # Crops it was not calibrated on: the same slots as the original Keras model.
     held_out = images[32:]
@@ -70,27 +70,22 @@ def test_another_architecture_is_refused(tmp_path, plate_params):
     images = np.zeros((4, 64, 128, 1), np.uint8)
     wider = {**CTC_KNOBS, "width_multiplier": 0.5}
     with pytest.raises(ValueError, match=r"layer stage1_0_conv needs a \(3, 3, 8, 24\) kernel"):
-        keras_from_onnx(str(path), config, {"type": "cnn", **wider}, images)
+        keras_from_onnx(build_model(config, "cnn", **wider), str(path), images)
     with pytest.raises(ValueError, match="not its architecture"):
-        keras_from_onnx(str(path), config, {"type": "cnn", **DENSE_KNOBS}, images)
+        keras_from_onnx(build_model(config, "cnn", **DENSE_KNOBS), str(path), images)
 
 
 def test_the_shipped_model_rebuilds_from_its_recipe():
     """`make keras-member NAME=shipped` with no ARCH_ENV: the script's default environment
     must describe the shipped model, or fine-tuning it starts from nothing."""
     import csv
-    import importlib.util
 
     from plate_ocr_pipeline import ONNXPlateRecognizer
     from plate_ocr_pipeline.image_preprocessing import load_and_preprocess
     from plate_ocr_pipeline.text_codec import decode_with_confidence
-    from tests.conftest import REPO_ROOT
+    from tests.conftest import REPO_ROOT, load_script
 
-    spec = importlib.util.spec_from_file_location(
-        "keras_from_onnx", REPO_ROOT / "scripts" / "keras_from_onnx.py"
-    )
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("keras_from_onnx")
     model = script.rebuild(str(script.SHIPPED), script.SHIPPED_ARCHITECTURE, calibration_plates=32)
 
     samples = REPO_ROOT / "src" / "plate_ocr_pipeline" / "assets" / "samples"

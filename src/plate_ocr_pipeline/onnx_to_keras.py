@@ -12,11 +12,7 @@ Dense layers are copied as they are. Layers are matched in graph order and check
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
-
-from plate_ocr_pipeline.plate_config import PlateConfig
 
 
 def _onnx_weights(onnx_path: str) -> tuple[list[tuple], list[tuple]]:
@@ -58,32 +54,22 @@ def _bias_after(matmul, consumers: dict, constants: dict):
             return None
 
 
-def keras_from_onnx(
-    onnx_path: str,
-    config: PlateConfig,
-    model_params: dict[str, Any],
-    calibration_images: np.ndarray,
-    tolerance: float = 1e-3,
-):
-    """Build ``cnn`` model ``model_params`` for ``config`` and fill it with the weights of
-    ``onnx_path`` (exported from a model of that architecture). ``calibration_images``
-    (preprocessed ``uint8`` crops, a few hundred) give the batch-norm statistics. Raises
-    ``ValueError`` when the layers do not match or the result differs from the ONNX model by
-    more than ``tolerance`` on the calibration crops."""
+def keras_from_onnx(model, onnx_path: str, calibration_images: np.ndarray, tolerance: float = 1e-3):
+    """Fill ``model``, a freshly built ``cnn`` of the architecture ``onnx_path`` was exported
+    from, with that file's weights, and return it. ``calibration_images`` (preprocessed
+    ``uint8`` crops, a few hundred) give the batch-norm statistics. Raises ``ValueError`` when
+    the layers do not match or the result differs from the ONNX model by more than
+    ``tolerance`` on the calibration crops."""
     import keras
     import onnxruntime as ort
 
-    from plate_ocr_pipeline.models import build_model
-
-    params = dict(model_params)
-    model = build_model(config, params.pop("type", "cnn"), **params)
     convs, denses = _onnx_weights(onnx_path)
     conv_layers = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     dense_layers = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
     if len(conv_layers) != len(convs) or len(dense_layers) != len(denses):
         raise ValueError(
             f"{onnx_path} has {len(convs)} convolutions and {len(denses)} dense layers; the "
-            f"model described has {len(conv_layers)} and {len(dense_layers)}: not its architecture"
+            f"model given has {len(conv_layers)} and {len(dense_layers)}: not its architecture"
         )
     folded_biases = []
     for layer, (kernel, bias) in zip(conv_layers, convs, strict=True):

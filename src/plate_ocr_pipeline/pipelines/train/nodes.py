@@ -163,15 +163,13 @@ def _transfer_weights(model, source_path: str) -> None:
 
     source = keras.saving.load_model(source_path, compile=False)
     copied, skipped = [], []
+    # A several-step logits layer may start from a one-step head's, if the source has no twin.
+    fallbacks = {COLUMN_STEP_LOGITS_LAYER: COLUMN_LOGITS_LAYER}
+    source_layers = {layer.name: layer for layer in source.layers}
     for layer in model.layers:
-        donor_name = layer.name
-        if layer.name == COLUMN_STEP_LOGITS_LAYER and not any(
-            donor.name == layer.name for donor in source.layers
-        ):
-            donor_name = COLUMN_LOGITS_LAYER
-        try:
-            donor = source.get_layer(donor_name)
-        except ValueError:
+        names = (layer.name, fallbacks.get(layer.name))
+        donor = next((source_layers[name] for name in names if name in source_layers), None)
+        if donor is None:
             continue
         ours, theirs = layer.get_weights(), donor.get_weights()
         if not ours:
@@ -179,9 +177,9 @@ def _transfer_weights(model, source_path: str) -> None:
         if [w.shape for w in ours] == [w.shape for w in theirs]:
             layer.set_weights(theirs)
             copied.append(layer.name)
-        elif donor_name != layer.name and (tiled := _tiled_logits(ours, theirs)) is not None:
+        elif donor.name != layer.name and (tiled := _tiled_logits(ours, theirs)) is not None:
             layer.set_weights(tiled)
-            copied.append(f"{layer.name} (from {donor_name}, repeated per step)")
+            copied.append(f"{layer.name} (from {donor.name}, repeated per step)")
         else:
             skipped.append(layer.name)
     if not copied:
