@@ -7,8 +7,7 @@ STAMP := $(VENV)/.installed
 KEDRO_ENV := KEDRO_DISABLE_TELEMETRY=1 NO_ALBUMENTATIONS_UPDATE=1 TF_CPP_MIN_LOG_LEVEL=2
 QUICK_ENV ?= quick
 
-.PHONY: install test lint demo run-train keep-member keras-member run-ensemble run-infer score score-checkpoint \
-  ship-model viz mlflow-ui clean
+.PHONY: install test lint demo run-train run-infer score score-checkpoint ship-model viz mlflow-ui clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert (3, 10) <= sys.version_info[:2] <= (3, 12), \
@@ -17,7 +16,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml requirements-lock.txt
-	$(BIN)/python -m pip install --quiet -c requirements-lock.txt -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -c requirements-lock.txt -e ".[all,dev]"
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -26,69 +25,43 @@ test: install
 	$(KEDRO_ENV) $(BIN)/python -m pytest -q
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 
-# The main job on the embedded default, small enough for a first run on a laptop: render
-# synthetic plates, then ingest, augment, train, evaluate, export and benchmark (data under
-# data/quick), then read the shipped sample crops with the shipped model.
+# The main job on the embedded default, small enough for a first run on a laptop: the train
+# chain in the quick environment (render a few synthetic plates, ingest, augment, train,
+# evaluate, export, benchmark; data under data/quick), then read the shipped sample crops
+# with the shipped model.
 demo: install
-	$(KEDRO_ENV) $(BIN)/kedro run --pipeline=synthesize --env $(QUICK_ENV)
-	$(KEDRO_ENV) $(BIN)/kedro run --pipeline=train --env $(QUICK_ENV)
-	$(KEDRO_ENV) $(BIN)/kedro run --pipeline=infer --env $(QUICK_ENV)
+	$(KEDRO_ENV) $(BIN)/kedro run --pipelines=train --env $(QUICK_ENV)
+	$(KEDRO_ENV) $(BIN)/kedro run --pipelines=infer --env $(QUICK_ENV)
 	@cat data/quick/07_model_output/predictions.csv
 
-# The full recipe: conf/base, or ENV=<name> for a recipe in conf/<name>. RESUME=1 continues
-# a cut-off training run from its last checkpoint (the rendered plates are already there).
+# The shipped model's recipe (conf/base), or ENV=<name>. Renders the synthetic set first when
+# it is not on disk yet; a cut-off run continues from its last checkpoint when run again.
 ENV ?=
-RESUME ?=
 run-train: install
-	$(if $(RESUME),,$(KEDRO_ENV) $(BIN)/kedro run --pipeline=synthesize $(if $(ENV),--env $(ENV)))
-	$(KEDRO_ENV) $(BIN)/kedro run --pipeline=train $(if $(ENV),--env $(ENV)) \
-	  $(if $(RESUME),--params=train.resume=true)
-
-# Keep the latest train run's model as an ensemble member: NAME=plate_font copies
-# data/06_models/plate_ocr.keras to data/06_models/ensemble_members/plate_font.keras.
-NAME ?=
-keep-member:
-	@test -n "$(NAME)" || { echo "keep-member needs NAME=<member name>"; exit 2; }
-	mkdir -p data/06_models/ensemble_members
-	cp data/06_models/plate_ocr.keras data/06_models/ensemble_members/$(NAME).keras
-
-# A trainable member rebuilt from an exported ONNX file (ONNX=, default the shipped model) whose
-# architecture is train.model of conf/$(ARCH_ENV) (default the shipped model's): fine-tune or
-# re-head a model without the run that made it. NAME=shipped writes
-# data/06_models/ensemble_members/shipped.keras, ready for train.init_from.
-ONNX ?=
-ARCH_ENV ?=
-keras-member: install
-	@test -n "$(NAME)" || { echo "keras-member needs NAME=<member name>"; exit 2; }
-	$(KEDRO_ENV) $(BIN)/python scripts/keras_from_onnx.py $(if $(ONNX),--onnx $(ONNX)) \
-	  $(if $(ARCH_ENV),--env $(ARCH_ENV)) --out data/06_models/ensemble_members/$(NAME).keras
-
-# Combine the kept members into one model (mean logits), then evaluate, export and benchmark
-# it like a trained model: data/06_models/model.onnx, ready for `make score` / `make ship-model`.
-run-ensemble: install
-	$(KEDRO_ENV) $(BIN)/kedro run --pipeline=ensemble
+	$(KEDRO_ENV) $(BIN)/kedro run --pipelines=train $(if $(ENV),--env $(ENV))
 
 run-infer: install
-	$(KEDRO_ENV) $(BIN)/kedro run --pipeline=infer
+	$(KEDRO_ENV) $(BIN)/kedro run --pipelines=infer
 
-# The shipped model (or MODEL=path.onnx) on the real US crops beside the checkout.
+# The shipped model (or MODEL=path.onnx) on the real labelled sets beside the checkout.
 MODEL ?=
 score: install
-	$(KEDRO_ENV) $(BIN)/kedro run --pipeline=score $(if $(MODEL),--params=score.model_path=$(MODEL))
+	$(KEDRO_ENV) $(BIN)/kedro run --pipelines=score $(if $(MODEL),--params=score.model_path=$(MODEL))
 
 # The latest training checkpoint (or CHECKPOINT=path.keras) of a run still in progress,
 # exported to data/06_models/checkpoint.onnx and scored like `make score`.
 score-checkpoint: install
 	$(KEDRO_ENV) $(BIN)/python scripts/export_checkpoint.py \
 	  $(or $(CHECKPOINT),data/06_models/checkpoints/last.keras) data/06_models/checkpoint.onnx
-	$(KEDRO_ENV) $(BIN)/kedro run --pipeline=score --params=score.model_path=data/06_models/checkpoint.onnx
+	$(KEDRO_ENV) $(BIN)/kedro run --pipelines=score --params=score.model_path=data/06_models/checkpoint.onnx
 
-# Make the latest export (data/06_models/model.onnx) the package's default model.
+# Make the latest run's model (data/06_models/model.onnx and plate_ocr.keras) the package's
+# default.
 ship-model: install
-	$(BIN)/python scripts/ship_model.py data/06_models/model.onnx
+	$(BIN)/python scripts/ship_model.py data/06_models/model.onnx data/06_models/plate_ocr.keras
 
 viz: install
 	$(KEDRO_ENV) $(BIN)/kedro viz run

@@ -35,9 +35,10 @@ def main() -> None:
 
     import keras
 
-    from plate_ocr_pipeline.models import build_model
-    from plate_ocr_pipeline.plate_config import PlateConfig
-    from plate_ocr_pipeline.training import AugmentedBatches, set_seed
+    from plate_ocr_pipeline.core.plate_config import PlateConfig
+    from plate_ocr_pipeline.training.batches import AugmentedBatches
+    from plate_ocr_pipeline.training.models import build_model
+    from plate_ocr_pipeline.training.trainer import set_seed
 
     config = PlateConfig.from_dict({
         "max_plate_slots": 10, "alphabet": "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_",

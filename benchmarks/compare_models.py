@@ -61,10 +61,10 @@ def main() -> None:
 
     import keras
 
-    from plate_ocr_pipeline.models import build_model, column_logits_view
-    from plate_ocr_pipeline.plate_config import PlateConfig
-    from plate_ocr_pipeline.text_codec import one_hot_encode
-    from plate_ocr_pipeline.training import WarmupCosine, loss_and_metrics, set_seed
+    from plate_ocr_pipeline.core.plate_config import PlateConfig
+    from plate_ocr_pipeline.core.text_codec import one_hot_encode
+    from plate_ocr_pipeline.training.models import build_model, column_logits_view
+    from plate_ocr_pipeline.training.trainer import WarmupCosine, loss_and_metrics, set_seed
 
     plate = yaml.safe_load((ROOT / "conf/base/parameters_plate.yml").read_text())["plate"]
     config = PlateConfig.from_dict(plate)

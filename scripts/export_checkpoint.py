@@ -20,8 +20,7 @@ from pathlib import Path
 import onnx
 import yaml
 
-from plate_ocr_pipeline.pipelines.export.nodes import convert_keras_to_onnx, embed_plate_metadata
-from plate_ocr_pipeline.plate_config import PlateConfig
+from plate_ocr_pipeline.core.plate_config import PlateConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CHECKPOINT = "data/06_models/checkpoints/last.keras"
@@ -33,8 +32,9 @@ def export_checkpoint(checkpoint: str | Path, output: str | Path, plate: dict) -
     import keras
 
     # Importing these registers the custom layers, metrics and schedules.
-    from plate_ocr_pipeline.models import as_slot_model
-    from plate_ocr_pipeline.training import check_plate_shapes
+    from plate_ocr_pipeline.training.export import export_onnx
+    from plate_ocr_pipeline.training.models import as_slot_model
+    from plate_ocr_pipeline.training.trainer import check_plate_shapes
 
     checkpoint = Path(checkpoint)
     config = PlateConfig.from_dict(plate)
@@ -47,8 +47,7 @@ def export_checkpoint(checkpoint: str | Path, output: str | Path, plate: dict) -
     state = checkpoint.parent / "state.json"
     epochs = json.loads(state.read_text())["epochs_done"] if state.exists() else None
     version = f"checkpoint after epoch {epochs}" if epochs else "checkpoint"
-    converted = convert_keras_to_onnx(model, plate, opset=17)
-    described = embed_plate_metadata(converted, plate, checkpoint.stem, version)
+    described = export_onnx(model, config, model_name=checkpoint.stem, model_version=version)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(described, str(output))

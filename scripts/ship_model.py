@@ -1,11 +1,13 @@
-"""Ship the `train` pipeline's latest ONNX export as the package's default model.
+"""Ship the `train` pipeline's latest model as the package's default.
 
-    .venv/bin/python scripts/ship_model.py [data/06_models/model.onnx]
+    .venv/bin/python scripts/ship_model.py [data/06_models/model.onnx [data/06_models/plate_ocr.keras]]
 
-Copies the file to ``src/plate_ocr_pipeline/assets/models/default.onnx`` and writes its plate
-config beside it as ``default.yml`` (the recognizer reads the config from the ONNX metadata;
-the YAML is for people and for tools that cannot read ONNX metadata). Refuses a file without
-the plate config in its metadata, so a shipped model is always self-describing.
+Copies the ONNX file to ``src/plate_ocr_pipeline/assets/models/default.onnx``, the trainable
+Keras model it was exported from to ``default.keras`` (what the ``finetune`` environment
+starts from), and writes the plate config beside them as ``default.yml`` (the recognizer reads
+the config from the ONNX metadata; the YAML is for people and for tools that cannot read ONNX
+metadata). Refuses a file without the plate config in its metadata, so a shipped model is
+always self-describing.
 """
 
 from __future__ import annotations
@@ -19,27 +21,33 @@ from pathlib import Path
 import onnx
 import yaml
 
-from plate_ocr_pipeline.onnx_metadata import PLATE_CONFIG_KEY
-from plate_ocr_pipeline.plate_config import PlateConfig
+from plate_ocr_pipeline.core.onnx_metadata import PLATE_CONFIG_KEY
+from plate_ocr_pipeline.core.plate_config import PlateConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = ROOT / "src" / "plate_ocr_pipeline" / "assets" / "models" / "default.onnx"
 
 
-def main(source: str = "data/06_models/model.onnx") -> None:
+def main(
+    source: str = "data/06_models/model.onnx", trainable: str = "data/06_models/plate_ocr.keras"
+) -> None:
     source_path = Path(source)
     model = onnx.load(str(source_path))
     metadata = {prop.key: prop.value for prop in model.metadata_props}
     if PLATE_CONFIG_KEY not in metadata:
         raise SystemExit(f"{source_path}: no '{PLATE_CONFIG_KEY}' in the ONNX metadata")
     config = PlateConfig.from_dict(json.loads(metadata[PLATE_CONFIG_KEY]))
+    if not Path(trainable).is_file():
+        raise SystemExit(f"{trainable}: no trainable model beside the export to ship")
     TARGET.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source_path, TARGET)
+    shutil.copyfile(trainable, TARGET.with_suffix(".keras"))
     with open(TARGET.with_suffix(".yml"), "w", encoding="utf-8") as handle:
         yaml.safe_dump({"plate": config.to_dict()}, handle, sort_keys=False)
     digest = hashlib.sha256(TARGET.read_bytes()).hexdigest()[:16]
     size = TARGET.stat().st_size / 1e6
     print(f"shipped {source_path} -> {TARGET} ({size:.2f} MB, sha256 {digest}...)")
+    print(f"shipped {trainable} -> {TARGET.with_suffix('.keras')}")
 
 
 if __name__ == "__main__":

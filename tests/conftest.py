@@ -91,7 +91,7 @@ def augmentation():
     from plate_ocr_pipeline.pipelines.augment.nodes import seed_augmentation
 
     compose = AlbumentationsDataset(filepath=str(REPO_ROOT / "conf/base/augmentation.yml")).load()
-    return seed_augmentation(compose, 42)
+    return seed_augmentation(compose, {"seed": 42})
 
 
 @pytest.fixture
@@ -103,7 +103,11 @@ def kedro_project(tmp_path: Path):
     shutil.copy(REPO_ROOT / "pyproject.toml", project / "pyproject.toml")
     shutil.copytree(REPO_ROOT / "conf", project / "conf", ignore=shutil.ignore_patterns("local"))
     (project / "conf" / "local").mkdir()
-    (project / "src").mkdir()  # the package itself is installed (editable) in the venv
+    # The package itself is installed (editable) in the venv; its assets (the shipped model,
+    # the sample crops) are where the catalog's relative paths expect them.
+    package = project / "src" / "plate_ocr_pipeline"
+    package.mkdir(parents=True)
+    (package / "assets").symlink_to(REPO_ROOT / "src" / "plate_ocr_pipeline" / "assets")
     tracking = tmp_path / "mlflow.db"
 
     def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:

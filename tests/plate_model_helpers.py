@@ -13,8 +13,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from plate_ocr_pipeline.plate_config import PlateConfig
-from plate_ocr_pipeline.text_codec import encode_texts
+from plate_ocr_pipeline.core.plate_config import PlateConfig
+from plate_ocr_pipeline.core.text_codec import encode_texts
 
 PLATE = {
     "max_plate_slots": 10,

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from plate_ocr_pipeline.datasets import (
     AlbumentationsDataset,
@@ -91,8 +92,8 @@ def test_save_round_trip(tmp_path, compose):
 
 def test_seeded_augmentation_is_reproducible(compose):
     image = np.random.default_rng(0).integers(0, 256, (64, 128, 1), dtype=np.uint8)
-    first = seed_augmentation(compose, 7)
-    second = seed_augmentation(compose, 7)
+    first = seed_augmentation(compose, {"seed": 7})
+    second = seed_augmentation(compose, {"seed": 7})
     outs1 = [apply_augmentation(first, image) for _ in range(5)]
     outs2 = [apply_augmentation(second, image) for _ in range(5)]
     for a, b in zip(outs1, outs2, strict=True):
@@ -102,16 +103,16 @@ def test_seeded_augmentation_is_reproducible(compose):
 
 
 def test_augmented_batches_on_the_fly(compose):
-    from plate_ocr_pipeline.training import AugmentedBatches
+    from plate_ocr_pipeline.training.batches import AugmentedBatches
 
     images = np.random.default_rng(0).integers(0, 256, (10, 64, 128, 1), dtype=np.uint8)
     targets = np.zeros((10, 10, 37), np.float32)
-    batches = AugmentedBatches(images, targets, 4, seed_augmentation(compose, 3), seed=3)
+    batches = AugmentedBatches(images, targets, 4, seed_augmentation(compose, {"seed": 3}), seed=3)
     assert len(batches) == 3
     x, y = batches[2]
     assert x.shape == (2, 64, 128, 1) and x.dtype == np.uint8 and y.shape == (2, 10, 37)
     # Batch content depends only on (seed, epoch, index), not on the order asked.
-    again = AugmentedBatches(images, targets, 4, seed_augmentation(compose, 3), seed=3)
+    again = AugmentedBatches(images, targets, 4, seed_augmentation(compose, {"seed": 3}), seed=3)
     np.testing.assert_array_equal(again[1][0], batches[1][0])
     np.testing.assert_array_equal(again[2][0], x)
     batches.on_epoch_end()
@@ -123,7 +124,15 @@ def test_preview_grid(tmp_path, compose, plate_params):
     for i, text in enumerate(["AB123", "XYZ9", "K77"]):
         path = write_text_image(tmp_path / f"{i}.png", text)
         rows.append({"image_path": str(path), "plate_text": text, "region": "", "split": "train"})
-    figure = preview_augmentations(pd.DataFrame(rows), compose, plate_params, 1, 2, 3)
+    augment = {"seed": 1, "preview_samples": 2, "preview_variants": 3}
+    figure = preview_augmentations(pd.DataFrame(rows), compose, augment, plate_params)
     assert len(figure.axes) == 2 * 4
     figure.savefig(tmp_path / "preview.png")
     assert (tmp_path / "preview.png").stat().st_size > 1000
+
+
+def test_nodes_validate_the_augment_section(compose):
+    with pytest.raises(ValidationError, match="preview_variants"):
+        preview_augmentations(pd.DataFrame(), compose, {"preview_variants": 0}, {})
+    with pytest.raises(ValidationError, match="sed"):
+        seed_augmentation(compose, {"sed": 1})

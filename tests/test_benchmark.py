@@ -6,9 +6,29 @@ import matplotlib.pyplot as plt
 import pytest
 from pydantic import ValidationError
 
+from plate_ocr_pipeline.core.onnx_metadata import embed_metadata
+from plate_ocr_pipeline.core.plate_config import PlateConfig
 from plate_ocr_pipeline.pipelines.benchmark import nodes
 from plate_ocr_pipeline.pipelines.benchmark.params import BenchmarkParams
-from tests.plate_model_helpers import build_memorising_onnx
+from tests.plate_model_helpers import PLATE, build_memorising_onnx
+
+
+def benchmark_params(**overrides) -> dict:
+    """A ``benchmark`` parameter section, as the nodes take it."""
+    params = {
+        "providers": ["CPUExecutionProvider"],
+        "intra_op_threads": [1],
+        "batch_sizes": [1],
+        "warmup_runs": 0,
+        "timed_runs": 1,
+        "seed": 0,
+    }
+    return {**params, **overrides}
+
+
+def exported_model():
+    """A tiny model with the plate config in its metadata, as the export stage writes it."""
+    return embed_metadata(build_memorising_onnx(), PlateConfig.from_dict(PLATE))
 
 
 @pytest.fixture
@@ -17,9 +37,8 @@ def cpu_only(monkeypatch):
 
 
 def test_absent_provider_is_recorded_as_skipped_with_the_reason(cpu_only):
-    plan = nodes.plan_benchmark(
-        ["CPUExecutionProvider", "CoreMLExecutionProvider", "CUDAExecutionProvider"], [1, 1]
-    )
+    providers = ["CPUExecutionProvider", "CoreMLExecutionProvider", "CUDAExecutionProvider"]
+    plan = nodes.plan_benchmark(benchmark_params(providers=providers, intra_op_threads=[1, 1]))
     assert [(p["provider"], p["status"]) for p in plan] == [
         ("CPUExecutionProvider", "planned"),
         ("CoreMLExecutionProvider", "skipped"),
@@ -30,15 +49,18 @@ def test_absent_provider_is_recorded_as_skipped_with_the_reason(cpu_only):
 
 def test_all_threads_means_every_core(cpu_only, monkeypatch):
     monkeypatch.setattr(nodes.os, "cpu_count", lambda: 6)
-    plan = nodes.plan_benchmark(["CPUExecutionProvider"], [1, "all"])
+    plan = nodes.plan_benchmark(benchmark_params(intra_op_threads=[1, "all"]))
     assert [p["threads"] for p in plan] == [1, 6]
 
 
 def test_cpu_rows_chart_and_metrics(cpu_only):
-    plan = nodes.plan_benchmark(["CPUExecutionProvider", "CoreMLExecutionProvider"], [1])
-    results = nodes.run_benchmarks(
-        build_memorising_onnx(), plan, [1, 4], warmup_runs=1, timed_runs=3, seed=0
+    params = benchmark_params(
+        providers=["CPUExecutionProvider", "CoreMLExecutionProvider"],
+        batch_sizes=[1, 4],
+        warmup_runs=1,
+        timed_runs=3,
     )
+    results = nodes.run_benchmarks(exported_model(), nodes.plan_benchmark(params), params)
     rows = results["results"]
     assert [(r["provider"], r["status"], r.get("batch_size")) for r in rows] == [
         ("CPUExecutionProvider", "ok", 1),
@@ -68,9 +90,18 @@ def test_provider_that_fails_to_start_is_an_error_row(monkeypatch):
         raise RuntimeError("no CUDA device")
 
     monkeypatch.setattr(nodes.ort, "InferenceSession", refuse)
-    results = nodes.run_benchmarks(build_memorising_onnx(), plan, [1], 0, 1, 0)
+    results = nodes.run_benchmarks(exported_model(), plan, benchmark_params())
     assert results["results"][0]["status"] == "error"
     assert "no CUDA device" in results["results"][0]["reason"]
+
+
+def test_provider_that_falls_back_to_cpu_is_an_error_row(cpu_only):
+    plan = [{"provider": "CUDAExecutionProvider", "threads": 1, "status": "planned", "reason": ""}]
+    results = nodes.run_benchmarks(exported_model(), plan, benchmark_params())
+    assert [(r["status"], r["reason"]) for r in results["results"]] == [
+        ("error", "onnxruntime fell back to CPUExecutionProvider")
+    ]
+    assert results["environment"]["input_shape"] == [64, 128, 1]
 
 
 def test_schema_names_an_unknown_provider():

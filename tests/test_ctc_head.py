@@ -1,5 +1,5 @@
 """The CTC head: greedy decoding into slots on hand-made logits, the CTC loss and metrics,
-training, resuming and transferring a backbone, the ONNX export and CTC ensembles."""
+training, resuming and transferring a backbone, and the ONNX export."""
 
 from __future__ import annotations
 
@@ -8,19 +8,19 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from plate_ocr_pipeline.models import (  # noqa: E402
+from plate_ocr_pipeline.core.plate_config import PlateConfig  # noqa: E402
+from plate_ocr_pipeline.core.text_codec import decode_with_confidence, one_hot_encode  # noqa: E402
+from plate_ocr_pipeline.training.export import convert_keras_to_onnx  # noqa: E402
+from plate_ocr_pipeline.training.losses import CTCSlotLoss, CTCSlotMetric  # noqa: E402
+from plate_ocr_pipeline.training.models import (  # noqa: E402
     COLUMN_LOGITS_LAYER,
     CTCGreedySlots,
     build_model,
     column_logits_view,
 )
-from plate_ocr_pipeline.pipelines.ensemble.nodes import build_ensemble_model  # noqa: E402
-from plate_ocr_pipeline.pipelines.train.nodes import train_model  # noqa: E402
-from plate_ocr_pipeline.pipelines.train.params import TrainParams  # noqa: E402
-from plate_ocr_pipeline.plate_config import PlateConfig  # noqa: E402
-from plate_ocr_pipeline.text_codec import decode_with_confidence, one_hot_encode  # noqa: E402
-from plate_ocr_pipeline.training import CTCSlotLoss, CTCSlotMetric  # noqa: E402
-from tests.test_train_pipeline import pretend_cut_off, quick_train_params  # noqa: E402
+from plate_ocr_pipeline.training.params import TrainParams  # noqa: E402
+from plate_ocr_pipeline.training.trainer import transfer_weights  # noqa: E402
+from tests.test_train_pipeline import fit, pretend_cut_off, quick_train_params  # noqa: E402
 
 CTC_KNOBS = {"width_multiplier": 0.25, "head": "ctc", "head_units": 16,
              "pool_sizes": [[2, 2], [2, 2], [2, 1]]}  # fmt: skip
@@ -84,9 +84,6 @@ def test_ctc_model_gives_slots_and_its_column_view_gives_logits(config):
 
 
 def test_two_steps_per_column_export_and_start_from_a_one_step_model(tmp_path, config):
-    from plate_ocr_pipeline.pipelines.export.nodes import convert_keras_to_onnx
-    from plate_ocr_pipeline.pipelines.train.nodes import _transfer_weights
-
     onnxruntime = pytest.importorskip("onnxruntime")
     keras.utils.set_random_seed(8)
     donor = build_model(config, "cnn", **CTC_KNOBS)
@@ -96,12 +93,12 @@ def test_two_steps_per_column_export_and_start_from_a_one_step_model(tmp_path, c
     assert tuple(model.output_shape) == (None, 10, 37)
     # The donor's logits repeated for both steps: the repeats merge, so the new model reads
     # exactly as the donor does, probabilities included.
-    _transfer_weights(model, str(tmp_path / "donor.keras"))
+    transfer_weights(model, keras.saving.load_model(tmp_path / "donor.keras"))
     images = np.random.default_rng(8).integers(0, 256, (6, 64, 128, 1), dtype=np.uint8)
     slots = model.predict(images, verbose=0)
     np.testing.assert_allclose(slots, donor.predict(images, verbose=0), atol=1e-5)
     session = onnxruntime.InferenceSession(
-        convert_keras_to_onnx(model, config.to_dict(), opset=17).SerializeToString()
+        convert_keras_to_onnx(model, config, opset=17).SerializeToString()
     )
     np.testing.assert_allclose(session.run(None, {"input": images})[0], slots, atol=1e-5)
     with pytest.raises(ValueError, match="above 1 only with head 'ctc'"):
@@ -133,14 +130,14 @@ def test_ctc_training_resumes_and_returns_a_slot_model(
     tmp_path, model_input, augmentation, plate_params
 ):
     checkpoints = tmp_path / "ckpt"
-    params = quick_train_params(model=CTC_KNOBS, checkpoint_dir=str(checkpoints))
-    model, first = train_model(model_input, augmentation, plate_params, **params)
+    params = quick_train_params(model=CTC_KNOBS, checkpoints=checkpoints)
+    model, first = fit(model_input, augmentation, plate_params, **params)
     assert tuple(model.output_shape) == (None, 10, 37)
     assert np.isfinite(first["loss"]).all() and "val_plate_acc" in first
     # The checkpoint holds the trained column view; a cut-off run resumes from it.
     pretend_cut_off(checkpoints)
     params.update(resume=True, epochs=2)
-    resumed_model, resumed = train_model(model_input, augmentation, plate_params, **params)
+    resumed_model, resumed = fit(model_input, augmentation, plate_params, **params)
     assert list(resumed["epoch"]) == [1, 2]
     assert resumed.loc[0, "loss"] == pytest.approx(first.loc[0, "loss"])
     assert tuple(resumed_model.output_shape) == (None, 10, 37)
@@ -154,41 +151,32 @@ def test_transfer_from_seeds_the_backbone_of_a_new_head(
     keras.utils.set_random_seed(5)
     donor = build_model(config, "cnn", width_multiplier=0.25,
                         pool_sizes=[[2, 2], [2, 2], [2, 1]])  # fmt: skip
-    path = tmp_path / "donor.keras"
-    donor.save(path)
-    params = quick_train_params(model=CTC_KNOBS, transfer_from=str(path), epochs=1,
+    params = quick_train_params(model=CTC_KNOBS, start="transfer", epochs=1,
                                 learning_rate=1e-9, warmup_epochs=0)  # fmt: skip
-    model, _ = train_model(model_input, augmentation, plate_params, **params)
+    model, _ = fit(model_input, augmentation, plate_params, starting_model=donor, **params)
     # A learning rate of 1e-9: the stem is still the donor's (BatchNorm statistics move).
     np.testing.assert_allclose(
         model.get_layer("stem_conv").kernel.numpy(),
         donor.get_layer("stem_conv").kernel.numpy(),
         atol=1e-6,
     )
-    unrelated = tmp_path / "unrelated.keras"
-    build_model(config, "cct", width_multiplier=0.5, depth=1).save(unrelated)
-    with pytest.raises(ValueError, match="no layer of .* matches"):
-        train_model(model_input, augmentation, plate_params,
-                    **quick_train_params(model=CTC_KNOBS, transfer_from=str(unrelated)))  # fmt: skip
+    unrelated = build_model(config, "cct", width_multiplier=0.5, depth=1)
+    with pytest.raises(ValueError, match="no layer of the starting model .* matches"):
+        fit(model_input, augmentation, plate_params, starting_model=unrelated,
+            **quick_train_params(model=CTC_KNOBS, start="transfer"))  # fmt: skip
 
 
-def test_init_from_and_transfer_from_together_fail_at_start(tmp_path):
-    path = tmp_path / "model.keras"
-    path.write_text("x")
-    with pytest.raises(ValueError, match="init_from and train.transfer_from are both set"):
-        TrainParams(init_from=str(path), transfer_from=str(path))
-    with pytest.raises(ValueError, match="train.transfer_from: .* is not a file"):
-        TrainParams(transfer_from=str(tmp_path / "missing.keras"))
+def test_a_typo_in_the_start_mode_fails_at_validation():
+    with pytest.raises(ValueError, match="start"):
+        TrainParams(start="finetune")
 
 
 def test_ctc_model_exports_to_onnx_with_the_same_slots(config):
     onnxruntime = pytest.importorskip("onnxruntime")
     pytest.importorskip("tf2onnx")
-    from plate_ocr_pipeline.pipelines.export.nodes import convert_keras_to_onnx
-
     keras.utils.set_random_seed(4)
     model = build_model(config, "cnn", **CTC_KNOBS)
-    proto = convert_keras_to_onnx(model, config.to_dict(), opset=17)
+    proto = convert_keras_to_onnx(model, config, opset=17)
     assert "Bitcast" not in {node.op_type for node in proto.graph.node}
     session = onnxruntime.InferenceSession(proto.SerializeToString())
     images = np.random.default_rng(4).integers(0, 256, (6, 64, 128, 1), dtype=np.uint8)
@@ -196,19 +184,6 @@ def test_ctc_model_exports_to_onnx_with_the_same_slots(config):
     keras_slots = model.predict(images, verbose=0)
     np.testing.assert_allclose(onnx_slots, keras_slots, atol=1e-5)
     assert (onnx_slots.argmax(-1) == keras_slots.argmax(-1)).all()
-
-
-def test_ctc_ensemble_decodes_the_members_mean_column_logits(config, plate_params):
-    keras.utils.set_random_seed(6)
-    members = {name: build_model(config, "cnn", **CTC_KNOBS) for name in ("a", "b")}
-    ensemble = build_ensemble_model(members, plate_params)
-    images = np.random.default_rng(6).integers(0, 256, (4, 64, 128, 1), dtype=np.uint8)
-    mean = np.mean([column_logits_view(m).predict(images, verbose=0) for m in members.values()], 0)
-    expected = CTCGreedySlots(config.max_plate_slots, config.pad_index)(mean)
-    np.testing.assert_allclose(ensemble.predict(images, verbose=0), expected, atol=1e-5)
-    mixed = {"ctc": members["a"], "slots": build_model(config, "cnn", width_multiplier=0.25)}
-    with pytest.raises(ValueError, match=r"members \['ctc'\] have CTC heads"):
-        build_ensemble_model(mixed, plate_params)
 
 
 def test_a_ctc_checkpoint_exports_with_its_slot_decoding(tmp_path, config, plate_params):

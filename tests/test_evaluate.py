@@ -1,29 +1,39 @@
-"""Evaluate nodes on a model whose predictions are known: metrics, regions, confusion,
-gallery, extra sets (missing ones skipped)."""
+"""The report (evaluate and score) on predictors whose outputs are known: metrics, regions,
+lengths, confidence, confusion, gallery, labelled sets and their rejects, and the evaluate
+pipeline run through Kedro on hand-made data."""
 
 import logging
 
+import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from kedro.io import DataCatalog, MemoryDataset
+from kedro.runner import SequentialRunner
 
-from plate_ocr_pipeline.pipelines.evaluate.nodes import (
+from plate_ocr_pipeline.core.plate_config import PlateConfig
+from plate_ocr_pipeline.core.text_codec import one_hot_encode
+from plate_ocr_pipeline.datasets import LabelledSetsDataset
+from plate_ocr_pipeline.pipelines import evaluate
+from plate_ocr_pipeline.pipelines.evaluate.nodes import select_held_out_splits
+from plate_ocr_pipeline.pipelines.report.nodes import (
+    REJECT_COLUMNS,
     build_character_confusion,
-    compute_evaluation_metrics,
+    compute_report_metrics,
     plot_confidence_coverage,
     plot_error_gallery,
     plot_per_region,
-    predict_evaluation_sets,
-    prepare_evaluation_sets,
+    predict_sets,
+    prepare_sets,
     summarise_by_confidence,
     summarise_by_length,
 )
-from plate_ocr_pipeline.plate_config import PlateConfig
-from plate_ocr_pipeline.text_codec import one_hot_encode
 from tests.conftest import write_text_image
 
 TRUTH = ["AB12", "O00", "XYZ9", "K7"]
 PREDICTED = ["AB12", "000", "XYZ8", "K7"]  # O read as 0 (wrong exact, right with O=0), 9 -> 8
+REPORT = {"equivalences": ["O0"], "batch_size": 8, "gallery_size": 10, "gallery_columns": 4}
+NO_LABELLED_SETS = LabelledSetsDataset(filepaths=[]).load()
 
 
 class FixedModel:
@@ -36,6 +46,37 @@ class FixedModel:
         return self.outputs[: len(images)]
 
 
+class GreyLevelModel:
+    """Stands in for a Keras model: a crop filled with grey level g reads ``reads[g]``
+    (one-hot probabilities), whatever order the crops come in."""
+
+    def __init__(self, reads: dict[int, str], config: PlateConfig):
+        self.reads, self.config = reads, config
+
+    def predict(self, images, batch_size=None, verbose=0):
+        levels = images.reshape(len(images), -1)[:, 0]
+        return one_hot_encode([self.reads[int(g)] for g in levels], self.config)
+
+
+class KeptDataset(MemoryDataset):
+    """A MemoryDataset that the runner cannot empty, to read a node's output after a run."""
+
+    def _release(self) -> None:
+        pass
+
+
+REPORT_OUTPUTS = (
+    "metrics", "mlflow_metrics", "predictions", "rejects", "per_region", "per_length",
+    "confidence_coverage", "confidence_coverage_plot", "character_confusion", "error_gallery",
+    "per_region_plot",
+)  # fmt: skip
+
+
+def grey_png(path, level: int):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), np.full((40, 120, 3), level, np.uint8))
+
+
 @pytest.fixture
 def sets(plate_params):
     config = PlateConfig.from_dict(plate_params)
@@ -46,15 +87,17 @@ def sets(plate_params):
         "image_path": np.array([f"/x/{i}.png" for i in range(5)]),
         "split": np.array(["test"] * 4 + ["train"]),
     }
-    evaluation_sets = prepare_evaluation_sets(model_input, plate_params, ["test"], [])
-    probabilities = predict_evaluation_sets(FixedModel(config), evaluation_sets, 8)
-    return evaluation_sets, probabilities
+    held_out = select_held_out_splits(model_input, {"splits": ["test"]})
+    report_sets, rejects = prepare_sets(NO_LABELLED_SETS, plate_params, REPORT, held_out)
+    assert list(report_sets) == ["test"] and rejects.empty
+    probabilities = predict_sets(FixedModel(config), report_sets, REPORT)
+    return report_sets, probabilities
 
 
 def test_metrics_exact_and_with_o_equals_zero(sets, plate_params):
-    evaluation_sets, probabilities = sets
-    summary, predictions, per_region = compute_evaluation_metrics(
-        evaluation_sets, probabilities, plate_params, ["O0"]
+    report_sets, probabilities = sets
+    summary, predictions, per_region = compute_report_metrics(
+        report_sets, probabilities, plate_params, REPORT
     )
     assert summary["test"]["plate_acc"] == pytest.approx(0.5)
     assert summary["test"]["plate_acc_eq"] == pytest.approx(0.75)
@@ -137,35 +180,123 @@ def test_confusion_table_lists_mistakes_first(sets, plate_params):
 
 
 def test_error_gallery_shows_only_mistakes(sets, plate_params):
-    evaluation_sets, probabilities = sets
-    _, predictions, _ = compute_evaluation_metrics(evaluation_sets, probabilities, plate_params, [])
-    figure = plot_error_gallery(evaluation_sets, predictions, plate_params, 10, 4)
+    report_sets, probabilities = sets
+    _, predictions, _ = compute_report_metrics(report_sets, probabilities, plate_params, REPORT)
+    figure = plot_error_gallery(report_sets, predictions, plate_params, REPORT)
     titles = [axis.get_title() for axis in figure.axes if axis.get_title()]
     assert len(titles) == 2 and any("true O00" in t and "pred 000" in t for t in titles)
     none_wrong = predictions.assign(correct=True)
-    assert plot_error_gallery(evaluation_sets, none_wrong, plate_params, 10, 4) is not None
+    assert plot_error_gallery(report_sets, none_wrong, plate_params, REPORT) is not None
 
 
-def test_extra_sets_load_relative_paths_and_missing_is_skipped(tmp_path, plate_params, caplog):
+def test_labelled_sets_load_relative_paths_reject_with_reasons_and_skip_missing(
+    tmp_path, plate_params, caplog
+):
     folder = tmp_path / "real"
     write_text_image(folder / "imgs" / "a.png", "AB12")
     write_text_image(folder / "imgs" / "b.png", "ZZ9")
+    (folder / "imgs" / "broken.png").write_bytes(b"not a png")
     pd.DataFrame(
-        {"image_path": ["imgs/a.png", "imgs/b.png", "imgs/gone.png", "imgs/a.png"],
-         "plate_text": ["ab-12", "ZZ9", "GONE1", "TOOLONGPLATE1"],
-         "region": ["us-ca", "us-ny", "us-ny", "us-ny"]}
+        {"image_path": ["imgs/a.png", "imgs/b.png", "imgs/gone.png", "imgs/a.png",
+                        "imgs/broken.png", "imgs/a.png"],
+         "plate_text": ["ab-12", "ZZ9", "GONE1", "TOOLONGPLATE1", "BRK1", "AB#1"],
+         "region": ["us-ca", "us-ny", "us-ny", "us-ny", "us-ny", "us-ny"]}
     ).to_csv(folder / "annotations.csv", index=False)  # fmt: skip
-    model_input = {
-        "images": np.zeros((0, 64, 128, 1), np.uint8),
-        **{k: np.array([], dtype=str) for k in ("plate_text", "region", "image_path", "split")},
-    }
-    extra = [
-        {"name": "real", "annotations": str(folder / "annotations.csv")},
-        {"name": "absent", "annotations": str(tmp_path / "nope.csv")},
-    ]
+    dataset = LabelledSetsDataset(
+        filepaths={"real": str(folder / "annotations.csv"), "absent": str(tmp_path / "no.csv")},
+        skip_missing=True,
+    )
     with caplog.at_level(logging.WARNING):
-        sets = prepare_evaluation_sets(model_input, plate_params, ["test"], extra)
-    assert list(sets) == ["real"]
-    assert list(sets["real"]["plate_text"]) == ["AB12", "ZZ9"]
-    assert sets["real"]["images"].shape == (2, 64, 128, 1)
+        table = dataset.load()
+        report_sets, rejects = prepare_sets(table, plate_params, REPORT)
+    assert list(report_sets) == ["real"]
+    assert list(report_sets["real"]["plate_text"]) == ["AB12", "ZZ9"]
+    assert list(report_sets["real"]["region"]) == ["us-ca", "us-ny"]
+    assert report_sets["real"]["images"].shape == (2, 64, 128, 1)
     assert "absent" in caplog.text and "does not exist" in caplog.text
+    # Every row that is not reported on is a reject: file, line (header = 1) and reason.
+    assert list(rejects.columns) == REJECT_COLUMNS
+    reasons = dict(zip(rejects["source_row"], rejects["reason"], strict=True))
+    assert reasons[4] == "missing file"
+    assert "more than the model's 10 slots" in reasons[5]
+    assert "not a decodable image" in reasons[6]
+    assert "'#'" in reasons[7] and "alphabet" in reasons[7]
+    assert set(rejects["source_file"]) == {str(folder / "annotations.csv")}
+    assert "4 of 6 rows rejected" in caplog.text
+    # The selection by name: none of them.
+    assert not LabelledSetsDataset(filepaths=[]).load().shape[0]
+    with pytest.raises(ValueError, match="no plates to report on"):
+        prepare_sets(table, plate_params, {**REPORT, "labelled_sets": []})
+
+
+def test_evaluate_pipeline_through_kedro_gives_exact_figures(tmp_path, plate_params):
+    """The evaluate stage as Kedro runs it (namespace, template, parameters) on a hand-made
+    predictor: exact figures for the held-out split and a labelled set, rejects kept."""
+    config = PlateConfig.from_dict(plate_params)
+    # Held-out split: three plates, two read right; O00 read as 000 is right only with O=0.
+    model_input = {
+        "images": np.stack([np.full((64, 128, 1), g, np.uint8) for g in (10, 20, 30, 90)]),
+        "plate_text": np.array(["AB12", "O00", "XYZ9", "TRAIN1"]),
+        "region": np.array(["us-ca", "us-ca", "us-ny", "us-ca"]),
+        "image_path": np.array(["t/1.png", "t/2.png", "t/3.png", "t/4.png"]),
+        "split": np.array(["test", "test", "test", "train"]),
+    }
+    folder = tmp_path / "real"
+    grey_png(folder / "k7.png", 40)
+    grey_png(folder / "zz9.png", 50)
+    (folder / "annotations.csv").write_text(
+        "image_path,plate_text,region\nk7.png,K7,ar\nzz9.png,ZZ9,ar\ngone.png,GONE1,ar\n"
+    )
+    reads = {10: "AB12", 20: "000", 30: "XYZ9", 40: "K7", 50: "ZZ8", 90: "TRAIN1"}
+    catalog = DataCatalog(
+        {
+            "model_input": MemoryDataset(model_input),
+            "trained_model": MemoryDataset(GreyLevelModel(reads, config), copy_mode="assign"),
+            "evaluate_labelled_sets": LabelledSetsDataset(
+                filepaths={"real": str(folder / "annotations.csv")}
+            ),
+            "params:plate": MemoryDataset(plate_params),
+            "params:evaluate": MemoryDataset({"splits": ["test"], **REPORT}),
+            **{f"evaluate.{name}": KeptDataset() for name in REPORT_OUTPUTS},
+        }
+    )
+    SequentialRunner().run(evaluate.create_pipeline(), catalog)
+    metrics = catalog.load("evaluate.metrics")
+    assert list(metrics) == ["test", "real"]
+    assert round(metrics["test"]["plate_acc"], 4) == 0.6667
+    assert metrics["test"]["plate_acc_eq"] == 1.0
+    assert metrics["test"]["num_plates"] == 3
+    assert (metrics["real"]["plate_acc"], metrics["real"]["plate_acc_eq"]) == (0.5, 0.5)
+    mlflow_metrics = catalog.load("evaluate.mlflow_metrics")
+    assert mlflow_metrics["test.plate_acc_eq"] == {"value": 1.0, "step": 0}
+    predictions = catalog.load("evaluate.predictions")
+    assert predictions["prediction"].tolist() == ["AB12", "000", "XYZ9", "K7", "ZZ8"]
+    rejects = catalog.load("evaluate.rejects")
+    assert rejects[["set", "source_row", "reason"]].values.tolist() == [["real", 4, "missing file"]]
+    per_length = catalog.load("evaluate.per_length").set_index(["set", "length"])
+    assert per_length.loc[("test", 4), "plate_acc"] == 1.0
+    assert per_length.loc[("test", 3), ["plate_acc", "plate_acc_eq"]].tolist() == [0.0, 1.0]
+    confusion = catalog.load("evaluate.character_confusion")
+    mistakes = confusion[~confusion["correct"]]
+    pairs = set(zip(mistakes["set"], mistakes["truth"], mistakes["predicted"], strict=True))
+    assert pairs == {("test", "O", "0"), ("real", "9", "8")}
+    for name in ("error_gallery", "per_region_plot", "confidence_coverage_plot"):
+        assert catalog.load(f"evaluate.{name}") is not None
+
+
+def test_no_stage_imports_another_stages_nodes():
+    from pathlib import Path
+
+    import plate_ocr_pipeline.pipelines as stages
+
+    root = Path(stages.__file__).parent
+    for stage in ("evaluate", "score", "report"):
+        for module in (root / stage).glob("*.py"):
+            text = module.read_text()
+            others = [
+                other.name
+                for other in root.iterdir()
+                if other.is_dir() and other.name not in (stage, "report", "__pycache__")
+            ]
+            for other in others:
+                assert f"pipelines.{other}" not in text, (module, other)

@@ -10,15 +10,16 @@ import pandas as pd
 import pytest
 from kedro.io.core import DatasetError
 
-from plate_ocr_pipeline.datasets.onnx_model_dataset import ONNXModelDataset
-from plate_ocr_pipeline.onnx_metadata import (
+from plate_ocr_pipeline.core.onnx_metadata import (
     PLATE_CONFIG_KEY,
     plate_config_from_metadata,
     read_metadata,
 )
+from plate_ocr_pipeline.core.plate_config import PlateConfig
+from plate_ocr_pipeline.datasets.onnx_model_dataset import ONNXModelDataset
+from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer
 from plate_ocr_pipeline.pipelines.export import nodes
-from plate_ocr_pipeline.plate_config import PlateConfig
-from plate_ocr_pipeline.recognizer import ONNXPlateRecognizer
+from plate_ocr_pipeline.training import export
 from tests.conftest import load_script
 from tests.plate_model_helpers import PLATE, TEXTS, build_memorising_keras, render_plate
 
@@ -32,9 +33,9 @@ def keras_model():
 
 @pytest.fixture(scope="module")
 def exported(keras_model) -> onnx.ModelProto:
-    converted = nodes.convert_keras_to_onnx(keras_model, PLATE, opset=17)
-    simplified = nodes.simplify_onnx_graph(converted, simplify=True)
-    return nodes.embed_plate_metadata(simplified, PLATE, "tiny", "7")
+    return nodes.export_onnx_model(
+        keras_model, {"opset": 17, "model_name": "tiny", "model_version": "7"}, PLATE
+    )
 
 
 @pytest.fixture(scope="module")
@@ -73,9 +74,9 @@ def test_onnx_output_equals_keras_output(keras_model, exported):
         ]
     )
     keras_out = keras_model.predict(images, verbose=0)
-    onnx_out = nodes._onnx_predict(nodes._onnx_session(exported), images)
+    onnx_out = export.onnx_predict(export.onnx_session(exported), images)
     np.testing.assert_allclose(onnx_out, keras_out, atol=1e-5)
-    report = nodes.check_onnx_parity(keras_model, exported, images, 8, 1e-4)
+    report = export.check_onnx_parity(keras_model, exported, images, 8, 1e-4)
     assert report["passed"] and report["images"] == 8 and report["max_abs_diff"] < 1e-4
 
 
@@ -88,8 +89,8 @@ def test_parity_check_fails_loudly_on_a_different_model(keras_model, exported):
     weights = onnx.numpy_helper.to_array(biggest).copy()
     biggest.CopyFrom(onnx.numpy_helper.from_array(weights[::-1].copy() * 3, biggest.name))
     images = np.stack([render_plate(t)[..., None] for t in TEXTS])
-    with pytest.raises(nodes.OnnxParityError, match="differs from Keras"):
-        nodes.check_onnx_parity(keras_model, broken, images, 8, 1e-4)
+    with pytest.raises(export.OnnxParityError, match="differs from Keras"):
+        export.check_onnx_parity(keras_model, broken, images, 8, 1e-4)
 
 
 def test_metadata_round_trip_through_the_dataset(exported, tmp_path):
@@ -124,21 +125,25 @@ def test_exported_model_reads_the_crops_with_the_recognizer(exported, test_split
 
 
 def test_test_images_int8_copy_and_its_accuracy_change(exported, test_split):
-    images, texts = nodes.load_test_images(test_split, PLATE, max_images=None)
+    from plate_ocr_pipeline.pipelines.train.nodes import prepare_model_input
+
+    model_input = prepare_model_input(test_split, {}, PLATE)
+    images, texts = nodes.held_out_crops(model_input, limit=None)
     assert images.shape == (len(TEXTS), 64, 128, 1) and texts == list(TEXTS)
-    quantized = nodes.quantize_onnx_model(exported, quantize=True)
+    quantized = nodes.quantize_onnx_model(exported, {"quantize": True})
     int8 = quantized[nodes.INT8_PARTITION]
     assert plate_config_from_metadata(read_metadata(int8)) == PlateConfig.from_dict(PLATE)
-    report = nodes.measure_quantization_effect(exported, quantized, images, texts, PLATE)
+    report = nodes.measure_quantization_effect(exported, quantized, model_input, {}, PLATE)
     assert report["fp32_plate_acc"] == 1.0
     assert report["plate_acc_change"] == report["int8_plate_acc"] - 1.0
+    assert report["test_images"] == len(TEXTS)
     assert report["int8_size_kb"] < report["fp32_size_kb"]
     metrics = nodes.collect_export_metrics(
         {"max_abs_diff": 0.0, "argmax_mismatched_slots": 0}, report
     )
     assert metrics["export.int8_plate_acc"] == {"value": report["int8_plate_acc"], "step": 0}
-    assert nodes.quantize_onnx_model(exported, quantize=False) == {}
-    assert nodes.measure_quantization_effect(exported, {}, images, texts, PLATE) == {
+    assert nodes.quantize_onnx_model(exported, {"quantize": False}) == {}
+    assert nodes.measure_quantization_effect(exported, {}, model_input, {}, PLATE) == {
         "quantized": False
     }
 

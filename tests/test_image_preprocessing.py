@@ -2,13 +2,13 @@ import cv2
 import numpy as np
 import pytest
 
-from plate_ocr_pipeline.image_preprocessing import (
+from plate_ocr_pipeline.core.plate_config import PlateConfig
+from plate_ocr_pipeline.core.preprocessing import (
     ImageReadError,
     load_and_preprocess,
     preprocess_image,
     read_image,
 )
-from plate_ocr_pipeline.plate_config import PlateConfig
 
 
 @pytest.fixture

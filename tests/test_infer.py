@@ -11,11 +11,12 @@ import onnx
 import pandas as pd
 import pytest
 
+from plate_ocr_pipeline.core.onnx_metadata import embed_metadata
+from plate_ocr_pipeline.core.plate_config import PlateConfig
 from plate_ocr_pipeline.datasets.atomic_csv_dataset import AtomicCSVDataset
 from plate_ocr_pipeline.datasets.image_folder_dataset import ImageFolderDataset
-from plate_ocr_pipeline.onnx_metadata import embed_metadata
+from plate_ocr_pipeline.datasets.onnx_model_dataset import ONNXModelDataset
 from plate_ocr_pipeline.pipelines.infer import nodes
-from plate_ocr_pipeline.plate_config import PlateConfig
 from tests.plate_model_helpers import PLATE, TEXTS, build_memorising_onnx, render_plate
 
 EXPECTED = {
@@ -34,6 +35,27 @@ def model_path(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("model") / "model.onnx"
     onnx.save(embed_metadata(build_memorising_onnx(), PlateConfig.from_dict(PLATE)), path)
     return path
+
+
+@pytest.fixture(scope="module")
+def model(model_path) -> onnx.ModelProto:
+    """The model as the ``infer_model`` catalog entry loads it."""
+    return ONNXModelDataset(filepath=str(model_path)).load()
+
+
+def infer_params(**overrides) -> dict:
+    """An ``infer`` parameter section (the paths are read by the catalog, not the nodes)."""
+    params = {
+        "input_dir": "in",
+        "output_path": "out.csv",
+        "model_path": "model.onnx",
+        "batch_size": 64,
+        "num_workers": 2,
+        "providers": ["CPUExecutionProvider"],
+        "threads": 1,
+        "progress": False,
+    }
+    return {**params, **overrides}
 
 
 @pytest.fixture
@@ -78,22 +100,20 @@ def test_folder_dataset_lists_images_recursively_and_lazily(messy_folder):
 
 
 @pytest.mark.parametrize("batch_size", [2, 64])
-def test_one_row_per_file_with_statuses(messy_folder, model_path, batch_size):
+def test_one_row_per_file_with_statuses(messy_folder, model, batch_size):
     files = ImageFolderDataset(path=str(messy_folder)).load()
-    table = nodes.recognize_images(
-        files, str(model_path), batch_size, 2, ["CPUExecutionProvider"], 1, False
-    )
+    table = nodes.recognize_images(files, model, infer_params(batch_size=batch_size))
     _check(table)
     summary = nodes.summarise_predictions(table)
     assert summary["ok"] == 3 and summary["errors"] == 3
 
 
-def test_empty_folder_gives_header_only_table_and_a_warning(tmp_path, model_path, caplog):
+def test_empty_folder_gives_header_only_table_and_a_warning(tmp_path, model, caplog):
     (tmp_path / "in").mkdir()
     files = ImageFolderDataset(path=str(tmp_path / "in")).load()
     with caplog.at_level(logging.WARNING):
         table = nodes.recognize_images(
-            files, str(model_path), 8, 1, ["CPUExecutionProvider"], None, False
+            files, model, infer_params(batch_size=8, num_workers=1, threads=None)
         )
     assert "no image files" in caplog.text
     output = AtomicCSVDataset(filepath=str(tmp_path / "out.csv"))
@@ -116,22 +136,6 @@ def test_atomic_csv_keeps_the_old_file_when_writing_fails(tmp_path):
         dataset.save(Exploding({"a": [3]}))
     assert dataset.load()["a"].tolist() == [1, 2]
     assert [p.name for p in path.parent.iterdir()] == ["out.csv"]  # no temp file left
-
-
-def test_model_path_resolution(tmp_path, monkeypatch, model_path):
-    latest = tmp_path / "data" / "06_models" / "model.onnx"
-    assert nodes.resolve_model_path(str(model_path), str(latest)) == str(model_path)
-    with pytest.raises(FileNotFoundError, match=r"infer\.model_path"):
-        nodes.resolve_model_path(str(tmp_path / "none.onnx"), str(latest))
-    monkeypatch.setattr(nodes, "DEFAULT_MODEL_PATH", tmp_path / "shipped.onnx")
-    with pytest.raises(FileNotFoundError, match="infer.model_path"):
-        nodes.resolve_model_path(None, str(latest))
-    latest.parent.mkdir(parents=True)
-    latest.write_bytes(model_path.read_bytes())
-    assert nodes.resolve_model_path(None, str(latest)) == str(latest)
-    # Once a model ships with the package it is the default.
-    (tmp_path / "shipped.onnx").write_bytes(model_path.read_bytes())
-    assert nodes.resolve_model_path(None, str(latest)) == str(tmp_path / "shipped.onnx")
 
 
 def test_kedro_run_infer_with_folder_and_output_on_the_command_line(

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from pydantic import ValidationError
 
 from plate_ocr_pipeline.datasets import PlateAnnotationsDataset
 from plate_ocr_pipeline.pipelines.ingest.nodes import (
@@ -17,6 +18,18 @@ from plate_ocr_pipeline.pipelines.ingest.nodes import (
 from tests.conftest import write_text_image
 
 SPLITS = {"train": 0.6, "val": 0.2, "test": 0.2}
+
+
+def ingest_params(**overrides) -> dict:
+    """An ``ingest`` parameter section, as the nodes take it."""
+    params = {
+        "uppercase": True,
+        "drop_characters": " -",
+        "split_fractions": SPLITS,
+        "seed": 7,
+        "max_reject_fraction": 0.8,
+    }
+    return {**params, **overrides}
 
 
 @pytest.fixture
@@ -65,9 +78,9 @@ def run_ingest(folder: Path, plate_params: dict):
     raw = PlateAnnotationsDataset(
         filepaths=[str(folder / "annotations.csv"), str(folder / "bad_columns.csv")]
     ).load()
-    normalised = normalise_plate_texts(raw, uppercase=True, drop_characters=" -")
+    normalised = normalise_plate_texts(raw, ingest_params())
     valid, rejects = validate_annotations(normalised, plate_params)
-    return raw, assign_splits(valid, SPLITS, seed=7), rejects
+    return raw, assign_splits(valid, ingest_params()), rejects
 
 
 def test_clean_and_rejects_hold_exactly_the_expected_rows(annotations_dir, plate_params):
@@ -109,8 +122,10 @@ def test_split_is_deterministic_and_seeded(annotations_dir, plate_params):
     shuffled = valid.sample(frac=1.0, random_state=3)
     # The split follows the path, not the row order.
     pd.testing.assert_frame_equal(
-        assign_splits(valid, SPLITS, 7), assign_splits(shuffled, SPLITS, 7)
+        assign_splits(valid, ingest_params()), assign_splits(shuffled, ingest_params())
     )
+    # Another seed draws other splits.
+    assert not assign_splits(valid, ingest_params(seed=8))["split"].equals(first["split"])
 
 
 def test_split_fractions_are_respected_on_many_rows():
@@ -124,19 +139,27 @@ def test_split_fractions_are_respected_on_many_rows():
             "image_width": 20,
         }
     )
-    counts = assign_splits(table, SPLITS, seed=1)["split"].value_counts(normalize=True)
+    counts = assign_splits(table, ingest_params(seed=1))["split"].value_counts(normalize=True)
     assert counts["train"] == pytest.approx(0.6, abs=0.03)
     assert counts["test"] == pytest.approx(0.2, abs=0.03)
 
 
 def test_summary_counts_reasons_and_fails_over_the_limit(annotations_dir, plate_params):
     _, clean, rejects = run_ingest(annotations_dir, plate_params)
-    summary = summarise_ingest(clean, rejects, max_reject_fraction=0.8)
+    summary = summarise_ingest(clean, rejects, ingest_params(max_reject_fraction=0.8))
     assert summary["rows"] == 17 and summary["rejected"] == 12
     assert summary["rejects_by_reason"]["duplicate path with conflicting labels"] == 2
     assert summary["rejects_by_reason"]["missing file"] == 1
     with pytest.raises(ValueError, match="rejected 12 of 17 rows"):
-        summarise_ingest(clean, rejects, max_reject_fraction=0.5)
+        summarise_ingest(clean, rejects, ingest_params(max_reject_fraction=0.5))
+
+
+def test_nodes_validate_the_ingest_section(annotations_dir):
+    raw = PlateAnnotationsDataset(filepaths=[str(annotations_dir / "annotations.csv")]).load()
+    with pytest.raises(ValidationError, match="split_fractions"):
+        assign_splits(raw, ingest_params(split_fractions={"train": 0.9, "val": 0.2, "test": 0}))
+    with pytest.raises(ValidationError, match="uppercas"):
+        normalise_plate_texts(raw, ingest_params(uppercas=False))
 
 
 def test_statistics_table_and_plot(annotations_dir, plate_params):

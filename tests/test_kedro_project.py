@@ -74,11 +74,66 @@ def test_stage_parameter_typo_is_named(plate_params):
         validate_parameters({"plate": plate_params, "ingset": {}})
 
 
-def test_missing_model_to_fine_tune_fails_at_start(plate_params, tmp_path):
-    with pytest.raises(ParameterError, match="train.init_from: .*gone.keras is not a file"):
-        validate_parameters(
-            {"plate": plate_params, "train": {"init_from": str(tmp_path / "gone.keras")}}
-        )
+def test_missing_model_to_fine_tune_fails_before_any_node(tmp_path):
+    """train.start=fine_tune with no starting model on disk fails before rendering, naming
+    the file; a run from scratch does not look for one."""
+    from kedro.io import DataCatalog, MemoryDataset
+
+    from plate_ocr_pipeline.datasets import StartingModelDataset
+    from plate_ocr_pipeline.hooks import check_starting_model
+    from plate_ocr_pipeline.pipeline_registry import train_chain
+
+    gone = tmp_path / "gone.keras"
+    catalog = DataCatalog(
+        {
+            "starting_model": StartingModelDataset(filepath=str(gone)),
+            "params:train": MemoryDataset({"start": "fine_tune"}),
+        }
+    )
+    with pytest.raises(ParameterError, match=r"train.start=fine_tune .*gone\.keras"):
+        check_starting_model(train_chain(), catalog)
+    catalog["params:train"] = MemoryDataset({"start": "scratch"})
+    check_starting_model(train_chain(), catalog)
+
+
+SHIPPED_KERAS = "src/plate_ocr_pipeline/assets/models/default.keras"
+
+
+def _environment(env: str):
+    from kedro.config import OmegaConfigLoader
+
+    from plate_ocr_pipeline.settings import CONFIG_LOADER_ARGS
+
+    conf = str(REPO_ROOT / "conf")
+    return OmegaConfigLoader(conf, **{**CONFIG_LOADER_ARGS, "default_run_env": env})
+
+
+@pytest.mark.parametrize("env", ["local", "quick", "finetune"])
+def test_the_environments_are_the_recipe_quick_local_and_finetune(env):
+    """conf/base is the shipped recipe; the only other environments are quick (sizes), local
+    (one's own overrides) and finetune. Experiments live in git history, not in conf/."""
+    assert sorted(p.name for p in (REPO_ROOT / "conf").iterdir() if p.is_dir()) == [
+        "base", "finetune", "local", "quick",
+    ]  # fmt: skip
+    loader = _environment(env)
+    validate_parameters(loader["parameters"])
+    assert loader["catalog"]["plates_clean"]["filepath"].startswith(loader["globals"]["data_root"])
+
+
+def test_finetune_environment_fine_tunes_the_shipped_model_apart_from_the_base_run():
+    from plate_ocr_pipeline.datasets import StartingModelDataset
+
+    base, finetune = _environment("local"), _environment("finetune")
+    train, base_train = finetune["parameters"]["train"], base["parameters"]["train"]
+    assert train["start"] == "fine_tune"
+    assert finetune["catalog"]["starting_model"]["filepath"] == SHIPPED_KERAS
+    assert train["learning_rate"] < base_train["learning_rate"]
+    assert train["epochs"] < base_train["epochs"] and train["warmup_epochs"] == 0
+    assert finetune["globals"]["data_root"] != base["globals"]["data_root"]
+    assert finetune["catalog"]["training_checkpoint"]["path"].startswith("data/finetune/")
+    if not (REPO_ROOT / SHIPPED_KERAS).is_file():
+        pytest.skip(f"{SHIPPED_KERAS} (the trainable shipped model) is not in the tree yet")
+    assert StartingModelDataset(filepath=str(REPO_ROOT / SHIPPED_KERAS)).exists()
 
 
 def test_registry_lists_the_stages(kedro_project):
@@ -99,7 +154,7 @@ def test_registry_lists_the_stages(kedro_project):
         assert f"- {name}" in listed
 
 
-@pytest.mark.parametrize("name", ["plates_clean", "evaluation_predictions", "score_predictions"])
+@pytest.mark.parametrize("name", ["plates_clean", "evaluate.predictions", "score.predictions"])
 def test_plate_texts_load_back_from_the_catalog_as_text(name, tmp_path):
     """Tables of plate texts that later nodes load again keep "NA", "NULL" and "0123" as
     text (pandas' defaults read them as missing and as a number), and an empty prediction
@@ -109,8 +164,11 @@ def test_plate_texts_load_back_from_the_catalog_as_text(name, tmp_path):
 
     from plate_ocr_pipeline.settings import CONFIG_LOADER_ARGS
 
-    entry = OmegaConfigLoader(str(REPO_ROOT / "conf"), **CONFIG_LOADER_ARGS)["catalog"][name]
-    entry = entry.get("dataset", entry)  # without the MLflow artifact wrapper
+    catalog_config = OmegaConfigLoader(str(REPO_ROOT / "conf"), **CONFIG_LOADER_ARGS)["catalog"]
+    catalog_config = {k: v for k, v in catalog_config.items() if not k.startswith("_")}
+    dataset = DataCatalog.from_config(catalog_config).get(name)  # factories resolved
+    dataset = getattr(dataset, "_dataset", dataset)  # without the MLflow artifact wrapper
+    entry = {"type": "pandas.CSVDataset", "load_args": dataset._load_args}
     catalog = DataCatalog.from_config({name: {**entry, "filepath": str(tmp_path / "t.csv")}})
     texts = ["NA", "NULL", "0123", "NAN"]
     if name == "plates_clean":

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from plate_ocr_pipeline import metrics as m
+from plate_ocr_pipeline.core import metrics as m
 
 ALPHABET = "0ABO_"  # indices: 0->'0', 1->A, 2->B, 3->O, 4->pad
 PAD = 4

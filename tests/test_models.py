@@ -5,10 +5,10 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
+from plate_ocr_pipeline.core.plate_config import PlateConfig  # noqa: E402
+from plate_ocr_pipeline.core.text_codec import one_hot_encode  # noqa: E402
 from plate_ocr_pipeline.datasets import KerasModelDataset  # noqa: E402
-from plate_ocr_pipeline.models import build_model  # noqa: E402
-from plate_ocr_pipeline.plate_config import PlateConfig  # noqa: E402
-from plate_ocr_pipeline.text_codec import one_hot_encode  # noqa: E402
+from plate_ocr_pipeline.training.models import build_model  # noqa: E402
 
 VARIANTS = [
     ("cnn", {"width_multiplier": 0.25}),
@@ -117,12 +117,12 @@ def test_gru_head_exports_to_onnx_with_the_same_outputs(config):
     """The recurrent head becomes an ONNX Loop; the file must still read like the Keras model."""
     onnxruntime = pytest.importorskip("onnxruntime")
     pytest.importorskip("tf2onnx")
-    from plate_ocr_pipeline.pipelines.export.nodes import convert_keras_to_onnx
+    from plate_ocr_pipeline.training.export import convert_keras_to_onnx
 
     keras.utils.set_random_seed(3)
     model = build_model(config, "cnn", width_multiplier=0.25, head="gru", rnn_units=16)
     assert model.get_layer("column_gru").forward_layer.units == 16
-    proto = convert_keras_to_onnx(model, config.to_dict(), opset=17)
+    proto = convert_keras_to_onnx(model, config, opset=17)
     session = onnxruntime.InferenceSession(proto.SerializeToString())
     images = np.random.default_rng(3).integers(0, 256, (5, 64, 128, 1), dtype=np.uint8)
     np.testing.assert_allclose(

@@ -1,6 +1,6 @@
 import pytest
 
-from plate_ocr_pipeline.plate_config import PlateConfig, PlateConfigError
+from plate_ocr_pipeline.core.plate_config import PlateConfig, PlateConfigError
 
 
 def test_good_config_loads(plate_params):

@@ -12,11 +12,15 @@ import onnx
 import pytest
 import yaml
 
-from plate_ocr_pipeline import recognizer as recognizer_module
-from plate_ocr_pipeline.image_preprocessing import ImageReadError
-from plate_ocr_pipeline.onnx_metadata import embed_metadata
-from plate_ocr_pipeline.plate_config import PlateConfig
-from plate_ocr_pipeline.recognizer import ONNXPlateRecognizer, PlateInputError, PlateResult
+from plate_ocr_pipeline.core.onnx_metadata import embed_metadata
+from plate_ocr_pipeline.core.plate_config import PlateConfig
+from plate_ocr_pipeline.core.preprocessing import ImageReadError
+from plate_ocr_pipeline.inference import recognizer as recognizer_module
+from plate_ocr_pipeline.inference.recognizer import (
+    ONNXPlateRecognizer,
+    PlateInputError,
+    PlateResult,
+)
 from tests.plate_model_helpers import PLATE, TEXTS, build_memorising_onnx, render_plate
 
 
@@ -135,6 +139,49 @@ def test_missing_default_model_says_what_to_do(monkeypatch, tmp_path):
         ONNXPlateRecognizer()
     with pytest.raises(FileNotFoundError, match="not found"):
         ONNXPlateRecognizer(tmp_path / "other.onnx")
+
+
+def test_model_from_bytes_or_model_proto(model_path, crop_files):
+    proto = onnx.load(model_path)
+    for model in (model_path.read_bytes(), proto):
+        reader = ONNXPlateRecognizer(model, threads=1)
+        assert reader.model_path is None
+        assert reader.config == PlateConfig.from_dict(PLATE)  # from the model's metadata
+        assert reader.run(crop_files) == list(TEXTS)
+        assert "in-memory" in repr(reader)
+    with pytest.raises(TypeError, match="ModelProto"):
+        ONNXPlateRecognizer(12)
+
+
+def test_model_bytes_without_metadata_need_a_plate_config():
+    bare = build_memorising_onnx().SerializeToString()
+    with pytest.raises(FileNotFoundError, match="no plate config"):
+        ONNXPlateRecognizer(bare)
+    reader = ONNXPlateRecognizer(bare, plate_config=PLATE)
+    assert reader.run(render_plate(TEXTS[2])) == [TEXTS[2]]
+
+
+def test_run_files_gives_one_result_per_file_errors_included(reader, crop_files):
+    def refuse() -> bytes:
+        raise PermissionError("no access")
+
+    files = {
+        "a.jpg": crop_files[0].read_bytes,
+        "broken.png": lambda: b"not an image",
+        "locked.png": refuse,
+        "b.png": str(crop_files[1]),  # not callable: the input itself
+        "c.jpg": crop_files[2].read_bytes,
+    }
+    for batch_size in (1, 2, 64):
+        results = list(reader.run_files(files, batch_size=batch_size, num_workers=2))
+        assert [r.source for r in results] == list(files)
+        assert [r.text for r in results] == [TEXTS[0], "", "", TEXTS[1], TEXTS[2]]
+        assert [r.ok for r in results] == [True, False, False, True, True]
+        assert "not a decodable image" in results[1].error
+        assert results[2].error == "unreadable file: PermissionError: no access"
+        assert np.isnan(results[1].confidence) and len(results[1].char_probs) == 0
+        assert results[0].error is None and results[0].confidence > 0.9
+    assert list(reader.run_files({})) == []
 
 
 def test_unavailable_provider_falls_back_to_cpu(model_path):

@@ -7,10 +7,10 @@ import csv
 import yaml
 
 from plate_ocr_pipeline import ONNXPlateRecognizer
-from plate_ocr_pipeline.metrics import cat_acc
-from plate_ocr_pipeline.plate_config import PlateConfig
-from plate_ocr_pipeline.recognizer import DEFAULT_MODEL_PATH
-from plate_ocr_pipeline.text_codec import encode_texts
+from plate_ocr_pipeline.core.metrics import cat_acc
+from plate_ocr_pipeline.core.plate_config import PlateConfig
+from plate_ocr_pipeline.core.text_codec import encode_texts
+from plate_ocr_pipeline.inference.recognizer import DEFAULT_MODEL_PATH
 from tests.conftest import REPO_ROOT
 
 SAMPLES = REPO_ROOT / "src" / "plate_ocr_pipeline" / "assets" / "samples"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
 from pydantic import ValidationError
@@ -18,6 +19,7 @@ from plate_ocr_pipeline.pipelines.synthesize.nodes import (
 )
 from plate_ocr_pipeline.pipelines.synthesize.params import PARAMETER_SCHEMAS, SynthesizeParams
 from plate_ocr_pipeline.synthetic import REGION_FORMATS
+from tests.conftest import REPO_ROOT
 
 PLATE = {
     "max_plate_slots": 10,
@@ -51,7 +53,6 @@ def _catalog(root: Path, params: dict) -> DataCatalog:
             "type": "partitions.PartitionedDataset",
             "path": str(root / "images"),
             "filename_suffix": ".png",
-            "overwrite": True,
             "dataset": {"type": "pillow.ImageDataset", "save_args": {"compress_level": 1}},
         },
         "synthetic_annotations": {
@@ -63,11 +64,22 @@ def _catalog(root: Path, params: dict) -> DataCatalog:
             "type": "matplotlib.MatplotlibDataset",
             "filepath": str(root / "gallery.png"),
         },
+        "synthetic_plate_images_on_disk": {
+            "type": "partitions.PartitionedDataset",
+            "path": str(root / "images"),
+            "filename_suffix": ".png",
+            "dataset": "pillow.ImageDataset",
+        },
+        "synthetic_manifest": {"type": "json.JSONDataset", "filepath": str(root / "manifest.json")},
+        "synthetic_manifest_previous": {
+            "type": "plate_ocr_pipeline.datasets.OptionalDataset",
+            "dataset": {"type": "json.JSONDataset", "filepath": str(root / "manifest.json")},
+            "default": {},
+        },
     }
     catalog = DataCatalog.from_config(cfg)
     catalog["params:plate"] = PLATE
-    for k, v in params.items():
-        catalog[f"params:synthesize.{k}"] = v
+    catalog["params:synthesize"] = params
     return catalog
 
 
@@ -95,8 +107,20 @@ def test_pipeline_writes_images_csv_gallery_deterministically(tmp_path):
     assert (tmp_path / "a" / "gallery.png").stat().st_size > 0
 
 
+def test_rerun_with_the_same_parameters_renders_nothing(tmp_path):
+    first = _run(tmp_path, _params())
+    times = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "images").glob("*.png")}
+    assert _run(tmp_path, _params(num_workers=2)) == first  # workers change no pixel
+    assert times == {p.name: p.stat().st_mtime_ns for p in (tmp_path / "images").glob("*.png")}
+    other = _run(tmp_path, _params(seed=4))  # other parameters: rendered again
+    assert other.keys() == first.keys() and other != first
+    again = _run(tmp_path, _params(seed=4, render="always"))
+    assert again == other
+    assert times != {p.name: p.stat().st_mtime_ns for p in (tmp_path / "images").glob("*.png")}
+
+
 def test_annotations_node():
-    plan = plan_synthetic_plates(5, {"us": 1}, [200, 200], [100, 100], 1, "images", 0.0, PLATE)
+    plan = plan_synthetic_plates(_params(num_plates=5, region_weights={"us": 1}), PLATE)
     ann = build_synthetic_annotations(plan)
     assert list(ann.columns) == ["image_path", "plate_text", "region"]
     assert ann["image_path"].str.startswith("images/").all()
@@ -105,6 +129,31 @@ def test_annotations_node():
 def test_schema_exposed_and_defaults_valid():
     assert {"synthesize": SynthesizeParams} == PARAMETER_SCHEMAS
     SynthesizeParams.model_validate(_params())
+
+
+def test_the_renderers_defaults_are_the_conf_base_recipe():
+    """``generate_plates`` and ``render_planned`` without options render the shipped recipe's
+    plates: their defaults are conf/base's plate settings (the run's seed and sizes aside)."""
+    import inspect
+    from dataclasses import asdict
+
+    from kedro.config import OmegaConfigLoader
+
+    from plate_ocr_pipeline.settings import CONFIG_LOADER_ARGS
+    from plate_ocr_pipeline.synthetic import DEFAULT_REGION_WEIGHTS
+    from plate_ocr_pipeline.synthetic.generate import REPEAT_ODDS
+    from plate_ocr_pipeline.synthetic.renderer import SerialGlyphs, UsLayout
+    from tests.conftest import REPO_ROOT
+
+    base = OmegaConfigLoader(str(REPO_ROOT / "conf"), **CONFIG_LOADER_ARGS)["parameters"]
+    recipe = SynthesizeParams.model_validate(base["synthesize"])
+    assert recipe.us_layout.model_dump() == asdict(UsLayout())
+    odds = inspect.signature(SerialGlyphs.draw).parameters
+    assert recipe.serial_glyphs.model_dump() == {
+        name: odds[name].default for name in recipe.serial_glyphs.model_dump()
+    }
+    assert recipe.repeat_odds == REPEAT_ODDS
+    assert recipe.region_weights == DEFAULT_REGION_WEIGHTS
 
 
 @pytest.mark.parametrize(
@@ -130,9 +179,9 @@ def test_invalid_params_fail_naming_the_key(override, message):
 
 def test_first_node_validates_without_hook():
     with pytest.raises(ValidationError, match="num_plates"):
-        plan_synthetic_plates(0, {"us": 1}, [200, 200], [100, 100], 1, "images", 0.0, PLATE)
+        plan_synthetic_plates(_params(num_plates=0), PLATE)
     with pytest.raises(ValidationError, match="region_weights"):
-        plan_synthetic_plates(3, {"pluto": 1}, [200, 200], [100, 100], 1, "images", 0.0, PLATE)
+        plan_synthetic_plates(_params(region_weights={"pluto": 1}), PLATE)
 
 
 def test_annotations_round_trip_through_ingest_with_zero_rejects(tmp_path, plate_params):
@@ -144,7 +193,8 @@ def test_annotations_round_trip_through_ingest_with_zero_rejects(tmp_path, plate
 
     _run(tmp_path, _params(num_plates=24, region_weights={"us": 3, "eu-de": 1, "uk": 1, "br": 1}))
     raw = PlateAnnotationsDataset(filepaths=str(tmp_path / "annotations.csv")).load()
-    valid, rejects = validate_annotations(normalise_plate_texts(raw, True, " -"), plate_params)
+    ingest = yaml.safe_load((REPO_ROOT / "conf/base/parameters_ingest.yml").read_text())["ingest"]
+    valid, rejects = validate_annotations(normalise_plate_texts(raw, ingest), plate_params)
     assert rejects.empty, rejects.to_dict("records")
     written = pd.read_csv(tmp_path / "annotations.csv", dtype=str, keep_default_na=False)
     # Labels pass through ingest unchanged: they are already normalised.

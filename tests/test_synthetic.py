@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -75,8 +76,7 @@ def _longest_run(text: str) -> int:
 
 def test_repeat_odds_writes_a_run_over_us_plates_only_and_leaves_the_rest_alone():
     weights = {"us": 1, "uk": 1}
-    plain = plan_plates(300, weights, seed=3)
-    assert plan_plates(300, weights, seed=3, repeat_odds=0.0) == plain
+    plain = plan_plates(300, weights, seed=3, repeat_odds=0.0)
     repeated = plan_plates(300, weights, seed=3, repeat_odds=1.0)
     for before, after in zip(plain, repeated, strict=True):
         assert (after.region, after.width, after.height) == (before.region, before.width,
@@ -217,37 +217,47 @@ def test_glyph_odds_use_their_own_stream_and_a_bare_one_needs_a_serif_i():
     from plate_ocr_pipeline.synthetic.generate import render_planned
     from plate_ocr_pipeline.synthetic.renderer import SerialGlyphs
 
-    plans = plan_plates(6, {"us": 1}, seed=3)
-    for plan in plans:
-        np.testing.assert_array_equal(
-            render_planned(plan, 3),
-            render_planned(plan, 3, glyph_odds={"serif_i": 0, "bar_one": 0}),
+    # Every glyph variant but the serif face always or never: only plates that show one of
+    # the characters they change look different (no stacked letters, which may show them too).
+    never = dict.fromkeys(["serif_i", "bar_one", "plate_w", "plate_q", "flipped_m_w"], 0.0)
+    always = dict.fromkeys(never, 1.0)
+    unstacked = {"stacked_odds": 0.0, "stacked_odds_short": 0.0}
+    plans = plan_plates(30, {"us": 1}, seed=3)
+    changed = {
+        plan.label
+        for plan in plans
+        if not np.array_equal(
+            render_planned(plan, 3, glyph_odds={**never, "serif_font": 0.0}, us_layout=unstacked),
+            render_planned(plan, 3, glyph_odds={**always, "serif_font": 0.0}, us_layout=unstacked),
         )
+    }
+    assert changed and all(set(label) & set("I1WQ") for label in changed)
+    assert len(changed) < len(plans)
     draws = [SerialGlyphs.draw(np.random.default_rng(i), 0.5, 0.5, 0.5, 0.5) for i in range(200)]
     assert all(g.serif_i for g in draws if g.bar_one)
     assert 60 < sum(g.serif_i for g in draws) < 140
     assert 20 < sum(g.bar_one for g in draws) < 80
     assert 60 < sum(g.plate_w for g in draws) < 140
     assert 60 < sum(g.plate_q for g in draws) < 140
-    # Adding a variant keeps the draws of the earlier ones: older recipes render the same.
-    older = [SerialGlyphs.draw(np.random.default_rng(i), 0.5, 0.5, 0.5) for i in range(200)]
-    assert [(g.serif_i, g.bar_one, g.plate_w) for g in draws] == [
-        (g.serif_i, g.bar_one, g.plate_w) for g in older
-    ]
-    roman = [
-        SerialGlyphs.draw(np.random.default_rng(i), 0.5, 0.5, 0.5, 0.5, 0.5) for i in range(200)
-    ]
-    assert [(g.serif_i, g.bar_one, g.plate_w, g.plate_q) for g in roman] == [
-        (g.serif_i, g.bar_one, g.plate_w, g.plate_q) for g in draws
-    ]
-    assert 60 < sum(g.serif_font for g in roman) < 140
-    flipped = [
-        SerialGlyphs.draw(np.random.default_rng(i), 0.5, 0.5, 0.5, 0.5, 0.5, 0.5)
-        for i in range(200)
-    ]
-    assert [g.serif_font for g in flipped] == [g.serif_font for g in roman]
-    assert [g.plate_q for g in flipped] == [g.plate_q for g in roman]
-    assert 60 < sum(g.flipped_m_w for g in flipped) < 140
+    # Changing the odds of one variant leaves the draws of the others as they were.
+    half = dict.fromkeys(
+        ["serif_i", "bar_one", "plate_w", "plate_q", "serif_font", "flipped_m_w"], 0.5
+    )
+    halves = [SerialGlyphs.draw(np.random.default_rng(i), **half) for i in range(200)]
+    assert 60 < sum(g.serif_font for g in halves) < 140
+    assert 60 < sum(g.flipped_m_w for g in halves) < 140
+    for variant in ("serif_i", "plate_w", "plate_q", "serif_font", "flipped_m_w"):
+        for odds in (0.0, 1.0):
+            changed = [
+                SerialGlyphs.draw(np.random.default_rng(i), **{**half, variant: odds})
+                for i in range(200)
+            ]
+            assert all(getattr(g, variant) == bool(odds) for g in changed)
+            others = set(half) - {variant, "bar_one"}  # a bare 1 needs a serif I
+            for other in others:
+                assert [getattr(g, other) for g in changed] == [
+                    getattr(g, other) for g in halves
+                ], (variant, odds, other)
 
 
 def test_serif_font_variant_draws_the_serial_in_a_serif_face_and_nothing_else_changes():
@@ -268,10 +278,9 @@ def test_serif_font_variant_draws_the_serial_in_a_serif_face_and_nothing_else_ch
         assert plain.font.path not in serif_paths
         assert serif.font.path in serif_paths
     plans = plan_plates(4, {"us": 1}, seed=6)
+    off, on = SerialGlyphOdds(serif_font=0).model_dump(), SerialGlyphOdds(serif_font=1).model_dump()
     for plan in plans:
-        plain = render_planned(plan, 6)
-        off, on = SerialGlyphOdds().model_dump(), SerialGlyphOdds(serif_font=1).model_dump()
-        np.testing.assert_array_equal(plain, render_planned(plan, 6, glyph_odds=off))
+        plain = render_planned(plan, 6, glyph_odds=off)
         assert not np.array_equal(plain, render_planned(plan, 6, glyph_odds=on))
 
 
@@ -364,8 +373,9 @@ def test_serial_layout_ranges_are_checked():
     from pydantic import ValidationError
 
     from plate_ocr_pipeline.pipelines.synthesize.params import UsLayoutRanges
+    from plate_ocr_pipeline.synthetic.renderer import UsLayout
 
-    assert UsLayoutRanges().short_height is None
+    assert UsLayoutRanges().model_dump() == asdict(UsLayout())  # the renderer's defaults
     for bad in ({"short_xscale": (1.0, 2.5)}, {"short_height": (0.5, 1.5)},
                 {"serial_xscale": (0.3, 1.0)}, {"stacked_gap": (0.0, 0.02)},
                 {"side_picture_width": (0.2, 1.5)}, {"side_picture_odds": 2.0}):  # fmt: skip
@@ -387,16 +397,18 @@ def test_side_picture_stays_between_the_serial_and_the_plate_side():
             assert picture_side.sum() > 20  # a big picture, not a speck
 
 
-def test_side_picture_is_drawn_only_when_its_odds_are_set():
+def test_side_picture_odds_give_a_picture_only_where_the_side_is_free():
     from plate_ocr_pipeline.pipelines.synthesize.params import UsLayoutRanges
     from plate_ocr_pipeline.synthetic.generate import render_planned
 
-    defaults = UsLayoutRanges().model_dump()
-    plans = plan_plates(12, {"us": 1}, seed=21)
-    for plan in plans:  # the default odds (0) draw what no layout override draws
-        np.testing.assert_array_equal(
-            render_planned(plan, 21), render_planned(plan, 21, us_layout=defaults)
+    never = {**UsLayoutRanges().model_dump(), "side_picture_odds": 0.0}
+    always = {**never, "side_picture_odds": 1.0}
+    plans = plan_plates(20, {"us": 1}, seed=21)
+    changed = sum(
+        not np.array_equal(
+            render_planned(plan, 21, us_layout=never), render_planned(plan, 21, us_layout=always)
         )
-    changed = _plans_drawn_differently({"side_picture_odds": 1.0}, seed=21, count=len(plans))
-    # Plates with stacked letters or a side logo keep their layout: about 3 in 10.
-    assert len(changed) >= len(plans) / 2
+        for plan in plans
+    )
+    # Plates with stacked letters or a side logo keep their layout: about 4 in 10.
+    assert len(plans) / 3 <= changed < len(plans)

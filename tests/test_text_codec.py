@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from plate_ocr_pipeline.plate_config import PlateConfig
-from plate_ocr_pipeline.text_codec import (
+from plate_ocr_pipeline.core.plate_config import PlateConfig
+from plate_ocr_pipeline.core.text_codec import (
     decode_predictions,
     decode_with_confidence,
     encode_text,

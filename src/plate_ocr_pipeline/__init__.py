@@ -11,11 +11,11 @@ __all__ = ["ONNXPlateRecognizer", "PlateConfig", "__version__"]
 
 def __getattr__(name: str):
     if name == "ONNXPlateRecognizer":
-        from plate_ocr_pipeline.recognizer import ONNXPlateRecognizer
+        from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer
 
         return ONNXPlateRecognizer
     if name == "PlateConfig":
-        from plate_ocr_pipeline.plate_config import PlateConfig
+        from plate_ocr_pipeline.core.plate_config import PlateConfig
 
         return PlateConfig
     raise AttributeError(f"module 'plate_ocr_pipeline' has no attribute {name!r}")

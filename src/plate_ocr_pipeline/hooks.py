@@ -12,7 +12,7 @@ from kedro.framework.hooks import hook_impl
 from pydantic import BaseModel, ValidationError
 
 from plate_ocr_pipeline import pipelines as pipelines_package
-from plate_ocr_pipeline.plate_config import PlateConfig
+from plate_ocr_pipeline.core.plate_config import PlateConfig
 
 logger = logging.getLogger(__name__)
 
@@ -68,10 +68,33 @@ def validate_parameters(params: Mapping[str, Any]) -> None:
         raise ParameterError("invalid parameters:\n" + "\n".join(problems))
 
 
+def check_starting_model(pipeline, catalog) -> None:
+    """A run that fine-tunes or transfers from the catalog's ``starting_model`` fails before
+    rendering or ingesting anything when that model is not there."""
+    if "starting_model" not in pipeline.inputs():
+        return
+    train = catalog.load("params:train") if "params:train" in catalog else {}
+    start = train.get("start", "scratch") if isinstance(train, Mapping) else "scratch"
+    if start == "scratch":
+        return
+    if not catalog.exists("starting_model"):
+        described = catalog.get("starting_model")
+        raise ParameterError(
+            f"train.start={start} needs the catalog's starting_model, and there is none at "
+            f"{described!r}: set globals `starting_model: path/to/model.keras` (the shipped "
+            "one is src/plate_ocr_pipeline/assets/models/default.keras)"
+        )
+
+
 class ParameterValidationHook:
-    """Validates every parameter section once the context exists, before any node runs."""
+    """Validates every parameter section once the context exists, and the starting model
+    before the pipeline runs: before any node."""
 
     @hook_impl
     def after_context_created(self, context) -> None:
         validate_parameters(context.params)
         logger.info("Parameters validated: %s", ", ".join(sorted(context.params)))
+
+    @hook_impl
+    def before_pipeline_run(self, run_params, pipeline, catalog) -> None:
+        check_starting_model(pipeline, catalog)

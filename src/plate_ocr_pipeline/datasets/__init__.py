@@ -6,8 +6,12 @@ loaded or saved.
 
 from plate_ocr_pipeline.datasets.annotations_dataset import PlateAnnotationsDataset
 from plate_ocr_pipeline.datasets.atomic_csv_dataset import AtomicCSVDataset
+from plate_ocr_pipeline.datasets.checkpoint_dataset import TrainingCheckpointDataset
 from plate_ocr_pipeline.datasets.image_folder_dataset import ImageFolderDataset
+from plate_ocr_pipeline.datasets.labelled_sets_dataset import LabelledSetsDataset
 from plate_ocr_pipeline.datasets.onnx_model_dataset import ONNXModelDataset
+from plate_ocr_pipeline.datasets.optional_dataset import OptionalDataset
+from plate_ocr_pipeline.datasets.starting_model_dataset import StartingModelDataset
 from plate_ocr_pipeline.datasets.training_datasets import (
     AlbumentationsDataset,
     AugmentationConfigError,
@@ -21,7 +25,11 @@ __all__ = [
     "AugmentationConfigError",
     "ImageFolderDataset",
     "KerasModelDataset",
+    "LabelledSetsDataset",
     "NumpyArraysDataset",
     "ONNXModelDataset",
+    "OptionalDataset",
     "PlateAnnotationsDataset",
+    "StartingModelDataset",
+    "TrainingCheckpointDataset",
 ]

@@ -18,7 +18,7 @@ from typing import Any
 import fsspec
 from kedro.io.core import AbstractDataset, DatasetError, get_protocol_and_path
 
-from plate_ocr_pipeline.image_preprocessing import IMAGE_EXTENSIONS
+from plate_ocr_pipeline.core.preprocessing import IMAGE_EXTENSIONS
 
 
 class ImageFolderDataset(AbstractDataset[None, dict[str, Callable[[], bytes]]]):

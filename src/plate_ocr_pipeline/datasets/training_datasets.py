@@ -23,7 +23,7 @@ from plate_ocr_pipeline.datasets.fsspec_dataset import FsspecBinaryDataset
 class KerasModelDataset(FsspecBinaryDataset):
     """A Keras 3 model in the native ``.keras`` format on any fsspec filesystem.
 
-    Custom layers of ``plate_ocr_pipeline.models`` are registered before loading.
+    Custom layers of ``plate_ocr_pipeline.training.models`` are registered before loading.
 
     Example catalog entry::
 
@@ -40,8 +40,8 @@ class KerasModelDataset(FsspecBinaryDataset):
     def load(self) -> Any:
         import keras
 
-        import plate_ocr_pipeline.models  # noqa: F401  (registers custom layers)
-        import plate_ocr_pipeline.training  # noqa: F401  (registers metrics, schedules)
+        import plate_ocr_pipeline.training.losses  # noqa: F401  (registers metrics, schedules)
+        import plate_ocr_pipeline.training.models  # noqa: F401  (registers custom layers)
 
         with tempfile.TemporaryDirectory() as tmp:
             local = Path(tmp) / "model.keras"

@@ -1,8 +1,13 @@
 """Deterministic, parallel generation of many synthetic plates.
 
-Plate ``i`` of a run with seed ``s`` is planned from ``default_rng([s, i, 0])`` (region, text,
-size) and rendered from ``default_rng([s, i, 1])``, so every plate is the same whatever the
-worker count, and labels are known without rendering.
+Plate ``i`` of a run with seed ``s`` draws from streams of its own: ``default_rng([s, i, 0])``
+plans it (region, text, size), ``[s, i, 3]`` repeats a run of characters in its text,
+``[s, i, 2]`` picks its serial glyph variants and ``[s, i, 1]`` renders it. So every plate is
+the same whatever the worker count, labels are known without rendering, and changing the odds
+of a repeated run or of a glyph variant changes only the plates that gain or lose it.
+
+The defaults (``repeat_odds``, the glyph odds of ``SerialGlyphs.draw``, ``UsLayout``) are
+conf/base's recipe.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from .renderer import (
     plate_aspect,
     render_plate,
 )
+
+REPEAT_ODDS = 0.3  # share of US plates with a run of one repeated character (conf/base's)
 
 
 @dataclass(frozen=True)
@@ -61,17 +68,17 @@ def plan_plate(
     max_plate_slots: int = 10,
     alphabet: str = DEFAULT_ALPHABET,
     pad_char: str = "_",
-    repeat_odds: float = 0.0,
+    repeat_odds: float = REPEAT_ODDS,
 ) -> PlatePlan:
     """Region, text and output size of plate ``index`` (cheap: no rendering).
 
     ``repeat_odds``: share of US plates whose text gets a run of one repeated character
-    (``repeat_a_run``), drawn from its own stream so that other plates keep their text."""
+    (``repeat_a_run``)."""
     regions, p = _normalise_weights(region_weights)
     rng = np.random.default_rng([seed, index, 0])
     region = regions[int(rng.choice(len(regions), p=p))]
     groups, label = sample_text(rng, region, max_plate_slots, alphabet.replace(pad_char, ""))
-    if repeat_odds > 0 and REGION_FORMATS[region].family == "us":
+    if REGION_FORMATS[region].family == "us":
         repeats = np.random.default_rng([seed, index, 3])
         if repeats.random() < repeat_odds:
             groups = repeat_a_run(repeats, groups)
@@ -91,7 +98,7 @@ def plan_plates(
     max_plate_slots: int = 10,
     alphabet: str = DEFAULT_ALPHABET,
     pad_char: str = "_",
-    repeat_odds: float = 0.0,
+    repeat_odds: float = REPEAT_ODDS,
 ) -> list[PlatePlan]:
     if n < 1:
         raise ValueError(f"num_plates must be >= 1, got {n}")
@@ -123,14 +130,11 @@ def render_planned(
 ) -> np.ndarray:
     """Render the image of one planned plate (uint8 RGB, plan.height x plan.width).
 
-    ``glyph_odds`` (``{"serif_i": p, "bar_one": q, "plate_w": r}``, see ``SerialGlyphs.draw``)
-    are drawn from their own stream, ``rng([seed, index, 2])``: every other choice stays the
-    same.
-    ``us_layout`` overrides ``UsLayout`` fields; it draws the same numbers, from other ranges."""
+    ``glyph_odds`` (``{"serif_i": p, "bar_one": q, ...}``) override the odds of
+    ``SerialGlyphs.draw``, ``us_layout`` the fields of ``UsLayout``; unset ones keep their
+    defaults (conf/base's)."""
     rng = np.random.default_rng([seed, plan.index, 1])
-    glyphs = None
-    if glyph_odds:
-        glyphs = SerialGlyphs.draw(np.random.default_rng([seed, plan.index, 2]), **glyph_odds)
+    glyphs = SerialGlyphs.draw(np.random.default_rng([seed, plan.index, 2]), **(glyph_odds or {}))
     image, _ = render_plate(
         rng,
         plan.region,
@@ -144,10 +148,9 @@ def render_planned(
     return image
 
 
-def _us_layout(us_layout: Mapping[str, Any] | None) -> UsLayout | None:
-    if not us_layout:
-        return None
-    return UsLayout(**{k: tuple(v) if isinstance(v, list) else v for k, v in us_layout.items()})
+def _us_layout(us_layout: Mapping[str, Any] | None) -> UsLayout:
+    items = (us_layout or {}).items()
+    return UsLayout(**{k: tuple(v) if isinstance(v, list) else v for k, v in items})
 
 
 # ------------------------------------------------------------------------ multiprocessing
@@ -249,6 +252,7 @@ def generate_plates(
     progress: bool = False,
     glyph_odds: Mapping[str, float] | None = None,
     us_layout: Mapping[str, Any] | None = None,
+    repeat_odds: float = REPEAT_ODDS,
 ) -> list[tuple[np.ndarray, str, str]]:
     """Render ``n`` plates in memory: list of (image uint8 RGB, label, region)."""
     from .formats import DEFAULT_REGION_WEIGHTS
@@ -262,6 +266,7 @@ def generate_plates(
         max_plate_slots,
         alphabet,
         pad_char,
+        repeat_odds,
     )
     return [
         (image, plan.label, plan.region)

@@ -118,29 +118,31 @@ _LIGHT_TINTS = ((250, 250, 250), (236, 242, 250), (250, 246, 232), (236, 246, 23
 
 @dataclass(frozen=True)
 class SerialGlyphs:
-    """Glyph variants of one plate's serial, where real plate fonts differ from ours."""
+    """Glyph variants of one plate's serial, where real plate fonts differ from ours (none by
+    default: the font's own glyphs)."""
 
     serif_i: bool = False  # I with top and bottom serifs, as most US plate fonts draw it
     bar_one: bool = False  # 1 as a bare bar; only with serif_i, so that 1 and I still differ
     plate_w: bool = False  # W with upright outer strokes and a full-height middle apex
     plate_q: bool = False  # Q as the 0 with a short tail across its lower right
     serif_font: bool = False  # the serial in a serif face (Virginia), not a sans one
-    flipped_m_w: bool = False  # W as the font's M upside down (before plate_w)
+    flipped_m_w: bool = False  # W as the font's M upside down (wins over plate_w)
 
     @classmethod
     def draw(
         cls,
         rng: np.random.Generator,
-        serif_i: float,
-        bar_one: float,
-        plate_w: float = 0.0,
-        plate_q: float = 0.0,
-        serif_font: float = 0.0,
-        flipped_m_w: float = 0.0,
+        serif_i: float = 0.5,
+        bar_one: float = 0.3,
+        plate_w: float = 0.4,
+        plate_q: float = 0.4,
+        serif_font: float = 0.15,
+        flipped_m_w: float = 0.6,
     ) -> SerialGlyphs:
-        """Variants with the given odds (``bar_one``: share of serif-I plates with a bare 1)."""
-        # One draw per variant whatever the odds, the newest last: the first ones are what
-        # they were before each variant was added, so older recipes draw the same plates.
+        """Variants with the given odds (``bar_one``: share of serif-I plates with a bare 1);
+        the defaults are conf/base's ``synthesize.serial_glyphs``."""
+        # One draw per variant whatever the odds, so changing the odds of one variant leaves
+        # the others of every plate as they were.
         odds = (serif_i, bar_one, plate_w, plate_q, serif_font, flipped_m_w)
         serif, bare, w, q, roman, flipped = rng.random(len(odds)) < odds
         return cls(
@@ -154,44 +156,47 @@ class SerialGlyphs:
 
 
 # Gap between a serial's characters, of their height, and their horizontal stretch, on every
-# plate family.
+# plate family (US plates redraw some of them from ``UsLayout``).
 SERIAL_SPACING = (0.02, 0.14)
 SERIAL_XSCALE = (0.8, 1.2)
 
 
 @dataclass(frozen=True)
 class UsLayout:
-    """Ranges of the US serial layout. The defaults are the layout the shipped model was
-    trained on; real crops also hold tall serials that fill the plate edge to edge, and short
-    serials with stacked small letters beside them (Massachusetts, Maryland, Minnesota)."""
+    """Ranges of the US serial layout; the defaults are conf/base's ``synthesize.us_layout``.
+    Real crops hold tall serials that fill the plate edge to edge, short serials drawn big or
+    spread out, and small stacked letters or big pictures beside the serial."""
 
-    serial_height: tuple[float, float] = (0.38, 0.54)  # share of the plate height
-    serial_span: tuple[float, float] = (0.82, 0.94)  # widest serial, share of the plate width
+    serial_height: tuple[float, float] = (0.38, 0.62)  # share of the plate height (tall: NC, IL)
+    serial_span: tuple[float, float] = (0.82, 0.98)  # widest serial, share of the plate width
     stacked_odds: float = 0.15  # small stacked characters beside the serial (not in the label)
-    stacked_odds_short: float = 0.15  # the same, for serials of at most 5 characters
-    stacked_height: tuple[float, float] = (0.14, 0.2)  # each stacked character, of plate height
+    # The same for serials of at most 5 characters: most real ones are specialty plates with
+    # stacked letters (Massachusetts, Maryland, Minnesota).
+    stacked_odds_short: float = 0.7
+    stacked_height: tuple[float, float] = (0.18, 0.28)  # each stacked character, of plate height
     # A pictogram between the groups, scaled from its usual size (about the serial's height):
     # Wyoming's bucking horse stands taller and wider than the characters beside it.
-    symbol_scale: tuple[float, float] = (1.0, 1.0)
-    # Gap between the characters of a serial of at most 5 characters, of their height. Real
-    # short serials are often spread across the plate, and were read with a character twice.
-    short_spacing: tuple[float, float] = SERIAL_SPACING
-    # Height (of the plate's; None: serial_height) and horizontal stretch of the characters of
-    # a serial of at most 5 characters. Real short serials are drawn big and wide (Vermont,
-    # Oregon, North Carolina), and wide characters were read twice.
-    short_height: tuple[float, float] | None = None
-    short_xscale: tuple[float, float] = SERIAL_XSCALE
-    # The same stretch for longer serials. Real US plate faces are wider than our condensed
-    # ones, and 7-character serials that fill the plate edge to edge lost their last character.
-    serial_xscale: tuple[float, float] = SERIAL_XSCALE
-    # Gap between the stacked letters and the serial, of the plate width (None: 5% on the left,
-    # 3% on the right). Real ones (MA "US", ID "6C", MN "HC") stand against the serial and were
-    # read as one more character: 4-character plates read too long two times in three.
-    stacked_gap: tuple[float, float] | None = None
+    symbol_scale: tuple[float, float] = (1.0, 1.5)
+    # Gap between the characters of a serial of at most 5 characters, of their height: real
+    # short serials are often spread across the plate, and a reader that never saw them so
+    # reads a character twice.
+    short_spacing: tuple[float, float] = (0.02, 0.45)
+    # Height (of the plate's) and horizontal stretch of the characters of a serial of at most
+    # 5 characters: real short serials are drawn big and wide (Vermont, Oregon, North
+    # Carolina), and a reader that never saw them so reads wide characters twice.
+    short_height: tuple[float, float] = (0.45, 0.66)
+    short_xscale: tuple[float, float] = (1.0, 1.6)
+    # The same stretch for longer serials: real US plate faces are wider than our condensed
+    # ones, and 7-character serials that fill the plate edge to edge lose their last character.
+    serial_xscale: tuple[float, float] = (0.9, 1.5)
+    # Gap between the stacked letters and the serial, of the plate width: real ones (MA "US",
+    # ID "6C", MN "HC") stand against the serial, where they are easily read as one more
+    # character.
+    stacked_gap: tuple[float, float] = (0.01, 0.04)
     # A big picture filling one side of the plate, the serial pushed to the other (Oklahoma's
-    # archer, Indiana's torch): odds, and its width of the plate's. Real plates so drawn had
-    # their first character read twice; cropping their left fifth (as a diagnostic) fixed most.
-    side_picture_odds: float = 0.0
+    # archer, Indiana's torch): odds, and its width of the plate's. A reader that never saw one
+    # reads the first character of such plates twice.
+    side_picture_odds: float = 0.25
     side_picture_width: tuple[float, float] = (0.2, 0.35)
 
 
@@ -524,7 +529,8 @@ def _paste_mask_max(mask: np.ndarray, g: np.ndarray, x: float, y: float) -> None
 def _serial_style(rng, res: Resources, height: float, separator: str, sep_colour) -> SerialStyle:
     font = res.serial_fonts[int(rng.integers(len(res.serial_fonts)))]
     if res.glyphs.serif_font and res.serif_serial_fonts:
-        # Drawn after the usual choice, so plates without the variant keep their draws.
+        # Drawn after the usual choice, so plates without the serif face look the same
+        # whatever the odds of serif_font.
         font = res.serif_serial_fonts[int(rng.integers(len(res.serif_serial_fonts)))]
     return SerialStyle(
         font=font,
@@ -810,27 +816,24 @@ def _us_plate(rng, groups: list[str], res: Resources) -> np.ndarray:
     height = rng.uniform(*layout.serial_height) * H  # real US serials: mostly ~45% of it
     style_ = _serial_style(rng, res, height, separator, _jitter(rng, rng.uniform(30, 230, 3), 0))
     short = sum(len(g) for g in groups) <= 5
-    # These are drawn only off their defaults, so the default layout draws the same plates.
-    if separator == "symbol" and layout.symbol_scale != UsLayout.symbol_scale:
+    # The US layout's ranges replace some of the style's generic draws. They are drawn after
+    # it, in this order: the order of the draws is what makes a seed give the same plates.
+    if separator == "symbol":
         style_ = replace(style_, symbol_scale=float(rng.uniform(*layout.symbol_scale)))
-    if short and layout.short_spacing != UsLayout.short_spacing:
-        style_ = replace(style_, spacing=float(rng.uniform(*layout.short_spacing)))
-    if short and layout.short_height is not None:
+    if short:
+        spacing = float(rng.uniform(*layout.short_spacing))
         height = rng.uniform(*layout.short_height) * H
-        style_ = replace(style_, height=height)
-    if short and layout.short_xscale != UsLayout.short_xscale:
-        style_ = replace(style_, xscale=float(rng.uniform(*layout.short_xscale)))
-    if not short and layout.serial_xscale != UsLayout.serial_xscale:
+        xscale = float(rng.uniform(*layout.short_xscale))
+        style_ = replace(style_, spacing=spacing, height=height, xscale=xscale)
+    else:
         style_ = replace(style_, xscale=float(rng.uniform(*layout.serial_xscale)))
     cy = rng.uniform(0.49, 0.56) * H
     stacked = rng.random() < (layout.stacked_odds_short if short else layout.stacked_odds)
     # A logo or seal beside the serial (Virginia's university seals, Maine's bird); not text.
     side_logo = not stacked and rng.random() < 0.15
     side_room = 0.13 * W if stacked else 0.2 * W if side_logo else 0.0
-    # Drawn only when its odds are set, so default plates keep their draws.
-    side_picture = (
-        layout.side_picture_odds > 0 and not side_room and rng.random() < layout.side_picture_odds
-    )
+    # A big side picture only where neither stacked letters nor a logo took the room.
+    side_picture = not side_room and rng.random() < layout.side_picture_odds
     if side_picture:
         side_room = rng.uniform(*layout.side_picture_width) * W
     cx = W / 2 + (
@@ -845,12 +848,9 @@ def _us_plate(rng, groups: list[str], res: Resources) -> np.ndarray:
         chars = "".join(rng.choice(list("ABCDEFGHJKLMNPRSTUVWXYZ0123456789"), 2))
         ch = rng.uniform(*layout.stacked_height) * H
         glyphs = [_glyph(style_, c, ch) for c in chars]
-        if layout.stacked_gap is None:
-            sx = x_left - 0.05 * W - ch * 0.6 if room_on_left else x_right + 0.03 * W
-        else:  # drawn only when set, so default plates keep their draws; never over the serial
-            gap = rng.uniform(*layout.stacked_gap) * W
-            widest = max(g.shape[1] for g in glyphs)
-            sx = x_left - gap - widest if room_on_left else x_right + gap
+        gap = rng.uniform(*layout.stacked_gap) * W
+        widest = max(g.shape[1] for g in glyphs)  # never over the serial
+        sx = x_left - gap - widest if room_on_left else x_right + gap
         for k, g in enumerate(glyphs):
             _paste(img, g, sx, cy - ch - 1 + k * (ch + 2), ink)
     if side_picture:
@@ -1160,16 +1160,13 @@ def render_plate(
 
     ``groups`` fixes the printed character groups (otherwise sampled from the region's
     formats); ``width``/``height`` default to 320 and the region's aspect; ``glyphs`` picks
-    serial glyph variants (none by default) and ``us_layout`` the US layout ranges (the
-    defaults of ``UsLayout``). ``rng`` draws the same numbers either way.
+    serial glyph variants (default: none) and ``us_layout`` the US layout ranges (default:
+    ``UsLayout()``, conf/base's).
     """
     if region not in REGION_FORMATS:
         raise ValueError(f"unknown region {region!r}; known: {', '.join(REGION_FORMATS)}")
     res = get_resources(None if fonts_dir is None else str(fonts_dir))
-    if glyphs is not None:
-        res = replace(res, glyphs=glyphs)
-    if us_layout is not None:
-        res = replace(res, us_layout=us_layout)
+    res = replace(res, glyphs=glyphs or SerialGlyphs(), us_layout=us_layout or UsLayout())
     if groups is None:
         groups, label = sample_text(rng, region, max_plate_slots, alphabet.replace(pad_char, ""))
     else:

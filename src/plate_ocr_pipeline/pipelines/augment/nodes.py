@@ -18,16 +18,25 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from plate_ocr_pipeline.image_preprocessing import ImageReadError, load_and_preprocess  # noqa: E402
-from plate_ocr_pipeline.plate_config import PlateConfig  # noqa: E402
+from plate_ocr_pipeline.core.plate_config import PlateConfig  # noqa: E402
+from plate_ocr_pipeline.core.preprocessing import ImageReadError, load_and_preprocess  # noqa: E402
+
+from .params import AugmentParams  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
 
-def seed_augmentation(augmentation_pipeline: Any, seed: int) -> Any:
-    """A copy of the (already strictly validated) Compose, seeded with ``seed``."""
-    transform = copy.deepcopy(augmentation_pipeline)
+def _seeded(transform: Any, seed: int) -> Any:
+    """A copy of an albumentations Compose, seeded with ``seed``."""
+    transform = copy.deepcopy(transform)
     transform.set_random_seed(int(seed))
+    return transform
+
+
+def seed_augmentation(augmentation_pipeline: Any, augment: dict[str, Any]) -> Any:
+    """A copy of the (already strictly validated) Compose, seeded with ``augment.seed``."""
+    seed = AugmentParams.model_validate(augment).seed
+    transform = _seeded(augmentation_pipeline, seed)
     names = [type(t).__name__ for t in transform.transforms]
     logger.info("Augmentation pipeline (seed %d): %s", seed, ", ".join(names))
     return transform
@@ -44,20 +53,20 @@ def apply_augmentation(transform: Any, image: np.ndarray) -> np.ndarray:
 def preview_augmentations(
     plates_clean: pd.DataFrame,
     augmentation_transform: Any,
+    augment: dict[str, Any],
     plate: dict[str, Any],
-    seed: int,
-    preview_samples: int,
-    preview_variants: int,
 ) -> plt.Figure:
-    """A grid: each row one training crop, the original then ``preview_variants`` augmented
-    versions, seeded so the figure is the same run to run."""
+    """A grid: each row one of ``augment.preview_samples`` training crops, the original then
+    ``augment.preview_variants`` augmented versions, seeded (``augment.seed``) so the figure
+    is the same run to run."""
+    p = AugmentParams.model_validate(augment)
+    seed, preview_variants = p.seed, p.preview_variants
     config = PlateConfig.from_dict(plate)
     table = plates_clean[plates_clean["split"] == "train"]
     if table.empty:
         table = plates_clean
-    table = table.sample(n=min(preview_samples, len(table)), random_state=seed)
-    transform = copy.deepcopy(augmentation_transform)
-    transform.set_random_seed(int(seed))
+    table = table.sample(n=min(p.preview_samples, len(table)), random_state=seed)
+    transform = _seeded(augmentation_transform, seed)
 
     rows = []
     for path, text in zip(table["image_path"], table["plate_text"], strict=True):

@@ -1,8 +1,8 @@
-"""Augment pipeline: a seeded, strict augmentation transform for training, and its preview."""
+"""``augment``: a seeded, strict augmentation transform for training, and its preview."""
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from plate_ocr_pipeline.pipelines.augment.nodes import preview_augmentations, seed_augmentation
+from .nodes import preview_augmentations, seed_augmentation
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -10,7 +10,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 seed_augmentation,
-                inputs=["augmentation_pipeline", "params:augment.seed"],
+                inputs=["augmentation_pipeline", "params:augment"],
                 outputs="augmentation_transform",
                 name="seed_augmentation",
             ),
@@ -19,14 +19,14 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=[
                     "plates_clean",
                     "augmentation_transform",
+                    "params:augment",
                     "params:plate",
-                    "params:augment.seed",
-                    "params:augment.preview_samples",
-                    "params:augment.preview_variants",
                 ],
                 outputs="augmentation_preview",
                 name="preview_augmentations",
             ),
         ],
+        namespace="augment",
+        prefix_datasets_with_namespace=False,
         tags="augment",
     )

@@ -1,7 +1,9 @@
 """Benchmark nodes: time the ONNX model on every requested onnxruntime provider.
 
-A provider that this onnxruntime build lacks (CoreML off macOS, CUDA without a GPU build) is
-recorded as ``skipped`` with the reason; one that fails at session creation as ``error``.
+The timing itself is ``ONNXPlateRecognizer.benchmark``, run once per provider, thread count
+and batch size. A provider that this onnxruntime build lacks (CoreML off macOS, CUDA without a
+GPU build) is recorded as ``skipped`` with the reason; one that fails at session creation as
+``error``.
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import platform
-from functools import partial
 from typing import Any
 
 import matplotlib
@@ -20,7 +21,9 @@ import numpy as np  # noqa: E402
 import onnx  # noqa: E402
 import onnxruntime as ort  # noqa: E402
 
-from plate_ocr_pipeline.recognizer import summarise_latencies, time_calls  # noqa: E402
+from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer  # noqa: E402
+
+from .params import BenchmarkParams  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -45,15 +48,16 @@ def _resolve_threads(value: int | str) -> int:
     return int(value)
 
 
-def plan_benchmark(providers: list[str], intra_op_threads: list[int | str]) -> list[dict[str, Any]]:
+def plan_benchmark(benchmark: dict[str, Any]) -> list[dict[str, Any]]:
     """One entry per (provider, thread count) to run, or per provider to skip with a reason.
 
     ``"all"`` threads means every core; repeated thread counts are measured once.
     """
+    p = BenchmarkParams.model_validate(benchmark)
     available = ort.get_available_providers()
-    threads = list(dict.fromkeys(_resolve_threads(t) for t in intra_op_threads))
+    threads = list(dict.fromkeys(_resolve_threads(t) for t in p.intra_op_threads))
     plan = []
-    for provider in dict.fromkeys(providers):
+    for provider in dict.fromkeys(p.providers):
         if provider not in available:
             reason = (
                 f"not in onnxruntime.get_available_providers() {available}: "
@@ -76,22 +80,14 @@ def _input_shape(model: onnx.ModelProto) -> tuple[int, ...]:
 
 
 def run_benchmarks(
-    onnx_model: onnx.ModelProto,
-    benchmark_plan: list[dict[str, Any]],
-    batch_sizes: list[int],
-    warmup_runs: int,
-    timed_runs: int,
-    seed: int,
+    onnx_model: onnx.ModelProto, benchmark_plan: list[dict[str, Any]], benchmark: dict[str, Any]
 ) -> dict[str, Any]:
     """Latency (mean, p50, p95 per call) and throughput (plates/s) at every batch size.
 
     Returns ``{"environment": {...}, "results": [row, ...]}``: one row per provider, thread
     count and batch size, plus one ``skipped``/``error`` row per provider that did not run.
     """
-    shape = _input_shape(onnx_model)
-    rng = np.random.default_rng(seed)
-    serialized = onnx_model.SerializeToString()
-    input_name = onnx_model.graph.input[0].name
+    p = BenchmarkParams.model_validate(benchmark)
     rows: list[dict[str, Any]] = []
     for entry in benchmark_plan:
         base = {
@@ -102,23 +98,24 @@ def run_benchmarks(
         if entry["status"] == "skipped":
             rows.append({**base, "status": "skipped", "reason": entry["reason"]})
             continue
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = entry["threads"]
-        options.inter_op_num_threads = 1
         try:
-            session = ort.InferenceSession(
-                serialized, sess_options=options, providers=[entry["provider"]]
+            reader = ONNXPlateRecognizer(
+                onnx_model, providers=[entry["provider"]], threads=entry["threads"]
             )
         except Exception as error:  # a listed provider can still fail to initialise
             logger.warning("Benchmark: %s failed to start: %s", entry["provider"], error)
             rows.append({**base, "status": "error", "reason": f"{type(error).__name__}: {error}"})
             continue
-        for batch_size in batch_sizes:
-            batch = rng.integers(0, 256, (batch_size, *shape), dtype=np.uint8)
-            timings = time_calls(
-                partial(session.run, None, {input_name: batch}), timed_runs, warmup_runs
+        running = reader.session.get_providers()[0]
+        if running != entry["provider"]:  # onnxruntime fell back (to CPU) rather than failing
+            reason = f"onnxruntime fell back to {running}"
+            logger.warning("Benchmark: %s did not start: %s", entry["provider"], reason)
+            rows.append({**base, "status": "error", "reason": reason})
+            continue
+        for batch_size in p.batch_sizes:
+            stats = reader.benchmark(
+                p.timed_runs, batch_size, p.warmup_runs, verbose=False, seed=p.seed
             )
-            stats = summarise_latencies(timings, batch_size)
             rows.append({**base, "status": "ok", "reason": "", **stats})
             logger.info(
                 "Benchmark %s threads=%s batch=%d: p50 %.3f ms, %.0f plates/s",
@@ -135,9 +132,9 @@ def run_benchmarks(
         "machine": platform.machine(),
         "platform": platform.platform(),
         "processor": platform.processor(),
-        "input_shape": list(shape),
-        "warmup_runs": warmup_runs,
-        "timed_runs": timed_runs,
+        "input_shape": list(_input_shape(onnx_model)),
+        "warmup_runs": p.warmup_runs,
+        "timed_runs": p.timed_runs,
     }
     return {"environment": environment, "results": rows}
 

@@ -1,13 +1,8 @@
-"""Benchmark pipeline: per-provider latency/throughput table, chart and MLflow metrics."""
+"""``benchmark``: per-provider latency/throughput table, chart and MLflow metrics."""
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from plate_ocr_pipeline.pipelines.benchmark.nodes import (
-    collect_benchmark_metrics,
-    plan_benchmark,
-    plot_benchmark,
-    run_benchmarks,
-)
+from .nodes import collect_benchmark_metrics, plan_benchmark, plot_benchmark, run_benchmarks
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -15,20 +10,13 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 plan_benchmark,
-                inputs=["params:benchmark.providers", "params:benchmark.intra_op_threads"],
+                inputs="params:benchmark",
                 outputs="benchmark_plan",
                 name="plan_benchmark",
             ),
             node(
                 run_benchmarks,
-                inputs=[
-                    "onnx_model",
-                    "benchmark_plan",
-                    "params:benchmark.batch_sizes",
-                    "params:benchmark.warmup_runs",
-                    "params:benchmark.timed_runs",
-                    "params:benchmark.seed",
-                ],
+                inputs=["onnx_model", "benchmark_plan", "params:benchmark"],
                 outputs="benchmark_results",
                 name="run_benchmarks",
             ),
@@ -45,5 +33,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="collect_benchmark_metrics",
             ),
         ],
+        namespace="benchmark",
+        prefix_datasets_with_namespace=False,
         tags="benchmark",
     )

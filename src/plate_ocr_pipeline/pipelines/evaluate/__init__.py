@@ -1,4 +1,4 @@
-"""Evaluate: held-out split(s) and extra labelled sets -> metrics, tables and plots."""
+"""Evaluate: the trained Keras model on the held-out split(s) and the labelled sets."""
 
 from plate_ocr_pipeline.pipelines.evaluate.pipeline import create_pipeline
 

@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict
+
+from plate_ocr_pipeline.pipelines.report.params import ReportParams
 
 
-class ExtraSet(BaseModel):
-    """A labelled set in ingest format (``image_path,plate_text[,region]``, image paths
-    relative to the CSV); skipped with a warning when the file does not exist."""
+class EvaluateParams(ReportParams):
+    """The report's keys (``ReportParams``) and the held-out splits to report on."""
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
-    annotations: str
-
-
-class EvaluateParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    splits: list[str] = ["test"]
-    extra_sets: list[ExtraSet] = []
-    equivalences: list[str] = ["O0"]
-    batch_size: int = Field(default=256, ge=1)
-    gallery_size: int = Field(default=24, ge=0, le=200)
-    gallery_columns: int = Field(default=4, ge=1, le=12)
+    splits: list[str] = ["test"]  # held-out splits of model_input
 
 
 PARAMETER_SCHEMAS = {"evaluate": EvaluateParams}

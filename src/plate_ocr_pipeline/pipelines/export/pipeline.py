@@ -1,16 +1,13 @@
-"""Export pipeline: Keras -> ONNX with the plate config inside, parity-checked, INT8 copy."""
+"""``export``: Keras -> ONNX with the plate config inside, parity-checked, INT8 copy."""
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from plate_ocr_pipeline.pipelines.export.nodes import (
+from .nodes import (
     check_onnx_parity,
     collect_export_metrics,
-    convert_keras_to_onnx,
-    embed_plate_metadata,
-    load_test_images,
+    export_onnx_model,
     measure_quantization_effect,
     quantize_onnx_model,
-    simplify_onnx_graph,
 )
 
 
@@ -18,49 +15,20 @@ def create_pipeline(**kwargs) -> Pipeline:
     return pipeline(
         [
             node(
-                convert_keras_to_onnx,
-                inputs=["trained_model", "params:plate", "params:export.opset"],
-                outputs="onnx_model_converted",
-                name="convert_keras_to_onnx",
-            ),
-            node(
-                simplify_onnx_graph,
-                inputs=["onnx_model_converted", "params:export.simplify"],
-                outputs="onnx_model_simplified",
-                name="simplify_onnx_graph",
-            ),
-            node(
-                embed_plate_metadata,
-                inputs=[
-                    "onnx_model_simplified",
-                    "params:plate",
-                    "params:export.model_name",
-                    "params:export.model_version",
-                ],
+                export_onnx_model,
+                inputs=["trained_model", "params:export", "params:plate"],
                 outputs="onnx_model",
-                name="embed_plate_metadata",
-            ),
-            node(
-                load_test_images,
-                inputs=["plates_clean", "params:plate", "params:export.quantization_eval_limit"],
-                outputs=["export_test_images", "export_test_texts"],
-                name="load_export_test_images",
+                name="export_onnx_model",
             ),
             node(
                 check_onnx_parity,
-                inputs=[
-                    "trained_model",
-                    "onnx_model",
-                    "export_test_images",
-                    "params:export.parity_batch_size",
-                    "params:export.parity_tolerance",
-                ],
+                inputs=["trained_model", "onnx_model", "model_input", "params:export"],
                 outputs="onnx_parity_report",
                 name="check_onnx_parity",
             ),
             node(
                 quantize_onnx_model,
-                inputs=["onnx_model", "params:export.quantize"],
+                inputs=["onnx_model", "params:export"],
                 outputs="onnx_quantized_models",
                 name="quantize_onnx_model",
             ),
@@ -69,8 +37,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=[
                     "onnx_model",
                     "onnx_quantized_models",
-                    "export_test_images",
-                    "export_test_texts",
+                    "model_input",
+                    "params:export",
                     "params:plate",
                 ],
                 outputs="quantization_report",
@@ -83,5 +51,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="collect_export_metrics",
             ),
         ],
+        namespace="export",
+        prefix_datasets_with_namespace=False,
         tags="export",
     )

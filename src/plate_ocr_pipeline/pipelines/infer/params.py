@@ -8,12 +8,12 @@ from pydantic import BaseModel, ConfigDict, Field
 class InferParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    # Read by the catalog (`${runtime_params:infer.input_dir,...}`), kept here so that
-    # `--params=infer.input_dir=...` validates and is logged with the run.
+    # Read by the catalog (`${runtime_params:infer.input_dir,...}`, `infer.output_path` and
+    # `infer.model_path` likewise), kept here so that `--params=infer.input_dir=...` validates
+    # and is logged with the run.
     input_dir: str
     output_path: str
-    model_path: str | None = None
-    latest_export_path: str
+    model_path: str
     batch_size: int = Field(64, ge=1)
     num_workers: int = Field(2, ge=1)
     providers: list[str] = Field(default_factory=lambda: ["CPUExecutionProvider"], min_length=1)

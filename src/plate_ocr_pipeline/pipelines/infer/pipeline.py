@@ -1,34 +1,16 @@
-"""Infer pipeline: a folder of plate crops in, a predictions CSV out."""
+"""``infer``: a folder of plate crops and an ONNX model in, a predictions CSV out."""
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from plate_ocr_pipeline.pipelines.infer.nodes import (
-    recognize_images,
-    resolve_model_path,
-    summarise_predictions,
-)
+from .nodes import recognize_images, summarise_predictions
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     return pipeline(
         [
             node(
-                resolve_model_path,
-                inputs=["params:infer.model_path", "params:infer.latest_export_path"],
-                outputs="infer_model_path",
-                name="resolve_model_path",
-            ),
-            node(
                 recognize_images,
-                inputs=[
-                    "infer_images",
-                    "infer_model_path",
-                    "params:infer.batch_size",
-                    "params:infer.num_workers",
-                    "params:infer.providers",
-                    "params:infer.threads",
-                    "params:infer.progress",
-                ],
+                inputs=["infer_images", "infer_model", "params:infer"],
                 outputs="predictions",
                 name="recognize_images",
             ),
@@ -39,5 +21,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="summarise_predictions",
             ),
         ],
+        namespace="infer",
+        prefix_datasets_with_namespace=False,
         tags="infer",
     )

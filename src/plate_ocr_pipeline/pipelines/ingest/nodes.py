@@ -1,4 +1,8 @@
-"""Ingest nodes: pure functions over the annotations table that the catalog loads."""
+"""Ingest nodes: pure functions over the annotations table that the catalog loads.
+
+Each node that needs settings takes the whole ``ingest`` section and validates it with
+``IngestParams``.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +17,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from plate_ocr_pipeline.plate_config import PlateConfig  # noqa: E402
-from plate_ocr_pipeline.text_codec import invalid_characters, normalise_text  # noqa: E402
+from plate_ocr_pipeline.core.plate_config import PlateConfig  # noqa: E402
+from plate_ocr_pipeline.core.text_codec import invalid_characters, normalise_text  # noqa: E402
+
+from .params import IngestParams  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -23,13 +29,13 @@ CLEAN_COLUMNS = ["image_path", "plate_text", "region", "split", "image_height", 
 REJECT_COLUMNS = ["source_file", "source_row", "image_path", "raw_text", "reason"]
 
 
-def normalise_plate_texts(
-    raw_annotations: pd.DataFrame, uppercase: bool, drop_characters: str
-) -> pd.DataFrame:
-    """Add ``plate_text``: the raw text upper-cased with separators dropped."""
+def normalise_plate_texts(raw_annotations: pd.DataFrame, ingest: dict[str, Any]) -> pd.DataFrame:
+    """Add ``plate_text``: the raw text upper-cased (``ingest.uppercase``) with the
+    ``ingest.drop_characters`` separators dropped."""
+    p = IngestParams.model_validate(ingest)
     table = raw_annotations.copy()
     table["plate_text"] = [
-        normalise_text(text, uppercase=uppercase, drop_characters=drop_characters)
+        normalise_text(text, uppercase=p.uppercase, drop_characters=p.drop_characters)
         if isinstance(text, str)
         else ""
         for text in table["raw_text"]
@@ -95,20 +101,20 @@ def _unit_interval(seed: int, key: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def assign_splits(
-    valid_annotations: pd.DataFrame, split_fractions: dict[str, float], seed: int
-) -> pd.DataFrame:
-    """Keep a split the CSV gives; otherwise draw one from a hash of (seed, path).
+def assign_splits(valid_annotations: pd.DataFrame, ingest: dict[str, Any]) -> pd.DataFrame:
+    """Keep a split the CSV gives; otherwise draw one from a hash of (``ingest.seed``, path)
+    with the ``ingest.split_fractions``.
 
     Hashing the path rather than shuffling keeps each image's split stable when rows are
     reordered or new data is added.
     """
+    p = IngestParams.model_validate(ingest)
     table = valid_annotations.copy()
-    train_cut = split_fractions["train"]
-    val_cut = train_cut + split_fractions["val"]
+    train_cut = p.split_fractions.train
+    val_cut = train_cut + p.split_fractions.val
 
     def draw(path: str) -> str:
-        u = _unit_interval(seed, path)
+        u = _unit_interval(p.seed, path)
         return "train" if u < train_cut else "val" if u < val_cut else "test"
 
     table["split"] = [
@@ -120,9 +126,11 @@ def assign_splits(
 
 
 def summarise_ingest(
-    plates_clean: pd.DataFrame, plates_rejects: pd.DataFrame, max_reject_fraction: float
+    plates_clean: pd.DataFrame, plates_rejects: pd.DataFrame, ingest: dict[str, Any]
 ) -> dict[str, Any]:
-    """Counts per reject reason; fails when more than ``max_reject_fraction`` was rejected."""
+    """Counts per reject reason; fails when more than ``ingest.max_reject_fraction`` was
+    rejected."""
+    max_reject_fraction = IngestParams.model_validate(ingest).max_reject_fraction
     total = len(plates_clean) + len(plates_rejects)
     # Reasons carry details (the offending characters, lengths); count by their kind.
     kinds = Counter(reason.split(":")[0].split(" (")[0] for reason in plates_rejects["reason"])

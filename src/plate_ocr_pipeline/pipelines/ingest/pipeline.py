@@ -1,8 +1,8 @@
-"""Ingest pipeline: validate annotations into clean, rejects and statistics tables."""
+"""``ingest``: validate annotations into clean, rejects and statistics tables."""
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from plate_ocr_pipeline.pipelines.ingest.nodes import (
+from .nodes import (
     assign_splits,
     compute_dataset_statistics,
     normalise_plate_texts,
@@ -17,11 +17,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 normalise_plate_texts,
-                inputs=[
-                    "raw_annotations",
-                    "params:ingest.uppercase",
-                    "params:ingest.drop_characters",
-                ],
+                inputs=["raw_annotations", "params:ingest"],
                 outputs="normalised_annotations",
                 name="normalise_plate_texts",
             ),
@@ -33,13 +29,13 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(
                 assign_splits,
-                inputs=["valid_annotations", "params:ingest.split_fractions", "params:ingest.seed"],
+                inputs=["valid_annotations", "params:ingest"],
                 outputs="plates_clean",
                 name="assign_splits",
             ),
             node(
                 summarise_ingest,
-                inputs=["plates_clean", "plates_rejects", "params:ingest.max_reject_fraction"],
+                inputs=["plates_clean", "plates_rejects", "params:ingest"],
                 outputs="ingest_summary",
                 name="summarise_ingest",
             ),
@@ -56,5 +52,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="plot_dataset_statistics",
             ),
         ],
+        namespace="ingest",
+        prefix_datasets_with_namespace=False,
         tags="ingest",
     )

@@ -1,4 +1,4 @@
-"""Score: any exported ONNX model on any labelled set, with the evaluate stage's reports."""
+"""Score: any exported ONNX model on any labelled set, with the report evaluate gives."""
 
 from plate_ocr_pipeline.pipelines.score.pipeline import create_pipeline
 

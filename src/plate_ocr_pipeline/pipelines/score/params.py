@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from plate_ocr_pipeline.pipelines.report.params import ReportParams
 
 
-class ScoreParams(BaseModel):
+class ScoreParams(ReportParams):
+    """The report's keys (``ReportParams``) and onnxruntime's threads."""
+
     model_config = ConfigDict(extra="forbid")
 
+    threads: int | None = Field(default=None, ge=1)  # intra-op threads (null: all cores)
+    # Only ever given on the command line; the catalog's `score_model` and
+    # `score_labelled_sets` entries read them (`${runtime_params:...}`).
     model_path: str | None = None
-    latest_export_path: str
-    annotations: list[str] = Field(min_length=1)
-    equivalences: list[str] = []
-    batch_size: int = Field(ge=1)
-    threads: int | None = Field(default=None, ge=1)
-    gallery_size: int = Field(ge=0)
-    gallery_columns: int = Field(ge=1)
+    annotations: list[str] | dict[str, str] | None = None
 
 
 PARAMETER_SCHEMAS = {"score": ScoreParams}

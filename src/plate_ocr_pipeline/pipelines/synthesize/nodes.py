@@ -6,6 +6,7 @@ Nodes are pure: the images are returned as lazy partitions (callables) that the 
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -24,6 +25,8 @@ from plate_ocr_pipeline.synthetic.generate import (
 
 from .params import validate_synthesize
 
+logger = logging.getLogger(__name__)
+
 PLAN_COLUMNS = ["index", "image_path", "plate_text", "region", "width", "height", "groups"]
 
 
@@ -36,32 +39,19 @@ def _plate_config(plate: dict | None) -> tuple[int, str, str]:
     )
 
 
+def _plate_subset(plate: dict | None) -> dict[str, Any]:
+    """The plate-config fields that decide the rendered labels."""
+    slots, alphabet, pad = _plate_config(plate)
+    return {"max_plate_slots": slots, "alphabet": alphabet, "pad_char": pad}
+
+
 def _partition_name(index: int, n: int) -> str:
     return f"{index:0{max(6, len(str(n - 1)))}d}"
 
 
-def plan_synthetic_plates(
-    num_plates: int,
-    region_weights: dict[str, float],
-    image_width: list[int],
-    image_height: list[int],
-    seed: int,
-    images_subdir: str,
-    repeat_odds: float,
-    plate: dict,
-) -> pd.DataFrame:
+def plan_synthetic_plates(synthesize: dict[str, Any], plate: dict) -> pd.DataFrame:
     """Region, text and size of every plate (one row per plate, no rendering yet)."""
-    p = validate_synthesize(
-        {
-            "num_plates": num_plates,
-            "region_weights": region_weights,
-            "image_width": image_width,
-            "image_height": image_height,
-            "seed": seed,
-            "images_subdir": images_subdir,
-            "repeat_odds": repeat_odds,
-        }
-    )
+    p = validate_synthesize(synthesize)
     slots, alphabet, pad = _plate_config(plate)
     plans = plan_plates(
         p.num_plates, p.region_weights, p.seed, p.image_width, p.image_height, slots, alphabet,
@@ -136,22 +126,25 @@ class _OrderedRenderStream:
 
 def render_synthetic_images(
     plan: pd.DataFrame,
-    seed: int,
-    num_workers: int | None,
-    fonts_dir: str | None,
-    serial_glyphs: dict[str, float],
-    us_layout: dict[str, Any],
+    synthesize: dict[str, Any],
+    plate: dict,
+    synthetic_manifest_previous: dict[str, Any],
 ) -> dict[str, Callable[[], Image.Image]]:
-    """Lazy image partitions ``{name: () -> PIL image}``, rendered across processes."""
-    p = validate_synthesize(
-        {
-            "seed": seed,
-            "num_workers": num_workers,
-            "fonts_dir": fonts_dir,
-            "serial_glyphs": serial_glyphs,
-            "us_layout": us_layout,
-        }
-    )
+    """Lazy image partitions ``{name: () -> PIL image}``, rendered across processes; none
+    when the set on disk was rendered with the same parameters (``synthesize.render``)."""
+    p = validate_synthesize(synthesize)
+    if p.render == "never" or (
+        p.render == "auto"
+        and synthetic_manifest_previous.get("fingerprint") == p.fingerprint(_plate_subset(plate))
+    ):
+        logger.info(
+            "Synthetic plates: %s (synthesize.render=%s): not rendering",
+            "the set on disk matches these parameters"
+            if p.render == "auto"
+            else "kept as they are",
+            p.render,
+        )
+        return {}
     plans = _plans_from_frame(plan)
     stream = _OrderedRenderStream(
         plans,
@@ -170,29 +163,38 @@ def build_synthetic_annotations(plan: pd.DataFrame) -> pd.DataFrame:
     return plan[["image_path", "plate_text", "region"]].reset_index(drop=True)
 
 
-def plot_synthetic_gallery(
+def record_rendered_set(
+    synthetic_plate_images: dict[str, Callable[[], Any]],
     plan: pd.DataFrame,
-    seed: int,
-    fonts_dir: str | None,
-    serial_glyphs: dict[str, float],
-    us_layout: dict[str, Any],
-    gallery_per_region: int,
-):
+    synthesize: dict[str, Any],
+    plate: dict,
+) -> dict[str, Any]:
+    """The manifest of the set on disk, written once every planned plate is there: the next
+    run skips rendering when its parameters give the same fingerprint."""
+    p = validate_synthesize(synthesize)
+    n = len(plan)
+    missing = [i for i in plan["index"] if _partition_name(int(i), n) not in synthetic_plate_images]
+    if missing and p.render != "never":
+        raise FileNotFoundError(
+            f"synthetic plates: {len(missing)} of {n} planned images are not on disk "
+            f"(first: {_partition_name(int(missing[0]), n)}.png)"
+        )
+    return {
+        "fingerprint": p.fingerprint(_plate_subset(plate)),
+        "num_plates": n,
+        "missing": len(missing),
+        "seed": p.seed,
+    }
+
+
+def plot_synthetic_gallery(plan: pd.DataFrame, synthesize: dict[str, Any]):
     """Grid of sample plates per region with their labels (re-rendered: same pixels)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    p = validate_synthesize(
-        {
-            "seed": seed,
-            "fonts_dir": fonts_dir,
-            "serial_glyphs": serial_glyphs,
-            "us_layout": us_layout,
-            "gallery_per_region": gallery_per_region,
-        }
-    )
+    p = validate_synthesize(synthesize)
     glyph_odds, layout = p.serial_glyphs.model_dump(), p.us_layout.model_dump()
     per = max(1, p.gallery_per_region)
     regions = sorted(plan["region"].unique(), key=lambda r: (r != "us", r))

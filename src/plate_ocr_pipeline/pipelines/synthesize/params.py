@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -50,8 +53,8 @@ class UsLayoutRanges(BaseModel):
     short_spacing: tuple[float, float] = Field(
         _LAYOUT.short_spacing, description="character gap in serials <= 5, of their height"
     )
-    short_height: tuple[float, float] | None = Field(
-        _LAYOUT.short_height, description="height of serials <= 5 (null: serial_height)"
+    short_height: tuple[float, float] = Field(
+        _LAYOUT.short_height, description="height of serials <= 5, of the plate height"
     )
     short_xscale: tuple[float, float] = Field(
         _LAYOUT.short_xscale, description="horizontal stretch of the characters of serials <= 5"
@@ -59,8 +62,8 @@ class UsLayoutRanges(BaseModel):
     serial_xscale: tuple[float, float] = Field(
         _LAYOUT.serial_xscale, description="the same, for serials of 6 characters or more"
     )
-    stacked_gap: tuple[float, float] | None = Field(
-        _LAYOUT.stacked_gap, description="stacked letters to serial gap, of width (null: 5%/3%)"
+    stacked_gap: tuple[float, float] = Field(
+        _LAYOUT.stacked_gap, description="stacked letters to serial gap, of the plate width"
     )
     side_picture_odds: float = Field(
         _LAYOUT.side_picture_odds, ge=0, le=1, description="big picture beside the serial"
@@ -70,16 +73,17 @@ class UsLayoutRanges(BaseModel):
     )
 
     @field_validator(
-        "serial_height", "serial_span", "stacked_height", "short_spacing", "side_picture_width"
+        "serial_height",
+        "serial_span",
+        "stacked_height",
+        "short_spacing",
+        "short_height",
+        "stacked_gap",
+        "side_picture_width",
     )
     @classmethod
     def _ranges(cls, v: tuple[float, float], info) -> tuple[float, float]:
         return _share_range(v, f"synthesize.us_layout.{info.field_name}")
-
-    @field_validator("short_height", "stacked_gap")
-    @classmethod
-    def _optional_range(cls, v: tuple[float, float] | None, info) -> tuple[float, float] | None:
-        return None if v is None else _share_range(v, f"synthesize.us_layout.{info.field_name}")
 
     @field_validator("symbol_scale", "short_xscale", "serial_xscale")
     @classmethod
@@ -112,6 +116,17 @@ class SynthesizeParams(BaseModel):
     )
     serial_glyphs: SerialGlyphOdds = SerialGlyphOdds()
     us_layout: UsLayoutRanges = UsLayoutRanges()
+    # auto: render unless the set on disk was rendered with these same parameters (its
+    # manifest says so); always: render again; never: use what is there (one's own data).
+    render: Literal["auto", "always", "never"] = "auto"
+
+    def fingerprint(self, plate: dict | None = None) -> str:
+        """SHA-256 of everything that decides the rendered pixels and labels."""
+        drawn = self.model_dump(
+            mode="json", exclude={"num_workers", "gallery_per_region", "render"}
+        )
+        text = json.dumps({"synthesize": drawn, "plate": plate or {}}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
 
     @field_validator("num_plates")
     @classmethod

@@ -1,43 +1,37 @@
-"""``synthesize``: render a labelled synthetic plate set and its annotations CSV."""
+"""``synthesize``: render a labelled synthetic plate set, its annotations CSV and manifest.
 
-from kedro.pipeline import Pipeline, node
+Rendering is skipped when the set on disk was rendered with the same parameters, so the
+train chain can start with this stage at no cost on a rerun.
+"""
+
+from kedro.pipeline import Pipeline, node, pipeline
 
 from .nodes import (
     build_synthetic_annotations,
     plan_synthetic_plates,
     plot_synthetic_gallery,
+    record_rendered_set,
     render_synthetic_images,
 )
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    return Pipeline(
+    return pipeline(
         [
             node(
                 plan_synthetic_plates,
-                inputs={
-                    "num_plates": "params:synthesize.num_plates",
-                    "region_weights": "params:synthesize.region_weights",
-                    "image_width": "params:synthesize.image_width",
-                    "image_height": "params:synthesize.image_height",
-                    "seed": "params:synthesize.seed",
-                    "images_subdir": "params:synthesize.images_subdir",
-                    "repeat_odds": "params:synthesize.repeat_odds",
-                    "plate": "params:plate",
-                },
+                inputs=["params:synthesize", "params:plate"],
                 outputs="synthetic_plate_plan",
                 name="plan_synthetic_plates",
             ),
             node(
                 render_synthetic_images,
-                inputs={
-                    "plan": "synthetic_plate_plan",
-                    "seed": "params:synthesize.seed",
-                    "num_workers": "params:synthesize.num_workers",
-                    "fonts_dir": "params:synthesize.fonts_dir",
-                    "serial_glyphs": "params:synthesize.serial_glyphs",
-                    "us_layout": "params:synthesize.us_layout",
-                },
+                inputs=[
+                    "synthetic_plate_plan",
+                    "params:synthesize",
+                    "params:plate",
+                    "synthetic_manifest_previous",
+                ],
                 outputs="synthetic_plate_images",
                 name="render_synthetic_images",
             ),
@@ -48,18 +42,24 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="build_synthetic_annotations",
             ),
             node(
+                record_rendered_set,
+                inputs=[
+                    "synthetic_plate_images",
+                    "synthetic_plate_plan",
+                    "params:synthesize",
+                    "params:plate",
+                ],
+                outputs="synthetic_manifest",
+                name="record_rendered_set",
+            ),
+            node(
                 plot_synthetic_gallery,
-                inputs={
-                    "plan": "synthetic_plate_plan",
-                    "seed": "params:synthesize.seed",
-                    "fonts_dir": "params:synthesize.fonts_dir",
-                    "serial_glyphs": "params:synthesize.serial_glyphs",
-                    "us_layout": "params:synthesize.us_layout",
-                    "gallery_per_region": "params:synthesize.gallery_per_region",
-                },
+                inputs=["synthetic_plate_plan", "params:synthesize"],
                 outputs="synthetic_gallery",
                 name="plot_synthetic_gallery",
             ),
         ],
-        tags=["synthesize"],
+        namespace="synthesize",
+        prefix_datasets_with_namespace=False,
+        tags="synthesize",
     )

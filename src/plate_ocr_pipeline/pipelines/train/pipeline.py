@@ -1,36 +1,8 @@
-"""Train pipeline: model_input (cached arrays) -> trained_model, training_history, curves."""
+"""``train``: preprocess the clean table into model input, fit, plot the curves."""
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from plate_ocr_pipeline.pipelines.train.nodes import (
-    plot_training_curves,
-    prepare_model_input,
-    train_model,
-)
-
-# Every `train:` key the fit node takes, each passed explicitly as `params:train.<key>`.
-TRAIN_KEYS = (
-    "seed",
-    "model",
-    "batch_size",
-    "epochs",
-    "learning_rate",
-    "weight_decay",
-    "warmup_epochs",
-    "lr_schedule",
-    "min_lr_fraction",
-    "label_smoothing",
-    "early_stopping_patience",
-    "reduce_lr_patience",
-    "monitor",
-    "augmentation",
-    "init_from",
-    "transfer_from",
-    "resume",
-    "checkpoint_dir",
-    "deterministic",
-    "verbose",
-)
+from .nodes import plot_training_curves, prepare_model_input, train_model
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -44,12 +16,14 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(
                 train_model,
-                inputs={
-                    "model_input": "model_input",
-                    "augmentation_transform": "augmentation_transform",
-                    "plate": "params:plate",
-                    **{key: f"params:train.{key}" for key in TRAIN_KEYS},
-                },
+                inputs=[
+                    "model_input",
+                    "augmentation_transform",
+                    "training_checkpoint",
+                    "starting_model",
+                    "params:train",
+                    "params:plate",
+                ],
                 outputs=["trained_model", "training_history"],
                 name="train_model",
             ),
@@ -60,5 +34,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="plot_training_curves",
             ),
         ],
+        namespace="train",
+        prefix_datasets_with_namespace=False,
         tags="train",
     )

@@ -1,0 +1,1 @@
+"""Plate config, text codec, image preprocessing and metrics: numpy and OpenCV only."""

@@ -1,0 +1,141 @@
+"""Read any plate crop and shape it for the model: one function for training and inference.
+
+Plain module (OpenCV and numpy only). ``preprocess_image`` turns 8/16-bit, gray, RGB or RGBA
+input into the uint8 ``(img_height, img_width, channels)`` array that the model takes.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from plate_ocr_pipeline.core.plate_config import PlateConfig
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
+
+_INTERPOLATION_FLAGS = {
+    "nearest": cv2.INTER_NEAREST,
+    "linear": cv2.INTER_LINEAR,
+    "area": cv2.INTER_AREA,
+    "cubic": cv2.INTER_CUBIC,
+    "lanczos": cv2.INTER_LANCZOS4,
+}
+
+
+class ImageReadError(ValueError):
+    """An input could not be read as an image; the message names the input and the reason."""
+
+    def __init__(self, source: object, reason: str) -> None:
+        self.source = source
+        self.reason = reason
+        super().__init__(f"{source}: {reason}")
+
+
+def read_image(source: str | os.PathLike | bytes) -> np.ndarray:
+    """Decode an image file (or encoded bytes) as RGB/gray/RGBA, keeping its bit depth.
+
+    Colour images come back in RGB order. Raises ``ImageReadError`` for a missing, empty or
+    undecodable input.
+    """
+    if isinstance(source, (bytes, bytearray)):
+        data = bytes(source)
+        name: object = "<bytes>"
+    else:
+        path = Path(source)
+        name = str(path)
+        if not path.exists():
+            raise ImageReadError(name, "file does not exist")
+        if path.is_dir():
+            raise ImageReadError(name, "is a directory, not an image")
+        data = path.read_bytes()
+    if not data:
+        raise ImageReadError(name, "file is empty (0 bytes)")
+    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise ImageReadError(name, "not a decodable image (corrupt or unsupported format)")
+    return _to_rgb_order(image, name)
+
+
+def _to_rgb_order(image: np.ndarray, name: object) -> np.ndarray:
+    if image.size == 0 or image.shape[0] == 0 or image.shape[1] == 0:
+        raise ImageReadError(name, "image has zero size")
+    if image.ndim == 3 and image.shape[2] == 3:
+        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    if image.ndim == 3 and image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA)
+    return image
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """Scale 16-bit or float images to uint8; uint8 passes through untouched."""
+    if image.dtype == np.uint8:
+        return image
+    if image.dtype == np.uint16:
+        return (image.astype(np.float32) / 257.0).round().astype(np.uint8)
+    if np.issubdtype(image.dtype, np.floating):
+        # Floats in [0, 1] are the common convention; anything larger is taken as 0-255.
+        scale = 255.0 if float(np.nanmax(image)) <= 1.0 else 1.0
+        return np.clip(np.nan_to_num(image) * scale, 0, 255).round().astype(np.uint8)
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def _to_channels(image: np.ndarray, color_mode: str) -> np.ndarray:
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim == 3 and image.shape[2] == 4:
+        # Composite transparent pixels on white, as a plate crop with alpha would be seen.
+        rgb = image[:, :, :3].astype(np.float32)
+        alpha = image[:, :, 3:4].astype(np.float32) / 255.0
+        image = (rgb * alpha + 255.0 * (1.0 - alpha)).round().astype(np.uint8)
+    if color_mode == "grayscale":
+        if image.ndim == 3:
+            image = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        return image[:, :, None]
+    if image.ndim == 2:
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    return image
+
+
+def preprocess_image(image: np.ndarray, config: PlateConfig) -> np.ndarray:
+    """Any decoded image to the model's uint8 ``(img_height, img_width, channels)`` input."""
+    image = np.asarray(image)
+    if image.ndim not in (2, 3):
+        raise ImageReadError("<array>", f"cannot use an array of shape {image.shape} as an image")
+    if image.size == 0:
+        raise ImageReadError("<array>", f"image has zero size (shape {image.shape})")
+    image = _to_channels(to_uint8(image), config.color_mode)
+    flag = _INTERPOLATION_FLAGS[config.interpolation]
+    target_h, target_w = config.img_height, config.img_width
+    if not config.keep_aspect_ratio:
+        resized = cv2.resize(image, (target_w, target_h), interpolation=flag)
+        return resized.reshape(target_h, target_w, config.num_channels)
+
+    height, width = image.shape[:2]
+    scale = min(target_w / width, target_h / height)
+    new_w = max(1, min(target_w, round(width * scale)))
+    new_h = max(1, min(target_h, round(height * scale)))
+    resized = cv2.resize(image, (new_w, new_h), interpolation=flag)
+    resized = resized.reshape(new_h, new_w, config.num_channels)
+    fill = config.padding_color[:1] if config.num_channels == 1 else config.padding_color
+    canvas = np.empty((target_h, target_w, config.num_channels), dtype=np.uint8)
+    canvas[:] = np.array(fill, dtype=np.uint8)
+    top = (target_h - new_h) // 2
+    left = (target_w - new_w) // 2
+    canvas[top : top + new_h, left : left + new_w] = resized
+    return canvas
+
+
+def load_and_preprocess(source: str | os.PathLike | bytes, config: PlateConfig) -> np.ndarray:
+    """``read_image`` then ``preprocess_image``."""
+    return preprocess_image(read_image(source), config)
+
+
+def preprocess_batch(images: list[np.ndarray], config: PlateConfig) -> np.ndarray:
+    """Stack preprocessed images into a uint8 ``(N, H, W, C)`` batch."""
+    shape = (0, config.img_height, config.img_width, config.num_channels)
+    if not images:
+        return np.zeros(shape, dtype=np.uint8)
+    return np.stack([preprocess_image(image, config) for image in images])

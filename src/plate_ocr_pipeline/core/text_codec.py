@@ -1,0 +1,107 @@
+"""Plate text <-> model targets and model outputs -> plate text.
+
+The model has one softmax head per character slot over the alphabet (pad included). Text is
+left-aligned in the slots and the remaining slots hold the pad character, which decoding strips.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from plate_ocr_pipeline.core.plate_config import PlateConfig
+
+
+def normalise_text(text: str, uppercase: bool = True, drop_characters: str = " -._·") -> str:
+    """Upper-case and drop separators, so ``"ab-12 3"`` becomes ``"AB123"``."""
+    text = str(text).strip()
+    if uppercase:
+        text = text.upper()
+    if drop_characters:
+        text = text.translate({ord(c): None for c in drop_characters})
+    return text
+
+
+def invalid_characters(text: str, config: PlateConfig) -> str:
+    """The characters of ``text`` that the model cannot emit (pad included), in order."""
+    allowed = set(config.characters)
+    return "".join(dict.fromkeys(c for c in text if c not in allowed))
+
+
+def encode_text(text: str, config: PlateConfig) -> np.ndarray:
+    """Slot indices ``(max_plate_slots,)`` for ``text``, padded with the pad index."""
+    bad = invalid_characters(text, config)
+    if bad:
+        raise ValueError(f"plate text {text!r} has characters outside the alphabet: {bad!r}")
+    if not text:
+        raise ValueError("plate text is empty")
+    if len(text) > config.max_plate_slots:
+        raise ValueError(
+            f"plate text {text!r} has {len(text)} characters, more than "
+            f"max_plate_slots={config.max_plate_slots}"
+        )
+    padded = text.ljust(config.max_plate_slots, config.pad_char)
+    lookup = {c: i for i, c in enumerate(config.alphabet)}
+    return np.array([lookup[c] for c in padded], dtype=np.int32)
+
+
+def encode_texts(texts: Iterable[str], config: PlateConfig) -> np.ndarray:
+    """Slot indices ``(N, max_plate_slots)`` int32."""
+    encoded = [encode_text(t, config) for t in texts]
+    if not encoded:
+        return np.zeros((0, config.max_plate_slots), dtype=np.int32)
+    return np.stack(encoded)
+
+
+def one_hot_encode(texts: Iterable[str], config: PlateConfig) -> np.ndarray:
+    """One-hot targets ``(N, max_plate_slots, vocabulary_size)`` float32."""
+    indices = encode_texts(texts, config)
+    return np.eye(config.vocabulary_size, dtype=np.float32)[indices]
+
+
+def decode_indices(indices: np.ndarray, config: PlateConfig) -> list[str]:
+    """Slot indices ``(N, slots)`` to texts with every pad character removed."""
+    alphabet = np.array(list(config.alphabet))
+    rows = alphabet[np.asarray(indices)]
+    return ["".join(row).replace(config.pad_char, "") for row in np.atleast_2d(rows)]
+
+
+def decode_predictions(probabilities: np.ndarray, config: PlateConfig) -> list[str]:
+    """Per-slot softmax outputs ``(N, slots, vocab)`` to plate texts, pad stripped."""
+    probabilities = _as_batch(probabilities, config)
+    return decode_indices(probabilities.argmax(axis=-1), config)
+
+
+def decode_with_confidence(
+    probabilities: np.ndarray, config: PlateConfig
+) -> list[tuple[str, np.ndarray]]:
+    """Texts plus the probability of each kept (non-pad) character, in reading order."""
+    probabilities = _as_batch(probabilities, config)
+    best = probabilities.argmax(axis=-1)
+    best_probability = probabilities.max(axis=-1)
+    results = []
+    for slot_indices, slot_probability in zip(best, best_probability, strict=True):
+        keep = slot_indices != config.pad_index
+        text = "".join(config.alphabet[i] for i in slot_indices[keep])
+        results.append((text, slot_probability[keep].astype(np.float32)))
+    return results
+
+
+def _as_batch(probabilities: np.ndarray, config: PlateConfig) -> np.ndarray:
+    probabilities = np.asarray(probabilities)
+    if probabilities.ndim == 2:
+        probabilities = probabilities[None]
+    expected = (config.max_plate_slots, config.vocabulary_size)
+    if probabilities.ndim != 3 or probabilities.shape[1:] != expected:
+        raise ValueError(
+            f"model output shape {probabilities.shape} does not match (batch, {expected[0]}, "
+            f"{expected[1]}) from the plate config"
+        )
+    return probabilities
+
+
+def texts_equal(a: str, b: str, equivalences: Sequence[str] = ()) -> bool:
+    """Compare texts, treating the characters of each equivalence string as one."""
+    table = {ord(c): group[0] for group in equivalences for c in group}
+    return a.translate(table) == b.translate(table)

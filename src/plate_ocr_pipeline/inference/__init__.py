@@ -1,0 +1,1 @@
+"""The ONNX recognizer and its command line: numpy, OpenCV and onnxruntime only."""

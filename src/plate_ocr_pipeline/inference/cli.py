@@ -1,0 +1,292 @@
+"""``plate-ocr``: read cropped plates from the shell with an ONNX model.
+
+Light on purpose, like the recognizer it drives: argparse, numpy, OpenCV and onnxruntime (no
+Kedro, no TensorFlow), so it works from the plain install (``pip install plate_ocr_pipeline``)::
+
+    plate-ocr read crop.png more_crops/ [--model m.onnx] [--threads N] [--json]
+    plate-ocr benchmark [--model m.onnx] [--batch-size 8] [--json]
+
+``read`` prints one line per input file, in input order: ``path<TAB>text<TAB>confidence``
+(``confidence`` is the mean per-character probability, see ``PlateResult``), or with ``--json``
+one JSON object per line (``path``, ``text``, ``confidence``, ``char_confidences``, ``status``,
+``error``: the columns of the ``infer`` pipeline's predictions). A folder stands for its image
+files (recursively, sorted, hidden files skipped). A file that cannot be read gets the row
+``path<TAB>error<TAB>reason`` (``status: "error"`` in JSON) and the others are still read; the
+exit code is then 1. Exit code 2: bad arguments, or the model could not be loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from plate_ocr_pipeline.core.preprocessing import IMAGE_EXTENSIONS
+
+PROG = "plate-ocr"
+ERROR_MARK = "error"
+DEFAULT_CLI_BATCH_SIZE = 64
+
+
+# ------------------------------------------------------------------- inputs
+def _folder_images(folder: Path) -> list[Path]:
+    """Image files under ``folder`` (recursive), sorted by relative path; hidden ones skipped."""
+    found = []
+    for path in folder.rglob("*"):
+        rel = path.relative_to(folder)
+        if any(part.startswith(".") for part in rel.parts):
+            continue
+        if path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file():
+            found.append(rel)
+    return [folder / rel for rel in sorted(found, key=lambda p: p.as_posix())]
+
+
+def expand_inputs(paths: Sequence[str]) -> list[tuple[str, str | None]]:
+    """``(path, error)`` per input file, in argument order; folders expand to their images.
+
+    ``error`` is ``None`` for a file to read, or the reason a folder gave nothing to read.
+    Files are not checked here: the recognizer names a missing or corrupt file itself.
+    """
+    items: list[tuple[str, str | None]] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            images = _folder_images(path)
+            if not images:
+                items.append((raw, "folder holds no image files"))
+            items.extend((str(image), None) for image in images)
+        else:
+            items.append((raw, None))
+    return items
+
+
+# ------------------------------------------------------------------ output
+def _clean(value: str) -> str:
+    """One TSV field: tabs and line breaks become spaces."""
+    return value.replace("\t", " ").replace("\r", " ").replace("\n", " ")
+
+
+def _ok_record(path: str, text: str, probs: np.ndarray) -> dict[str, Any]:
+    confidence = float(np.mean(probs)) if len(probs) else 0.0
+    return {
+        "path": path,
+        "text": text,
+        "confidence": confidence,
+        "char_confidences": [round(float(p), 4) for p in probs],
+        "status": "ok",
+        "error": None,
+    }
+
+
+def _error_record(path: str, reason: str) -> dict[str, Any]:
+    return {
+        "path": path,
+        "text": "",
+        "confidence": None,
+        "char_confidences": [],
+        "status": "error",
+        "error": reason,
+    }
+
+
+def format_record(record: dict[str, Any], as_json: bool) -> str:
+    """One output line (without the newline) for one input file."""
+    if as_json:
+        if record["confidence"] is not None:
+            record = {**record, "confidence": round(record["confidence"], 6)}
+        return json.dumps(record, ensure_ascii=False)
+    if record["status"] == "ok":
+        return f"{_clean(record['path'])}\t{record['text']}\t{record['confidence']:.4f}"
+    return f"{_clean(record['path'])}\t{ERROR_MARK}\t{_clean(record['error'])}"
+
+
+# -------------------------------------------------------------------- read
+def read_records(
+    recognizer: Any, items: Sequence[tuple[str, str | None]], batch_size: int
+) -> Iterator[dict[str, Any]]:
+    """One record per item, in order; the model runs on ``batch_size`` good images at a time."""
+    from plate_ocr_pipeline.inference.recognizer import PlateInputError
+
+    batch_size = max(1, int(batch_size))
+    for start in range(0, len(items), batch_size):
+        chunk = items[start : start + batch_size]
+        prepared: list[np.ndarray | str] = []
+        for path, error in chunk:
+            if error is not None:
+                prepared.append(error)
+                continue
+            try:
+                prepared.append(recognizer.preprocess(path, name=path))
+            except PlateInputError as failure:
+                prepared.append(failure.reason)
+        good = [i for i, value in enumerate(prepared) if isinstance(value, np.ndarray)]
+        decoded: dict[int, tuple[str, np.ndarray]] = {}
+        if good:
+            batch = np.stack([prepared[i] for i in good])
+            decoded = dict(zip(good, recognizer.decode(recognizer.predict(batch)), strict=True))
+        for i, (path, _) in enumerate(chunk):
+            if i in decoded:
+                yield _ok_record(path, *decoded[i])
+            else:
+                yield _error_record(path, str(prepared[i]))
+
+
+class ModelLoadError(Exception):
+    """The model could not be loaded (missing file, no plate config, not an ONNX file...)."""
+
+
+def _load_recognizer(args: argparse.Namespace) -> Any:
+    from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer
+
+    try:
+        return ONNXPlateRecognizer(args.model, providers=args.provider, threads=args.threads)
+    except Exception as error:  # onnxruntime raises its own types for a bad file
+        message = str(error) if isinstance(error, (OSError, ValueError)) else repr(error)
+        raise ModelLoadError(message) from error
+
+
+def _cmd_read(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    items = expand_inputs(args.paths)
+    recognizer = _load_recognizer(args)
+    failed = 0
+    for record in read_records(recognizer, items, args.batch_size):
+        failed += record["status"] != "ok"
+        print(format_record(record, args.json), file=out, flush=True)
+    if failed:
+        print(f"{PROG}: {failed} of {len(items)} input(s) could not be read", file=err)
+        return 1
+    return 0
+
+
+def _cmd_benchmark(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    recognizer = _load_recognizer(args)
+    stats = recognizer.benchmark(
+        n_iter=args.iterations,
+        batch_size=args.batch_size,
+        warmup=args.warmup,
+        include_processing=args.include_processing,
+        verbose=False,
+    )
+    if args.json:
+        stats = {
+            "model": str(recognizer.model_path),
+            "provider": recognizer.session.get_providers()[0],
+            "include_processing": args.include_processing,
+            **stats,
+        }
+        print(json.dumps(stats), file=out)
+        return 0
+    print(f"model\t{recognizer.model_path}", file=out)
+    print(f"provider\t{recognizer.session.get_providers()[0]}", file=out)
+    print(f"include_processing\t{args.include_processing}", file=out)
+    for key, value in stats.items():
+        print(f"{key}\t{value:.3f}" if isinstance(value, float) else f"{key}\t{value}", file=out)
+    return 0
+
+
+# ---------------------------------------------------------------- parsing
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from plate_ocr_pipeline import __version__
+
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Read cropped licence plates with an ONNX model (no Kedro, no TensorFlow).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    model_options = argparse.ArgumentParser(add_help=False)
+    model_options.add_argument(
+        "--model",
+        metavar="MODEL.onnx",
+        default=None,
+        help="the ONNX model (default: the model shipped with the package)",
+    )
+    model_options.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="onnxruntime intra-op threads (default: onnxruntime's, all cores)",
+    )
+    model_options.add_argument(
+        "--provider",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="onnxruntime execution provider, repeatable in order of preference "
+        "(default: CPUExecutionProvider)",
+    )
+    model_options.add_argument(
+        "--json", action="store_true", help="print JSON (one object per line) instead of TSV"
+    )
+
+    read = commands.add_parser(
+        "read",
+        parents=[model_options],
+        help="read plate text from image files or folders",
+        description="Print path<TAB>text<TAB>confidence for every image, in input order; "
+        "path<TAB>error<TAB>reason for a file that cannot be read (exit code 1).",
+    )
+    read.add_argument("paths", nargs="+", metavar="PATH", help="image file or folder of images")
+    read.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=DEFAULT_CLI_BATCH_SIZE,
+        metavar="N",
+        help=f"images per model call (default {DEFAULT_CLI_BATCH_SIZE})",
+    )
+    read.set_defaults(handler=_cmd_read)
+
+    bench = commands.add_parser(
+        "benchmark",
+        parents=[model_options],
+        help="time the model on random crops",
+        description="Latency (mean, p50, p95 per call, ms) and throughput (plates/s).",
+    )
+    bench.add_argument("--batch-size", type=_positive_int, default=1, metavar="N")
+    bench.add_argument("--iterations", type=_positive_int, default=200, metavar="N")
+    bench.add_argument("--warmup", type=int, default=20, metavar="N")
+    bench.add_argument(
+        "--include-processing",
+        action="store_true",
+        help="also time preprocessing (resize of a 2x crop) and decoding",
+    )
+    bench.set_defaults(handler=_cmd_benchmark)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``plate-ocr`` with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args, sys.stdout, sys.stderr)
+    except ModelLoadError as error:
+        print(f"{PROG}: error: cannot load the model: {error}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # `plate-ocr read ... | head`: stop quietly, as other command-line tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,495 @@
+"""``ONNXPlateRecognizer``: read cropped plates with an exported ONNX model.
+
+Light on purpose: onnxruntime, numpy, OpenCV and PyYAML only (no Kedro, no TensorFlow), so
+``from plate_ocr_pipeline import ONNXPlateRecognizer`` is cheap. The calling convention follows
+fast-plate-ocr's recognizer::
+
+    from plate_ocr_pipeline import ONNXPlateRecognizer
+
+    reader = ONNXPlateRecognizer("data/06_models/model.onnx")
+    reader.run("crop.png")                        # ['AB123CD']
+    texts, probs = reader.run(["a.png", "b.jpg"], return_confidence=True)
+    reader.run_detailed(image_array)[0].confidence
+    reader.benchmark()
+
+The model can also be given as its serialized bytes or an ``onnx.ModelProto`` (what a Kedro
+catalog entry loads), e.g. ``ONNXPlateRecognizer(Path("model.onnx").read_bytes())``.
+``run_files`` reads many files lazily (``{name: loader}``), a batch at a time, and turns a
+file that cannot be read into a result with its ``error`` instead of raising.
+
+The plate config (input size, alphabet, pad) comes from the model's ONNX metadata, or else,
+for a model given by path, from a YAML file beside it (``<model>.yml``/``<model>.yaml`` or
+``plate_config.yaml``/``.yml`` in the same folder, holding the mapping itself or a ``plate:``
+section).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import statistics
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import onnxruntime as ort
+
+from plate_ocr_pipeline.core.onnx_metadata import MODEL_NAME_KEY, plate_config_from_metadata
+from plate_ocr_pipeline.core.plate_config import PlateConfig
+from plate_ocr_pipeline.core.preprocessing import ImageReadError, preprocess_image, read_image
+from plate_ocr_pipeline.core.text_codec import decode_with_confidence
+
+if TYPE_CHECKING:  # pragma: no cover
+    import onnx  # not in the plain install: a ModelProto is accepted by duck typing
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[1] / "assets" / "models" / "default.onnx"
+DEFAULT_BATCH_SIZE = 64
+
+Source = str | os.PathLike | bytes | np.ndarray
+ModelSource = str | os.PathLike | bytes | bytearray | memoryview
+
+
+class PlateInputError(ImageReadError):
+    """An input to the recognizer is missing, not an image or has zero size.
+
+    The message names the input (its path, or its position for arrays) and the reason.
+    """
+
+
+@dataclass
+class PlateResult:
+    """One plate read by :meth:`ONNXPlateRecognizer.run_detailed`.
+
+    ``confidence`` is the **mean** of ``char_probs`` (the softmax probability of each kept
+    character), or ``0.0`` when the model reads no character at all.
+
+    ``error`` is set only by :meth:`ONNXPlateRecognizer.run_files`, for an input that could not
+    be read (the reason); ``text`` is then empty, ``char_probs`` empty and ``confidence`` NaN.
+    """
+
+    text: str
+    char_probs: np.ndarray = field(repr=False)
+    confidence: float
+    source: str
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """``True`` unless the input could not be read (see ``error``)."""
+        return self.error is None
+
+
+def _confidence(char_probs: np.ndarray) -> float:
+    return float(np.mean(char_probs)) if len(char_probs) else 0.0
+
+
+def find_plate_config_yaml(model_path: str | os.PathLike) -> Path | None:
+    """The YAML plate config beside ``model_path``, if any (see the module docstring)."""
+    path = Path(model_path)
+    candidates = [
+        path.with_suffix(".yml"),
+        path.with_suffix(".yaml"),
+        path.parent / "plate_config.yaml",
+        path.parent / "plate_config.yml",
+    ]
+    return next((c for c in candidates if c.is_file()), None)
+
+
+class ONNXPlateRecognizer:
+    """Reads plate text from cropped plate images with an ONNX model.
+
+    Args:
+        model_path: The ``.onnx`` file, or the model itself: its serialized bytes or an
+            ``onnx.ModelProto`` (anything with ``SerializeToString()``). ``None``: the model
+            shipped with the package (``plate_ocr_pipeline/assets/models/default.onnx``).
+        providers: onnxruntime execution providers in order of preference, e.g.
+            ``["CUDAExecutionProvider", "CPUExecutionProvider"]``. Providers that this
+            onnxruntime build lacks are dropped with a warning; default CPU.
+        threads: intra-op threads (``None``: onnxruntime's default, all cores).
+        plate_config: Overrides the config from metadata/YAML (a ``PlateConfig`` or mapping).
+
+    ``model_path`` is kept as the model file's ``Path`` (``None`` for a model given in memory);
+    ``name`` names the model in messages.
+    """
+
+    def __init__(
+        self,
+        model_path: ModelSource | onnx.ModelProto | None = None,
+        providers: Sequence[str] | None = None,
+        threads: int | None = None,
+        plate_config: PlateConfig | dict[str, Any] | None = None,
+    ) -> None:
+        model, self.model_path = _model_source(model_path)
+        options = ort.SessionOptions()
+        if threads is not None:
+            options.intra_op_num_threads = int(threads)
+            options.inter_op_num_threads = 1
+        self.providers = _usable_providers(providers)
+        self.session = ort.InferenceSession(model, sess_options=options, providers=self.providers)
+        self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
+        # Names the model in messages: its path, or the name in its metadata.
+        self.name = (
+            str(self.model_path)
+            if self.model_path is not None
+            else f"<in-memory ONNX model {self.metadata.get(MODEL_NAME_KEY, '')!r}>"
+        )
+        self.config = self._resolve_config(plate_config)
+        self._input_name = self.session.get_inputs()[0].name
+        self._output_name = self.session.get_outputs()[0].name
+        self._check_input_shape()
+
+    # ------------------------------------------------------------------ setup
+    def _resolve_config(self, override: PlateConfig | dict[str, Any] | None) -> PlateConfig:
+        if isinstance(override, PlateConfig):
+            return override
+        if override is not None:
+            return PlateConfig.from_dict(override)
+        config = plate_config_from_metadata(self.metadata)
+        if config is not None:
+            return config
+        if self.model_path is None:
+            raise FileNotFoundError(
+                f"{self.name}: no plate config in the ONNX metadata (key 'plate_config'); "
+                "export with the export pipeline or pass plate_config="
+            )
+        yaml_path = find_plate_config_yaml(self.model_path)
+        if yaml_path is not None:
+            return PlateConfig.from_yaml(yaml_path)
+        raise FileNotFoundError(
+            f"{self.model_path}: no plate config in the ONNX metadata (key 'plate_config') and "
+            f"no YAML beside it ({self.model_path.with_suffix('.yml').name} or "
+            "plate_config.yaml); export with the export pipeline or pass plate_config="
+        )
+
+    def _check_input_shape(self) -> None:
+        model_input = self.session.get_inputs()[0]
+        expected = (self.config.img_height, self.config.img_width, self.config.num_channels)
+        actual = tuple(model_input.shape[1:])
+        if len(actual) != 3 or any(
+            isinstance(a, int) and a != e for a, e in zip(actual, expected, strict=True)
+        ):
+            raise ValueError(
+                f"{self.name}: model input shape {model_input.shape} does not match the "
+                f"plate config (batch, {expected[0]}, {expected[1]}, {expected[2]})"
+            )
+        if model_input.type != "tensor(uint8)":
+            raise ValueError(f"{self.name}: model input type is {model_input.type}, expected uint8")
+
+    @property
+    def _short_name(self) -> str:
+        return self.model_path.name if self.model_path is not None else self.name
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """``(height, width, channels)`` of one preprocessed crop."""
+        return (self.config.img_height, self.config.img_width, self.config.num_channels)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(model_path={self.name!r}, "
+            f"providers={self.session.get_providers()!r})"
+        )
+
+    # ------------------------------------------------------------ preprocess
+    def preprocess(self, source: Source, name: str | None = None) -> np.ndarray:
+        """One input (path, encoded bytes or decoded array) to the model's uint8 ``(H, W, C)``.
+
+        Raises ``PlateInputError`` naming the input when it cannot be used.
+        """
+        label = name if name is not None else _label(source)
+        try:
+            if isinstance(source, np.ndarray):
+                image = source
+            elif isinstance(source, (str, os.PathLike, bytes, bytearray)):
+                image = read_image(source)
+            else:
+                raise PlateInputError(label, f"unsupported input type {type(source).__name__}")
+            if image.size == 0:
+                raise PlateInputError(label, f"image has zero size (shape {image.shape})")
+            return preprocess_image(image, self.config)
+        except PlateInputError:
+            raise
+        except ImageReadError as error:
+            raise PlateInputError(label, error.reason) from error
+        except Exception as error:  # OpenCV errors on odd arrays, etc.
+            raise PlateInputError(label, f"{type(error).__name__}: {error}") from error
+
+    # ----------------------------------------------------------------- model
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        """Model probabilities ``(N, slots, vocab)`` for an already preprocessed uint8 batch."""
+        batch = np.ascontiguousarray(batch, dtype=np.uint8)
+        if len(batch) == 0:
+            return np.zeros(
+                (0, self.config.max_plate_slots, self.config.vocabulary_size), dtype=np.float32
+            )
+        return self.session.run([self._output_name], {self._input_name: batch})[0]
+
+    def decode(self, probabilities: np.ndarray) -> list[tuple[str, np.ndarray]]:
+        """Texts (pad stripped) and per-character probabilities from model outputs."""
+        return decode_with_confidence(probabilities, self.config)
+
+    # ------------------------------------------------------------ public API
+    def run(
+        self, source: Any, return_confidence: bool = False, batch_size: int = DEFAULT_BATCH_SIZE
+    ) -> list[str] | tuple[list[str], list[np.ndarray]]:
+        """Plate texts for one input or many.
+
+        Args:
+            source: a path (``str``/``Path``), encoded image bytes, a list of paths, one image
+                array (``HxW`` or ``HxWxC``, any bit depth), a batch (``NxHxWxC`` array) or a
+                list of arrays.
+            return_confidence: also return each plate's per-character probabilities.
+            batch_size: inputs per model call (bounds memory for long lists).
+
+        Returns:
+            ``texts`` or ``(texts, char_probs)``, one entry per input, in input order.
+        """
+        results = self.run_detailed(source, batch_size=batch_size)
+        texts = [r.text for r in results]
+        if return_confidence:
+            return texts, [r.char_probs for r in results]
+        return texts
+
+    def run_detailed(self, source: Any, batch_size: int = DEFAULT_BATCH_SIZE) -> list[PlateResult]:
+        """Like :meth:`run` with every plate's text, char probabilities, confidence and source."""
+        items = _as_items(source)
+        results: list[PlateResult] = []
+        batch_size = max(1, int(batch_size))
+        for start in range(0, len(items), batch_size):
+            chunk = items[start : start + batch_size]
+            if len(chunk) and isinstance(source, np.ndarray) and source.ndim == 4:
+                batch = self._fast_batch(source[start : start + batch_size])
+            else:
+                batch = None
+            if batch is None:
+                batch = np.stack([self.preprocess(item, label) for label, item in chunk])
+            decoded = self.decode(self.predict(batch))
+            for (label, _), (text, probs) in zip(chunk, decoded, strict=True):
+                results.append(PlateResult(text, probs, _confidence(probs), label))
+        return results
+
+    def run_files(
+        self,
+        files: Mapping[str, Callable[[], Any] | Source],
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        num_workers: int = 2,
+    ) -> Iterator[PlateResult]:
+        """One :class:`PlateResult` per entry of ``files``, in its order, errors included.
+
+        Args:
+            files: ``{name: loader}``, ``loader()`` returning the file's bytes (how
+                ``ImageFolderDataset`` and ``PartitionedDataset`` hand out files); a value that
+                is not callable is used as the input itself (a path, bytes or an array).
+            batch_size: files read, decoded and run together: memory stays bounded by two
+                batches (the next one is decoded while the model runs this one).
+            num_workers: threads reading and decoding files (OpenCV releases the GIL).
+
+        A file that cannot be read or decoded gives a result whose ``error`` holds the reason
+        (``source`` is its name); the others are still read.
+        """
+        names = list(files)
+        size = max(1, int(batch_size))
+        chunks = [names[i : i + size] for i in range(0, len(names), size)]
+        if not chunks:
+            return
+        with ThreadPoolExecutor(max(1, int(num_workers))) as pool:
+
+            def submit(chunk: list[str]) -> list[Future]:
+                return [pool.submit(self._prepare_file, name, files[name]) for name in chunk]
+
+            pending = submit(chunks[0])
+            for index, chunk in enumerate(chunks):
+                prepared = [future.result() for future in pending]
+                pending = submit(chunks[index + 1]) if index + 1 < len(chunks) else []
+                yield from self._read_prepared(chunk, prepared)
+
+    def _prepare_file(self, name: str, loader: Any) -> tuple[np.ndarray | None, str | None]:
+        """Read and preprocess one file: ``(model input, None)`` or ``(None, reason)``."""
+        try:
+            data = loader() if callable(loader) else loader
+        except OSError as error:
+            return None, f"unreadable file: {type(error).__name__}: {error}"
+        try:
+            return self.preprocess(data, name=name), None
+        except PlateInputError as error:
+            return None, error.reason
+
+    def _read_prepared(
+        self, names: list[str], prepared: list[tuple[np.ndarray | None, str | None]]
+    ) -> Iterator[PlateResult]:
+        """Run the model on the good images of one chunk; one result per name, in order."""
+        good = [i for i, (image, _) in enumerate(prepared) if image is not None]
+        decoded: dict[int, tuple[str, np.ndarray]] = {}
+        if good:
+            batch = np.stack([prepared[i][0] for i in good])
+            decoded = dict(zip(good, self.decode(self.predict(batch)), strict=True))
+        for i, name in enumerate(names):
+            if i in decoded:
+                text, probs = decoded[i]
+                yield PlateResult(text, probs, _confidence(probs), name)
+            else:
+                empty = np.zeros(0, dtype=np.float32)
+                yield PlateResult("", empty, float("nan"), name, error=prepared[i][1])
+
+    def _fast_batch(self, batch: np.ndarray) -> np.ndarray | None:
+        """A uint8 batch already of the model's shape goes straight to the model."""
+        if batch.dtype == np.uint8 and batch.shape[1:] == self.input_shape:
+            return batch
+        return None
+
+    def benchmark(
+        self,
+        n_iter: int = 200,
+        batch_size: int = 1,
+        warmup: int = 20,
+        include_processing: bool = False,
+        verbose: bool = True,
+        seed: int = 0,
+    ) -> dict[str, float]:
+        """Time the model on random crops (drawn with ``seed``); prints and returns latency
+        and throughput.
+
+        ``include_processing`` also times preprocessing (resize of a 2x-sized crop) and
+        decoding. Returns ``latency_mean_ms``, ``latency_p50_ms``, ``latency_p95_ms`` (per
+        call of ``batch_size`` plates) and ``throughput`` (plates per second).
+        """
+        rng = np.random.default_rng(seed)
+        h, w, c = self.input_shape
+        if include_processing:
+            raw = [rng.integers(0, 256, (2 * h, 2 * w, 3), dtype=np.uint8)] * batch_size
+
+            def call() -> None:
+                self.run(raw, batch_size=batch_size)
+        else:
+            batch = rng.integers(0, 256, (batch_size, h, w, c), dtype=np.uint8)
+
+            def call() -> None:
+                self.predict(batch)
+
+        stats = summarise_latencies(time_calls(call, n_iter, warmup), batch_size)
+        if verbose:
+            print(
+                f"{self._short_name} on {self.session.get_providers()[0]}, batch {batch_size}: "
+                f"mean {stats['latency_mean_ms']:.3f} ms, p50 {stats['latency_p50_ms']:.3f} ms, "
+                f"p95 {stats['latency_p95_ms']:.3f} ms, {stats['throughput']:.1f} plates/s"
+            )
+        return stats
+
+
+# ---------------------------------------------------------------- helpers
+def _model_source(model: Any) -> tuple[str | bytes, Path | None]:
+    """What onnxruntime opens (a path string or the serialized model) and the model's path
+    (``None`` for a model given in memory)."""
+    if model is None:
+        if not DEFAULT_MODEL_PATH.is_file():
+            raise FileNotFoundError(
+                f"no model shipped at {DEFAULT_MODEL_PATH}: train and export one "
+                "(`kedro run --pipeline=train` writes data/06_models/model.onnx) "
+                "or pass model_path='path/to/model.onnx'"
+            )
+        return str(DEFAULT_MODEL_PATH), DEFAULT_MODEL_PATH
+    if isinstance(model, (str, os.PathLike)):
+        path = Path(model)
+        if not path.is_file():
+            raise FileNotFoundError(f"ONNX model not found: {path}")
+        return str(path), path
+    if isinstance(model, (bytes, bytearray, memoryview)):
+        return bytes(model), None
+    serialize = getattr(model, "SerializeToString", None)  # onnx.ModelProto, not imported here
+    if callable(serialize):
+        return serialize(), None
+    raise TypeError(
+        "model_path: expected a path, the serialized model (bytes) or an onnx.ModelProto, "
+        f"got {type(model).__name__}"
+    )
+
+
+def time_calls(call, n_iter: int, warmup: int) -> list[float]:
+    """Seconds taken by each of ``n_iter`` calls of ``call()`` after ``warmup`` untimed ones."""
+    for _ in range(max(0, warmup)):
+        call()
+    timings = []
+    for _ in range(max(1, n_iter)):
+        start = time.perf_counter()
+        call()
+        timings.append(time.perf_counter() - start)
+    return timings
+
+
+def summarise_latencies(timings: Sequence[float], batch_size: int) -> dict[str, float]:
+    """Mean, p50 and p95 per call in ms, and plates per second."""
+    ms = np.asarray(timings, dtype=np.float64) * 1000.0
+    mean = float(ms.mean())
+    return {
+        "batch_size": int(batch_size),
+        "runs": len(ms),
+        "latency_mean_ms": mean,
+        "latency_p50_ms": float(np.percentile(ms, 50)),
+        "latency_p95_ms": float(np.percentile(ms, 95)),
+        "latency_stdev_ms": float(statistics.pstdev(ms)) if len(ms) > 1 else 0.0,
+        "throughput": batch_size * 1000.0 / mean if mean > 0 else float("inf"),
+    }
+
+
+def _usable_providers(requested: Sequence[str] | None) -> list[str]:
+    available = ort.get_available_providers()
+    if not requested:
+        return ["CPUExecutionProvider"]
+    if isinstance(requested, str):
+        requested = [requested]
+    usable = [p for p in requested if p in available]
+    missing = [p for p in requested if p not in available]
+    if missing:
+        logger.warning(
+            "onnxruntime providers %s are not available here (available: %s); skipping them",
+            missing,
+            available,
+        )
+    return usable or ["CPUExecutionProvider"]
+
+
+def _label(source: Any) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return str(source)
+    if isinstance(source, (bytes, bytearray)):
+        return "<bytes>"
+    if isinstance(source, np.ndarray):
+        return f"<array {source.shape} {source.dtype}>"
+    return f"<{type(source).__name__}>"
+
+
+def _as_items(source: Any) -> list[tuple[str, Any]]:
+    """``(label, item)`` pairs: one per image, in input order."""
+    if isinstance(source, (str, os.PathLike, bytes, bytearray)):
+        return [(_label(source), source)]
+    if isinstance(source, np.ndarray):
+        if source.ndim in (2, 3):
+            return [(_label(source), source)]
+        if source.ndim == 4:
+            return [(f"<array[{i}]>", image) for i, image in enumerate(source)]
+        raise PlateInputError(
+            _label(source), "expected an image (HxW or HxWxC) or a batch (NxHxWxC)"
+        )
+    if isinstance(source, (list, tuple)) or _is_iterator(source):
+        items = []
+        for i, item in enumerate(source):
+            if isinstance(item, np.ndarray):
+                items.append((f"<array[{i}]>", item))
+            elif isinstance(item, (str, os.PathLike, bytes, bytearray)):
+                items.append((_label(item), item))
+            else:
+                raise PlateInputError(
+                    f"<item {i}>", f"unsupported input type {type(item).__name__}"
+                )
+        return items
+    raise PlateInputError(_label(source), "unsupported input type")
+
+
+def _is_iterator(value: Any) -> bool:
+    return isinstance(value, Iterator)

@@ -1,0 +1,387 @@
+"""Report nodes: a model's per-slot probabilities on labelled sets -> metrics, tables, plots.
+
+Shared by ``evaluate`` (a Keras model after training) and ``score`` (an exported ONNX model):
+both instantiate the template in ``pipeline.py``. Every node takes the stage's parameter
+section and reads it through ``ReportParams``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from plate_ocr_pipeline.core import metrics as plate_metrics  # noqa: E402
+from plate_ocr_pipeline.core.plate_config import PlateConfig  # noqa: E402
+from plate_ocr_pipeline.core.preprocessing import (  # noqa: E402
+    ImageReadError,
+    preprocess_image,
+    read_image,
+)
+from plate_ocr_pipeline.core.text_codec import (  # noqa: E402
+    decode_with_confidence,
+    encode_texts,
+    invalid_characters,
+    normalise_text,
+)
+from plate_ocr_pipeline.pipelines.report.params import ReportParams  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+# One evaluation set: preprocessed images and their labels, row by row.
+SET_KEYS = ("images", "plate_text", "region", "image_path")
+REJECT_COLUMNS = ["set", "source_file", "source_row", "image_path", "plate_text", "reason"]
+PREDICTION_COLUMNS = [
+    "set", "image_path", "region", "truth", "prediction", "correct", "correct_eq",
+    "error_kind", "confidence", "min_char_confidence",
+]  # fmt: skip
+
+
+def _label_problem(text: str, config: PlateConfig) -> str | None:
+    if not text:
+        return "empty plate_text"
+    bad = invalid_characters(text, config)
+    if bad:
+        return f"characters {bad!r} are not in the model's alphabet"
+    if len(text) > config.max_plate_slots:
+        return f"{len(text)} characters, more than the model's {config.max_plate_slots} slots"
+    return None
+
+
+def read_labelled_set(
+    rows: pd.DataFrame, config: PlateConfig
+) -> tuple[dict[str, np.ndarray], list[dict[str, Any]]]:
+    """One set's rows (``LabelledSetsDataset``'s table) -> the set's arrays for ``config``,
+    and one reject (file, row, reason) per row that cannot be used."""
+    images, texts, regions, paths, rejects = [], [], [], [], []
+    for row in rows.itertuples(index=False):
+        text = normalise_text(row.plate_text) if isinstance(row.plate_text, str) else ""
+        reason = row.error if isinstance(row.error, str) and row.error else None
+        reason = reason or _label_problem(text, config)
+        if reason is None:
+            try:
+                images.append(preprocess_image(read_image(row.image), config))
+            except ImageReadError as error:
+                reason = error.reason
+        if reason is not None:
+            rejects.append(
+                {"set": row.set, "source_file": row.source_file, "source_row": row.source_row,
+                 "image_path": row.image_path, "plate_text": row.plate_text, "reason": reason}
+            )  # fmt: skip
+            continue
+        texts.append(text)
+        regions.append(row.region if isinstance(row.region, str) else "")
+        paths.append(str(row.image_path))
+    shape = (0, config.img_height, config.img_width, config.num_channels)
+    arrays = {
+        "images": np.stack(images) if images else np.zeros(shape, np.uint8),
+        "plate_text": np.array(texts, dtype=str),
+        "region": np.array(regions, dtype=str),
+        "image_path": np.array(paths, dtype=str),
+    }
+    return arrays, rejects
+
+
+def prepare_sets(
+    labelled_sets: pd.DataFrame,
+    plate_config: dict[str, Any],
+    report: dict[str, Any],
+    held_out_sets: dict[str, dict[str, np.ndarray]] | None = None,
+) -> tuple[dict[str, dict[str, np.ndarray]], pd.DataFrame]:
+    """The sets to report on, by name: ``held_out_sets`` (already preprocessed) and every
+    labelled set (``report.labelled_sets``: only those named), read for the model's
+    ``plate_config``. Rows that cannot be used go to the rejects table with their reason."""
+    params = ReportParams.model_validate(report)
+    config = PlateConfig.from_dict(plate_config)
+    sets = dict(held_out_sets or {})
+    table = labelled_sets
+    if params.labelled_sets is not None and not table.empty:
+        absent = sorted(set(params.labelled_sets) - set(table["set"]))
+        if absent:
+            logger.warning("Labelled sets %s not loaded (loaded: %s)", absent,
+                           sorted(set(table["set"])))  # fmt: skip
+        table = table[table["set"].isin(params.labelled_sets)]
+    rejects: list[dict[str, Any]] = []
+    for name, rows in table.groupby("set", sort=False) if not table.empty else []:
+        if name in sets:
+            raise ValueError(f"labelled set name {name!r} is already used by a held-out split")
+        arrays, rejected = read_labelled_set(rows, config)
+        rejects.extend(rejected)
+        if rejected:
+            reasons = pd.Series([r["reason"] for r in rejected]).value_counts().to_dict()
+            logger.warning("Labelled set %s: %d of %d rows rejected (see the rejects table): %s",
+                           name, len(rejected), len(rows), reasons)  # fmt: skip
+        if len(arrays["images"]):
+            sets[name] = arrays
+        else:
+            logger.warning("Labelled set %s: no usable plate, not reported", name)
+    if not sets:
+        raise ValueError(
+            "no plates to report on: no held-out split and no labelled set with a usable row "
+            f"({len(rejects)} rows rejected)"
+        )
+    logger.info("Report sets: %s", {name: len(data["images"]) for name, data in sets.items()})
+    return sets, pd.DataFrame(rejects, columns=REJECT_COLUMNS)
+
+
+def predict_probabilities(predictor: Any, images: np.ndarray, batch_size: int) -> np.ndarray:
+    """Per-slot probabilities ``(N, slots, vocab)`` from a Keras model
+    (``predict(x, batch_size=, verbose=)``) or an ``ONNXPlateRecognizer`` (``predict(batch)``,
+    called batch by batch)."""
+    from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer
+
+    if isinstance(predictor, ONNXPlateRecognizer):
+        batches = [predictor.predict(images[start : start + batch_size])
+                   for start in range(0, max(1, len(images)), batch_size)]  # fmt: skip
+        return np.concatenate(batches)
+    return np.asarray(predictor.predict(images, batch_size=batch_size, verbose=0))
+
+
+def predict_sets(
+    predictor: Any, sets: dict[str, dict[str, np.ndarray]], report: dict[str, Any]
+) -> dict[str, np.ndarray]:
+    """Per-slot probabilities for every set."""
+    batch_size = ReportParams.model_validate(report).batch_size
+    return {name: predict_probabilities(predictor, data["images"], batch_size)
+            for name, data in sets.items()}  # fmt: skip
+
+
+def compute_report_metrics(
+    sets: dict[str, dict[str, np.ndarray]],
+    probabilities: dict[str, np.ndarray],
+    plate_config: dict[str, Any],
+    report: dict[str, Any],
+) -> tuple[dict[str, dict[str, float]], pd.DataFrame, pd.DataFrame]:
+    """Metrics per set (``metrics.compute_metrics``: exact and with ``report.equivalences``),
+    one row per plate (truth, prediction, confidence, correct) and per (set, region) figures."""
+    config = PlateConfig.from_dict(plate_config)
+    equivalences = ReportParams.model_validate(report).equivalences
+    summary: dict[str, dict[str, float]] = {}
+    rows, region_rows = [], []
+    for name, data in sets.items():
+        probs = probabilities[name]
+        truth = encode_texts(data["plate_text"], config)
+        summary[name] = plate_metrics.compute_metrics(
+            truth, probs, config.alphabet, config.pad_char, equivalences
+        )
+        decoded = decode_with_confidence(probs, config)
+        exact = (truth == probs.argmax(-1)).all(-1)
+        equivalent = plate_metrics.decoded_match(
+            truth, probs, config.pad_index, config.alphabet, equivalences
+        )
+        for i, (text, confidence) in enumerate(decoded):
+            rows.append(
+                {
+                    "set": name,
+                    "image_path": data["image_path"][i],
+                    "region": data["region"][i],
+                    "truth": data["plate_text"][i],
+                    "prediction": text,
+                    "correct": bool(exact[i]),
+                    "correct_eq": bool(equivalent[i]),
+                    "error_kind": plate_metrics.error_kind(data["plate_text"][i], text) or "",
+                    "confidence": float(confidence.prod()) if len(confidence) else 0.0,
+                    "min_char_confidence": float(confidence.min()) if len(confidence) else 0.0,
+                }
+            )
+        regions = data["region"]
+        for region in sorted(set(regions.tolist())):
+            mask = regions == region
+            values = plate_metrics.compute_metrics(
+                truth[mask], probs[mask], config.alphabet, config.pad_char, equivalences
+            )
+            region_rows.append({"set": name, "region": region or "(none)", **values})
+        logger.info(
+            "%s: plate_acc %.4f (O=0: %.4f), cat_acc %.4f, top_3_k %.4f on %d plates",
+            name, summary[name]["plate_acc"], summary[name].get("plate_acc_eq", float("nan")),
+            summary[name]["cat_acc"], summary[name]["top_3_k"], len(truth),
+        )  # fmt: skip
+    return summary, pd.DataFrame(rows, columns=PREDICTION_COLUMNS), pd.DataFrame(region_rows)
+
+
+def metrics_for_mlflow(metrics: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """``{"<set>.<metric>": {"value": v, "step": 0}}`` for MLflow (NaN values left out)."""
+    return {
+        f"{name}.{key}": {"value": float(value), "step": 0}
+        for name, values in metrics.items()
+        for key, value in values.items()
+        if not math.isnan(value)
+    }
+
+
+def summarise_by_length(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Per (set, label length): plates, plate_acc exact and with the equivalences, and the
+    shares read too long and too short. Short and long serials fail differently (a character
+    read twice, one dropped), which the per-region table mixes together."""
+    columns = ["set", "length", "plates", "plate_acc", "plate_acc_eq", "too_long", "too_short"]
+    if predictions.empty:
+        return pd.DataFrame(columns=columns)
+    truth_len = predictions["truth"].astype(str).str.len()
+    read_len = predictions["prediction"].fillna("").astype(str).str.len()
+    table = (
+        predictions.assign(
+            length=truth_len, too_long=read_len > truth_len, too_short=read_len < truth_len
+        )
+        .groupby(["set", "length"], sort=True)
+        .agg(
+            plates=("truth", "size"),
+            plate_acc=("correct", "mean"),
+            plate_acc_eq=("correct_eq", "mean"),
+            too_long=("too_long", "mean"),
+            too_short=("too_short", "mean"),
+        )
+        .reset_index()
+    )
+    return table[columns]
+
+
+# Shares of each set's plates, most confident first, at which the confidence table reports.
+COVERAGE_LEVELS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
+
+
+def summarise_by_confidence(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Per set and coverage (the most confident share of its plates): the plate confidence
+    that keeps that share (``min_confidence``), how many plates, and their plate_acc exact and
+    with the equivalences. What a user needs to pick a threshold below which plates go to a
+    person: the accuracy of what the model reads alone, and how much it reads alone."""
+    columns = ["set", "coverage", "min_confidence", "plates", "plate_acc", "plate_acc_eq"]
+    rows = []
+    for name, part in predictions.groupby("set", sort=False):
+        ranked = part.sort_values("confidence", ascending=False, kind="stable")
+        for coverage in COVERAGE_LEVELS:
+            kept = ranked.iloc[: max(1, int(np.ceil(coverage * len(ranked) - 1e-9)))]
+            rows.append(
+                {
+                    "set": name,
+                    "coverage": coverage,
+                    "min_confidence": float(kept["confidence"].min()),
+                    "plates": len(kept),
+                    "plate_acc": float(kept["correct"].mean()),
+                    "plate_acc_eq": float(kept["correct_eq"].mean()),
+                }
+            )
+    return pd.DataFrame(rows, columns=columns)
+
+
+def build_character_confusion(
+    sets: dict[str, dict[str, np.ndarray]],
+    probabilities: dict[str, np.ndarray],
+    plate_config: dict[str, Any],
+) -> pd.DataFrame:
+    """Slot-level character confusion, long form: set, truth, predicted, count, share of the
+    truth's slots; mistakes first, most frequent first. The pad shows as its character."""
+    config = PlateConfig.from_dict(plate_config)
+    alphabet = np.array(list(config.alphabet))
+    rows = []
+    for name, data in sets.items():
+        truth = encode_texts(data["plate_text"], config)
+        counts = plate_metrics.confusion_counts(truth, probabilities[name], config.vocabulary_size)
+        totals = counts.sum(axis=1)
+        for t, p in zip(*np.nonzero(counts), strict=True):
+            rows.append(
+                {
+                    "set": name,
+                    "truth": alphabet[t],
+                    "predicted": alphabet[p],
+                    "count": int(counts[t, p]),
+                    "share": float(counts[t, p] / totals[t]),
+                    "correct": bool(t == p),
+                }
+            )
+    table = pd.DataFrame(rows, columns=["set", "truth", "predicted", "count", "share", "correct"])
+    return table.sort_values(
+        ["set", "correct", "count"], ascending=[True, True, False]
+    ).reset_index(drop=True)
+
+
+def plot_error_gallery(
+    sets: dict[str, dict[str, np.ndarray]],
+    predictions: pd.DataFrame,
+    plate_config: dict[str, Any],
+    report: dict[str, Any],
+) -> plt.Figure:
+    """The most confident mistakes of every set: crop, truth, prediction, confidence."""
+    config = PlateConfig.from_dict(plate_config)
+    params = ReportParams.model_validate(report)
+    errors = predictions[~predictions["correct"].astype(bool)]
+    errors = errors.sort_values("confidence", ascending=False, kind="stable")
+    errors = errors.head(params.gallery_size)
+    lookup = {
+        (name, path): i
+        for name, data in sets.items()
+        for i, path in enumerate(data["image_path"].tolist())
+    }
+    count = max(1, len(errors))
+    columns = min(params.gallery_columns, count)
+    grid_rows = math.ceil(count / columns)
+    figure, axes = plt.subplots(
+        grid_rows, columns, figsize=(2.6 * columns, 1.7 * grid_rows), squeeze=False
+    )
+    for axis in axes.ravel():
+        axis.axis("off")
+    if errors.empty:
+        axes[0, 0].text(0.5, 0.5, "no errors", ha="center", va="center", fontsize=12)
+    cmap = "gray" if config.num_channels == 1 else None
+    for axis, row in zip(axes.ravel(), errors.itertuples(index=False), strict=False):
+        image = sets[row.set]["images"][lookup[(row.set, row.image_path)]]
+        axis.imshow(image.squeeze(), cmap=cmap, vmin=0, vmax=255)
+        axis.set_title(
+            f"{row.set}  true {row.truth}\npred {row.prediction or '(empty)'}  "
+            f"conf {row.confidence:.2f}",
+            fontsize=7,
+            color="firebrick",
+        )
+    figure.suptitle("Error gallery: most confident mistakes", fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def plot_confidence_coverage(confidence_table: pd.DataFrame) -> plt.Figure:
+    """plate_acc of the most confident plates against the share of plates kept, per set,
+    each point labelled with the confidence threshold that keeps it."""
+    figure, axis = plt.subplots(figsize=(6, 4))
+    for name, part in confidence_table.groupby("set", sort=False):
+        line = axis.plot(part["coverage"], part["plate_acc_eq"], marker="o", label=f"{name} (O=0)")
+        axis.plot(part["coverage"], part["plate_acc"], linestyle="--", color=line[0].get_color(),
+                  label=f"{name} (exact)")  # fmt: skip
+        for coverage, accuracy, threshold in zip(
+            part["coverage"], part["plate_acc_eq"], part["min_confidence"], strict=True
+        ):
+            axis.annotate(f"{threshold:.2f}", (coverage, accuracy), fontsize=6,
+                          textcoords="offset points", xytext=(0, 4), ha="center")  # fmt: skip
+    axis.set_xlabel("share of plates read alone (most confident first)")
+    axis.set_ylabel("plate_acc of those plates")
+    axis.set_title("Accuracy against coverage (labels: confidence threshold)")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=7, loc="lower left")
+    figure.tight_layout()
+    return figure
+
+
+def plot_per_region(evaluation_per_region: pd.DataFrame) -> plt.Figure:
+    """plate_acc (and with O=0) per region for every set, as horizontal bars."""
+    table = evaluation_per_region
+    sets = list(dict.fromkeys(table["set"])) if not table.empty else []
+    height = max(2.0, 0.22 * len(table) + 1.0)
+    figure, axes = plt.subplots(1, max(1, len(sets)), figsize=(5 * max(1, len(sets)), height),
+                                squeeze=False)  # fmt: skip
+    for axis, name in zip(axes[0], sets, strict=False):
+        part = table[table["set"] == name].sort_values("plate_acc")
+        y = np.arange(len(part))
+        if "plate_acc_eq" in part:
+            axis.barh(y, part["plate_acc_eq"], color="lightsteelblue", label="plate_acc (O=0)")
+        axis.barh(y, part["plate_acc"], color="steelblue", height=0.5, label="plate_acc")
+        axis.set_yticks(y, [f"{r} ({int(n)})" for r, n in zip(part["region"], part["num_plates"],
+                                                               strict=True)], fontsize=7)  # fmt: skip
+        axis.set_xlim(0, 1)
+        axis.set_title(name)
+        axis.legend(fontsize=7, loc="lower right")
+    figure.tight_layout()
+    return figure

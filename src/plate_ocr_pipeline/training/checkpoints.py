@@ -1,0 +1,94 @@
+"""A training run's checkpoint: ``last.keras`` and ``state.json`` in one folder.
+
+The state holds the epochs done, the history so far and a fingerprint of what shaped the run
+(recipe and training data), so a cut-off run resumes only into the same run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+class CheckpointStore:
+    """The checkpoint folder of one training run. Writes are atomic (temp file + rename), so
+    a run killed mid-save leaves the previous epoch's checkpoint readable."""
+
+    MODEL_FILE = "last.keras"
+    STATE_FILE = "state.json"
+
+    def __init__(self, directory: str | os.PathLike) -> None:
+        self.directory = Path(directory)
+
+    def __repr__(self) -> str:
+        return f"CheckpointStore({str(self.directory)!r})"
+
+    @property
+    def model_path(self) -> Path:
+        return self.directory / self.MODEL_FILE
+
+    def state(self) -> dict[str, Any] | None:
+        """The saved state when both it and the model exist, else ``None``."""
+        state_file = self.directory / self.STATE_FILE
+        if not (state_file.is_file() and self.model_path.is_file()):
+            return None
+        return json.loads(state_file.read_text())
+
+    def load_model(self) -> Any:
+        import keras
+
+        import plate_ocr_pipeline.training.losses  # noqa: F401  (registers losses, schedules)
+        import plate_ocr_pipeline.training.models  # noqa: F401  (registers custom layers)
+
+        return keras.saving.load_model(self.model_path)
+
+    def save(self, model: Any, state: dict[str, Any]) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        model_tmp = self.directory / "last.tmp.keras"
+        model.save(model_tmp)
+        os.replace(model_tmp, self.model_path)
+        self._write_state(state)
+
+    def mark_finished(self) -> None:
+        state = self.state()
+        if state is not None:
+            self._write_state({**state, "finished": True})
+
+    def _write_state(self, state: dict[str, Any]) -> None:
+        state_tmp = self.directory / "state.tmp.json"
+        state_tmp.write_text(json.dumps(state))
+        os.replace(state_tmp, self.directory / self.STATE_FILE)
+
+
+def run_fingerprint(recipe: dict[str, Any], arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    """What a resumed run must share with the run that wrote the checkpoint: the recipe
+    (JSON-normalised) and a SHA-256 of each training array (pixels and labels)."""
+    digests = {}
+    for name, array in sorted(arrays.items()):
+        digest = hashlib.sha256(str((array.dtype, array.shape)).encode())
+        if array.dtype == object:
+            digest.update("\x00".join(map(str, array.ravel())).encode())
+        else:
+            digest.update(memoryview(np.ascontiguousarray(array)).cast("B"))
+        digests[name] = digest.hexdigest()
+    return json.loads(json.dumps({**recipe, "data": digests}, sort_keys=True))
+
+
+def fingerprint_mismatch(
+    saved: dict[str, Any], current: dict[str, Any], prefix: str = ""
+) -> list[str]:
+    """Dotted keys whose values differ between two fingerprints (``data.images``,
+    ``model.row_context``)."""
+    differing = []
+    for key in sorted(set(saved) | set(current)):
+        a, b = saved.get(key), current.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            differing += fingerprint_mismatch(a, b, f"{prefix}{key}.")
+        elif a != b:
+            differing.append(prefix + key)
+    return differing

@@ -1,0 +1,224 @@
+"""Keras -> ONNX: a uint8 NHWC input named ``input`` with a dynamic batch, the plate config
+in the file's metadata, a parity check against Keras, an INT8 copy and its accuracy."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+from plate_ocr_pipeline.core.onnx_metadata import embed_metadata, read_metadata
+from plate_ocr_pipeline.core.plate_config import PlateConfig
+from plate_ocr_pipeline.core.text_codec import decode_predictions
+
+logger = logging.getLogger(__name__)
+
+INPUT_NAME = "input"
+
+
+class OnnxParityError(AssertionError):
+    """The exported ONNX model does not compute what the Keras model computes."""
+
+
+def convert_keras_to_onnx(trained_model: Any, config: PlateConfig, opset: int) -> onnx.ModelProto:
+    """tf2onnx conversion with a uint8 ``(None, H, W, C)`` input named ``input``.
+
+    Falls back to Keras' own ``model.export(format="onnx")`` when tf2onnx fails.
+    """
+    import tensorflow as tf
+
+    shape = (None, config.img_height, config.img_width, config.num_channels)
+    signature = (tf.TensorSpec(shape, tf.uint8, name=INPUT_NAME),)
+    try:
+        import tf2onnx
+
+        model_proto, _ = tf2onnx.convert.from_keras(
+            trained_model, input_signature=signature, opset=opset
+        )
+        converter = f"tf2onnx {tf2onnx.__version__}"
+    except Exception as error:  # tf2onnx raises many kinds on unsupported Keras 3 graphs
+        logger.warning(
+            "tf2onnx failed (%s: %s); trying keras model.export", type(error).__name__, error
+        )
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "model.onnx"
+            trained_model.export(
+                str(path),
+                format="onnx",
+                input_signature=signature,
+                opset_version=opset,
+                verbose=False,
+            )
+            model_proto = onnx.load(str(path))
+        converter = "keras.export"
+    model_input = model_proto.graph.input[0]
+    if model_input.name != INPUT_NAME:
+        raise ValueError(f"converted model input is named {model_input.name!r}, not {INPUT_NAME!r}")
+    logger.info(
+        "Converted %s to ONNX opset %d with %s (%.1f kB)",
+        trained_model.name,
+        opset,
+        converter,
+        model_proto.ByteSize() / 1024,
+    )
+    return model_proto
+
+
+def simplify_onnx_graph(onnx_model_converted: onnx.ModelProto) -> onnx.ModelProto:
+    """Simplify with onnxsim, else onnxoptimizer; unchanged (with a log line) when neither is
+    installed. Neither package is a dependency."""
+    try:
+        import onnxsim
+
+        simplified, ok = onnxsim.simplify(onnx_model_converted)
+        if ok:
+            logger.info(
+                "Simplified the ONNX graph with onnxsim: %d -> %d nodes",
+                len(onnx_model_converted.graph.node),
+                len(simplified.graph.node),
+            )
+            return simplified
+        logger.warning("onnxsim could not validate its simplified graph; keeping the original")
+        return onnx_model_converted
+    except ImportError:
+        pass
+    try:
+        import onnxoptimizer
+
+        optimised = onnxoptimizer.optimize(onnx_model_converted)
+        logger.info(
+            "Optimised the ONNX graph with onnxoptimizer: %d -> %d nodes",
+            len(onnx_model_converted.graph.node),
+            len(optimised.graph.node),
+        )
+        return optimised
+    except ImportError:
+        logger.info(
+            "export.simplify: neither onnxsim nor onnxoptimizer is installed; "
+            "keeping the graph as converted (onnxruntime optimises it at load anyway)"
+        )
+        return onnx_model_converted
+
+
+def embed_plate_metadata(
+    model: onnx.ModelProto, config: PlateConfig, model_name: str, model_version: str
+) -> onnx.ModelProto:
+    """Store the plate config and model name/version in the file's ``metadata_props``."""
+    model = embed_metadata(model, config, model_name, model_version)
+    model.producer_name = model.producer_name or "plate_ocr_pipeline"
+    onnx.checker.check_model(model)
+    return model
+
+
+def export_onnx(
+    trained_model: Any,
+    config: PlateConfig,
+    opset: int = 17,
+    simplify: bool = True,
+    model_name: str = "plate_ocr",
+    model_version: str = "1",
+) -> onnx.ModelProto:
+    """The whole export: convert, simplify (when asked and a simplifier is installed), embed
+    the plate config."""
+    model = convert_keras_to_onnx(trained_model, config, opset)
+    if simplify:
+        model = simplify_onnx_graph(model)
+    return embed_plate_metadata(model, config, model_name, model_version)
+
+
+def onnx_plate_acc(
+    model: onnx.ModelProto, images: np.ndarray, texts: list[str], config: PlateConfig
+) -> float:
+    """Exact plate accuracy of an ONNX model on preprocessed crops."""
+    predicted = decode_predictions(onnx_predict(onnx_session(model), images), config)
+    return sum(p == t for p, t in zip(predicted, texts, strict=True)) / max(len(texts), 1)
+
+
+def onnx_session(model: onnx.ModelProto) -> ort.InferenceSession:
+    return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+
+
+def onnx_predict(
+    session: ort.InferenceSession, images: np.ndarray, batch_size: int = 256
+) -> np.ndarray:
+    outputs = [
+        session.run(None, {session.get_inputs()[0].name: images[i : i + batch_size]})[0]
+        for i in range(0, len(images), batch_size)
+    ]
+    return np.concatenate(outputs) if outputs else np.zeros((0,), dtype=np.float32)
+
+
+def check_onnx_parity(
+    trained_model: Any,
+    onnx_model: onnx.ModelProto,
+    images: np.ndarray,
+    parity_batch_size: int,
+    parity_tolerance: float,
+) -> dict[str, Any]:
+    """Keras and ONNX on the same held-out batch: every slot's argmax identical and the max
+    absolute probability difference under ``parity_tolerance``. Raises ``OnnxParityError``.
+
+    With no held-out images, random crops of the model's input shape are used (the two models
+    must agree on any input).
+    """
+    batch = images[:parity_batch_size]
+    source = "test split"
+    if len(batch) == 0:
+        dims = [d.dim_value for d in onnx_model.graph.input[0].type.tensor_type.shape.dim[1:]]
+        batch = np.random.default_rng(0).integers(
+            0, 256, (parity_batch_size, *dims), dtype=np.uint8
+        )
+        source = "random crops"
+        logger.warning("no held-out images: checking ONNX parity on %d random crops", len(batch))
+    keras_out = np.asarray(trained_model.predict(batch, verbose=0))
+    onnx_out = onnx_predict(onnx_session(onnx_model), batch)
+    if keras_out.shape != onnx_out.shape:
+        raise OnnxParityError(
+            f"output shapes differ: Keras {keras_out.shape}, ONNX {onnx_out.shape}"
+        )
+    max_abs_diff = float(np.abs(keras_out - onnx_out).max())
+    argmax_mismatches = int((keras_out.argmax(-1) != onnx_out.argmax(-1)).sum())
+    report = {
+        "images": len(batch),
+        "source": source,
+        "max_abs_diff": max_abs_diff,
+        "tolerance": parity_tolerance,
+        "argmax_mismatched_slots": argmax_mismatches,
+        "slots_compared": int(np.prod(keras_out.shape[:2])),
+        "passed": argmax_mismatches == 0 and max_abs_diff <= parity_tolerance,
+    }
+    if not report["passed"]:
+        raise OnnxParityError(
+            f"ONNX export differs from Keras on {len(batch)} {source} images: max abs diff "
+            f"{max_abs_diff:.3g} (tolerance {parity_tolerance:g}), {argmax_mismatches} of "
+            f"{report['slots_compared']} slots with a different argmax"
+        )
+    logger.info("ONNX parity OK on %d images: max abs diff %.2e", len(batch), max_abs_diff)
+    return report
+
+
+def quantize_dynamic_int8(onnx_model: onnx.ModelProto) -> onnx.ModelProto:
+    """INT8 dynamic quantisation (weights int8, activations quantised at run time), with
+    the float model's metadata kept."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with tempfile.TemporaryDirectory() as folder:
+        output = Path(folder) / "model_int8.onnx"
+        quantize_dynamic(onnx_model, output, weight_type=QuantType.QInt8)
+        quantized = onnx.load(str(output))
+    # Keep our metadata (the quantiser may add its own keys but must not drop ours).
+    metadata = read_metadata(onnx_model)
+    present = read_metadata(quantized)
+    for key, value in metadata.items():
+        if present.get(key) != value:
+            entry = quantized.metadata_props.add()
+            entry.key, entry.value = key, value
+    logger.info(
+        "INT8 copy: %.1f kB -> %.1f kB", onnx_model.ByteSize() / 1024, quantized.ByteSize() / 1024
+    )
+    return quantized

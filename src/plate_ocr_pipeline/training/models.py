@@ -1,0 +1,425 @@
+"""Keras 3 model builders for multi-head plate OCR.
+
+Every model takes the preprocessed crop as ``uint8`` NHWC (``(H, W, C)`` from the plate
+config), normalises inside the graph (cast + ``Rescaling(1/255)``) and returns per-slot
+softmax probabilities ``(batch, max_plate_slots, vocabulary_size)``. Keeping normalisation in
+the graph means the exported ONNX file takes the exact array that ``preprocess_image`` makes.
+
+Two families, both built from plain parameters (``build_model(config, **params)``):
+
+- ``cnn``: conv blocks (Conv + BatchNorm + activation, max-pooling between stages) with a
+  ``dense`` head (1x1 channel squeeze, flatten, one Dense over all slots), a fully
+  convolutional ``conv`` head (1x1 conv to ``slots * vocab`` channels + global average pool),
+  or a ``ctc`` head: logits per column of the last map, trained with CTC through
+  ``column_logits_view`` and decoded greedily into the slots inside the graph
+  (``CTCGreedySlots``), so its outputs look like every other model's.
+- ``cct``: compact convolutional transformer: conv stem, a few pre-norm transformer blocks
+  over the feature-map tokens, then learned slot queries that cross-attend to the tokens.
+  GELU uses the tanh approximation (exact GELU exports as ``Erf``/``Erfc``, which tf2onnx
+  cannot map).
+
+Size knobs: ``width_multiplier`` scales every channel count, ``depth`` is the number of conv
+layers per stage (cnn) or transformer blocks (cct).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+from keras import layers, ops
+
+from plate_ocr_pipeline.core.plate_config import PlateConfig
+
+MODEL_TYPES = ("cnn", "cct")
+CNN_HEADS = ("dense", "mlp", "gru", "conv", "ctc")
+COLUMN_LOGITS_LAYER = "column_logits"
+# With steps_per_column > 1 the CTC head's Dense gives every column several steps' logits
+# under this name, and a Reshape named COLUMN_LOGITS_LAYER lays them out as steps.
+COLUMN_STEP_LOGITS_LAYER = "column_step_logits"
+ACTIVATIONS = ("relu", "relu6", "swish", "gelu", "leaky_relu", "hard_swish")
+
+_PACKAGE = "plate_ocr_pipeline"
+
+
+def _scaled(channels: int, width_multiplier: float, divisor: int = 8) -> int:
+    """Scale a channel count and round to a multiple of ``divisor`` (at least ``divisor``)."""
+    value = channels * width_multiplier
+    return max(divisor, int(value + divisor / 2) // divisor * divisor)
+
+
+def _activation(name: str, label: str) -> layers.Layer:
+    if name == "gelu":
+        # tanh approximation: exports to ONNX without Erf/Erfc.
+        return layers.Activation(gelu_approximate, name=label)
+    if name == "leaky_relu":
+        return layers.LeakyReLU(negative_slope=0.1, name=label)
+    if name == "relu6":
+        return layers.ReLU(max_value=6.0, name=label)
+    if name == "hard_swish":
+        return layers.Activation("hard_swish", name=label)
+    if name in ("relu", "swish"):
+        return layers.Activation(name, name=label)
+    raise ValueError(f"activation {name!r} is not one of {ACTIVATIONS}")
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+def gelu_approximate(x):
+    """GELU, tanh approximation (ONNX-exportable)."""
+    return keras.activations.gelu(x, approximate=True)
+
+
+def _input_block(config: PlateConfig) -> tuple[keras.KerasTensor, keras.KerasTensor]:
+    inputs = keras.Input(
+        shape=(config.img_height, config.img_width, config.num_channels),
+        dtype="uint8",
+        name="input",
+    )
+    x = layers.Rescaling(1.0 / 255.0, name="normalise")(ops.cast(inputs, "float32"))
+    return inputs, x
+
+
+def _conv_bn_act(
+    x, filters: int, kernel: int | tuple[int, int], activation: str, name: str, strides: int = 1
+):
+    x = layers.Conv2D(
+        filters, kernel, strides=strides, padding="same", use_bias=False, name=f"{name}_conv"
+    )(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return _activation(activation, f"{name}_act")(x)
+
+
+def _slot_softmax(x, config: PlateConfig):
+    x = layers.Reshape((config.max_plate_slots, config.vocabulary_size), name="slots")(x)
+    return layers.Softmax(axis=-1, name="plate")(x)
+
+
+def _column_gru(x, rnn_units: int, activation: str):
+    """The map as a sequence of columns (each column's features projected to
+    ``2 * rnn_units``) through a bidirectional GRU: ``(batch, columns, 2 * rnn_units)``."""
+    rows, columns, channels = x.shape[1:]
+    x = layers.Permute((2, 1, 3), name="columns_first")(x)
+    x = layers.Reshape((columns, rows * channels), name="column_features")(x)
+    x = layers.Dense(2 * rnn_units, name="column_projection")(x)
+    x = _activation(activation, "column_projection_act")(x)
+    return layers.Bidirectional(layers.GRU(rnn_units, return_sequences=True), name="column_gru")(x)
+
+
+def build_cnn_model(
+    config: PlateConfig,
+    *,
+    width_multiplier: float = 1.0,
+    depth: int = 1,
+    filters: Sequence[int] = (16, 48, 96, 128),
+    stem_filters: int = 16,
+    stem_stride: int = 2,
+    activation: str = "relu",
+    head: str = "dense",
+    head_channels: int = 32,
+    head_units: int = 512,
+    rnn_units: int = 64,
+    row_context: int = 0,
+    pool_sizes: Sequence[Sequence[int]] | None = None,
+    steps_per_column: int = 1,
+    dropout: float = 0.1,
+    name: str = "cnn_ocr",
+) -> keras.Model:
+    """Multi-head CNN in the spirit of fast-plate-ocr's ``cnn_ocr_model``.
+
+    A strided stem conv, then one stage per entry of ``filters`` (``depth`` Conv-BN-act
+    layers each, one in the first, highest-resolution stage) with 2x2 max-pooling between
+    stages. The ``dense`` head squeezes channels with a 1x1 conv, flattens (so each slot sees
+    where the characters are) and predicts every slot with one Dense layer; ``mlp`` puts a
+    hidden layer of ``head_units`` before it; the ``gru`` head reads the map column by column
+    (each column's features projected to ``2 * rnn_units``) with a bidirectional GRU of
+    ``rnn_units`` per direction, so each column knows how many characters lie to its left and
+    right, then flattens the sequence into the slot Dense; the ``conv`` head is fully
+    convolutional (1x1 conv to ``slots * vocab`` channels and global average pooling); the
+    ``ctc`` head gives each column of the last map a hidden layer of ``head_units`` and logits
+    over the alphabet (the pad is CTC's blank), then decodes them greedily into the slots.
+    It needs more columns than characters: use ``pool_sizes`` to keep 16.
+    ``steps_per_column`` > 1 lets each column emit that many CTC steps (left to right), so
+    two narrow characters that share a column, or a doubled one (which CTC must separate
+    with a blank), can still be read, at the cost of a wider last Dense only.
+
+    ``row_context`` > 0 adds a Conv-BN-act with a ``(1, row_context)`` kernel after the last
+    stage. At the default size the last map is 8 columns wide and each column sees about 63 of
+    the 128 input pixels, so a character in the middle cannot see where the text starts; a
+    kernel as wide as the map lets every column count the characters to its left.
+
+    ``pool_sizes`` gives the ``(height, width)`` of each pooling between stages (default 2x2
+    everywhere). ``[[2, 2], [2, 2], [2, 1]]`` keeps 16 columns in the last stage instead of 8:
+    about one column per half character, so each slot can find its character's edges.
+    """
+    if depth < 1:
+        raise ValueError(f"depth must be at least 1, got {depth}")
+    pools = [(2, 2)] * (len(filters) - 1) if pool_sizes is None else [tuple(p) for p in pool_sizes]
+    if len(pools) != len(filters) - 1 or any(len(p) != 2 or min(p) < 1 for p in pools):
+        raise ValueError(
+            f"pool_sizes needs {len(filters) - 1} [height, width] pairs of positive integers"
+            f" (one per pooling between the {len(filters)} stages), got {pool_sizes}"
+        )
+    if head not in CNN_HEADS:
+        raise ValueError(f"head {head!r} is not one of {CNN_HEADS}")
+    if steps_per_column < 1 or (steps_per_column > 1 and head != "ctc"):
+        raise ValueError(
+            f"steps_per_column must be at least 1, and above 1 only with head 'ctc'"
+            f" (got {steps_per_column} with head {head!r})"
+        )
+    inputs, x = _input_block(config)
+    x = _conv_bn_act(x, _scaled(stem_filters, width_multiplier), 3, activation, "stem", stem_stride)
+    for stage, base in enumerate(filters):
+        channels = _scaled(base, width_multiplier)
+        # The first stage runs at the highest resolution: one conv there keeps it fast.
+        for layer in range(1 if stage == 0 else depth):
+            x = _conv_bn_act(x, channels, 3, activation, f"stage{stage}_{layer}")
+        if stage < len(filters) - 1:
+            x = layers.MaxPooling2D(pools[stage], name=f"stage{stage}_pool")(x)
+    if row_context:
+        x = _conv_bn_act(x, x.shape[-1], (1, row_context), activation, "row_context")
+
+    if head == "ctc":
+        outputs = _ctc_head(x, config, head_units, activation, dropout, steps_per_column)
+        return keras.Model(inputs, outputs, name=name)
+    outputs_size = config.max_plate_slots * config.vocabulary_size
+    if head in ("dense", "mlp", "gru"):
+        if head == "gru":
+            x = _column_gru(x, rnn_units, activation)
+        else:
+            x = _conv_bn_act(x, _scaled(head_channels, width_multiplier), 1, activation, "squeeze")
+        x = layers.Flatten(name="flatten")(x)
+        if head == "mlp":
+            # A hidden layer lets slot k depend on where the text starts and how long it is
+            # (a product of features); one linear layer over the flat map cannot route so.
+            x = layers.Dense(head_units, name="head_hidden")(x)
+            x = _activation(activation, "head_hidden_act")(x)
+        if dropout:
+            x = layers.Dropout(dropout, name="head_dropout")(x)
+        x = layers.Dense(outputs_size, name="head_dense")(x)
+    else:
+        if dropout:
+            x = layers.SpatialDropout2D(dropout, name="head_dropout")(x)
+        x = layers.Conv2D(outputs_size, 1, name="head_conv")(x)
+        x = layers.GlobalAveragePooling2D(name="head_pool")(x)
+    return keras.Model(inputs, _slot_softmax(x, config), name=name)
+
+
+def _ctc_head(
+    x, config: PlateConfig, hidden_units: int, activation: str, dropout: float, steps: int = 1
+):
+    """Per-column logits over the alphabet, the pad doubling as CTC's blank (named
+    ``column_logits``, what the CTC loss trains; ``steps`` per column, left to right), then
+    greedy decoding into slots."""
+    rows, columns, channels = x.shape[1:]
+    x = layers.Permute((2, 1, 3), name="columns_first")(x)
+    x = layers.Reshape((columns, rows * channels), name="column_features")(x)
+    x = layers.Dense(hidden_units, name="column_hidden")(x)
+    x = _activation(activation, "column_hidden_act")(x)
+    if dropout:
+        x = layers.Dropout(dropout, name="head_dropout")(x)
+    vocab = config.vocabulary_size
+    if steps == 1:
+        logits = layers.Dense(vocab, name=COLUMN_LOGITS_LAYER)(x)
+    else:
+        logits = layers.Dense(steps * vocab, name=COLUMN_STEP_LOGITS_LAYER)(x)
+        logits = layers.Reshape((columns * steps, vocab), name=COLUMN_LOGITS_LAYER)(logits)
+    return ctc_decoding(config)(logits)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class CTCGreedySlots(layers.Layer):
+    """Greedy CTC decoding inside the graph: per-column logits ``(batch, columns, vocab)`` to
+    the slot probabilities every other model gives ``(batch, slots, vocab)``.
+
+    A column emits when its most probable class is not the blank (the pad) and differs from
+    the previous column's; the k-th emission fills slot k with that column's softmax, so the
+    per-character confidence is the emitting column's. Slots past the last emission hold a
+    certain pad; emissions past the last slot are dropped. Only argmax, comparisons, cumsum
+    and matmul: it exports to ONNX, and downstream code cannot tell it from a slot head.
+    """
+
+    def __init__(self, slots: int, blank_index: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.slots = int(slots)
+        self.blank_index = int(blank_index)
+
+    def call(self, logits):
+        return ctc_greedy_slots(logits, self.slots, self.blank_index)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.slots, input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "slots": self.slots, "blank_index": self.blank_index}
+
+
+def ctc_greedy_slots(logits, slots: int, blank_index: int):
+    """Greedy CTC decoding of ``(batch, columns, vocab)`` logits into ``(batch, slots, vocab)``
+    slot probabilities (see ``CTCGreedySlots``)."""
+    probabilities = ops.softmax(logits, axis=-1)
+    dtype = probabilities.dtype
+    # Each column's best class one-hot, first one on ties. Not ops.argmax: Keras' float
+    # argmax uses Bitcast, which ONNX lacks.
+    best = ops.cast(ops.equal(logits, ops.max(logits, axis=-1, keepdims=True)), dtype)
+    best = best * ops.cast(ops.equal(ops.cumsum(best, axis=-1), 1.0), dtype)
+    previous = ops.concatenate([ops.zeros_like(best[:, :1]), best[:, :-1]], axis=1)
+    repeats = ops.sum(best * previous, axis=-1)
+    emits = (1.0 - best[:, :, blank_index]) * (1.0 - repeats)
+    position = ops.cumsum(emits, axis=1) - 1.0
+    slot_ids = ops.cast(ops.arange(slots), dtype)
+    # (batch, columns, slots): 1 where a column emits the character of that slot.
+    assignment = ops.cast(ops.equal(ops.expand_dims(position, -1), slot_ids), dtype)
+    assignment = assignment * ops.expand_dims(emits, -1)
+    filled = ops.matmul(ops.transpose(assignment, (0, 2, 1)), probabilities)
+    empty = 1.0 - ops.sum(assignment, axis=1)
+    pad = ops.cast(ops.equal(ops.arange(probabilities.shape[-1]), blank_index), filled.dtype)
+    return filled + ops.expand_dims(empty, -1) * pad
+
+
+def ctc_decoding(config: PlateConfig) -> CTCGreedySlots:
+    """The greedy decoding layer for ``config``'s slots, named like every model's output."""
+    return CTCGreedySlots(config.max_plate_slots, config.pad_index, name="plate")
+
+
+def has_ctc_head(model: keras.Model) -> bool:
+    """Whether ``model`` has per-column logits (a CTC head or its column view)."""
+    return any(layer.name == COLUMN_LOGITS_LAYER for layer in model.layers)
+
+
+def is_column_view(model: keras.Model) -> bool:
+    """Whether ``model`` ends in per-column logits: what a CTC run trains and checkpoints."""
+    return model.layers[-1].name == COLUMN_LOGITS_LAYER
+
+
+def column_logits_view(model: keras.Model) -> keras.Model | None:
+    """The model from the input to a CTC head's per-column logits (sharing weights), or
+    ``None`` when ``model`` has no CTC head."""
+    if not has_ctc_head(model):
+        return None
+    layer = model.get_layer(COLUMN_LOGITS_LAYER)
+    return keras.Model(model.input, layer.output, name=f"{model.name}_columns")
+
+
+def as_slot_model(model: keras.Model, config: PlateConfig) -> keras.Model:
+    """``model`` itself, or, for a column view, the same weights with the greedy slot
+    decoding on top (named as the model it was cut from)."""
+    if not is_column_view(model):
+        return model
+    name = model.name.removesuffix("_columns")
+    return keras.Model(model.input, ctc_decoding(config)(model.output), name=name)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class LearnedEmbedding(layers.Layer):
+    """A learned ``(length, dim)`` table, either added to the input (positions) or broadcast
+    over the batch as a new sequence (slot queries)."""
+
+    def __init__(self, length: int, dim: int, mode: str = "add", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if mode not in ("add", "broadcast"):
+            raise ValueError(f"mode {mode!r} is not one of ('add', 'broadcast')")
+        self.length = length
+        self.dim = dim
+        self.mode = mode
+
+    def build(self, input_shape):
+        self.table = self.add_weight(
+            name="table",
+            shape=(self.length, self.dim),
+            initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+        )
+
+    def call(self, inputs):
+        table = ops.expand_dims(self.table, 0)
+        if self.mode == "add":
+            return inputs + ops.cast(table, inputs.dtype)
+        # Multiply by ones shaped like the batch: a broadcast that every exporter handles.
+        ones = ops.ones_like(inputs[:, :1, :1])
+        return ones * ops.cast(table, ones.dtype)
+
+    def compute_output_shape(self, input_shape):
+        if self.mode == "add":
+            return input_shape
+        return (input_shape[0], self.length, self.dim)
+
+    def get_config(self):
+        return {**super().get_config(), "length": self.length, "dim": self.dim, "mode": self.mode}
+
+
+def _transformer_block(x, dim: int, heads: int, mlp_ratio: float, dropout: float, name: str):
+    y = layers.LayerNormalization(epsilon=1e-5, name=f"{name}_ln1")(x)
+    y = layers.MultiHeadAttention(heads, dim // heads, dropout=dropout, name=f"{name}_attn")(y, y)
+    x = layers.Add(name=f"{name}_res1")([x, y])
+    y = layers.LayerNormalization(epsilon=1e-5, name=f"{name}_ln2")(x)
+    y = layers.Dense(int(dim * mlp_ratio), name=f"{name}_mlp1")(y)
+    y = _activation("gelu", f"{name}_gelu")(y)
+    if dropout:
+        y = layers.Dropout(dropout, name=f"{name}_drop")(y)
+    y = layers.Dense(dim, name=f"{name}_mlp2")(y)
+    return layers.Add(name=f"{name}_res2")([x, y])
+
+
+def build_cct_model(
+    config: PlateConfig,
+    *,
+    width_multiplier: float = 1.0,
+    depth: int = 2,
+    stem_filters: Sequence[int] = (16, 32, 64),
+    stem_stride: int = 2,
+    embed_dim: int = 64,
+    num_heads: int = 2,
+    mlp_ratio: float = 2.0,
+    activation: str = "relu",
+    dropout: float = 0.1,
+    name: str = "cct_ocr",
+) -> keras.Model:
+    """Compact convolutional transformer with learned slot queries.
+
+    Conv stem (a strided Conv-BN-act, then Conv-BN-act + 2x2 max-pool per further stage, so
+    three stages take 64x128 to 8x16 tokens), learned position embeddings, ``depth`` pre-norm transformer blocks, then one
+    learned query per slot cross-attends to the tokens and a shared Dense classifies each slot.
+    """
+    if depth < 0:
+        raise ValueError(f"depth must be at least 0, got {depth}")
+    dim = _scaled(embed_dim, width_multiplier, divisor=num_heads * 8)
+    inputs, x = _input_block(config)
+    for stage, base in enumerate(stem_filters):
+        channels = _scaled(base, width_multiplier)
+        if stage == 0 and stem_stride > 1:
+            # Strided first conv instead of conv + pool at full resolution.
+            x = _conv_bn_act(x, channels, 3, activation, f"stem{stage}", strides=stem_stride)
+            continue
+        x = _conv_bn_act(x, channels, 3, activation, f"stem{stage}")
+        x = layers.MaxPooling2D(2, name=f"stem{stage}_pool")(x)
+    x = layers.Conv2D(dim, 1, name="tokens_proj")(x)
+    height, width = x.shape[1], x.shape[2]
+    x = layers.Reshape((height * width, dim), name="tokens")(x)
+    x = LearnedEmbedding(height * width, dim, mode="add", name="position")(x)
+    for block in range(depth):
+        x = _transformer_block(x, dim, num_heads, mlp_ratio, dropout, f"block{block}")
+    memory = layers.LayerNormalization(epsilon=1e-5, name="memory_ln")(x)
+
+    queries = LearnedEmbedding(config.max_plate_slots, dim, mode="broadcast", name="slot_queries")(
+        memory
+    )
+    attended = layers.MultiHeadAttention(num_heads, dim // num_heads, name="slot_attn")(
+        queries, memory
+    )
+    y = layers.Add(name="slot_res")([queries, attended])
+    y = layers.LayerNormalization(epsilon=1e-5, name="slot_ln")(y)
+    y = layers.Dense(int(dim * mlp_ratio), name="slot_mlp")(y)
+    y = _activation("gelu", "slot_gelu")(y)
+    if dropout:
+        y = layers.Dropout(dropout, name="slot_drop")(y)
+    y = layers.Dense(config.vocabulary_size, name="slot_logits")(y)
+    return keras.Model(inputs, _slot_softmax(y, config), name=name)
+
+
+def build_model(config: PlateConfig, model_type: str = "cnn", **params: Any) -> keras.Model:
+    """Build a model by type name with its knobs as keyword arguments."""
+    if model_type == "cnn":
+        return build_cnn_model(config, **params)
+    if model_type == "cct":
+        return build_cct_model(config, **params)
+    raise ValueError(f"model type {model_type!r} is not one of {MODEL_TYPES}")

@@ -1,0 +1,72 @@
+"""The training recipe's schema: every key of the ``train`` parameter section, checked when
+a run starts, so a typo fails before any plate is rendered."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ModelParams(BaseModel):
+    """Knobs of ``plate_ocr_pipeline.training.models.build_model``; unset knobs keep the builder's
+    defaults. ``cnn`` uses filters/stem_filters/head/head_channels, ``cct`` uses
+    stem_filters (a list)/embed_dim/num_heads/mlp_ratio."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["cnn", "cct"] = "cnn"
+    width_multiplier: float = Field(default=1.0, gt=0, le=8)
+    depth: int | None = Field(default=None, ge=0, le=16)
+    activation: Literal["relu", "relu6", "swish", "gelu", "leaky_relu", "hard_swish"] = "relu"
+    dropout: float = Field(default=0.1, ge=0, lt=1)
+    filters: list[int] | None = None
+    stem_filters: int | list[int] | None = None
+    stem_stride: int | None = Field(default=None, ge=1, le=4)
+    head: Literal["dense", "mlp", "gru", "conv", "ctc"] | None = None
+    head_channels: int | None = Field(default=None, ge=1)
+    head_units: int | None = Field(default=None, ge=1)
+    rnn_units: int | None = Field(default=None, ge=1)
+    row_context: int | None = Field(default=None, ge=0, le=64)
+    pool_sizes: list[list[int]] | None = None
+    steps_per_column: int | None = Field(default=None, ge=1, le=4)
+    embed_dim: int | None = Field(default=None, ge=8)
+    num_heads: int | None = Field(default=None, ge=1)
+    mlp_ratio: float | None = Field(default=None, gt=0)
+
+    def builder_kwargs(self) -> dict:
+        """Keyword arguments for ``build_model`` (type excluded, unset knobs dropped)."""
+        return self.model_dump(exclude={"type"}, exclude_none=True)
+
+
+class TrainParams(BaseModel):
+    """One training run. ``start`` says what the catalog's ``starting_model`` is for:
+    ``scratch`` ignores it, ``fine_tune`` trains it as it is, ``transfer`` builds ``model``
+    and copies the starting model's same-named layers into it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seed: int = 42
+    model: ModelParams = ModelParams()
+    start: Literal["scratch", "fine_tune", "transfer"] = "scratch"
+    batch_size: int = Field(default=64, ge=1)
+    epochs: int = Field(default=16, ge=1)
+    learning_rate: float = Field(default=2e-3, gt=0)
+    weight_decay: float = Field(default=1e-2, ge=0)
+    warmup_epochs: float = Field(default=2, ge=0)
+    lr_schedule: Literal["cosine", "plateau", "constant"] = "cosine"
+    min_lr_fraction: float = Field(default=0.01, ge=0, le=1)
+    label_smoothing: float = Field(default=0.05, ge=0, lt=1)
+    early_stopping_patience: int | None = Field(default=12, ge=1)
+    reduce_lr_patience: int = Field(default=4, ge=1)
+    monitor: str = "val_plate_acc"
+    augmentation: bool = True
+    # auto: continue an unfinished checkpoint of this same run, else start afresh; true: the
+    # same, but a checkpoint of another run is an error; false: always start afresh.
+    resume: bool | Literal["auto"] = "auto"
+    checkpoint: bool = True  # save model + state every epoch (the catalog's training_checkpoint)
+    deterministic: bool = True
+    verbose: Literal[0, 1, 2] = 2
+
+
+PARAMETER_SCHEMAS = {"train": TrainParams}

@@ -1,0 +1,311 @@
+"""The trainer: one seeded Keras fit of a plate model, from scratch, from a starting model
+(fine-tune or weight transfer), or resumed from its own checkpoint.
+
+Seeded and deterministic: the same data, recipe and backend give the same numbers, and a
+resumed run the numbers an uninterrupted one would have given.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import keras
+import numpy as np
+
+from plate_ocr_pipeline.core.plate_config import PlateConfig
+from plate_ocr_pipeline.core.text_codec import one_hot_encode
+from plate_ocr_pipeline.training.batches import AugmentedBatches
+from plate_ocr_pipeline.training.callbacks import (
+    EpochCheckpoint,
+    LearningRateLogger,
+    LinearWarmup,
+    MlflowEpochLogger,
+)
+from plate_ocr_pipeline.training.checkpoints import (
+    CheckpointStore,
+    fingerprint_mismatch,
+    run_fingerprint,
+)
+from plate_ocr_pipeline.training.losses import WarmupCosine, loss_and_metrics
+from plate_ocr_pipeline.training.models import (
+    COLUMN_LOGITS_LAYER,
+    COLUMN_STEP_LOGITS_LAYER,
+    as_slot_model,
+    build_model,
+    column_logits_view,
+)
+from plate_ocr_pipeline.training.params import TrainParams
+
+logger = logging.getLogger(__name__)
+
+
+class ResumeError(ValueError):
+    """A checkpoint that ``resume: true`` was asked to continue belongs to another run."""
+
+
+def set_seed(seed: int, deterministic: bool = True) -> None:
+    """Seed Python, numpy and the backend; make TensorFlow ops deterministic."""
+    os.environ.setdefault("PYTHONHASHSEED", str(seed))
+    keras.utils.set_random_seed(seed)
+    if deterministic and keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+
+def check_plate_shapes(model: keras.Model, config: PlateConfig, source: str) -> None:
+    """Raise unless ``model`` takes the plate config's input and gives its slot outputs."""
+    expected_in = (None, config.img_height, config.img_width, config.num_channels)
+    expected_out = (None, config.max_plate_slots, config.vocabulary_size)
+    if tuple(model.input_shape) != expected_in or tuple(model.output_shape) != expected_out:
+        raise ValueError(
+            f"{source} takes {model.input_shape} and gives {model.output_shape}, which do not "
+            f"match the plate config: {expected_in} -> {expected_out}"
+        )
+
+
+def learning_rate(params: TrainParams, steps_per_epoch: int) -> float | WarmupCosine:
+    """A warm-up + cosine schedule over all epochs, or a float that the plateau/constant
+    callbacks adjust."""
+    if params.lr_schedule != "cosine":
+        return float(params.learning_rate)
+    return WarmupCosine(
+        params.learning_rate,
+        total_steps=params.epochs * steps_per_epoch,
+        warmup_steps=int(round(params.warmup_epochs * steps_per_epoch)),
+        final_fraction=params.min_lr_fraction,
+    )
+
+
+def compile_for_training(
+    model: keras.Model, params: TrainParams, steps_per_epoch: int, config: PlateConfig
+) -> None:
+    """AdamW with the schedule; cross-entropy per slot, or CTC for a CTC head's column view,
+    with the same metric names either way."""
+    loss, metrics = loss_and_metrics(model, config, params.label_smoothing)
+    model.compile(
+        optimizer=keras.optimizers.AdamW(
+            learning_rate=learning_rate(params, steps_per_epoch),
+            weight_decay=params.weight_decay,
+            clipnorm=5.0,
+        ),
+        loss=loss,
+        metrics=metrics,
+    )
+
+
+def _tiled_logits(ours: list, theirs: list) -> list | None:
+    """A one-step CTC logits layer's weights repeated for every step of a several-step one,
+    or ``None`` when the shapes do not fit so."""
+    if len(ours) != len(theirs) or any(
+        a.shape[:-1] != b.shape[:-1] or a.shape[-1] % b.shape[-1]
+        for a, b in zip(ours, theirs, strict=True)
+    ):
+        return None
+    return [np.tile(b, a.shape[-1] // b.shape[-1]) for a, b in zip(ours, theirs, strict=True)]
+
+
+def transfer_weights(model: keras.Model, source: keras.Model) -> list[str]:
+    """Copy into ``model`` the weights of every layer of ``source`` that has the same name and
+    weight shapes (a backbone under a new head); returns the layers copied. A CTC head with
+    several steps per column starts from a one-step head's logits repeated for each step: the
+    repeats merge in decoding, so the new model first reads exactly as the source does."""
+    copied, skipped = [], []
+    fallbacks = {COLUMN_STEP_LOGITS_LAYER: COLUMN_LOGITS_LAYER}
+    source_layers = {layer.name: layer for layer in source.layers}
+    for layer in model.layers:
+        names = (layer.name, fallbacks.get(layer.name))
+        donor = next((source_layers[name] for name in names if name in source_layers), None)
+        if donor is None:
+            continue
+        ours, theirs = layer.get_weights(), donor.get_weights()
+        if not ours:
+            continue
+        if [w.shape for w in ours] == [w.shape for w in theirs]:
+            layer.set_weights(theirs)
+            copied.append(layer.name)
+        elif donor.name != layer.name and (tiled := _tiled_logits(ours, theirs)) is not None:
+            layer.set_weights(tiled)
+            copied.append(f"{layer.name} (from {donor.name}, repeated per step)")
+        else:
+            skipped.append(layer.name)
+    if not copied:
+        raise ValueError(
+            f"train.start=transfer: no layer of the starting model {source.name!r} matches a "
+            "layer of the new model by name and weight shapes; it is not the same family"
+        )
+    logger.info(
+        "Transferred %d layers (%s); %d same-named layers differ in shape: %s",
+        len(copied), ", ".join(copied), len(skipped), ", ".join(skipped) or "none",
+    )  # fmt: skip
+    return copied
+
+
+def initial_model(
+    config: PlateConfig, params: TrainParams, starting_model: keras.Model | None
+) -> keras.Model:
+    """The model a fresh run starts from: ``train.model`` built from scratch, the starting
+    model itself (``fine_tune``), or ``train.model`` seeded from it (``transfer``)."""
+    if params.start != "scratch" and starting_model is None:
+        raise ValueError(
+            f"train.start={params.start} needs a starting model: set the catalog's "
+            "starting_model (globals `starting_model: path/to/model.keras`)"
+        )
+    if params.start == "fine_tune":
+        check_plate_shapes(starting_model, config, "the starting model")
+        return starting_model
+    model = build_model(config, params.model.type, **params.model.builder_kwargs())
+    if params.start == "transfer":
+        transfer_weights(model, starting_model)
+    return model
+
+
+def _resumable_state(
+    checkpoints: CheckpointStore | None, params: TrainParams, fingerprint: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The checkpoint state to continue from, or ``None`` to start afresh."""
+    if checkpoints is None or params.resume is False:
+        return None
+    state = checkpoints.state()
+    if state is None:
+        return None
+    if state.get("finished"):
+        logger.info("Checkpoint in %s is from a finished run: starting afresh", checkpoints)
+        return None
+    differing = fingerprint_mismatch(state.get("fingerprint", fingerprint), fingerprint)
+    if not differing:
+        return state
+    message = (
+        f"the checkpoint in {checkpoints.directory} was written by a run with other "
+        f"{', '.join(differing)} (after epoch {state['epochs_done']})"
+    )
+    if params.resume is True:
+        raise ResumeError(
+            f"train.resume: {message}. Run the same environment and data to continue it, or "
+            "set train.resume=false to start afresh (overwriting it)."
+        )
+    logger.warning("Not resuming: %s. Starting afresh, overwriting it.", message)
+    return None
+
+
+def train_plate_model(
+    train: tuple[np.ndarray, np.ndarray],
+    val: tuple[np.ndarray, np.ndarray] | None,
+    config: PlateConfig,
+    params: TrainParams,
+    augmentation: Any | None = None,
+    checkpoints: CheckpointStore | None = None,
+    starting_model: keras.Model | None = None,
+) -> tuple[keras.Model, dict[str, list[float]]]:
+    """Fit a plate model on ``train`` (uint8 images, texts), monitoring ``val``; returns the
+    slot model (best epoch's weights restored when early stopping is on) and the per-epoch
+    history. With ``checkpoints`` the model and history are saved every epoch, and a cut-off
+    run of the same recipe and data continues from there (``params.resume``)."""
+    set_seed(params.seed, params.deterministic)
+    images, texts = train
+    if len(images) == 0:
+        raise ValueError("the train split is empty: nothing to fit")
+    targets = one_hot_encode(texts, config)
+    validation = None
+    monitor = params.monitor
+    if val is not None and len(val[0]):
+        validation = (val[0], one_hot_encode(val[1], config))
+    elif monitor.startswith("val_"):
+        logger.warning("No val split: monitoring %s on the training data", monitor[4:])
+        monitor = monitor[4:]
+
+    transform = augmentation if params.augmentation else None
+    batches = AugmentedBatches(images, targets, params.batch_size, transform, seed=params.seed)
+    steps_per_epoch = len(batches)
+
+    # The epoch count may grow on resume; anything else that shapes the run may not.
+    recipe = params.model_dump(
+        exclude={"epochs", "resume", "checkpoint", "verbose", "early_stopping_patience"}
+    )
+    recipe["plate"] = config.to_dict()
+    recipe["starting_model"] = None if starting_model is None else starting_model.name
+    fingerprint = run_fingerprint(recipe, {"images": images, "plate_text": np.asarray(texts)})
+    state = _resumable_state(checkpoints, params, fingerprint)
+
+    history: dict[str, list[float]] = {}
+    initial_epoch = 0
+    if state is not None:
+        initial_epoch = int(state["epochs_done"])
+        history = {k: list(v) for k, v in state["history"].items()}
+        fitted = checkpoints.load_model()
+        net = as_slot_model(fitted, config)  # a CTC run checkpoints its column view
+        logger.info("Resuming from %s after epoch %d", checkpoints.directory, initial_epoch)
+        if params.lr_schedule == "cosine":
+            # A run extended on resume (more epochs) decays over the new count instead of
+            # spending its added epochs at the floor rate.
+            saved_steps = fitted.optimizer._learning_rate.total_steps
+            schedule = learning_rate(params, steps_per_epoch)
+            fitted.optimizer.learning_rate = schedule
+            if saved_steps != schedule.total_steps:
+                logger.info(
+                    "train.epochs is now %d: the cosine decay is stretched from %d to %d "
+                    "steps (the first %d epochs followed the shorter one)",
+                    params.epochs, saved_steps, schedule.total_steps, initial_epoch,
+                )  # fmt: skip
+    else:
+        net = initial_model(config, params, starting_model)
+        # A CTC head trains its per-column logits; the slot decoding on top has no weights.
+        fitted = column_logits_view(net) or net
+        compile_for_training(fitted, params, steps_per_epoch, config)
+    batches.set_epoch(initial_epoch)
+    logger.info(
+        "Training %s (%d params) on %d crops, %d val, %d epochs of %d steps",
+        net.name, net.count_params(), len(targets),
+        0 if validation is None else len(validation[0]), params.epochs, steps_per_epoch,
+    )  # fmt: skip
+
+    callbacks = _callbacks(params, monitor, steps_per_epoch, checkpoints, history, fingerprint)
+    fit = keras.callbacks.History()
+    fitted.fit(
+        batches,
+        validation_data=validation,
+        epochs=params.epochs,
+        initial_epoch=initial_epoch,
+        callbacks=[*callbacks, fit],
+        verbose=params.verbose,
+    )
+    if checkpoints is None:
+        history = {k: [float(x) for x in v] for k, v in fit.history.items()}
+    else:
+        checkpoints.mark_finished()
+    return net, history
+
+
+def _callbacks(
+    params: TrainParams,
+    monitor: str,
+    steps_per_epoch: int,
+    checkpoints: CheckpointStore | None,
+    history: dict[str, list[float]],
+    fingerprint: dict[str, Any],
+) -> list[keras.callbacks.Callback]:
+    callbacks: list[keras.callbacks.Callback] = [LearningRateLogger()]
+    mode = "max" if "acc" in monitor else "min"
+    warmup_steps = int(round(params.warmup_epochs * steps_per_epoch))
+    if params.lr_schedule != "cosine" and warmup_steps:
+        callbacks.append(LinearWarmup(params.learning_rate, warmup_steps))
+    if params.lr_schedule == "plateau":
+        callbacks.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor=monitor, mode=mode, factor=0.5, patience=params.reduce_lr_patience,
+                min_lr=params.learning_rate * params.min_lr_fraction, verbose=1,
+            )
+        )  # fmt: skip
+    if params.early_stopping_patience:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor=monitor, mode=mode, patience=params.early_stopping_patience,
+                restore_best_weights=True, verbose=1,
+            )
+        )  # fmt: skip
+    if checkpoints is not None:
+        callbacks.append(EpochCheckpoint(checkpoints, history, fingerprint))
+    callbacks.append(MlflowEpochLogger())
+    return callbacks

@@ -1,0 +1,174 @@
+"""``plate-ocr`` (plate_ocr_pipeline.inference.cli), in process: read and benchmark."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import sys
+
+import pytest
+
+from plate_ocr_pipeline.inference.cli import main
+from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer, PlateInputError
+from tests.conftest import REPO_ROOT
+
+ASSETS = REPO_ROOT / "src" / "plate_ocr_pipeline" / "assets"
+SAMPLES = ASSETS / "samples"
+MODEL = ASSETS / "models" / "default.onnx"
+ARGS = ["--model", str(MODEL), "--threads", "1"]
+
+
+@pytest.fixture(scope="module")
+def reader() -> ONNXPlateRecognizer:
+    return ONNXPlateRecognizer(MODEL, threads=1)
+
+
+def expected_row(reader: ONNXPlateRecognizer, path) -> str:
+    result = reader.run_detailed(str(path))[0]
+    return f"{path}\t{result.text}\t{result.confidence:.4f}"
+
+
+def test_read_files_prints_one_row_per_file_in_order(reader, capsys):
+    files = [SAMPLES / "05_us.png", SAMPLES / "01_br.png"]
+    assert main(["read", *map(str, files), *ARGS]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [expected_row(reader, f) for f in files]
+    assert err == ""
+
+
+def test_read_folder_reads_its_images_sorted_and_most_match_the_labels(reader, capsys):
+    assert main(["read", str(SAMPLES), *ARGS]) == 0
+    rows = [row.split("\t") for row in capsys.readouterr().out.splitlines()]
+    with open(SAMPLES / "labels.csv", newline="") as handle:
+        labels = {row["image_path"]: row["plate_text"] for row in csv.DictReader(handle)}
+    names = sorted(labels)
+    assert [path for path, _, _ in rows] == [str(SAMPLES / name) for name in names]
+    assert ["\t".join(row) for row in rows] == [expected_row(reader, SAMPLES / n) for n in names]
+    exact = sum(text == labels[name] for name, (_, text, _) in zip(names, rows, strict=True))
+    assert exact >= 9  # the shipped model is being replaced: most, not all, must read right
+
+
+def test_read_folder_is_recursive_and_skips_hidden_and_other_files(tmp_path, reader, capsys):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / ".cache").mkdir()
+    shutil.copy(SAMPLES / "00_us.png", tmp_path / "b.PNG")
+    shutil.copy(SAMPLES / "01_br.png", tmp_path / "sub" / "a.png")
+    shutil.copy(SAMPLES / "02_us.png", tmp_path / ".hidden.png")
+    shutil.copy(SAMPLES / "02_us.png", tmp_path / ".cache" / "c.png")
+    (tmp_path / "notes.txt").write_text("not an image")
+    assert main(["read", str(tmp_path), *ARGS]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        expected_row(reader, tmp_path / "b.PNG"),
+        expected_row(reader, tmp_path / "sub" / "a.png"),
+    ]
+
+
+def test_bad_inputs_get_an_error_row_and_exit_code_1(tmp_path, reader, capsys):
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    missing = tmp_path / "missing.png"
+    no_images = tmp_path / "no_images"
+    no_images.mkdir()
+    good = SAMPLES / "03_us.png"
+    paths = [corrupt, good, empty, missing, no_images]
+    assert main(["read", *map(str, paths), *ARGS]) == 1
+    out, err = capsys.readouterr()
+
+    def reason(path) -> str:
+        with pytest.raises(PlateInputError) as failure:
+            reader.preprocess(str(path), name=str(path))
+        return failure.value.reason
+
+    assert out.splitlines() == [
+        f"{corrupt}\terror\t{reason(corrupt)}",
+        expected_row(reader, good),
+        f"{empty}\terror\t{reason(empty)}",
+        f"{missing}\terror\t{reason(missing)}",
+        f"{no_images}\terror\tfolder holds no image files",
+    ]
+    assert "not a decodable image" in out and "does not exist" in out
+    assert "4 of 5 input(s) could not be read" in err
+
+
+def test_read_json_lines(tmp_path, reader, capsys):
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(b"junk")
+    good = SAMPLES / "10_us.png"
+    assert main(["read", str(good), str(corrupt), "--json", *ARGS]) == 1
+    first, second = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    result = reader.run_detailed(str(good))[0]
+    assert first == {
+        "path": str(good),
+        "text": result.text,
+        "confidence": round(result.confidence, 6),
+        "char_confidences": [round(float(p), 4) for p in result.char_probs],
+        "status": "ok",
+        "error": None,
+    }
+    assert second == {
+        "path": str(corrupt),
+        "text": "",
+        "confidence": None,
+        "char_confidences": [],
+        "status": "error",
+        "error": "not a decodable image (corrupt or unsupported format)",
+    }
+
+
+def test_read_small_batches_give_the_same_rows(capsys):
+    assert main(["read", str(SAMPLES), *ARGS]) == 0
+    whole = capsys.readouterr().out
+    assert main(["read", str(SAMPLES), "--batch-size", "5", *ARGS]) == 0
+    assert capsys.readouterr().out == whole
+
+
+def test_read_uses_the_shipped_model_by_default(reader, capsys):
+    sample = SAMPLES / "09_us.png"
+    assert main(["read", str(sample), "--threads", "1"]) == 0
+    assert capsys.readouterr().out.splitlines() == [expected_row(reader, sample)]
+
+
+def test_a_model_that_cannot_load_exits_2(tmp_path, capsys):
+    assert main(["read", str(SAMPLES / "00_us.png"), "--model", str(tmp_path / "no.onnx")]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "cannot load the model" in err and "no.onnx" in err
+
+
+def test_bad_arguments_exit_2(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["read", "x.png", "--threads", "0"])
+    assert exit_info.value.code == 2
+    with pytest.raises(SystemExit) as exit_info:
+        main(["read"])
+    assert exit_info.value.code == 2
+    assert "PATH" in capsys.readouterr().err
+
+
+def test_benchmark_prints_the_figures(capsys):
+    assert main(["benchmark", *ARGS, "--iterations", "3", "--warmup", "1", "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["model"] == str(MODEL) and stats["provider"] == "CPUExecutionProvider"
+    assert stats["runs"] == 3 and stats["batch_size"] == 1
+    assert stats["latency_p95_ms"] >= stats["latency_p50_ms"] > 0 and stats["throughput"] > 0
+
+    assert main(["benchmark", *ARGS, "--iterations", "3", "--warmup", "0"]) == 0
+    rows = dict(line.split("\t") for line in capsys.readouterr().out.splitlines())
+    assert rows["runs"] == "3" and float(rows["latency_mean_ms"]) > 0
+    assert set(rows) >= {"model", "provider", "latency_p50_ms", "latency_p95_ms", "throughput"}
+
+
+def test_the_cli_imports_neither_kedro_nor_tensorflow():
+    import subprocess
+
+    code = (
+        "import sys; from plate_ocr_pipeline.inference import cli; "
+        "print(sorted(m for m in ('kedro', 'tensorflow', 'keras') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO_ROOT
+    )
+    assert result.stdout.strip() == "[]"
