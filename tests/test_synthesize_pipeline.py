@@ -49,7 +49,7 @@ def _params(**over):
 
 def _catalog(root: Path, params: dict) -> DataCatalog:
     cfg = {
-        "synthetic_plate_images": {
+        "synthesize.synthetic_plate_images": {
             "type": "partitions.PartitionedDataset",
             "path": str(root / "images"),
             "filename_suffix": ".png",
@@ -60,18 +60,12 @@ def _catalog(root: Path, params: dict) -> DataCatalog:
             "filepath": str(root / "annotations.csv"),
             "save_args": {"index": False},
         },
-        "synthetic_gallery": {
+        "synthesize.synthetic_gallery": {
             "type": "matplotlib.MatplotlibDataset",
             "filepath": str(root / "gallery.png"),
         },
-        "synthetic_plate_images_on_disk": {
-            "type": "partitions.PartitionedDataset",
-            "path": str(root / "images"),
-            "filename_suffix": ".png",
-            "dataset": "pillow.ImageDataset",
-        },
         "synthetic_manifest": {"type": "json.JSONDataset", "filepath": str(root / "manifest.json")},
-        "synthetic_manifest_previous": {
+        "synthesize.synthetic_manifest_previous": {
             "type": "plate_ocr_pipeline.datasets.OptionalDataset",
             "dataset": {"type": "json.JSONDataset", "filepath": str(root / "manifest.json")},
             "default": {},

@@ -1,10 +1,17 @@
 """Project settings. https://docs.kedro.org/en/stable/kedro_project_setup/settings.html"""
 
 import os
+import warnings
 
 from kedro.config import OmegaConfigLoader
 
 from plate_ocr_pipeline.hooks import ParameterValidationHook
+
+# Library notices a user of this project cannot act on: Kedro's config loader calls an
+# OmegaConf function OmegaConf now deprecates, and kedro-mlflow's pipeline model has no
+# predict type hints. Hidden so that the project's own commands print only what is ours.
+warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is deprecated")
+warnings.filterwarnings("ignore", message=r".*Add type hints to the `predict` method")
 
 
 def _environment_variable(name: str, default: str | None = None) -> str | None:

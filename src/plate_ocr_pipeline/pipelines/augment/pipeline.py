@@ -27,6 +27,8 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
         ],
         namespace="augment",
-        prefix_datasets_with_namespace=False,
+        inputs={"augmentation_pipeline", "plates_clean"},
+        outputs={"augmentation_transform"},
+        parameters={"params:plate", "params:augment"},
         tags="augment",
     )

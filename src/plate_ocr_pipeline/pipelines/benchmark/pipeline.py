@@ -34,6 +34,8 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
         ],
         namespace="benchmark",
-        prefix_datasets_with_namespace=False,
+        inputs={"onnx_model"},
+        outputs=None,
+        parameters={"params:benchmark"},
         tags="benchmark",
     )

@@ -52,6 +52,8 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
         ],
         namespace="export",
-        prefix_datasets_with_namespace=False,
+        inputs={"trained_model", "model_input"},
+        outputs={"onnx_model"},
+        parameters={"params:plate", "params:export"},
         tags="export",
     )

@@ -22,6 +22,8 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
         ],
         namespace="infer",
-        prefix_datasets_with_namespace=False,
+        inputs={"infer_images", "infer_model"},
+        outputs={"predictions"},
+        parameters={"params:infer"},
         tags="infer",
     )

@@ -53,6 +53,8 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
         ],
         namespace="ingest",
-        prefix_datasets_with_namespace=False,
+        inputs={"raw_annotations"},
+        outputs={"plates_clean"},
+        parameters={"params:plate", "params:ingest"},
         tags="ingest",
     )

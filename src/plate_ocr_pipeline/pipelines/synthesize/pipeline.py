@@ -60,6 +60,8 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
         ],
         namespace="synthesize",
-        prefix_datasets_with_namespace=False,
+        inputs=None,
+        outputs={"synthetic_manifest", "synthetic_annotations"},
+        parameters={"params:plate", "params:synthesize"},
         tags="synthesize",
     )

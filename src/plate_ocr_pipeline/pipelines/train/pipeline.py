@@ -35,6 +35,14 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
         ],
         namespace="train",
-        prefix_datasets_with_namespace=False,
+        inputs={
+            "plates_clean",
+            "augmentation_transform",
+            "training_checkpoint",
+            "starting_model",
+            "model_input_cache",
+        },
+        outputs={"model_input", "trained_model"},
+        parameters={"params:plate", "params:train"},
         tags="train",
     )
