@@ -6,7 +6,7 @@
 Each ``--variant`` is a comma-separated list of ``build_model`` knobs (``type=cct`` picks the
 family; values are parsed as YAML, so ``filters=[16,48,96,128]`` works). Every variant gets
 the same seed, the same training subset (the first ``--train`` rows of the train split of
-``data/05_model_input/model_input.npz``, written by ``kedro run --pipeline=train``), the same
+``data/05_model_input/model_input.npz``, written by ``kedro run --pipelines=train``), the same
 warm-up + cosine schedule and no augmentation, and reports validation plate_acc after each
 epoch, parameters and wall time. It is a screening tool for deciding what to train for real:
 a few epochs on a subset rank variants roughly, they do not predict the final figure.
@@ -36,7 +36,7 @@ def _split_top_level(text: str) -> list[str]:
 
 
 def parse_variant(text: str) -> dict:
-    """``"head=mlp,head_units=256"`` -> ``{"head": "mlp", "head_units": 256}``."""
+    """``"head=ctc,head_units=256"`` -> ``{"head": "ctc", "head_units": 256}``."""
     knobs = {}
     for part in filter(None, (p.strip() for p in _split_top_level(text))):
         key, sep, value = part.partition("=")
@@ -63,8 +63,9 @@ def main() -> None:
 
     from plate_ocr_pipeline.core.plate_config import PlateConfig
     from plate_ocr_pipeline.core.text_codec import one_hot_encode
+    from plate_ocr_pipeline.training.losses import WarmupCosine, loss_and_metrics
     from plate_ocr_pipeline.training.models import build_model, column_logits_view
-    from plate_ocr_pipeline.training.trainer import WarmupCosine, loss_and_metrics, set_seed
+    from plate_ocr_pipeline.training.trainer import set_seed
 
     plate = yaml.safe_load((ROOT / "conf/base/parameters_plate.yml").read_text())["plate"]
     config = PlateConfig.from_dict(plate)

@@ -3,7 +3,7 @@
     .venv/bin/python scripts/make_sample_crops.py
 
 Writes ``src/plate_ocr_pipeline/assets/samples/*.png`` and ``labels.csv`` (ingest format), so
-that ``kedro run --pipeline=infer`` and the README's first command have something to read
+that ``kedro run --pipelines=infer`` and the README's first command have something to read
 right after a clone. Seeded: running it again writes the same bytes.
 """
 

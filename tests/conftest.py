@@ -75,13 +75,20 @@ def make_plates(folder: Path, count: int = 30):
     return pd.DataFrame(rows)
 
 
+def image_files(plates) -> dict:
+    """The catalog's ``plate_image_files`` for a clean table: ``{path: ImageFile}``."""
+    from plate_ocr_pipeline.datasets import ImageFile
+
+    return {path: ImageFile.at(path) for path in plates["image_path"]}
+
+
 @pytest.fixture(scope="module")
 def model_input(tmp_path_factory):
     """The train stage's input arrays for 30 text crops (module-scoped: built once)."""
     from plate_ocr_pipeline.pipelines.train.nodes import prepare_model_input
 
     plates = make_plates(tmp_path_factory.mktemp("plates"))
-    return prepare_model_input(plates, {}, DEFAULT_PLATE)
+    return prepare_model_input(plates, image_files(plates), {}, DEFAULT_PLATE)
 
 
 @pytest.fixture(scope="module")

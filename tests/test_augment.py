@@ -18,7 +18,7 @@ from plate_ocr_pipeline.pipelines.augment.nodes import (
     preview_augmentations,
     seed_augmentation,
 )
-from tests.conftest import write_text_image
+from tests.conftest import image_files, write_text_image
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = REPO_ROOT / "conf" / "base" / "augmentation.yml"
@@ -125,7 +125,8 @@ def test_preview_grid(tmp_path, compose, plate_params):
         path = write_text_image(tmp_path / f"{i}.png", text)
         rows.append({"image_path": str(path), "plate_text": text, "region": "", "split": "train"})
     augment = {"seed": 1, "preview_samples": 2, "preview_variants": 3}
-    figure = preview_augmentations(pd.DataFrame(rows), compose, augment, plate_params)
+    plates = pd.DataFrame(rows)
+    figure = preview_augmentations(plates, image_files(plates), compose, augment, plate_params)
     assert len(figure.axes) == 2 * 4
     figure.savefig(tmp_path / "preview.png")
     assert (tmp_path / "preview.png").stat().st_size > 1000
@@ -133,6 +134,6 @@ def test_preview_grid(tmp_path, compose, plate_params):
 
 def test_nodes_validate_the_augment_section(compose):
     with pytest.raises(ValidationError, match="preview_variants"):
-        preview_augmentations(pd.DataFrame(), compose, {"preview_variants": 0}, {})
+        preview_augmentations(pd.DataFrame(), {}, compose, {"preview_variants": 0}, {})
     with pytest.raises(ValidationError, match="sed"):
         seed_augmentation(compose, {"sed": 1})

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from plate_ocr_pipeline.inference.cli import main
+from plate_ocr_pipeline.inference.cli import build_parser, main
 from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer, PlateInputError
 from tests.conftest import REPO_ROOT
 
@@ -159,6 +159,31 @@ def test_benchmark_prints_the_figures(capsys):
     rows = dict(line.split("\t") for line in capsys.readouterr().out.splitlines())
     assert rows["runs"] == "3" and float(rows["latency_mean_ms"]) > 0
     assert set(rows) >= {"model", "provider", "latency_p50_ms", "latency_p95_ms", "throughput"}
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--batch-size", "0"], "argument --batch-size: must be at least 1, got 0"),
+        (["--iterations", "0"], "argument --iterations: must be at least 1, got 0"),
+        (["--warmup", "-1"], "argument --warmup: must be at least 0, got -1"),
+    ],
+)
+def test_benchmark_refuses_non_positive_counts_with_exit_2(capsys, option, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["benchmark", *ARGS, *option])
+    assert exit_info.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == "" and message in err
+
+
+def test_benchmark_command_turns_a_refused_count_into_exit_2(capsys):
+    args = build_parser().parse_args(["benchmark", *ARGS])
+    args.batch_size = 0  # as if argparse had let it through
+    assert args.handler(args, sys.stdout, sys.stderr) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.strip() == "plate-ocr benchmark: error: batch_size must be at least 1, got 0"
 
 
 def test_the_cli_imports_neither_kedro_nor_tensorflow():

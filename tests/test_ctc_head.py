@@ -19,7 +19,6 @@ from plate_ocr_pipeline.training.models import (  # noqa: E402
     column_logits_view,
 )
 from plate_ocr_pipeline.training.params import TrainParams  # noqa: E402
-from plate_ocr_pipeline.training.trainer import transfer_weights  # noqa: E402
 from tests.test_train_pipeline import fit, pretend_cut_off, quick_train_params  # noqa: E402
 
 CTC_KNOBS = {"width_multiplier": 0.25, "head": "ctc", "head_units": 16,
@@ -81,28 +80,6 @@ def test_ctc_model_gives_slots_and_its_column_view_gives_logits(config):
     assert view.layers[-1].name == COLUMN_LOGITS_LAYER
     assert tuple(view.output_shape) == (None, 16, 37)  # 128 px, stride-2 stem, 2 width pools
     assert column_logits_view(build_model(config, "cnn", width_multiplier=0.25)) is None
-
-
-def test_two_steps_per_column_export_and_start_from_a_one_step_model(tmp_path, config):
-    onnxruntime = pytest.importorskip("onnxruntime")
-    keras.utils.set_random_seed(8)
-    donor = build_model(config, "cnn", **CTC_KNOBS)
-    donor.save(tmp_path / "donor.keras")
-    model = build_model(config, "cnn", **CTC_KNOBS, steps_per_column=2)
-    assert tuple(column_logits_view(model).output_shape) == (None, 32, 37)
-    assert tuple(model.output_shape) == (None, 10, 37)
-    # The donor's logits repeated for both steps: the repeats merge, so the new model reads
-    # exactly as the donor does, probabilities included.
-    transfer_weights(model, keras.saving.load_model(tmp_path / "donor.keras"))
-    images = np.random.default_rng(8).integers(0, 256, (6, 64, 128, 1), dtype=np.uint8)
-    slots = model.predict(images, verbose=0)
-    np.testing.assert_allclose(slots, donor.predict(images, verbose=0), atol=1e-5)
-    session = onnxruntime.InferenceSession(
-        convert_keras_to_onnx(model, config, opset=17).SerializeToString()
-    )
-    np.testing.assert_allclose(session.run(None, {"input": images})[0], slots, atol=1e-5)
-    with pytest.raises(ValueError, match="above 1 only with head 'ctc'"):
-        build_model(config, "cnn", width_multiplier=0.25, steps_per_column=2)
 
 
 def test_ctc_loss_and_metrics_on_hand_made_logits(config):

@@ -20,7 +20,7 @@ from plate_ocr_pipeline.datasets.onnx_model_dataset import ONNXModelDataset
 from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer
 from plate_ocr_pipeline.pipelines.export import nodes
 from plate_ocr_pipeline.training import export
-from tests.conftest import load_script
+from tests.conftest import image_files, load_script
 from tests.plate_model_helpers import PLATE, TEXTS, build_memorising_keras, render_plate
 
 pytest.importorskip("tf2onnx")
@@ -127,13 +127,12 @@ def test_exported_model_reads_the_crops_with_the_recognizer(exported, test_split
 def test_test_images_int8_copy_and_its_accuracy_change(exported, test_split):
     from plate_ocr_pipeline.pipelines.train.nodes import prepare_model_input
 
-    model_input = prepare_model_input(test_split, {}, PLATE)
+    model_input = prepare_model_input(test_split, image_files(test_split), {}, PLATE)
     images, texts = nodes.held_out_crops(model_input, limit=None)
     assert images.shape == (len(TEXTS), 64, 128, 1) and texts == list(TEXTS)
-    quantized = nodes.quantize_onnx_model(exported, {"quantize": True})
+    quantized, report = nodes.quantize_onnx_model(exported, model_input, {"quantize": True}, PLATE)
     int8 = quantized[nodes.INT8_PARTITION]
     assert plate_config_from_metadata(read_metadata(int8)) == PlateConfig.from_dict(PLATE)
-    report = nodes.measure_quantization_effect(exported, quantized, model_input, {}, PLATE)
     assert report["fp32_plate_acc"] == 1.0
     assert report["plate_acc_change"] == report["int8_plate_acc"] - 1.0
     assert report["test_images"] == len(TEXTS)
@@ -142,10 +141,10 @@ def test_test_images_int8_copy_and_its_accuracy_change(exported, test_split):
         {"max_abs_diff": 0.0, "argmax_mismatched_slots": 0}, report
     )
     assert metrics["export.int8_plate_acc"] == {"value": report["int8_plate_acc"], "step": 0}
-    assert nodes.quantize_onnx_model(exported, {"quantize": False}) == {}
-    assert nodes.measure_quantization_effect(exported, {}, model_input, {}, PLATE) == {
-        "quantized": False
-    }
+    assert nodes.quantize_onnx_model(exported, model_input, {"quantize": False}, PLATE) == (
+        {},
+        {"quantized": False},
+    )
 
 
 def test_a_training_checkpoint_exports_to_an_onnx_file_that_reads_plates(tmp_path, keras_model):

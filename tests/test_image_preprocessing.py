@@ -79,3 +79,72 @@ def test_bad_inputs_name_the_file(tmp_path):
         read_image(tmp_path / "text.png")
     with pytest.raises(ImageReadError, match="zero"):
         preprocess_image(np.zeros((0, 5), np.uint8), None)
+
+
+# How each dtype is read (issue 20, case 9): read like an image, or refused naming the reason.
+GRAY = np.full((30, 90), 200, np.uint8)
+
+
+@pytest.mark.parametrize(
+    ("image", "expected"),
+    [
+        (GRAY.astype(np.int16) * 128, 100),  # 16-bit values in int16 (max 25600): 25600/257
+        (GRAY.astype(np.int16), 200),  # 8-bit values in int16
+        (GRAY.astype(np.int64), 200),  # what np.array([[200, ...]]) gives
+        (GRAY.astype(np.int32) * 257, 200),  # 16-bit values in int32
+        (GRAY.astype(np.uint16) * 257, 200),
+        (GRAY > 0, 255),  # bool: True is white
+        (GRAY / 255.0, 200),  # float64 in [0, 1]
+        (GRAY.astype(np.float32), 200),  # float in [0, 255]
+        ((GRAY / 255.0).astype(np.float16), 200),
+    ],
+    ids=[
+        "int16-16bit",
+        "int16-8bit",
+        "int64",
+        "int32-16bit",
+        "uint16",
+        "bool",
+        "f64-01",
+        "f32-255",
+        "f16-01",
+    ],  # fmt: skip
+)
+def test_every_dtype_is_read_as_pixels(image, expected, gray_config):
+    out = preprocess_image(image, gray_config)
+    assert out.dtype == np.uint8 and out.shape == (64, 128, 1)
+    assert int(out[32, 64, 0]) == expected
+
+
+@pytest.mark.parametrize(
+    ("image", "reason"),
+    [
+        (np.full((30, 90), -5, np.int16), "int16 array has negative values.*view"),
+        (np.full((30, 90), 70000, np.int64), "int64 array has values up to 70000, beyond 16"),
+        (np.where(GRAY > 0, np.nan, 0.0), "float64 array holds NaN"),
+        (np.full((30, 90), np.inf, np.float32), "float32 array holds inf"),
+        (np.full((30, 90), 300.0), "values 300..300 are not pixels"),
+        (np.full((30, 90), -0.5), r"values -0\.5..-0\.5 are not pixels"),
+        (GRAY.astype(complex), "unsupported array dtype complex128"),
+        (GRAY.astype(object), "unsupported array dtype object"),
+        (np.zeros((30, 90, 2), np.uint8), "2 channels"),
+        (np.zeros((30, 90, 5), np.uint8), "5 channels"),
+        (np.zeros((2, 30, 90, 1), np.uint8), "cannot use an array of shape"),
+    ],
+    ids=[
+        "negative",
+        "beyond-16-bits",
+        "nan",
+        "inf",
+        "float-300",
+        "float-negative",
+        "complex",
+        "object",
+        "2-channels",
+        "5-channels",
+        "4-d",
+    ],  # fmt: skip
+)
+def test_arrays_that_are_not_pixels_are_refused_with_the_reason(image, reason, gray_config):
+    with pytest.raises(ImageReadError, match=reason):
+        preprocess_image(image, gray_config)

@@ -24,8 +24,9 @@ EXPECTED = {
     "a_AB123.png": ("ok", "AB123"),
     "b_XY9876Z.PNG": ("ok", "XY9876Z"),
     "empty.png": ("error", "0 bytes"),
+    "notes.txt": ("error", "not an image extension: .txt"),
     "sub/deeper/c_K4M.jpg": ("ok", "K4M"),
-    "text_file.png": ("error", "not a decodable image"),
+    "text_file.png": ("error", "not a recognised image"),
     "truncated.jpg": ("error", "not a decodable image"),
 }
 
@@ -70,7 +71,7 @@ def messy_folder(tmp_path) -> Path:
     (folder / "truncated.jpg").write_bytes(data[: len(data) // 2])
     (folder / "text_file.png").write_text("this is not a picture\n")
     (folder / "empty.png").write_bytes(b"")
-    (folder / "notes.txt").write_text("not listed: not an image extension")
+    (folder / "notes.txt").write_text("listed, not read: not an image extension")
     (folder / "sub" / "empty_dir").mkdir()
     return folder
 
@@ -89,7 +90,7 @@ def _check(table: pd.DataFrame) -> None:
             assert expected in row.error
 
 
-def test_folder_dataset_lists_images_recursively_and_lazily(messy_folder):
+def test_folder_dataset_lists_every_file_recursively_and_lazily(messy_folder):
     dataset = ImageFolderDataset(path=str(messy_folder))
     assert dataset.exists()
     files = dataset.load()
@@ -105,7 +106,7 @@ def test_one_row_per_file_with_statuses(messy_folder, model, batch_size):
     table = nodes.recognize_images(files, model, infer_params(batch_size=batch_size))
     _check(table)
     summary = nodes.summarise_predictions(table)
-    assert summary["ok"] == 3 and summary["errors"] == 3
+    assert summary["ok"] == 3 and summary["errors"] == 4
 
 
 def test_empty_folder_gives_header_only_table_and_a_warning(tmp_path, model, caplog):
@@ -115,7 +116,7 @@ def test_empty_folder_gives_header_only_table_and_a_warning(tmp_path, model, cap
         table = nodes.recognize_images(
             files, model, infer_params(batch_size=8, num_workers=1, threads=None)
         )
-    assert "no image files" in caplog.text
+    assert "holds no files" in caplog.text
     output = AtomicCSVDataset(filepath=str(tmp_path / "out.csv"))
     output.save(table)
     assert (tmp_path / "out.csv").read_text().strip() == ",".join(nodes.PREDICTION_COLUMNS)
@@ -147,7 +148,7 @@ def test_kedro_run_infer_with_folder_and_output_on_the_command_line(
         "--pipeline=infer",
         "--env=quick",
         f"--params=infer.input_dir={messy_folder},infer.output_path={output},"
-        f"infer.model_path={model_path}",
+        f"infer.model_path={model_path},infer.max_file_bytes=1000000,infer.max_pixels=100000",
     )
     _check(
         pd.read_csv(output, keep_default_na=False, dtype={"error": str}).assign(
@@ -158,4 +159,47 @@ def test_kedro_run_infer_with_folder_and_output_on_the_command_line(
     summary = (
         kedro_project.path / "data" / "quick" / "08_reporting" / "infer" / "infer_summary.json"
     )
-    assert json.loads(summary.read_text())["errors"] == 3
+    assert json.loads(summary.read_text())["errors"] == 4
+
+
+def test_node_refuses_limits_that_the_catalog_does_not_apply(messy_folder, model):
+    files = ImageFolderDataset(path=str(messy_folder), max_pixels=1_000).load()
+    assert files.limits == {"max_file_bytes": 50_000_000, "max_pixels": 1_000}
+    with pytest.raises(ValueError, match=r"infer.max_pixels=40000000 in the parameters, 1000"):
+        nodes.recognize_images(files, model, infer_params())
+    table = nodes.recognize_images(files, model, infer_params(max_pixels=1_000))
+    assert set(table["status"]) == {"error"}  # the crops are larger than 1,000 pixels
+
+
+def test_folder_on_an_fsspec_filesystem_gets_a_key_per_file():
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    ok, png = cv2.imencode(".png", render_plate(TEXTS[0]))
+    fs.pipe({"/plates/a.png": png.tobytes(), "/plates/sub/b.txt": b"text"})
+    files = ImageFolderDataset(path="memory:///plates", max_file_bytes=100_000).load()
+    assert list(files) == ["a.png", "sub/b.txt"]
+    assert files["a.png"]() == png.tobytes()
+    with pytest.raises(OSError, match="not an image extension"):
+        files["sub/b.txt"]()
+    fs.rm("/plates", recursive=True)
+
+
+def test_kedro_run_infer_fails_on_a_folder_as_output_before_reading_any_image(
+    kedro_project, messy_folder, model_path, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("DISABLE_HOOKS_FOR_PLUGINS", "kedro_mlflow")
+    output = tmp_path / "a_folder"
+    output.mkdir()
+    result = kedro_project(
+        "--pipeline=infer",
+        "--env=quick",
+        f"--params=infer.input_dir={messy_folder},infer.output_path={output},"
+        f"infer.model_path={model_path}",
+        check=False,
+    )
+    log = " ".join((result.stdout + result.stderr).split())  # rich wraps long lines
+    assert result.returncode != 0
+    assert f"{output} is a folder: only a regular file is written there" in log
+    assert "Loading data from" not in log and "recognize_images" not in log  # no work
+    assert list(output.iterdir()) == []

@@ -80,7 +80,7 @@ def run_ingest(folder: Path, plate_params: dict):
     ).load()
     normalised = normalise_plate_texts(raw, ingest_params())
     valid, rejects = validate_annotations(normalised, plate_params)
-    return raw, assign_splits(valid, ingest_params()), rejects
+    return normalised, assign_splits(valid, ingest_params()), rejects
 
 
 def test_clean_and_rejects_hold_exactly_the_expected_rows(annotations_dir, plate_params):
@@ -145,13 +145,17 @@ def test_split_fractions_are_respected_on_many_rows():
 
 
 def test_summary_counts_reasons_and_fails_over_the_limit(annotations_dir, plate_params):
-    _, clean, rejects = run_ingest(annotations_dir, plate_params)
-    summary = summarise_ingest(clean, rejects, ingest_params(max_reject_fraction=0.8))
+    raw, clean, rejects = run_ingest(annotations_dir, plate_params)
+    summary = summarise_ingest(raw, clean, rejects, ingest_params(max_reject_fraction=0.8))
     assert summary["rows"] == 17 and summary["rejected"] == 12
+    assert (summary["files"], summary["lines_read"], summary["clean"]) == (2, 17, 5)
     assert summary["rejects_by_reason"]["duplicate path with conflicting labels"] == 2
     assert summary["rejects_by_reason"]["missing file"] == 1
     with pytest.raises(ValueError, match="rejected 12 of 17 rows"):
-        summarise_ingest(clean, rejects, ingest_params(max_reject_fraction=0.5))
+        summarise_ingest(raw, clean, rejects, ingest_params(max_reject_fraction=0.5))
+    # A row that went missing between the tables is an error, never a smaller success.
+    with pytest.raises(RuntimeError, match="lost track of rows: 17 in"):
+        summarise_ingest(raw, clean, rejects.iloc[1:], ingest_params(max_reject_fraction=0.8))
 
 
 def test_nodes_validate_the_ingest_section(annotations_dir):

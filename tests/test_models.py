@@ -12,11 +12,19 @@ from plate_ocr_pipeline.training.models import build_model  # noqa: E402
 
 VARIANTS = [
     ("cnn", {"width_multiplier": 0.25}),
-    ("cnn", {"width_multiplier": 0.25, "head": "conv", "depth": 2}),
-    ("cnn", {"width_multiplier": 0.25, "head": "mlp", "head_units": 64}),
+    ("cnn", {"width_multiplier": 0.25, "depth": 2}),
+    (
+        "cnn",
+        {
+            "width_multiplier": 0.25,
+            "head": "ctc",
+            "head_units": 64,
+            "pool_sizes": [[2, 2], [2, 1], [2, 1]],
+            "row_context": 7,
+        },
+    ),  # fmt: skip
     ("cnn", {"width_multiplier": 0.25, "row_context": 8}),
     ("cnn", {"width_multiplier": 0.25, "pool_sizes": [[2, 2], [2, 2], [2, 1]]}),
-    ("cnn", {"width_multiplier": 0.25, "head": "gru", "rnn_units": 16}),
     ("cct", {"width_multiplier": 0.5, "depth": 1}),
 ]
 
@@ -93,10 +101,9 @@ def test_pool_sizes_keep_columns_in_the_last_stage(config):
         build_model(config, "cnn", pool_sizes=[[2, 2], [2, 1]])
 
 
-def test_mlp_head_has_a_hidden_layer_of_the_requested_width(config):
-    model = build_model(config, "cnn", width_multiplier=0.25, head="mlp", head_units=96)
-    assert model.get_layer("head_hidden").units == 96
-    assert model.get_layer("head_dense").units == 10 * 37
+def test_only_the_documented_heads_are_built(config):
+    with pytest.raises(ValueError, match="head 'gru' is not one of"):
+        build_model(config, "cnn", head="gru")
 
 
 @pytest.mark.parametrize(("model_type", "knobs"), [VARIANTS[0], VARIANTS[2]])
@@ -113,15 +120,14 @@ def test_saved_model_reloads_and_predicts_the_same(tmp_path, config, model_type,
     np.testing.assert_allclose(reloaded.predict(images, verbose=0), expected, atol=1e-6)
 
 
-def test_gru_head_exports_to_onnx_with_the_same_outputs(config):
-    """The recurrent head becomes an ONNX Loop; the file must still read like the Keras model."""
+def test_cct_model_exports_to_onnx_with_the_same_outputs(config):
+    """The transformer option (fast-plate-ocr's CCT family) trains above and exports here."""
     onnxruntime = pytest.importorskip("onnxruntime")
     pytest.importorskip("tf2onnx")
     from plate_ocr_pipeline.training.export import convert_keras_to_onnx
 
     keras.utils.set_random_seed(3)
-    model = build_model(config, "cnn", width_multiplier=0.25, head="gru", rnn_units=16)
-    assert model.get_layer("column_gru").forward_layer.units == 16
+    model = build_model(config, "cct", width_multiplier=0.5, depth=1)
     proto = convert_keras_to_onnx(model, config, opset=17)
     session = onnxruntime.InferenceSession(proto.SerializeToString())
     images = np.random.default_rng(3).integers(0, 256, (5, 64, 128, 1), dtype=np.uint8)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tracemalloc
 from pathlib import Path
 
 import cv2
@@ -184,6 +185,77 @@ def test_run_files_gives_one_result_per_file_errors_included(reader, crop_files)
     assert list(reader.run_files({})) == []
 
 
+def test_run_files_refuses_non_positive_sizes(reader):
+    with pytest.raises(ValueError, match="batch_size must be at least 1, got 0"):
+        reader.run_files({"a": b""}, batch_size=0)
+    with pytest.raises(ValueError, match="num_workers must be at least 1, got 0"):
+        reader.run_files({"a": b""}, num_workers=0)
+
+
+# --------------------------------------------- streaming (issue 20, case 6)
+def _big_crops(count: int, taken: list[int] | None = None):
+    """``count`` 1 MiB grey crops (512 x 2048) of TEXTS in turn, made one at a time."""
+    for i in range(count):
+        if taken is not None:
+            taken.append(i)
+        yield cv2.resize(render_plate(TEXTS[i % 3]), (2048, 512), interpolation=cv2.INTER_NEAREST)
+
+
+def test_a_generator_streams_batch_by_batch_in_bounded_memory(reader):
+    count = 60  # 60 MiB of input in all
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        texts = reader.run(_big_crops(count), batch_size=4)
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    assert texts == [TEXTS[i % 3] for i in range(count)]
+    assert peak < 12 * 2**20, f"peak {peak / 2**20:.1f} MiB for 60 MiB of input"
+
+
+def test_run_iter_consumes_the_iterator_only_as_far_as_needed(reader):
+    taken: list[int] = []
+    results = reader.run_iter(_big_crops(10, taken), batch_size=4)
+    assert taken == []  # nothing read before the first result is asked for
+    first = next(results)
+    assert len(taken) == 4 and first.source == "<array[0]>" and first.text == TEXTS[0]
+    rest = list(results)
+    assert len(taken) == 10
+    assert [r.source for r in [first, *rest]] == [f"<array[{i}]>" for i in range(10)]
+    assert [r.text for r in [first, *rest]] == [TEXTS[i % 3] for i in range(10)]
+
+
+def test_a_bad_item_in_a_generator_is_named_by_position(reader):
+    def crops():
+        yield render_plate(TEXTS[0])
+        yield render_plate(TEXTS[1])
+        yield np.full((20, 40), np.nan)
+
+    with pytest.raises(PlateInputError, match=r"<array\[2\]>: float64 array holds NaN"):
+        reader.run(crops(), batch_size=2)
+    with pytest.raises(PlateInputError, match=r"<item 1>: unsupported input type int"):
+        reader.run(iter([render_plate(TEXTS[0]), 7]))
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, 1.5, True, "8"])
+def test_run_refuses_a_batch_size_that_is_not_a_positive_integer(reader, batch_size):
+    with pytest.raises(ValueError, match="batch_size must be"):
+        reader.run(render_plate(TEXTS[0]), batch_size=batch_size)
+
+
+# ------------------------------------------------ dtypes (issue 20, case 9)
+def test_integer_arrays_holding_16_bit_values_are_read_not_blank(reader):
+    gray = render_plate(TEXTS[2])  # a blank crop reads as TEXTS[0] or TEXTS[1]
+    assert reader.run((gray.astype(np.int32) * 128).astype(np.int16)) == [TEXTS[2]]
+    assert reader.run(gray.astype(np.int64) * 257) == [TEXTS[2]]
+    assert reader.run(gray.astype(np.int64)) == [TEXTS[2]]
+    with pytest.raises(PlateInputError, match=r"int16 array has negative values.*view\(np"):
+        reader.run((gray.astype(np.uint16) * 257).view(np.int16))
+    assert reader.run((gray.astype(np.uint16) * 257).view(np.int16).view(np.uint16)) == [TEXTS[2]]
+
+
 def test_unavailable_provider_falls_back_to_cpu(model_path):
     reader = ONNXPlateRecognizer(
         model_path,
@@ -202,6 +274,22 @@ def test_benchmark_reports_latency_and_throughput(reader, capsys):
     assert stats["throughput"] > 0
     assert "plates/s" in capsys.readouterr().out
     assert reader.benchmark(n_iter=2, warmup=0, include_processing=True, verbose=False)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"batch_size": 0}, "batch_size must be at least 1, got 0"),
+        ({"batch_size": -4}, "batch_size must be at least 1, got -4"),
+        ({"n_iter": 0}, "n_iter must be at least 1, got 0"),
+        ({"warmup": -1}, "warmup must be at least 0, got -1"),
+        ({"batch_size": 2.5}, "batch_size must be an integer of at least 1, got 2.5"),
+    ],
+)
+def test_benchmark_refuses_counts_that_make_no_sense(reader, capsys, arguments, message):
+    with pytest.raises(ValueError, match=message):
+        reader.benchmark(**{"n_iter": 1, "warmup": 0, **arguments})
+    assert capsys.readouterr().out == ""
 
 
 def test_import_needs_neither_kedro_nor_tensorflow():

@@ -5,7 +5,9 @@ from plate_ocr_pipeline.core.plate_config import PlateConfig
 from plate_ocr_pipeline.core.text_codec import (
     decode_predictions,
     decode_with_confidence,
+    describe_characters,
     encode_text,
+    invalid_characters,
     normalise_text,
     one_hot_encode,
     texts_equal,
@@ -63,3 +65,22 @@ def test_normalise_and_equivalence():
     assert normalise_text("ab 1", uppercase=False, drop_characters="") == "ab 1"
     assert texts_equal("OO1", "001", equivalences=["O0"])
     assert not texts_equal("OO1", "001")
+
+
+@pytest.mark.parametrize(
+    ("text", "kept", "described"),
+    [
+        ("straße", "STRAßE", "'ß' (U+00DF LATIN SMALL LETTER SHARP S; upper case 'SS', not one"),
+        ("ﬁ12", "ﬁ12", "'ﬁ' (U+FB01 LATIN SMALL LIGATURE FI; upper case 'FI', not one letter)"),
+        ("ıst1", "ıST1", "'ı' (U+0131 LATIN SMALL LETTER DOTLESS I; upper case 'I', a different"),
+        ("ſ7", "ſ7", "'ſ' (U+017F LATIN SMALL LETTER LONG S; upper case 'S', a different"),
+    ],
+)
+def test_upper_casing_never_changes_length_or_letters(config, text, kept, described):
+    """Unicode upper-cases ß to SS and ﬁ to FI: normalising keeps such characters as written,
+    so the text keeps its length and the alphabet check refuses it, naming the character."""
+    assert normalise_text(text) == kept and len(normalise_text(text)) == len(text)
+    bad = invalid_characters(normalise_text(text), config)
+    assert describe_characters(bad).startswith(described)
+    # Letters with a one-to-one upper case are still upper-cased; ASCII is named as before.
+    assert normalise_text("äb-1") == "ÄB1" and describe_characters("#!") == "'#!'"

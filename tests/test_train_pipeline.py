@@ -17,7 +17,7 @@ from plate_ocr_pipeline.pipelines.train.nodes import (
     prepare_model_input,
     train_model,
 )
-from tests.conftest import make_plates
+from tests.conftest import image_files, make_plates
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,7 +60,7 @@ def pretend_cut_off(checkpoints: Path) -> dict:
 
 def test_model_input_cache_reuses_unchanged_images(tmp_path, plate_params):
     plates = make_plates(tmp_path / "imgs", count=6)
-    first = prepare_model_input(plates, {}, plate_params)
+    first = prepare_model_input(plates, image_files(plates), {}, plate_params)
     assert first["images"].shape == (6, 64, 128, 1) and first["images"].dtype == np.uint8
     store = NumpyArraysDataset(filepath=str(tmp_path / "mi.npz"))
     store.save(first)
@@ -68,10 +68,12 @@ def test_model_input_cache_reuses_unchanged_images(tmp_path, plate_params):
     reloaded = cache.load()
     # Poison the cached pixels: an unchanged file must come from the cache, not be decoded.
     reloaded["images"] = np.full_like(reloaded["images"], 7)
-    second = prepare_model_input(plates, reloaded, plate_params)
+    second = prepare_model_input(plates, image_files(plates), reloaded, plate_params)
     assert (second["images"] == 7).all()
     # Another preprocessing (size) invalidates the cache.
-    third = prepare_model_input(plates, reloaded, {**plate_params, "img_width": 96})
+    third = prepare_model_input(
+        plates, image_files(plates), reloaded, {**plate_params, "img_width": 96}
+    )
     assert third["images"].shape == (6, 64, 96, 1) and not (third["images"] == 7).all()
     missing = NumpyArraysDataset(
         filepath=str(tmp_path / "none.npz"), load_args={"missing_ok": True}
@@ -164,7 +166,7 @@ def test_run_fingerprint_names_what_differs():
         {"model": {"head": "dense"}, "seed": 1}, {"t": texts.copy(), "images": images.copy()}
     )
     changed = run_fingerprint(
-        {"seed": 1, "model": {"head": "gru"}}, {"images": images + 1, "t": texts}
+        {"seed": 1, "model": {"head": "ctc"}}, {"images": images + 1, "t": texts}
     )
     assert fingerprint_mismatch(base, changed) == ["data.images", "model.head"]
     relabelled = run_fingerprint(

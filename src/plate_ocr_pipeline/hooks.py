@@ -1,4 +1,5 @@
-"""Project hooks: fail at start, naming the key, when a parameter is mistyped."""
+"""Project hooks: fail at start, naming the key, when a parameter or an input the run depends on
+is wrong, before MLflow opens a run or any node runs."""
 
 from __future__ import annotations
 
@@ -86,15 +87,29 @@ def check_starting_model(pipeline, catalog) -> None:
         )
 
 
-class ParameterValidationHook:
-    """Validates every parameter section once the context exists, and the starting model
-    before the pipeline runs: before any node."""
+def check_augmentation_pipeline(pipeline, catalog) -> None:
+    """A run that augments builds the catalog's ``augmentation_pipeline`` (strictly) before
+    any node, so that a bad augmentation YAML fails before ingest decodes every image."""
+    dataset = catalog.get("augmentation_pipeline")
+    if dataset is None or "augmentation_pipeline" not in pipeline.inputs():
+        return  # not augmenting; or no entry at all, which Kedro itself reports
+    # Loaded from the dataset itself: AugmentationConfigError names the file and transform.
+    dataset.load()
 
-    @hook_impl
+
+class ParameterValidationHook:
+    """Validates every parameter section once the context exists, and the starting model and
+    the augmentation pipeline before the pipeline runs: before any node.
+
+    Both hooks run first (``tryfirst``), before kedro-mlflow's: a run that fails these checks
+    opens no MLflow run and leaves no FAILED run behind."""
+
+    @hook_impl(tryfirst=True)
     def after_context_created(self, context) -> None:
         validate_parameters(context.params)
         logger.info("Parameters validated: %s", ", ".join(sorted(context.params)))
 
-    @hook_impl
+    @hook_impl(tryfirst=True)
     def before_pipeline_run(self, run_params, pipeline, catalog) -> None:
         check_starting_model(pipeline, catalog)
+        check_augmentation_pipeline(pipeline, catalog)

@@ -48,8 +48,9 @@ def register_pipelines() -> dict[str, Pipeline]:
     """Each stage by its package name; ``train`` and ``__default__`` are the whole chain.
 
     Kedro 1.7 imports only the packages named on the command line, so the chain imports its
-    stages itself rather than relying on what ``find_pipelines`` returned. The fit stage alone
-    runs with ``kedro run --pipelines=train --tags=train``.
+    stages itself rather than relying on what ``find_pipelines`` returned. The fit alone, on
+    the data already ingested, runs with ``kedro run --pipelines=train --tags=augment,train``
+    (the augmentation transform is kept in memory, so augment runs too).
     """
     pipelines = find_pipelines(raise_errors=True)
     pipelines.pop("report", None)  # a template reused by evaluate and score, not a stage

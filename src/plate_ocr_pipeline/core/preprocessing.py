@@ -2,6 +2,22 @@
 
 Plain module (OpenCV and numpy only). ``preprocess_image`` turns 8/16-bit, gray, RGB or RGBA
 input into the uint8 ``(img_height, img_width, channels)`` array that the model takes.
+
+How an array's values are read (``to_uint8``); anything else is refused with
+``ImageReadError`` naming the dtype and the reason, never turned into a blank crop:
+
+- ``uint8``: as is. ``uint16``: a 16-bit image, scaled to 8 bits (``round(v / 257)``).
+- other integer dtypes (``int8``/``int16``/``int32``/``int64``/``uint32``/``uint64``): no
+  negative values (a ``uint16`` image viewed as ``int16`` shows up as negative values: pass
+  ``image.view(np.uint16)``); values up to 255 are 8-bit pixels, values up to 65535 16-bit
+  pixels (scaled as ``uint16``), larger values are refused.
+- ``bool``: a black-and-white image, ``True`` white (255).
+- floats: finite values only (NaN or inf is refused); values up to 1.0 are in ``[0, 1]``
+  (times 255), larger ones in ``[0, 255]``; values below 0 or above 255 are refused (half a
+  grey level of rounding slack).
+- complex, object, string and other dtypes are refused.
+
+Images have 1 (gray), 3 (RGB) or 4 (RGBA) channels; other channel counts are refused.
 """
 
 from __future__ import annotations
@@ -38,7 +54,8 @@ def read_image(source: str | os.PathLike | bytes) -> np.ndarray:
     """Decode an image file (or encoded bytes) as RGB/gray/RGBA, keeping its bit depth.
 
     Colour images come back in RGB order. Raises ``ImageReadError`` for a missing, empty or
-    undecodable input.
+    undecodable input, and for a path that is not a regular file (a FIFO or device, also
+    through a symlink), which is never opened.
     """
     if isinstance(source, (bytes, bytearray)):
         data = bytes(source)
@@ -50,6 +67,8 @@ def read_image(source: str | os.PathLike | bytes) -> np.ndarray:
             raise ImageReadError(name, "file does not exist")
         if path.is_dir():
             raise ImageReadError(name, "is a directory, not an image")
+        if not path.is_file():  # reading a FIFO would hang, a device (/dev/zero) never end
+            raise ImageReadError(name, "not a regular file (a FIFO, device or socket)")
         data = path.read_bytes()
     if not data:
         raise ImageReadError(name, "file is empty (0 bytes)")
@@ -69,17 +88,61 @@ def _to_rgb_order(image: np.ndarray, name: object) -> np.ndarray:
     return image
 
 
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    """Scale 16-bit or float images to uint8; uint8 passes through untouched."""
-    if image.dtype == np.uint8:
+def to_uint8(image: np.ndarray, name: object = "<array>") -> np.ndarray:
+    """The 8-bit pixels of ``image`` (see the module docstring for how each dtype is read).
+
+    Raises ``ImageReadError`` naming ``name``, the dtype and the reason for values that are not
+    pixels (negative, too large, NaN or inf) and for dtypes that are not images.
+    """
+    dtype = image.dtype
+    if dtype == np.uint8:
         return image
-    if image.dtype == np.uint16:
-        return (image.astype(np.float32) / 257.0).round().astype(np.uint8)
-    if np.issubdtype(image.dtype, np.floating):
+    if dtype == np.uint16:
+        return _sixteen_to_eight(image)
+    if dtype == np.bool_:
+        return image.astype(np.uint8) * np.uint8(255)
+    if np.issubdtype(dtype, np.integer):
+        low, high = int(image.min()), int(image.max())
+        if low < 0:
+            hint = " (16-bit pixels stored as int16? pass image.view(np.uint16))"
+            raise ImageReadError(
+                name,
+                f"{dtype} array has negative values (min {low}); pixels are 0-255 or 0-65535"
+                + (hint if dtype == np.int16 else ""),
+            )
+        if high <= 255:
+            return image.astype(np.uint8)
+        if high <= 65535:
+            return _sixteen_to_eight(image)
+        raise ImageReadError(
+            name, f"{dtype} array has values up to {high}, beyond 16 bits (0-65535)"
+        )
+    if np.issubdtype(dtype, np.floating):
+        finite = np.isfinite(image)
+        if not finite.all():
+            what = "NaN" if np.isnan(image).any() else "inf"
+            raise ImageReadError(
+                name, f"{dtype} array holds {what} ({int((~finite).sum())} of {image.size} values)"
+            )
+        low, high = float(image.min()), float(image.max())
         # Floats in [0, 1] are the common convention; anything larger is taken as 0-255.
-        scale = 255.0 if float(np.nanmax(image)) <= 1.0 else 1.0
-        return np.clip(np.nan_to_num(image) * scale, 0, 255).round().astype(np.uint8)
-    return np.clip(image, 0, 255).astype(np.uint8)
+        scale = 255.0 if high <= 1.0 else 1.0
+        if low * scale < -0.5 or high * scale > 255.5:
+            scale_name = "0-1" if scale == 255.0 else "0-255"
+            raise ImageReadError(
+                name,
+                f"{dtype} array values {low:g}..{high:g} are not pixels: floats are read "
+                f"as 0-1 (when at most 1) or 0-255 ({scale_name} here)",
+            )
+        scaled = image.astype(np.float32) * np.float32(scale)
+        return np.clip(scaled, 0, 255).round().astype(np.uint8)
+    raise ImageReadError(
+        name, f"unsupported array dtype {dtype}: pass uint8, uint16, bool, integer or float pixels"
+    )
+
+
+def _sixteen_to_eight(image: np.ndarray) -> np.ndarray:
+    return (image.astype(np.float32) / 257.0).round().astype(np.uint8)
 
 
 def _to_channels(image: np.ndarray, color_mode: str) -> np.ndarray:
@@ -106,6 +169,12 @@ def preprocess_image(image: np.ndarray, config: PlateConfig) -> np.ndarray:
         raise ImageReadError("<array>", f"cannot use an array of shape {image.shape} as an image")
     if image.size == 0:
         raise ImageReadError("<array>", f"image has zero size (shape {image.shape})")
+    if image.ndim == 3 and image.shape[2] not in (1, 3, 4):
+        raise ImageReadError(
+            "<array>",
+            f"{image.shape[2]} channels (shape {image.shape}); expected 1 (gray), 3 (RGB) "
+            "or 4 (RGBA)",
+        )
     image = _to_channels(to_uint8(image), config.color_mode)
     flag = _INTERPOLATION_FLAGS[config.interpolation]
     target_h, target_w = config.img_height, config.img_width

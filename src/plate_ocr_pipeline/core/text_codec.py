@@ -6,6 +6,7 @@ left-aligned in the slots and the remaining slots hold the pad character, which 
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -13,11 +14,25 @@ import numpy as np
 from plate_ocr_pipeline.core.plate_config import PlateConfig
 
 
+def upper_case(character: str) -> str:
+    """The upper case of one character when Unicode maps it to one character that lower-cases
+    back to it (``a`` -> ``A``); otherwise the character itself, so that ``ß`` (-> ``SS``),
+    ``ﬁ`` (-> ``FI``), dotless ``ı`` or long ``ſ`` (-> ``I``, ``S``) are kept as written and
+    fail the alphabet check instead of turning into other letters."""
+    upper = character.upper()
+    if len(upper) == 1 and upper.lower() == character:
+        return upper
+    return character
+
+
 def normalise_text(text: str, uppercase: bool = True, drop_characters: str = " -._·") -> str:
-    """Upper-case and drop separators, so ``"ab-12 3"`` becomes ``"AB123"``."""
+    """Upper-case and drop separators, so ``"ab-12 3"`` becomes ``"AB123"``.
+
+    Upper-casing is one character for one (see :func:`upper_case`): it never changes the
+    length of a text or turns a character into letters it does not show."""
     text = str(text).strip()
     if uppercase:
-        text = text.upper()
+        text = text.upper() if text.isascii() else "".join(map(upper_case, text))
     if drop_characters:
         text = text.translate({ord(c): None for c in drop_characters})
     return text
@@ -27,6 +42,24 @@ def invalid_characters(text: str, config: PlateConfig) -> str:
     """The characters of ``text`` that the model cannot emit (pad included), in order."""
     allowed = set(config.characters)
     return "".join(dict.fromkeys(c for c in text if c not in allowed))
+
+
+def describe_characters(characters: str) -> str:
+    """``characters`` for a message: ``'#'`` when all are printable ASCII; otherwise each one
+    with its code point and name, and what Unicode upper-casing would have made of it
+    (``'ß' (U+00DF LATIN SMALL LETTER SHARP S; upper case 'SS', not one letter)``)."""
+    if all(" " <= c <= "~" for c in characters):
+        return repr(characters)
+    described = []
+    for c in characters:
+        name = unicodedata.name(c, "unnamed character")
+        text = f"{c!r} (U+{ord(c):04X} {name}"
+        upper = c.upper()
+        if upper != c and upper_case(c) == c:
+            why = "not one letter" if len(upper) != 1 else "a different letter"
+            text += f"; upper case {upper!r}, {why}"
+        described.append(text + ")")
+    return ", ".join(described)
 
 
 def encode_text(text: str, config: PlateConfig) -> np.ndarray:

@@ -7,6 +7,7 @@ loaded or saved.
 from plate_ocr_pipeline.datasets.annotations_dataset import PlateAnnotationsDataset
 from plate_ocr_pipeline.datasets.atomic_csv_dataset import AtomicCSVDataset
 from plate_ocr_pipeline.datasets.checkpoint_dataset import TrainingCheckpointDataset
+from plate_ocr_pipeline.datasets.image_files_dataset import ImageFile, ImageFilesDataset
 from plate_ocr_pipeline.datasets.image_folder_dataset import ImageFolderDataset
 from plate_ocr_pipeline.datasets.labelled_sets_dataset import LabelledSetsDataset
 from plate_ocr_pipeline.datasets.onnx_model_dataset import ONNXModelDataset
@@ -23,6 +24,8 @@ __all__ = [
     "AlbumentationsDataset",
     "AtomicCSVDataset",
     "AugmentationConfigError",
+    "ImageFile",
+    "ImageFilesDataset",
     "ImageFolderDataset",
     "KerasModelDataset",
     "LabelledSetsDataset",

@@ -1,16 +1,21 @@
 """``PlateAnnotationsDataset`` loads one or more annotations CSVs in the fast-plate-ocr format.
 
 Each CSV has ``image_path,plate_text`` (paths relative to the CSV) and optional ``region`` and
-``split`` columns. Loading never drops a row: a malformed row or a CSV with the wrong columns
-comes back with ``csv_error`` set, and every image is probed so that ``image_error`` says why
-it cannot be used. The ingest nodes turn those facts into the clean and rejects tables.
+``split`` columns. Loading never drops anything: every physical line after the header is one
+row (header = line 1), and a line that cannot be used comes back with ``csv_error`` saying
+why (a stray quote, the wrong number of fields, a blank line, a bad header). A file that
+cannot be read as lines at all (not UTF-8, NUL bytes, no data lines) is one row with
+``source_row`` 0 and ``csv_error`` naming the problem, and the other files go on. Every image
+is probed so that ``image_error`` says why it cannot be used. The ingest nodes turn those
+facts into the clean and rejects tables.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
-import io
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 from copy import deepcopy
 from pathlib import PurePosixPath
@@ -25,6 +30,16 @@ from kedro.io.core import AbstractDataset, DatasetError, get_protocol_and_path
 REQUIRED_COLUMNS = ("image_path", "plate_text")
 OPTIONAL_COLUMNS = ("region", "split")
 PROBE_COLUMNS = ("image_error", "image_height", "image_width", "image_channels", "image_bit_depth")
+BLANK_LINE = "blank line"
+# A byte-order mark says which encoding a file is in (UTF-32 before UTF-16: they share FF FE).
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 COLUMNS = (
     "source_file",
     "source_row",
@@ -42,7 +57,13 @@ COLUMNS = (
 
 
 class PlateAnnotationsDataset(AbstractDataset[None, pd.DataFrame]):
-    """Loads annotations CSVs into one table, one row per CSV data row, with image facts.
+    """Loads annotations CSVs into one table, one row per physical line after each header
+    (``source_row`` is the line, header = 1) plus one row (``source_row`` 0) per file that
+    cannot be read as lines, with image facts.
+
+    Lines end with LF, CRLF or a lone CR. A file is UTF-8, or UTF-16/UTF-32 with a byte-order
+    mark. A quoted field must close on its own line: a stray ``"`` spoils one line, not the
+    rest of the file.
 
     Example catalog entry::
 
@@ -126,30 +147,50 @@ class PlateAnnotationsDataset(AbstractDataset[None, pd.DataFrame]):
     def _read_csv(self, path: PurePosixPath) -> list[dict[str, Any]]:
         if not self._fs.exists(str(path)):
             raise DatasetError(f"annotations file not found: {path}")
-        with self._fs.open(str(path), "r", encoding="utf-8-sig", newline="") as handle:
-            text = handle.read()
-        reader = csv.reader(io.StringIO(text))
-        header = next(reader, None)
-        if header is None:
-            return []
-        header = [name.strip() for name in header]
-        missing = [name for name in REQUIRED_COLUMNS if name not in header]
+        try:
+            with self._fs.open(str(path), "rb") as handle:
+                data = handle.read()
+        except OSError as error:
+            return [_file_reject(path, f"unreadable file: {error.__class__.__name__}: {error}")]
+        try:
+            lines = split_lines(decode_csv_bytes(data))
+        except CsvFileError as error:
+            return [_file_reject(path, str(error))]
+        if not any(line.strip() for line in lines):
+            return [_file_reject(path, "no data rows: the file is empty")]
+        if len(lines) == 1:
+            return [_file_reject(path, "no data rows: the file has a header only")]
+        try:
+            header = [name.strip() for name in _parse_line(lines[0])]
+        except csv.Error as error:
+            return [_file_reject(path, f"malformed header line: {_csv_reason(error)}")]
+        header_problem = _header_problem(header)
         base = path.parent
         records = []
         # Line numbers as a person sees them in an editor: the header is line 1.
-        for line_number, fields in enumerate(reader, start=2):
-            if not fields or all(not field.strip() for field in fields):
-                continue
+        for line_number, line in enumerate(lines[1:], start=2):
             record = dict.fromkeys(COLUMNS)
             record.update(source_file=str(path), source_row=line_number)
-            if missing:
-                record["csv_error"] = f"bad CSV columns: missing {missing} in header {header}"
-                record["raw_text"] = ",".join(fields)
+            records.append(record)
+            if not line.strip():
+                record["csv_error"] = BLANK_LINE
+                continue
+            try:
+                fields = _parse_line(line)
+            except csv.Error as error:
+                record["csv_error"] = f"malformed CSV line: {_csv_reason(error)}"
+                record["raw_text"] = _shorten(line)
+                continue
+            if all(not field.strip() for field in fields):
+                record["csv_error"] = BLANK_LINE
+            elif header_problem:
+                record["csv_error"] = header_problem
+                record["raw_text"] = _shorten(line)
             elif len(fields) != len(header):
                 record["csv_error"] = (
                     f"bad CSV row: {len(fields)} fields where the header has {len(header)}"
                 )
-                record["raw_text"] = ",".join(fields)
+                record["raw_text"] = _shorten(line)
             else:
                 row = dict(zip(header, fields, strict=True))
                 image = row["image_path"].strip()
@@ -160,7 +201,6 @@ class PlateAnnotationsDataset(AbstractDataset[None, pd.DataFrame]):
                     record[name] = value or None
                 if not image:
                     record["csv_error"] = "empty image_path"
-            records.append(record)
         return records
 
     def _probe(self, image_path: str | None, csv_error: str | None) -> tuple:
@@ -183,6 +223,88 @@ class PlateAnnotationsDataset(AbstractDataset[None, pd.DataFrame]):
         channels = 1 if image.ndim == 2 else image.shape[2]
         bit_depth = 16 if image.dtype == np.uint16 else 8
         return (None, image.shape[0], image.shape[1], channels, bit_depth)
+
+
+class CsvFileError(ValueError):
+    """A CSV file that cannot be read as lines of text; the message says why."""
+
+
+def decode_csv_bytes(data: bytes) -> str:
+    """The text of a CSV file: UTF-8 (a BOM allowed), or UTF-16/UTF-32 when a byte-order mark
+    says so. Anything else raises :class:`CsvFileError` saying where it stops being text."""
+    codec = "utf-8-sig"
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            codec = name
+            break
+    try:
+        text = data.decode(codec)
+    except UnicodeDecodeError as error:
+        where = f"byte 0x{data[error.start : error.start + 1].hex()} at offset {error.start}"
+        if codec == "utf-8-sig":
+            line = data[: error.start].count(b"\n") + 1
+            where += f" (line {line})"
+        label = "UTF-8" if codec == "utf-8-sig" else f"{codec.upper()} (from its byte-order mark)"
+        raise CsvFileError(f"not {label} text: {where}; save the file as UTF-8") from None
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise CsvFileError(
+            "NUL characters (UTF-16 or UTF-32 text without a byte-order mark, or not a text "
+            f"file), the first on line {line}; save the file as UTF-8"
+        )
+    return text
+
+
+def split_lines(text: str) -> list[str]:
+    """Physical lines, ended by LF, CRLF or a lone CR (old Mac files); a final line ending
+    does not start another line."""
+    lines = _LINE_BREAK.split(text)
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+def _parse_line(line: str) -> list[str]:
+    """The fields of one physical line: a quoted field must close on its own line, so that a
+    stray quote cannot swallow the lines after it."""
+    return next(csv.reader([line], strict=True), [])
+
+
+def _csv_reason(error: csv.Error) -> str:
+    message = str(error)
+    if "unexpected end of data" in message:
+        return 'a quoted field opens with " and does not close on this line'
+    if "field larger than field limit" in message:
+        return f"a field is longer than {csv.field_size_limit():,} characters"
+    return message
+
+
+def _header_problem(header: list[str]) -> str | None:
+    missing = [name for name in REQUIRED_COLUMNS if name not in header]
+    if missing:
+        return f"bad CSV columns: missing {missing} in header {_shorten(str(header))}"
+    seen: dict[str, int] = {}
+    for position, name in enumerate(header, start=1):
+        if name and name in seen:
+            return (
+                f"bad CSV columns: column {name!r} appears twice in the header "
+                f"(columns {seen[name]} and {position})"
+            )
+        seen.setdefault(name, position)
+    return None
+
+
+def _file_reject(path: PurePosixPath, reason: str) -> dict[str, Any]:
+    """The one row of a file that could not be read as lines: ``source_row`` 0."""
+    record = dict.fromkeys(COLUMNS)
+    record.update(source_file=str(path), source_row=0, csv_error=reason)
+    return record
+
+
+def _shorten(text: str, limit: int = 200) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text):,} characters)"
 
 
 def _resolve(base: PurePosixPath, image: str, protocol: str) -> str:

@@ -1,15 +1,34 @@
-"""``ImageFolderDataset`` lists the image files under a folder, recursively, without reading them.
+"""``ImageFolderDataset``: every file under a folder as ``{relative path: loader}``, read safely.
 
-Loading returns ``{relative_path: loader}`` sorted by path, where ``loader()`` returns the
-file's bytes, the way ``PartitionedDataset`` hands out partitions: a node reads one file at a
-time and memory stays bounded however large the folder is. Decoding is left to the node, so a
-corrupt file becomes a row with its reason rather than a failed load.
+Loading lists the folder, recursively, without reading any file, and returns
+``{relative_path: loader}`` sorted by path, where ``loader()`` returns the file's bytes, the way
+``PartitionedDataset`` hands out partitions: a node reads one file at a time and memory stays
+bounded however large the folder is. Decoding is left to the node, so a corrupt file becomes a
+row with its reason rather than a failed load.
+
+Every entry under the folder gets a key, so that a node can give each one a row. ``loader()``
+returns the bytes of a regular file with an image extension, at most ``max_file_bytes`` long,
+whose header (PNG, JPEG, BMP, GIF, WebP, TIFF, PNM) gives at most ``max_pixels`` pixels
+(checked on the bytes before anything decodes them; an empty file gives ``b""``). For anything
+else it raises :class:`ImageFileError`, an ``OSError`` whose message is the reason: another
+extension, a FIFO, socket or device (never opened), a larger file or image, a header that is
+none of those formats, a broken symlink, a folder that cannot be listed or that was already
+listed (key ending in ``/``).
+
+Symlinks are followed, to files and to folders; each folder is listed once (by device and
+inode), so a symlink cycle ends with one row for the link that closes it. A name whose bytes are
+not UTF-8 gets a key in an escaped form, Python's ``backslashreplace`` of its bytes
+(``z_\\xe9.png`` for the Latin-1 byte ``0xE9``), so that the key can be written anywhere; the
+loader still reads the real file.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+import re
+import stat
+import struct
+from collections.abc import Callable, Iterator, Sequence
 from copy import deepcopy
 from functools import partial
 from pathlib import PurePosixPath
@@ -20,27 +39,212 @@ from kedro.io.core import AbstractDataset, DatasetError, get_protocol_and_path
 
 from plate_ocr_pipeline.core.preprocessing import IMAGE_EXTENSIONS
 
+#: Files larger than this are not read (``max_file_bytes``; the infer parameter of that name).
+DEFAULT_MAX_FILE_BYTES = 50_000_000
+#: Images whose header gives more pixels are not decoded (``max_pixels``): 40 megapixels.
+DEFAULT_MAX_PIXELS = 40_000_000
+#: OpenCV 5 decodes GIF (the first frame) as well as the formats of ``IMAGE_EXTENSIONS``.
+READ_EXTENSIONS = tuple(dict.fromkeys((*IMAGE_EXTENSIONS, ".gif")))
 
+_LOCAL_PROTOCOLS = {"file", "local"}
+_KINDS = {
+    stat.S_IFIFO: "a FIFO (named pipe)",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFDIR: "a folder",
+}
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | os.O_CLOEXEC
+
+
+class ImageFileError(OSError):
+    """A file under the folder that is not read, or whose bytes are refused; ``str()`` is the
+    reason. An ``OSError``, so that ``ONNXPlateRecognizer.run_files`` makes it an error row."""
+
+
+class ImageFiles(dict):
+    """What :meth:`ImageFolderDataset.load` returns: ``{relative path: loader}``, sorted, with
+    the limits its loaders apply in ``limits`` (``max_file_bytes``, ``max_pixels``)."""
+
+    limits: dict[str, int]
+
+
+# ------------------------------------------------------------------ pure helpers
+def escape_name(name: str) -> str:
+    """``name`` as text that encodes to UTF-8: unchanged when it already does, else its bytes
+    (``os.fsencode``) with each byte that is not UTF-8 written as ``\\xNN``."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        pass
+    try:
+        raw = os.fsencode(name)
+    except UnicodeEncodeError:  # a lone surrogate that does not stand for a byte
+        return name.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """``(width, height)`` from the header of a PNG, JPEG, BMP, GIF, WebP, TIFF or PNM/PFM
+    image, without decoding it; ``None`` when the bytes are none of these or the header is cut
+    short."""
+    for reader in (_png_size, _jpeg_size, _gif_size, _bmp_size, _webp_size, _tiff_size):
+        try:
+            size = reader(data)
+        except (struct.error, IndexError, ValueError):
+            size = None
+        if size is not None:
+            return size
+    return _pnm_size(data)
+
+
+def check_image_header(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, int]:
+    """``(width, height)`` of the encoded image ``data``, read from its header; raises
+    :class:`ImageFileError` with the reason when the header is not recognised, gives a zero
+    size or more than ``max_pixels`` pixels (so the image is never decoded)."""
+    size = image_size(data)
+    if size is None:
+        raise ImageFileError(
+            "not a recognised image: the header is not PNG, JPEG, BMP, GIF, WebP, TIFF or PNM "
+            "(or is cut short)"
+        )
+    width, height = size
+    if width == 0 or height == 0:
+        raise ImageFileError(f"image header gives a zero size ({width}x{height})")
+    if width * height > max_pixels:
+        raise ImageFileError(
+            f"image is {width}x{height} = {width * height:,} pixels, over the cap of "
+            f"{max_pixels:,} (max_pixels); not decoded"
+        )
+    return size
+
+
+def _png_size(data: bytes) -> tuple[int, int] | None:
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":
+        return struct.unpack(">II", data[16:24])
+    return None
+
+
+_JPEG_FRAME_MARKERS = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    if data[:2] != b"\xff\xd8":
+        return None
+    i = 2
+    while i + 4 <= len(data):
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+        elif marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
+            i += 2
+        elif marker in _JPEG_FRAME_MARKERS:
+            height, width = struct.unpack(">HH", data[i + 5 : i + 9])
+            return width, height
+        elif marker in (0xD9, 0xDA):  # end of image or scan data before any frame header
+            return None
+        else:
+            i += 2 + struct.unpack(">H", data[i + 2 : i + 4])[0]
+    return None
+
+
+def _gif_size(data: bytes) -> tuple[int, int] | None:
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return struct.unpack("<HH", data[6:10])
+    return None
+
+
+def _bmp_size(data: bytes) -> tuple[int, int] | None:
+    if data[:2] != b"BM":
+        return None
+    if struct.unpack("<I", data[14:18])[0] == 12:  # OS/2 core header: 16-bit sizes
+        return struct.unpack("<HH", data[18:22])
+    width, height = struct.unpack("<ii", data[18:26])
+    return abs(width), abs(height)  # a negative height is a top-down bitmap
+
+
+def _webp_size(data: bytes) -> tuple[int, int] | None:
+    if data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+        return None
+    chunk = data[12:16]
+    if chunk == b"VP8 " and data[23:26] == b"\x9d\x01\x2a":  # lossy: 14-bit sizes
+        width, height = struct.unpack("<HH", data[26:30])
+        return width & 0x3FFF, height & 0x3FFF
+    if chunk == b"VP8L" and data[20] == 0x2F:  # lossless: two 14-bit sizes minus one
+        bits = int.from_bytes(data[21:25], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if chunk == b"VP8X":  # extended: 24-bit canvas sizes minus one
+        return int.from_bytes(data[24:27], "little") + 1, int.from_bytes(data[27:30], "little") + 1
+    return None
+
+
+def _tiff_size(data: bytes) -> tuple[int, int] | None:
+    order = {b"II": "<", b"MM": ">"}.get(data[:2])
+    if order is None or struct.unpack(order + "H", data[2:4])[0] != 42:  # noqa: PLR2004
+        return None  # BigTIFF (43) is not read
+    (offset,) = struct.unpack(order + "I", data[4:8])
+    (count,) = struct.unpack(order + "H", data[offset : offset + 2])
+    sizes: dict[int, int] = {}
+    for k in range(count):
+        entry = offset + 2 + 12 * k
+        tag, kind = struct.unpack(order + "HH", data[entry : entry + 4])
+        if tag in (256, 257):  # ImageWidth, ImageLength: SHORT (3) or LONG (4)
+            fmt, end = ("H", entry + 10) if kind == 3 else ("I", entry + 12)  # noqa: PLR2004
+            sizes[tag] = struct.unpack(order + fmt, data[entry + 8 : end])[0]
+    if 256 in sizes and 257 in sizes:  # noqa: PLR2004
+        return sizes[256], sizes[257]
+    return None
+
+
+_PNM_HEADER = re.compile(rb"P[1-6Ff](?:\s+|#[^\n\r]*[\n\r])+(\d+)(?:\s+|#[^\n\r]*[\n\r])+(\d+)")
+
+
+def _pnm_size(data: bytes) -> tuple[int, int] | None:
+    match = _PNM_HEADER.match(data[:1024])
+    return (int(match[1]), int(match[2])) if match else None
+
+
+def _describe_mode(mode: int) -> str:
+    return _KINDS.get(stat.S_IFMT(mode), "not a regular file")
+
+
+def _refuse(reason: str) -> bytes:
+    raise ImageFileError(reason)
+
+
+def _os_reason(error: OSError) -> str:
+    """An ``OSError`` without the absolute path (the row names the file already)."""
+    return f"{type(error).__name__}: {error.strerror or error}"
+
+
+# ------------------------------------------------------------------ the dataset
 class ImageFolderDataset(AbstractDataset[None, dict[str, Callable[[], bytes]]]):
-    """Lazily lists image files under ``path`` (recursive, extensions case-insensitive).
+    """Lists every file under ``path`` (recursively) as ``{relative path: loader}``; see the
+    module docstring for what ``loader()`` returns or raises.
 
     Example catalog entry::
 
         infer_images:
           type: plate_ocr_pipeline.datasets.ImageFolderDataset
           path: ${runtime_params:infer.input_dir,data/01_raw/samples}
+          max_file_bytes: ${runtime_params:infer.max_file_bytes,50000000}
+          max_pixels: ${runtime_params:infer.max_pixels,40000000}
 
-    Files whose extension is not in ``extensions`` (``.txt``, ``.csv``, hidden files) are not
-    listed; a file with an image extension is listed whatever it holds. This dataset is
-    read-only.
+    Files whose extension (compared case-insensitively) is not in ``extensions`` are listed and
+    their loader raises ``ImageFileError`` naming the extension. This dataset is read-only.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913
         self,
         *,
         path: str | os.PathLike,
-        extensions: Sequence[str] = IMAGE_EXTENSIONS,
+        extensions: Sequence[str] = READ_EXTENSIONS,
         recursive: bool = True,
+        max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
         credentials: dict[str, Any] | None = None,
         fs_args: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
@@ -49,12 +253,18 @@ class ImageFolderDataset(AbstractDataset[None, dict[str, Callable[[], bytes]]]):
 
         Args:
             path: The folder, local or with an fsspec protocol prefix.
-            extensions: File name endings to list (compared case-insensitively).
-            recursive: Also list files in subfolders.
+            extensions: File name endings to read (compared case-insensitively).
+            recursive: Also list files in subfolders (otherwise a subfolder gets one key,
+                whose loader says it was not read).
+            max_file_bytes: Larger files are not read (their loader raises).
+            max_pixels: Images whose header gives more pixels are not decoded.
             credentials: Credentials for the underlying filesystem.
             fs_args: Extra arguments for the fsspec filesystem constructor.
             metadata: Any arbitrary metadata, ignored by Kedro.
         """
+        for name, value in (("max_file_bytes", max_file_bytes), ("max_pixels", max_pixels)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise DatasetError(f"{name} must be a positive integer, got {value!r}")
         protocol, folder = get_protocol_and_path(str(path))
         self._protocol = protocol
         self._path = PurePosixPath(folder)
@@ -65,6 +275,8 @@ class ImageFolderDataset(AbstractDataset[None, dict[str, Callable[[], bytes]]]):
             e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions
         )
         self._recursive = recursive
+        self._max_file_bytes = max_file_bytes
+        self._max_pixels = max_pixels
         self.metadata = metadata
 
     def _describe(self) -> dict[str, Any]:
@@ -73,6 +285,8 @@ class ImageFolderDataset(AbstractDataset[None, dict[str, Callable[[], bytes]]]):
             "protocol": self._protocol,
             "extensions": list(self._extensions),
             "recursive": self._recursive,
+            "max_file_bytes": self._max_file_bytes,
+            "max_pixels": self._max_pixels,
         }
 
     def _exists(self) -> bool:
@@ -82,28 +296,167 @@ class ImageFolderDataset(AbstractDataset[None, dict[str, Callable[[], bytes]]]):
         raise DatasetError(f"{type(self).__name__} is read-only")
 
     def list_files(self) -> list[str]:
-        """Relative POSIX paths of the image files, sorted."""
+        """The relative POSIX paths of every entry that gets a key, sorted."""
+        return list(self.load())
+
+    def load(self) -> ImageFiles:
+        listing = self._list_local() if self._protocol in _LOCAL_PROTOCOLS else self._list_fs()
+        files = ImageFiles()
+        for key, loader in sorted(_unique_keys(listing), key=lambda item: item[0]):
+            files[key] = loader
+        files.limits = {"max_file_bytes": self._max_file_bytes, "max_pixels": self._max_pixels}
+        return files
+
+    # ------------------------------------------------------------- listing
+    def _classify(self, name: str, mode: int, reader: Callable[[], bytes]) -> Callable:
+        if not stat.S_ISREG(mode):
+            return partial(_refuse, f"{_describe_mode(mode)}, not a regular file: not read")
+        if not name.lower().endswith(self._extensions):
+            suffix = PurePosixPath(escape_name(name)).suffix or "(none)"
+            return partial(
+                _refuse,
+                f"not an image extension: {suffix} (read: {' '.join(self._extensions)})",
+            )
+        return reader
+
+    def _list_local(self) -> Iterator[tuple[str, Callable[[], bytes]]]:
+        """``(key, loader)`` for every entry under the folder, following symlinks and listing
+        each folder once (a walk with its own stack: no recursion limit, no cycle)."""
+        root = str(self._path)
+        try:
+            info = os.stat(root)
+        except OSError as error:
+            raise DatasetError(f"input folder not found: {root} ({_os_reason(error)})") from error
+        if not stat.S_ISDIR(info.st_mode):
+            raise DatasetError(f"input folder not found or not a folder: {root}")
+        listed = {(info.st_dev, info.st_ino): "."}
+        stack: list[tuple[str, ...]] = [()]
+        while stack:
+            parts = stack.pop()
+            try:
+                with os.scandir(os.path.join(root, *parts)) as entries:
+                    names = sorted(entry.name for entry in entries)
+            except OSError as error:
+                if not parts:
+                    raise DatasetError(
+                        f"input folder cannot be listed: {root} ({_os_reason(error)})"
+                    ) from error
+                yield (
+                    _key(parts, folder=True),
+                    partial(_refuse, f"folder not listed: {_os_reason(error)}"),
+                )
+                continue
+            subfolders = []
+            for name in names:
+                rel = (*parts, name)
+                path = os.path.join(root, *rel)
+                try:
+                    info = os.stat(path)
+                except OSError as error:
+                    broken = os.path.islink(path) and isinstance(error, FileNotFoundError)
+                    reason = "broken symlink (its target is missing)" if broken else None
+                    yield _key(rel), partial(_refuse, reason or f"not read: {_os_reason(error)}")
+                    continue
+                if not stat.S_ISDIR(info.st_mode):
+                    reader = partial(self._read_local, path)
+                    yield _key(rel), self._classify(name, info.st_mode, reader)
+                elif not self._recursive:
+                    yield (
+                        _key(rel, folder=True),
+                        partial(_refuse, "subfolder, not read (recursive: false)"),
+                    )
+                elif (info.st_dev, info.st_ino) in listed:
+                    other = listed[(info.st_dev, info.st_ino)]
+                    yield (
+                        _key(rel, folder=True),
+                        partial(
+                            _refuse,
+                            f"same folder as {other!r}, listed there (a symlink loop or a second "
+                            "link to it): not listed again",
+                        ),
+                    )
+                else:
+                    listed[(info.st_dev, info.st_ino)] = _key(rel, folder=True)
+                    subfolders.append(rel)
+            stack.extend(reversed(subfolders))
+
+    def _list_fs(self) -> Iterator[tuple[str, Callable[[], bytes]]]:
+        """Remote filesystems (no FIFOs or devices there): every file, its size checked."""
         root = str(self._path)
         if not self._fs.isdir(root):
             raise DatasetError(f"input folder not found or not a folder: {root}")
         if self._recursive:
-            found = self._fs.find(root, withdirs=False)
+            found = self._fs.find(root, withdirs=False, detail=True)
         else:
-            found = [e["name"] for e in self._fs.ls(root, detail=True) if e["type"] == "file"]
+            found = {e["name"]: e for e in self._fs.ls(root, detail=True)}
         strip = self._fs._strip_protocol(root).rstrip("/")
-        relative = []
-        for name in found:
-            name = self._fs._strip_protocol(name)
-            rel = str(PurePosixPath(name).relative_to(strip))
-            if any(part.startswith(".") for part in PurePosixPath(rel).parts):
+        for name, info in found.items():
+            rel = PurePosixPath(self._fs._strip_protocol(name)).relative_to(strip).parts
+            if info.get("type") == "directory":
+                yield (
+                    _key(rel, folder=True),
+                    partial(_refuse, "subfolder, not read (recursive: false)"),
+                )
                 continue
-            if rel.lower().endswith(self._extensions):
-                relative.append(rel)
-        return sorted(relative)
+            reader = partial(self._read_fs, name, info.get("size"))
+            yield _key(rel), self._classify(rel[-1], stat.S_IFREG, reader)
 
-    def load(self) -> dict[str, Callable[[], bytes]]:
-        return {rel: partial(self._read, rel) for rel in self.list_files()}
+    # ------------------------------------------------------------- reading
+    def _read_local(self, path: str) -> bytes:
+        """The bytes of a regular file, checked before it is opened and again once open (the
+        file may have been replaced), read no further than the cap."""
+        try:
+            info = os.stat(path)
+            self._check_file(info.st_mode, info.st_size)
+            descriptor = os.open(path, _OPEN_FLAGS)  # O_NONBLOCK: a FIFO swapped in never hangs
+            with open(descriptor, "rb") as handle:
+                info = os.fstat(descriptor)
+                self._check_file(info.st_mode, info.st_size)
+                data = handle.read(self._max_file_bytes + 1)
+        except ImageFileError:
+            raise
+        except OSError as error:
+            raise ImageFileError(f"unreadable: {_os_reason(error)}") from error
+        return self._check_bytes(data)
 
-    def _read(self, relative_path: str) -> bytes:
-        with self._fs.open(str(self._path / relative_path), "rb") as handle:
-            return handle.read()
+    def _read_fs(self, name: str, size: int | None) -> bytes:
+        self._check_file(stat.S_IFREG, size or 0)
+        with self._fs.open(name, "rb") as handle:
+            data = handle.read(self._max_file_bytes + 1)
+        return self._check_bytes(data)
+
+    def _check_file(self, mode: int, size: int) -> None:
+        if not stat.S_ISREG(mode):
+            raise ImageFileError(f"{_describe_mode(mode)}, not a regular file: not read")
+        if size > self._max_file_bytes:
+            raise ImageFileError(
+                f"file is {size:,} bytes, over the cap of {self._max_file_bytes:,} "
+                "(max_file_bytes): not read"
+            )
+
+    def _check_bytes(self, data: bytes) -> bytes:
+        if len(data) > self._max_file_bytes:  # grew since it was checked, or a lying size
+            raise ImageFileError(
+                f"file is over the cap of {self._max_file_bytes:,} bytes (max_file_bytes)"
+            )
+        if data:  # an empty file is left to the decoder, which names it
+            check_image_header(data, self._max_pixels)
+        return data
+
+
+def _key(parts: Sequence[str], folder: bool = False) -> str:
+    return "/".join(escape_name(part) for part in parts) + ("/" if folder else "")
+
+
+def _unique_keys(
+    listing: Iterator[tuple[str, Callable[[], bytes]]],
+) -> Iterator[tuple[str, Callable[[], bytes]]]:
+    """Keys made unique: an escaped name can equal a real one (``a\\xe9.png`` written with a
+    backslash); the later one gets `` (2)``, `` (3)``... so that no entry loses its row."""
+    seen: set[str] = set()
+    for key, loader in listing:
+        unique, n = key, 2
+        while unique in seen:
+            unique, n = f"{key} ({n})", n + 1
+        seen.add(unique)
+        yield unique, loader

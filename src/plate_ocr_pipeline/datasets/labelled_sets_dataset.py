@@ -20,7 +20,7 @@ import fsspec
 import pandas as pd
 from kedro.io.core import AbstractDataset, DatasetError, get_protocol_and_path
 
-from plate_ocr_pipeline.datasets.annotations_dataset import PlateAnnotationsDataset
+from plate_ocr_pipeline.datasets.annotations_dataset import BLANK_LINE, PlateAnnotationsDataset
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +58,10 @@ class LabelledSetsDataset(AbstractDataset[None, pd.DataFrame]):
             mine: s3://bucket/plates/annotations.csv
 
     A CSV that does not exist is an error, or, with ``skip_missing: true``, skipped with a
-    warning. A CSV without data rows (empty, or a header only) is always an error. This
-    dataset is read-only.
+    warning. A CSV without data rows (empty, a header only, or blank lines only) or one that
+    cannot be read as lines (not UTF-8, NUL bytes) is always an error naming the file. Each
+    line is read on its own (see ``PlateAnnotationsDataset``): a malformed line is a row with
+    its ``error``, never the end of the file. This dataset is read-only.
     """
 
     def __init__(  # noqa: PLR0913
@@ -141,7 +143,11 @@ class LabelledSetsDataset(AbstractDataset[None, pd.DataFrame]):
             credentials=self._credentials,
             fs_args=self._fs_args,
         ).load()
-        if rows.empty:
+        # A file that cannot be read as lines comes back as one row with source_row 0.
+        whole_file = rows[rows["source_row"] == 0]
+        if not whole_file.empty:
+            raise DatasetError(f"labelled set {name!r}: {path}: {whole_file['csv_error'].iloc[0]}")
+        if rows.empty or (rows["csv_error"] == BLANK_LINE).all():
             raise DatasetError(
                 f"labelled set {name!r}: {path} has no data rows (empty, or a header only)"
             )

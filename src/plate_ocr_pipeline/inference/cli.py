@@ -166,13 +166,17 @@ def _cmd_read(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def _cmd_benchmark(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     recognizer = _load_recognizer(args)
-    stats = recognizer.benchmark(
-        n_iter=args.iterations,
-        batch_size=args.batch_size,
-        warmup=args.warmup,
-        include_processing=args.include_processing,
-        verbose=False,
-    )
+    try:
+        stats = recognizer.benchmark(
+            n_iter=args.iterations,
+            batch_size=args.batch_size,
+            warmup=args.warmup,
+            include_processing=args.include_processing,
+            verbose=False,
+        )
+    except ValueError as error:  # a bad count that got past argparse (main() called directly)
+        print(f"{PROG} benchmark: error: {error}", file=err)
+        return 2
     if args.json:
         stats = {
             "model": str(recognizer.model_path),
@@ -191,14 +195,18 @@ def _cmd_benchmark(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 # ---------------------------------------------------------------- parsing
-def _positive_int(text: str) -> int:
+def _positive_int(text: str, minimum: int = 1) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
     return value
+
+
+def _non_negative_int(text: str) -> int:
+    return _positive_int(text, minimum=0)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -262,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--batch-size", type=_positive_int, default=1, metavar="N")
     bench.add_argument("--iterations", type=_positive_int, default=200, metavar="N")
-    bench.add_argument("--warmup", type=int, default=20, metavar="N")
+    bench.add_argument("--warmup", type=_non_negative_int, default=20, metavar="N")
     bench.add_argument(
         "--include-processing",
         action="store_true",

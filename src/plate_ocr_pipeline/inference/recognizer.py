@@ -17,6 +17,13 @@ catalog entry loads), e.g. ``ONNXPlateRecognizer(Path("model.onnx").read_bytes()
 ``run_files`` reads many files lazily (``{name: loader}``), a batch at a time, and turns a
 file that cannot be read into a result with its ``error`` instead of raising.
 
+Inputs stream: ``run``, ``run_detailed`` and ``run_iter`` take the next ``batch_size`` inputs
+from a list or an iterator (a generator of arrays, say), preprocess and read them, and keep only
+the small results, so memory holds one batch of inputs however many there are. ``run_iter``
+yields each result as soon as its batch is read (the iterator is consumed no further).
+How arrays of each dtype are read, and which are refused, is described in
+``plate_ocr_pipeline.core.preprocessing``.
+
 The plate config (input size, alphabet, pad) comes from the model's ONNX metadata, or else,
 for a model given by path, from a YAML file beside it (``<model>.yml``/``<model>.yaml`` or
 ``plate_config.yaml``/``.yml`` in the same folder, holding the mapping itself or a ``plate:``
@@ -25,6 +32,7 @@ section).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import statistics
@@ -242,37 +250,75 @@ class ONNXPlateRecognizer:
 
         Args:
             source: a path (``str``/``Path``), encoded image bytes, a list of paths, one image
-                array (``HxW`` or ``HxWxC``, any bit depth), a batch (``NxHxWxC`` array) or a
-                list of arrays.
+                array (``HxW`` or ``HxWxC``, any bit depth), a batch (``NxHxWxC`` array), or a
+                list or iterator (e.g. a generator) of paths, bytes and arrays.
             return_confidence: also return each plate's per-character probabilities.
-            batch_size: inputs per model call (bounds memory for long lists).
+            batch_size: inputs per model call (at least 1). Lists and iterators are consumed
+                ``batch_size`` inputs at a time, so memory holds one batch of inputs plus the
+                results.
 
         Returns:
             ``texts`` or ``(texts, char_probs)``, one entry per input, in input order.
+
+        Raises:
+            PlateInputError: an input cannot be read; the message names it (its path, or its
+                position ``<array[i]>`` / ``<item i>``) and the reason.
+            ValueError: ``batch_size`` is not a positive integer.
         """
-        results = self.run_detailed(source, batch_size=batch_size)
-        texts = [r.text for r in results]
+        texts: list[str] = []
+        probs: list[np.ndarray] = []
+        for result in self.run_iter(source, batch_size=batch_size):
+            texts.append(result.text)
+            if return_confidence:
+                probs.append(result.char_probs)
         if return_confidence:
-            return texts, [r.char_probs for r in results]
+            return texts, probs
         return texts
 
     def run_detailed(self, source: Any, batch_size: int = DEFAULT_BATCH_SIZE) -> list[PlateResult]:
         """Like :meth:`run` with every plate's text, char probabilities, confidence and source."""
-        items = _as_items(source)
-        results: list[PlateResult] = []
-        batch_size = max(1, int(batch_size))
-        for start in range(0, len(items), batch_size):
-            chunk = items[start : start + batch_size]
-            if len(chunk) and isinstance(source, np.ndarray) and source.ndim == 4:
-                batch = self._fast_batch(source[start : start + batch_size])
-            else:
-                batch = None
+        return list(self.run_iter(source, batch_size=batch_size))
+
+    def run_iter(self, source: Any, batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[PlateResult]:
+        """Like :meth:`run_detailed`, lazily: yields the results of each batch as it is read.
+
+        An iterator ``source`` is consumed ``batch_size`` inputs at a time, only as far as the
+        results asked for so far need (the first result is ready after ``batch_size`` inputs
+        were taken). Each input is preprocessed as soon as it is taken, so only the model-sized
+        crops of a batch are held, not the inputs themselves. ``batch_size`` is checked at once;
+        an input that cannot be read raises ``PlateInputError`` when its batch is reached (the
+        results of the batches before it have been yielded).
+        """
+        size = _positive_int("batch_size", batch_size)
+        if isinstance(source, np.ndarray) and source.ndim == 4:
+            return self._iter_array_batch(source, size)
+        return self._iter_items(_iter_items(source), size)
+
+    def _iter_array_batch(self, source: np.ndarray, size: int) -> Iterator[PlateResult]:
+        for start in range(0, len(source), size):
+            part = source[start : start + size]
+            labels = [f"<array[{i}]>" for i in range(start, start + len(part))]
+            batch = self._fast_batch(part)
             if batch is None:
-                batch = np.stack([self.preprocess(item, label) for label, item in chunk])
-            decoded = self.decode(self.predict(batch))
-            for (label, _), (text, probs) in zip(chunk, decoded, strict=True):
-                results.append(PlateResult(text, probs, _confidence(probs), label))
-        return results
+                pairs = zip(labels, part, strict=True)
+                batch = np.stack([self.preprocess(image, label) for label, image in pairs])
+            yield from self._results(labels, batch)
+
+    def _iter_items(self, items: Iterator[tuple[str, Any]], size: int) -> Iterator[PlateResult]:
+        while True:
+            labels: list[str] = []
+            crops: list[np.ndarray] = []
+            for label, item in itertools.islice(items, size):
+                crops.append(self.preprocess(item, label))  # only the model-sized crop is kept
+                labels.append(label)
+            if not labels:
+                return
+            yield from self._results(labels, np.stack(crops))
+
+    def _results(self, labels: list[str], batch: np.ndarray) -> Iterator[PlateResult]:
+        decoded = self.decode(self.predict(batch))
+        for label, (text, probs) in zip(labels, decoded, strict=True):
+            yield PlateResult(text, probs, _confidence(probs), label)
 
     def run_files(
         self,
@@ -291,14 +337,21 @@ class ONNXPlateRecognizer:
             num_workers: threads reading and decoding files (OpenCV releases the GIL).
 
         A file that cannot be read or decoded gives a result whose ``error`` holds the reason
-        (``source`` is its name); the others are still read.
+        (``source`` is its name); the others are still read. ``batch_size`` and
+        ``num_workers`` below 1 raise ``ValueError`` at once.
         """
+        size = _positive_int("batch_size", batch_size)
+        workers = _positive_int("num_workers", num_workers)
+        return self._run_files(files, size, workers)
+
+    def _run_files(
+        self, files: Mapping[str, Callable[[], Any] | Source], size: int, workers: int
+    ) -> Iterator[PlateResult]:
         names = list(files)
-        size = max(1, int(batch_size))
         chunks = [names[i : i + size] for i in range(0, len(names), size)]
         if not chunks:
             return
-        with ThreadPoolExecutor(max(1, int(num_workers))) as pool:
+        with ThreadPoolExecutor(workers) as pool:
 
             def submit(chunk: list[str]) -> list[Future]:
                 return [pool.submit(self._prepare_file, name, files[name]) for name in chunk]
@@ -358,7 +411,13 @@ class ONNXPlateRecognizer:
         ``include_processing`` also times preprocessing (resize of a 2x-sized crop) and
         decoding. Returns ``latency_mean_ms``, ``latency_p50_ms``, ``latency_p95_ms`` (per
         call of ``batch_size`` plates) and ``throughput`` (plates per second).
+
+        Raises ``ValueError`` naming the argument when ``n_iter`` or ``batch_size`` is below 1
+        or ``warmup`` below 0.
         """
+        n_iter = _positive_int("n_iter", n_iter)
+        batch_size = _positive_int("batch_size", batch_size)
+        warmup = _positive_int("warmup", warmup, minimum=0)
         rng = np.random.default_rng(seed)
         h, w, c = self.input_shape
         if include_processing:
@@ -464,31 +523,40 @@ def _label(source: Any) -> str:
     return f"<{type(source).__name__}>"
 
 
-def _as_items(source: Any) -> list[tuple[str, Any]]:
-    """``(label, item)`` pairs: one per image, in input order."""
+def _iter_items(source: Any) -> Iterator[tuple[str, Any]]:
+    """``(label, item)`` pairs, one per image, in input order. A list or tuple has its item
+    types checked at once (before any work); an iterator is taken one item at a time, as the
+    caller asks for them."""
     if isinstance(source, (str, os.PathLike, bytes, bytearray)):
-        return [(_label(source), source)]
+        return iter([(_label(source), source)])
     if isinstance(source, np.ndarray):
-        if source.ndim in (2, 3):
-            return [(_label(source), source)]
-        if source.ndim == 4:
-            return [(f"<array[{i}]>", image) for i, image in enumerate(source)]
+        if source.ndim in (2, 3):  # a batch (ndim 4) is read by _iter_array_batch
+            return iter([(_label(source), source)])
         raise PlateInputError(
             _label(source), "expected an image (HxW or HxWxC) or a batch (NxHxWxC)"
         )
-    if isinstance(source, (list, tuple)) or _is_iterator(source):
-        items = []
-        for i, item in enumerate(source):
-            if isinstance(item, np.ndarray):
-                items.append((f"<array[{i}]>", item))
-            elif isinstance(item, (str, os.PathLike, bytes, bytearray)):
-                items.append((_label(item), item))
-            else:
-                raise PlateInputError(
-                    f"<item {i}>", f"unsupported input type {type(item).__name__}"
-                )
-        return items
+    if isinstance(source, (list, tuple)):
+        return iter([_item(i, item) for i, item in enumerate(source)])
+    if _is_iterator(source):
+        return (_item(i, item) for i, item in enumerate(source))
     raise PlateInputError(_label(source), "unsupported input type")
+
+
+def _item(index: int, item: Any) -> tuple[str, Any]:
+    if isinstance(item, np.ndarray):
+        return f"<array[{index}]>", item
+    if isinstance(item, (str, os.PathLike, bytes, bytearray)):
+        return _label(item), item
+    raise PlateInputError(f"<item {index}>", f"unsupported input type {type(item).__name__}")
+
+
+def _positive_int(name: str, value: Any, minimum: int = 1) -> int:
+    """``value`` as an ``int`` of at least ``minimum``, else ``ValueError`` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer of at least {minimum}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return int(value)
 
 
 def _is_iterator(value: Any) -> bool:

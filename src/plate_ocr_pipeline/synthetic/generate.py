@@ -280,3 +280,43 @@ def generate_plates(
             us_layout=us_layout,
         )
     ]
+
+
+class OrderedRenderStream:
+    """Renders plans in parallel on first use, hands images out by index (bounded buffer)."""
+
+    def __init__(
+        self,
+        plans: list[PlatePlan],
+        seed: int,
+        num_workers: int | None,
+        fonts_dir: str | None,
+        glyph_odds: dict[str, float],
+        us_layout: dict[str, Any],
+    ) -> None:
+        self._plans, self._seed = plans, seed
+        self._workers, self._fonts_dir = num_workers, fonts_dir
+        self._glyph_odds, self._us_layout = glyph_odds, us_layout
+        self._iter: Iterator | None = None
+        self._buffer: dict[int, np.ndarray] = {}
+
+    def get(self, index: int) -> Any:
+        """Plate ``index`` as a PIL image (rendering up to it on first use)."""
+        from PIL import Image
+
+        if index not in self._buffer:
+            if self._iter is None:
+                self._iter = iter_rendered(
+                    self._plans,
+                    self._seed,
+                    self._workers,
+                    self._fonts_dir,
+                    progress=True,
+                    glyph_odds=self._glyph_odds,
+                    us_layout=self._us_layout,
+                )
+            for plan, image in self._iter:
+                self._buffer[plan.index] = image
+                if plan.index == index:
+                    break
+        return Image.fromarray(self._buffer.pop(index))

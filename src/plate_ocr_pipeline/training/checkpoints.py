@@ -1,7 +1,10 @@
 """A training run's checkpoint: ``last.keras`` and ``state.json`` in one folder.
 
 The state holds the epochs done, the history so far and a fingerprint of what shaped the run
-(recipe and training data), so a cut-off run resumes only into the same run.
+(recipe and training data), so a cut-off run resumes only into the same run. A state file that
+cannot be used (not JSON, cut short, or without ``epochs_done`` and ``history``) raises
+``CheckpointError`` naming the file and the way out, rather than being skipped: a run asked to
+resume should not silently start afresh, and starting afresh overwrites the checkpoint.
 """
 
 from __future__ import annotations
@@ -13,6 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+
+class CheckpointError(ValueError):
+    """A checkpoint's ``state.json`` cannot be used; the message names it and how to recover."""
 
 
 class CheckpointStore:
@@ -33,11 +40,33 @@ class CheckpointStore:
         return self.directory / self.MODEL_FILE
 
     def state(self) -> dict[str, Any] | None:
-        """The saved state when both it and the model exist, else ``None``."""
+        """The saved state when both it and the model exist, else ``None``.
+
+        Raises ``CheckpointError`` (naming the file, the reason and how to start afresh) when
+        the state file is unreadable, not JSON, or lacks ``epochs_done`` or ``history``.
+        """
         state_file = self.directory / self.STATE_FILE
         if not (state_file.is_file() and self.model_path.is_file()):
             return None
-        return json.loads(state_file.read_text())
+        try:
+            state = json.loads(state_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:  # JSONDecodeError, UnicodeDecodeError
+            raise self._unusable(state_file, f"{type(error).__name__}: {error}") from error
+        if not isinstance(state, dict):
+            raise self._unusable(state_file, f"holds a {type(state).__name__}, not an object")
+        epochs = state.get("epochs_done")
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+            raise self._unusable(state_file, f"'epochs_done' is {epochs!r}, not a count")
+        if not isinstance(state.get("history"), dict):
+            raise self._unusable(state_file, "'history' is missing or not an object")
+        return state
+
+    def _unusable(self, state_file: Path, reason: str) -> CheckpointError:
+        return CheckpointError(
+            f"{state_file}: the training checkpoint's state cannot be read ({reason}), so the "
+            f"run cannot resume from it. Delete the checkpoint folder {self.directory} or set "
+            "train.resume=false to start afresh (this overwrites the checkpoint)."
+        )
 
     def load_model(self) -> Any:
         import keras

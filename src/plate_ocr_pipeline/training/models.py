@@ -8,11 +8,10 @@ the graph means the exported ONNX file takes the exact array that ``preprocess_i
 Two families, both built from plain parameters (``build_model(config, **params)``):
 
 - ``cnn``: conv blocks (Conv + BatchNorm + activation, max-pooling between stages) with a
-  ``dense`` head (1x1 channel squeeze, flatten, one Dense over all slots), a fully
-  convolutional ``conv`` head (1x1 conv to ``slots * vocab`` channels + global average pool),
-  or a ``ctc`` head: logits per column of the last map, trained with CTC through
-  ``column_logits_view`` and decoded greedily into the slots inside the graph
-  (``CTCGreedySlots``), so its outputs look like every other model's.
+  ``ctc`` head (the shipped one: logits per column of the last map, trained with CTC through
+  ``column_logits_view`` and decoded greedily into the slots inside the graph by
+  ``CTCGreedySlots``, so its outputs look like every other model's) or a ``dense`` head, as
+  fast-plate-ocr's CNNs have (1x1 channel squeeze, flatten, one Dense over all slots).
 - ``cct``: compact convolutional transformer: conv stem, a few pre-norm transformer blocks
   over the feature-map tokens, then learned slot queries that cross-attend to the tokens.
   GELU uses the tanh approximation (exact GELU exports as ``Erf``/``Erfc``, which tf2onnx
@@ -33,11 +32,8 @@ from keras import layers, ops
 from plate_ocr_pipeline.core.plate_config import PlateConfig
 
 MODEL_TYPES = ("cnn", "cct")
-CNN_HEADS = ("dense", "mlp", "gru", "conv", "ctc")
+CNN_HEADS = ("ctc", "dense")
 COLUMN_LOGITS_LAYER = "column_logits"
-# With steps_per_column > 1 the CTC head's Dense gives every column several steps' logits
-# under this name, and a Reshape named COLUMN_LOGITS_LAYER lays them out as steps.
-COLUMN_STEP_LOGITS_LAYER = "column_step_logits"
 ACTIVATIONS = ("relu", "relu6", "swish", "gelu", "leaky_relu", "hard_swish")
 
 _PACKAGE = "plate_ocr_pipeline"
@@ -95,17 +91,6 @@ def _slot_softmax(x, config: PlateConfig):
     return layers.Softmax(axis=-1, name="plate")(x)
 
 
-def _column_gru(x, rnn_units: int, activation: str):
-    """The map as a sequence of columns (each column's features projected to
-    ``2 * rnn_units``) through a bidirectional GRU: ``(batch, columns, 2 * rnn_units)``."""
-    rows, columns, channels = x.shape[1:]
-    x = layers.Permute((2, 1, 3), name="columns_first")(x)
-    x = layers.Reshape((columns, rows * channels), name="column_features")(x)
-    x = layers.Dense(2 * rnn_units, name="column_projection")(x)
-    x = _activation(activation, "column_projection_act")(x)
-    return layers.Bidirectional(layers.GRU(rnn_units, return_sequences=True), name="column_gru")(x)
-
-
 def build_cnn_model(
     config: PlateConfig,
     *,
@@ -118,10 +103,8 @@ def build_cnn_model(
     head: str = "dense",
     head_channels: int = 32,
     head_units: int = 512,
-    rnn_units: int = 64,
     row_context: int = 0,
     pool_sizes: Sequence[Sequence[int]] | None = None,
-    steps_per_column: int = 1,
     dropout: float = 0.1,
     name: str = "cnn_ocr",
 ) -> keras.Model:
@@ -129,19 +112,12 @@ def build_cnn_model(
 
     A strided stem conv, then one stage per entry of ``filters`` (``depth`` Conv-BN-act
     layers each, one in the first, highest-resolution stage) with 2x2 max-pooling between
-    stages. The ``dense`` head squeezes channels with a 1x1 conv, flattens (so each slot sees
-    where the characters are) and predicts every slot with one Dense layer; ``mlp`` puts a
-    hidden layer of ``head_units`` before it; the ``gru`` head reads the map column by column
-    (each column's features projected to ``2 * rnn_units``) with a bidirectional GRU of
-    ``rnn_units`` per direction, so each column knows how many characters lie to its left and
-    right, then flattens the sequence into the slot Dense; the ``conv`` head is fully
-    convolutional (1x1 conv to ``slots * vocab`` channels and global average pooling); the
-    ``ctc`` head gives each column of the last map a hidden layer of ``head_units`` and logits
-    over the alphabet (the pad is CTC's blank), then decodes them greedily into the slots.
-    It needs more columns than characters: use ``pool_sizes`` to keep 16.
-    ``steps_per_column`` > 1 lets each column emit that many CTC steps (left to right), so
-    two narrow characters that share a column, or a doubled one (which CTC must separate
-    with a blank), can still be read, at the cost of a wider last Dense only.
+    stages. The ``ctc`` head gives each column of the last map a hidden layer of
+    ``head_units`` and logits over the alphabet (the pad is CTC's blank), then decodes them
+    greedily into the slots; it needs more columns than characters (``pool_sizes``
+    ``[[2, 2], [2, 1], [2, 1]]`` keeps 32). The ``dense`` head squeezes channels to
+    ``head_channels`` with a 1x1 conv, flattens (so each slot sees where the characters are)
+    and predicts every slot with one Dense layer.
 
     ``row_context`` > 0 adds a Conv-BN-act with a ``(1, row_context)`` kernel after the last
     stage. At the default size the last map is 8 columns wide and each column sees about 63 of
@@ -162,11 +138,6 @@ def build_cnn_model(
         )
     if head not in CNN_HEADS:
         raise ValueError(f"head {head!r} is not one of {CNN_HEADS}")
-    if steps_per_column < 1 or (steps_per_column > 1 and head != "ctc"):
-        raise ValueError(
-            f"steps_per_column must be at least 1, and above 1 only with head 'ctc'"
-            f" (got {steps_per_column} with head {head!r})"
-        )
     inputs, x = _input_block(config)
     x = _conv_bn_act(x, _scaled(stem_filters, width_multiplier), 3, activation, "stem", stem_stride)
     for stage, base in enumerate(filters):
@@ -180,37 +151,18 @@ def build_cnn_model(
         x = _conv_bn_act(x, x.shape[-1], (1, row_context), activation, "row_context")
 
     if head == "ctc":
-        outputs = _ctc_head(x, config, head_units, activation, dropout, steps_per_column)
-        return keras.Model(inputs, outputs, name=name)
-    outputs_size = config.max_plate_slots * config.vocabulary_size
-    if head in ("dense", "mlp", "gru"):
-        if head == "gru":
-            x = _column_gru(x, rnn_units, activation)
-        else:
-            x = _conv_bn_act(x, _scaled(head_channels, width_multiplier), 1, activation, "squeeze")
-        x = layers.Flatten(name="flatten")(x)
-        if head == "mlp":
-            # A hidden layer lets slot k depend on where the text starts and how long it is
-            # (a product of features); one linear layer over the flat map cannot route so.
-            x = layers.Dense(head_units, name="head_hidden")(x)
-            x = _activation(activation, "head_hidden_act")(x)
-        if dropout:
-            x = layers.Dropout(dropout, name="head_dropout")(x)
-        x = layers.Dense(outputs_size, name="head_dense")(x)
-    else:
-        if dropout:
-            x = layers.SpatialDropout2D(dropout, name="head_dropout")(x)
-        x = layers.Conv2D(outputs_size, 1, name="head_conv")(x)
-        x = layers.GlobalAveragePooling2D(name="head_pool")(x)
+        return keras.Model(inputs, _ctc_head(x, config, head_units, activation, dropout), name=name)
+    x = _conv_bn_act(x, _scaled(head_channels, width_multiplier), 1, activation, "squeeze")
+    x = layers.Flatten(name="flatten")(x)
+    if dropout:
+        x = layers.Dropout(dropout, name="head_dropout")(x)
+    x = layers.Dense(config.max_plate_slots * config.vocabulary_size, name="head_dense")(x)
     return keras.Model(inputs, _slot_softmax(x, config), name=name)
 
 
-def _ctc_head(
-    x, config: PlateConfig, hidden_units: int, activation: str, dropout: float, steps: int = 1
-):
+def _ctc_head(x, config: PlateConfig, hidden_units: int, activation: str, dropout: float):
     """Per-column logits over the alphabet, the pad doubling as CTC's blank (named
-    ``column_logits``, what the CTC loss trains; ``steps`` per column, left to right), then
-    greedy decoding into slots."""
+    ``column_logits``, what the CTC loss trains), then greedy decoding into slots."""
     rows, columns, channels = x.shape[1:]
     x = layers.Permute((2, 1, 3), name="columns_first")(x)
     x = layers.Reshape((columns, rows * channels), name="column_features")(x)
@@ -218,12 +170,7 @@ def _ctc_head(
     x = _activation(activation, "column_hidden_act")(x)
     if dropout:
         x = layers.Dropout(dropout, name="head_dropout")(x)
-    vocab = config.vocabulary_size
-    if steps == 1:
-        logits = layers.Dense(vocab, name=COLUMN_LOGITS_LAYER)(x)
-    else:
-        logits = layers.Dense(steps * vocab, name=COLUMN_STEP_LOGITS_LAYER)(x)
-        logits = layers.Reshape((columns * steps, vocab), name=COLUMN_LOGITS_LAYER)(logits)
+    logits = layers.Dense(config.vocabulary_size, name=COLUMN_LOGITS_LAYER)(x)
     return ctc_decoding(config)(logits)
 
 

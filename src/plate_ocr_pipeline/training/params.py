@@ -23,13 +23,11 @@ class ModelParams(BaseModel):
     filters: list[int] | None = None
     stem_filters: int | list[int] | None = None
     stem_stride: int | None = Field(default=None, ge=1, le=4)
-    head: Literal["dense", "mlp", "gru", "conv", "ctc"] | None = None
+    head: Literal["ctc", "dense"] | None = None
     head_channels: int | None = Field(default=None, ge=1)
     head_units: int | None = Field(default=None, ge=1)
-    rnn_units: int | None = Field(default=None, ge=1)
     row_context: int | None = Field(default=None, ge=0, le=64)
     pool_sizes: list[list[int]] | None = None
-    steps_per_column: int | None = Field(default=None, ge=1, le=4)
     embed_dim: int | None = Field(default=None, ge=8)
     num_heads: int | None = Field(default=None, ge=1)
     mlp_ratio: float | None = Field(default=None, gt=0)

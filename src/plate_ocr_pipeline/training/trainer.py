@@ -30,8 +30,6 @@ from plate_ocr_pipeline.training.checkpoints import (
 )
 from plate_ocr_pipeline.training.losses import WarmupCosine, loss_and_metrics
 from plate_ocr_pipeline.training.models import (
-    COLUMN_LOGITS_LAYER,
-    COLUMN_STEP_LOGITS_LAYER,
     as_slot_model,
     build_model,
     column_logits_view,
@@ -96,39 +94,20 @@ def compile_for_training(
     )
 
 
-def _tiled_logits(ours: list, theirs: list) -> list | None:
-    """A one-step CTC logits layer's weights repeated for every step of a several-step one,
-    or ``None`` when the shapes do not fit so."""
-    if len(ours) != len(theirs) or any(
-        a.shape[:-1] != b.shape[:-1] or a.shape[-1] % b.shape[-1]
-        for a, b in zip(ours, theirs, strict=True)
-    ):
-        return None
-    return [np.tile(b, a.shape[-1] // b.shape[-1]) for a, b in zip(ours, theirs, strict=True)]
-
-
 def transfer_weights(model: keras.Model, source: keras.Model) -> list[str]:
     """Copy into ``model`` the weights of every layer of ``source`` that has the same name and
-    weight shapes (a backbone under a new head); returns the layers copied. A CTC head with
-    several steps per column starts from a one-step head's logits repeated for each step: the
-    repeats merge in decoding, so the new model first reads exactly as the source does."""
+    weight shapes (a backbone under a new head); returns the layers copied."""
     copied, skipped = [], []
-    fallbacks = {COLUMN_STEP_LOGITS_LAYER: COLUMN_LOGITS_LAYER}
     source_layers = {layer.name: layer for layer in source.layers}
     for layer in model.layers:
-        names = (layer.name, fallbacks.get(layer.name))
-        donor = next((source_layers[name] for name in names if name in source_layers), None)
-        if donor is None:
+        donor = source_layers.get(layer.name)
+        ours = layer.get_weights()
+        if donor is None or not ours:
             continue
-        ours, theirs = layer.get_weights(), donor.get_weights()
-        if not ours:
-            continue
+        theirs = donor.get_weights()
         if [w.shape for w in ours] == [w.shape for w in theirs]:
             layer.set_weights(theirs)
             copied.append(layer.name)
-        elif donor.name != layer.name and (tiled := _tiled_logits(ours, theirs)) is not None:
-            layer.set_weights(tiled)
-            copied.append(f"{layer.name} (from {donor.name}, repeated per step)")
         else:
             skipped.append(layer.name)
     if not copied:

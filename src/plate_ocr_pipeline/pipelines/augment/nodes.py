@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from plate_ocr_pipeline.core.plate_config import PlateConfig  # noqa: E402
-from plate_ocr_pipeline.core.preprocessing import ImageReadError, load_and_preprocess  # noqa: E402
+from plate_ocr_pipeline.core.preprocessing import ImageReadError, preprocess_image  # noqa: E402
 
 from .params import AugmentParams  # noqa: E402
 
@@ -52,6 +52,7 @@ def apply_augmentation(transform: Any, image: np.ndarray) -> np.ndarray:
 
 def preview_augmentations(
     plates_clean: pd.DataFrame,
+    plate_image_files: dict[str, Any],
     augmentation_transform: Any,
     augment: dict[str, Any],
     plate: dict[str, Any],
@@ -71,7 +72,7 @@ def preview_augmentations(
     rows = []
     for path, text in zip(table["image_path"], table["plate_text"], strict=True):
         try:
-            image = load_and_preprocess(path, config)
+            image = preprocess_image(plate_image_files[path].read(), config)
         except ImageReadError as error:
             logger.warning("Preview skips %s", error)
             continue

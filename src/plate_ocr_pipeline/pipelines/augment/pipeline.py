@@ -18,6 +18,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 preview_augmentations,
                 inputs=[
                     "plates_clean",
+                    "plate_image_files",
                     "augmentation_transform",
                     "params:augment",
                     "params:plate",
@@ -27,7 +28,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
         ],
         namespace="augment",
-        inputs={"augmentation_pipeline", "plates_clean"},
+        inputs={"augmentation_pipeline", "plates_clean", "plate_image_files"},
         outputs={"augmentation_transform"},
         parameters={"params:plate", "params:augment"},
         tags="augment",

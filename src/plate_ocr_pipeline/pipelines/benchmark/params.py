@@ -6,13 +6,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-PROVIDERS = (
-    "CPUExecutionProvider",
-    "CoreMLExecutionProvider",
-    "CUDAExecutionProvider",
-    "TensorrtExecutionProvider",
-    "OpenVINOExecutionProvider",
-)
 Provider = Literal[
     "CPUExecutionProvider",
     "CoreMLExecutionProvider",

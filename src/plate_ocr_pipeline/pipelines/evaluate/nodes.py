@@ -7,11 +7,10 @@ from typing import Any
 
 import numpy as np
 
+from plate_ocr_pipeline.core.splits import select_split
 from plate_ocr_pipeline.pipelines.evaluate.params import EvaluateParams
 
 logger = logging.getLogger(__name__)
-
-SET_KEYS = ("images", "plate_text", "region", "image_path")
 
 
 def select_held_out_splits(
@@ -22,9 +21,9 @@ def select_held_out_splits(
     params = EvaluateParams.model_validate(evaluate)
     sets = {}
     for split in params.splits:
-        mask = model_input["split"] == split
-        if not mask.any():
+        rows = select_split(model_input, split)
+        if not len(rows["images"]):
             logger.warning("Split %r has no rows: not evaluated", split)
             continue
-        sets[split] = {key: model_input[key][mask] for key in SET_KEYS}
+        sets[split] = rows
     return sets

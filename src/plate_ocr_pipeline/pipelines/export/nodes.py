@@ -13,6 +13,7 @@ import numpy as np
 import onnx
 
 from plate_ocr_pipeline.core.plate_config import PlateConfig
+from plate_ocr_pipeline.core.splits import select_split
 
 from .params import ExportParams
 
@@ -26,12 +27,11 @@ def held_out_crops(
 ) -> tuple[np.ndarray, list[str]]:
     """Preprocessed test-split crops and their texts (the val split when there is no test
     split), at most ``limit``."""
-    split = "test" if (model_input["split"] == "test").any() else "val"
-    if split == "val":
+    rows = select_split(model_input, "test")
+    if not len(rows["images"]):
         logger.warning("model_input has no test rows; using the validation split for export")
-    mask = model_input["split"] == split
-    images, texts = model_input["images"][mask], model_input["plate_text"][mask]
-    return images[:limit], [str(t) for t in texts[:limit]]
+        rows = select_split(model_input, "val")
+    return rows["images"][:limit], [str(t) for t in rows["plate_text"][:limit]]
 
 
 def export_onnx_model(
@@ -66,32 +66,20 @@ def check_onnx_parity(
 
 
 def quantize_onnx_model(
-    onnx_model: onnx.ModelProto, export: dict[str, Any]
-) -> dict[str, onnx.ModelProto]:
-    """``{"model_int8": model}``, or ``{}`` (nothing written) when ``export.quantize`` is off."""
-    from plate_ocr_pipeline.training.export import quantize_dynamic_int8
-
-    if not ExportParams.model_validate(export).quantize:
-        return {}
-    return {INT8_PARTITION: quantize_dynamic_int8(onnx_model)}
-
-
-def measure_quantization_effect(
     onnx_model: onnx.ModelProto,
-    onnx_quantized_models: dict[str, Any],
     model_input: dict[str, np.ndarray],
     export: dict[str, Any],
     plate: dict[str, Any],
-) -> dict[str, Any]:
-    """plate_acc of the float and INT8 models on the same held-out crops, sizes, the change."""
-    from plate_ocr_pipeline.training.export import onnx_plate_acc
+) -> tuple[dict[str, onnx.ModelProto], dict[str, Any]]:
+    """With ``export.quantize``: ``{"model_int8": model}`` and the plate_acc of the float and
+    INT8 models on the same held-out crops, their sizes and the change; else ``{}`` (nothing
+    written) and ``{"quantized": False}``."""
+    from plate_ocr_pipeline.training.export import onnx_plate_acc, quantize_dynamic_int8
 
-    if INT8_PARTITION not in onnx_quantized_models:
-        return {"quantized": False}
-    quantized = onnx_quantized_models[INT8_PARTITION]
-    if callable(quantized):  # a PartitionedDataset hands out loaders
-        quantized = quantized()
     p = ExportParams.model_validate(export)
+    if not p.quantize:
+        return {}, {"quantized": False}
+    quantized = quantize_dynamic_int8(onnx_model)
     images, texts = held_out_crops(model_input, p.quantization_eval_limit)
     config = PlateConfig.from_dict(plate)
     report: dict[str, Any] = {"quantized": True, "test_images": len(texts)}
@@ -106,7 +94,7 @@ def measure_quantization_effect(
             report["int8_plate_acc"], report["fp32_plate_acc"],
             report["plate_acc_change"], len(texts),
         )  # fmt: skip
-    return report
+    return {INT8_PARTITION: quantized}, report
 
 
 def collect_export_metrics(

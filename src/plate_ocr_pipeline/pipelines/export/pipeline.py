@@ -6,7 +6,6 @@ from .nodes import (
     check_onnx_parity,
     collect_export_metrics,
     export_onnx_model,
-    measure_quantization_effect,
     quantize_onnx_model,
 )
 
@@ -28,21 +27,9 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(
                 quantize_onnx_model,
-                inputs=["onnx_model", "params:export"],
-                outputs="onnx_quantized_models",
+                inputs=["onnx_model", "model_input", "params:export", "params:plate"],
+                outputs=["onnx_quantized_models", "quantization_report"],
                 name="quantize_onnx_model",
-            ),
-            node(
-                measure_quantization_effect,
-                inputs=[
-                    "onnx_model",
-                    "onnx_quantized_models",
-                    "model_input",
-                    "params:export",
-                    "params:plate",
-                ],
-                outputs="quantization_report",
-                name="measure_quantization_effect",
             ),
             node(
                 collect_export_metrics,

@@ -3,20 +3,24 @@
 The folder comes from ``ImageFolderDataset`` as ``{relative_path: loader}`` and the model from
 the ``infer_model`` catalog entry; ``ONNXPlateRecognizer.run_files`` reads, decodes and runs
 them a batch at a time, so memory stays bounded whatever the folder's size. A file that cannot
-be read or decoded becomes an ``error`` row with the reason, and the run goes on.
+be read or decoded becomes an ``error`` row with the reason, and the run goes on: every key of
+the folder's listing (every file under it, and every folder that could not be listed) gives
+exactly one row, and a name that is not UTF-8 appears escaped (``\\xe9``), so that the table
+can always be written.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 import onnx
 import pandas as pd
 
+from plate_ocr_pipeline.datasets.image_folder_dataset import escape_name
 from plate_ocr_pipeline.inference.recognizer import (
     ONNXPlateRecognizer,
     PlateResult,
@@ -29,19 +33,24 @@ logger = logging.getLogger(__name__)
 PREDICTION_COLUMNS = ["path", "text", "confidence", "char_confidences", "status", "error"]
 
 
+def _text(value: object) -> str:
+    """``value`` as text that encodes to UTF-8 (a surrogate-escaped byte becomes ``\\xNN``)."""
+    return escape_name(str(value))
+
+
 def _row(result: PlateResult) -> dict[str, Any]:
     """One predictions row: an ``ok`` reading, or an ``error`` row with the reason."""
     if not result.ok:
         return {
-            "path": result.source,
+            "path": _text(result.source),
             "text": "",
             "confidence": np.nan,
             "char_confidences": "",
             "status": "error",
-            "error": result.error,
+            "error": _text(result.error),
         }
     return {
-        "path": result.source,
+        "path": _text(result.source),
         "text": result.text,
         "confidence": round(result.confidence, 6),
         "char_confidences": json.dumps([round(float(p), 4) for p in result.char_probs]),
@@ -56,6 +65,25 @@ def _progress(total: int, enabled: bool):
     return tqdm(total=total, unit="img", desc="infer", disable=not enabled or total == 0)
 
 
+def _check_reading_limits(files: Mapping[str, Any], params: InferParams) -> None:
+    """The limits the folder's loaders apply (the catalog's, set by ``--params``) must be the
+    ones in the parameters: a value changed in a parameters file only would not be applied."""
+    limits = getattr(files, "limits", None)
+    if not limits:
+        return
+    differ = [
+        f"infer.{name}={getattr(params, name)} in the parameters, {limits[name]} in the catalog"
+        for name in ("max_file_bytes", "max_pixels")
+        if name in limits and limits[name] != getattr(params, name)
+    ]
+    if differ:
+        raise ValueError(
+            "infer reading limits disagree: "
+            + "; ".join(differ)
+            + ". Give them with --params (which sets both) or change catalog_infer.yml too."
+        )
+
+
 def recognize_images(
     infer_images: dict[str, Callable[[], bytes]],
     infer_model: onnx.ModelProto,
@@ -68,9 +96,10 @@ def recognize_images(
     ``confidence`` is the mean of the per-character probabilities (see ``PlateResult``).
     """
     p = InferParams.model_validate(infer)
+    _check_reading_limits(infer_images, p)
     paths = sorted(infer_images)
     if not paths:
-        logger.warning("Infer: the input folder holds no image files; writing an empty table")
+        logger.warning("Infer: the input folder holds no files; writing an empty table")
         return pd.DataFrame(columns=PREDICTION_COLUMNS)
     recognizer = ONNXPlateRecognizer(infer_model, providers=p.providers, threads=p.threads)
     files = {path: infer_images[path] for path in paths}
@@ -80,6 +109,8 @@ def recognize_images(
             rows.append(_row(result))
             bar.update()
     table = pd.DataFrame(rows, columns=PREDICTION_COLUMNS)
+    if table["path"].tolist() != [_text(path) for path in paths]:  # one row per file, in order
+        raise RuntimeError(f"infer: {len(paths)} files in but {len(table)} rows out")
     errors = int((table["status"] == "error").sum())
     logger.info("Infer: read %d files, %d ok, %d errors", len(table), len(table) - errors, errors)
     return table

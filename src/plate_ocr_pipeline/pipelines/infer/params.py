@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from plate_ocr_pipeline.datasets.image_folder_dataset import (
+    DEFAULT_MAX_FILE_BYTES,
+    DEFAULT_MAX_PIXELS,
+)
+
 
 class InferParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -19,6 +24,10 @@ class InferParams(BaseModel):
     providers: list[str] = Field(default_factory=lambda: ["CPUExecutionProvider"], min_length=1)
     threads: int | None = Field(None, ge=1)
     progress: bool = True
+    # Reading limits, applied by the catalog's `infer_images` (`${runtime_params:...}`) as it
+    # reads each file; `recognize_images` checks that the two agree.
+    max_file_bytes: int = Field(DEFAULT_MAX_FILE_BYTES, ge=1)
+    max_pixels: int = Field(DEFAULT_MAX_PIXELS, ge=1)
 
 
 PARAMETER_SCHEMAS = {"infer": InferParams}

@@ -18,7 +18,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from plate_ocr_pipeline.core.plate_config import PlateConfig  # noqa: E402
-from plate_ocr_pipeline.core.text_codec import invalid_characters, normalise_text  # noqa: E402
+from plate_ocr_pipeline.core.text_codec import (  # noqa: E402
+    describe_characters,
+    invalid_characters,
+    normalise_text,
+)
+from plate_ocr_pipeline.datasets.annotations_dataset import BLANK_LINE  # noqa: E402
 
 from .params import IngestParams  # noqa: E402
 
@@ -31,7 +36,10 @@ REJECT_COLUMNS = ["source_file", "source_row", "image_path", "raw_text", "reason
 
 def normalise_plate_texts(raw_annotations: pd.DataFrame, ingest: dict[str, Any]) -> pd.DataFrame:
     """Add ``plate_text``: the raw text upper-cased (``ingest.uppercase``) with the
-    ``ingest.drop_characters`` separators dropped."""
+    ``ingest.drop_characters`` separators dropped.
+
+    Upper-casing maps one character to one: ``ß`` or ``ﬁ`` stay as written (Unicode would
+    make them ``SS`` and ``FI``) and the alphabet check rejects the row, naming them."""
     p = IngestParams.model_validate(ingest)
     table = raw_annotations.copy()
     table["plate_text"] = [
@@ -57,7 +65,7 @@ def _row_reason(row: Any, config: PlateConfig) -> str | None:
         return "empty text"
     bad = invalid_characters(text, config)
     if bad:
-        return f"character outside the alphabet: {bad!r}"
+        return f"character outside the alphabet: {describe_characters(bad)}"
     if len(text) > config.max_plate_slots:
         return f"longer than max_plate_slots ({len(text)} > {config.max_plate_slots})"
     split = _text_or_none(row.split)
@@ -126,36 +134,72 @@ def assign_splits(valid_annotations: pd.DataFrame, ingest: dict[str, Any]) -> pd
 
 
 def summarise_ingest(
-    plates_clean: pd.DataFrame, plates_rejects: pd.DataFrame, ingest: dict[str, Any]
+    normalised_annotations: pd.DataFrame,
+    plates_clean: pd.DataFrame,
+    plates_rejects: pd.DataFrame,
+    ingest: dict[str, Any],
 ) -> dict[str, Any]:
-    """Counts per reject reason; fails when more than ``ingest.max_reject_fraction`` was
-    rejected."""
+    """Account for every row: lines read (plus files rejected whole) = clean + rejected,
+    counts per reject reason; fails when a row went missing, when nothing is usable, or when
+    more than ``ingest.max_reject_fraction`` was rejected (blank lines hold no annotation and
+    do not count towards that fraction).
+
+    ``normalised_annotations`` has one row per line after each CSV header and one row
+    (``source_row`` 0) per file that could not be read as lines."""
     max_reject_fraction = IngestParams.model_validate(ingest).max_reject_fraction
-    total = len(plates_clean) + len(plates_rejects)
+    rows_in = len(normalised_annotations)
+    whole_files = normalised_annotations[normalised_annotations["source_row"] == 0]
+    files = int(normalised_annotations["source_file"].nunique())
+    lines_read = rows_in - len(whole_files)
+    clean, rejected = len(plates_clean), len(plates_rejects)
+    blank = int((plates_rejects["reason"] == BLANK_LINE).sum())
+    counted = rows_in - blank
     # Reasons carry details (the offending characters, lengths); count by their kind.
     kinds = Counter(reason.split(":")[0].split(" (")[0] for reason in plates_rejects["reason"])
     summary = {
-        "rows": total,
-        "clean": len(plates_clean),
-        "rejected": len(plates_rejects),
-        "reject_fraction": (len(plates_rejects) / total) if total else 0.0,
+        "files": files,
+        "files_rejected": len(whole_files),
+        "lines_read": lines_read,
+        "rows": rows_in,
+        "clean": clean,
+        "rejected": rejected,
+        "blank_lines": blank,
+        "reject_fraction": ((rejected - blank) / counted) if counted else 0.0,
         "rejects_by_reason": dict(sorted(kinds.items())),
         "clean_by_split": {s: int((plates_clean["split"] == s).sum()) for s in SPLITS},
     }
+    whole = f" + {len(whole_files)} file(s) rejected whole" if len(whole_files) else ""
     logger.info(
-        "Ingest: %d rows, %d clean, %d rejected", total, summary["clean"], summary["rejected"]
+        "Ingest: %d lines read from %d file(s)%s = %d clean + %d rejected",
+        lines_read,
+        files - len(whole_files),
+        whole,
+        clean,
+        rejected,
     )
+    for row in whole_files.itertuples(index=False):
+        logger.warning("Ingest rejected the whole file %s: %s", row.source_file, row.csv_error)
     for reason, count in summary["rejects_by_reason"].items():
         logger.warning("Ingest rejected %d row(s): %s", count, reason)
-    if total == 0:
+    if clean + rejected != rows_in:
+        raise RuntimeError(
+            f"ingest lost track of rows: {rows_in} in ({lines_read} lines read{whole}) but "
+            f"{clean} clean + {rejected} rejected"
+        )
+    if rows_in == 0:
         raise ValueError("ingest found no annotation rows at all")
+    examples = plates_rejects.head(5).to_dict("records")
     if summary["reject_fraction"] > max_reject_fraction:
-        examples = plates_rejects.head(5).to_dict("records")
         raise ValueError(
-            f"ingest rejected {len(plates_rejects)} of {total} rows "
+            f"ingest rejected {rejected - blank} of {counted} rows "
             f"({summary['reject_fraction']:.1%} > max_reject_fraction "
             f"{max_reject_fraction:.1%}); by reason {summary['rejects_by_reason']}; "
             f"first rejects: {examples}"
+        )
+    if clean == 0:
+        raise ValueError(
+            f"ingest found no usable annotation row in {files} file(s): all {rejected} "
+            f"rejected; by reason {summary['rejects_by_reason']}; first rejects: {examples}"
         )
     return summary
 

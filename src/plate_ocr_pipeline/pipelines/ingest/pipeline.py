@@ -35,7 +35,12 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(
                 summarise_ingest,
-                inputs=["plates_clean", "plates_rejects", "params:ingest"],
+                inputs=[
+                    "normalised_annotations",
+                    "plates_clean",
+                    "plates_rejects",
+                    "params:ingest",
+                ],
                 outputs="ingest_summary",
                 name="summarise_ingest",
             ),

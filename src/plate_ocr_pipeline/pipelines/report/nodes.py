@@ -36,7 +36,6 @@ from plate_ocr_pipeline.pipelines.report.params import ReportParams  # noqa: E40
 logger = logging.getLogger(__name__)
 
 # One evaluation set: preprocessed images and their labels, row by row.
-SET_KEYS = ("images", "plate_text", "region", "image_path")
 REJECT_COLUMNS = ["set", "source_file", "source_row", "image_path", "plate_text", "reason"]
 PREDICTION_COLUMNS = [
     "set", "image_path", "region", "truth", "prediction", "correct", "correct_eq",

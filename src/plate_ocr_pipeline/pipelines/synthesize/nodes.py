@@ -8,20 +8,20 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from PIL import Image
 
 from plate_ocr_pipeline.synthetic.generate import (
+    OrderedRenderStream,
     PlatePlan,
-    iter_rendered,
     plan_plates,
     render_planned,
 )
+from plate_ocr_pipeline.synthetic.renderer import DEFAULT_ALPHABET
 
 from .params import validate_synthesize
 
@@ -31,10 +31,12 @@ PLAN_COLUMNS = ["index", "image_path", "plate_text", "region", "width", "height"
 
 
 def _plate_config(plate: dict | None) -> tuple[int, str, str]:
+    """Slots, alphabet and pad: the plate-config fields that decide the labels (the others
+    size the model's input and do not matter here)."""
     plate = plate or {}
     return (
         int(plate.get("max_plate_slots", 10)),
-        str(plate.get("alphabet", "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_")),
+        str(plate.get("alphabet", DEFAULT_ALPHABET)),
         str(plate.get("pad_char", "_")),
     )
 
@@ -87,43 +89,6 @@ def _plans_from_frame(plan: pd.DataFrame) -> list[PlatePlan]:
     ]
 
 
-class _OrderedRenderStream:
-    """Renders plans in parallel on first use, hands images out by index (bounded buffer)."""
-
-    def __init__(
-        self,
-        plans: list[PlatePlan],
-        seed: int,
-        num_workers: int | None,
-        fonts_dir: str | None,
-        glyph_odds: dict[str, float],
-        us_layout: dict[str, Any],
-    ) -> None:
-        self._plans, self._seed = plans, seed
-        self._workers, self._fonts_dir = num_workers, fonts_dir
-        self._glyph_odds, self._us_layout = glyph_odds, us_layout
-        self._iter: Iterator | None = None
-        self._buffer: dict[int, np.ndarray] = {}
-
-    def get(self, index: int) -> Image.Image:
-        if index not in self._buffer:
-            if self._iter is None:
-                self._iter = iter_rendered(
-                    self._plans,
-                    self._seed,
-                    self._workers,
-                    self._fonts_dir,
-                    progress=True,
-                    glyph_odds=self._glyph_odds,
-                    us_layout=self._us_layout,
-                )
-            for plan, image in self._iter:
-                self._buffer[plan.index] = image
-                if plan.index == index:
-                    break
-        return Image.fromarray(self._buffer.pop(index))
-
-
 def render_synthetic_images(
     plan: pd.DataFrame,
     synthesize: dict[str, Any],
@@ -146,7 +111,7 @@ def render_synthetic_images(
         )
         return {}
     plans = _plans_from_frame(plan)
-    stream = _OrderedRenderStream(
+    stream = OrderedRenderStream(
         plans,
         p.seed,
         p.num_workers,

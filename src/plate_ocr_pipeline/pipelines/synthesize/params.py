@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 from pathlib import Path
 from typing import Literal
@@ -10,9 +11,15 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from plate_ocr_pipeline.synthetic.formats import DEFAULT_REGION_WEIGHTS, REGIONS
-from plate_ocr_pipeline.synthetic.renderer import UsLayout
+from plate_ocr_pipeline.synthetic.generate import REPEAT_ODDS
+from plate_ocr_pipeline.synthetic.renderer import SerialGlyphs, UsLayout
 
 _LAYOUT = UsLayout()  # the renderer's defaults are the schema's
+_GLYPH_ODDS = {
+    name: parameter.default
+    for name, parameter in inspect.signature(SerialGlyphs.draw).parameters.items()
+    if name not in ("cls", "rng")
+}
 
 
 class SerialGlyphOdds(BaseModel):
@@ -20,12 +27,24 @@ class SerialGlyphOdds(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    serif_i: float = Field(0.0, ge=0, le=1, description="share of plates drawing I with serifs")
-    bar_one: float = Field(0.0, ge=0, le=1, description="share of serif-I plates with a bare-bar 1")
-    plate_w: float = Field(0.0, ge=0, le=1, description="share of plates with a plate-font W")
-    plate_q: float = Field(0.0, ge=0, le=1, description="share of plates with a plate-font Q")
-    serif_font: float = Field(0.0, ge=0, le=1, description="share of plates with a serif serial")
-    flipped_m_w: float = Field(0.0, ge=0, le=1, description="share of plates whose W is M flipped")
+    serif_i: float = Field(
+        _GLYPH_ODDS["serif_i"], ge=0, le=1, description="share of plates drawing I with serifs"
+    )
+    bar_one: float = Field(
+        _GLYPH_ODDS["bar_one"], ge=0, le=1, description="share of serif-I plates with a bare-bar 1"
+    )
+    plate_w: float = Field(
+        _GLYPH_ODDS["plate_w"], ge=0, le=1, description="share of plates with a plate-font W"
+    )
+    plate_q: float = Field(
+        _GLYPH_ODDS["plate_q"], ge=0, le=1, description="share of plates with a plate-font Q"
+    )
+    serif_font: float = Field(
+        _GLYPH_ODDS["serif_font"], ge=0, le=1, description="share of plates with a serif serial"
+    )
+    flipped_m_w: float = Field(
+        _GLYPH_ODDS["flipped_m_w"], ge=0, le=1, description="share of plates whose W is M flipped"
+    )
 
 
 def _share_range(v: tuple[float, float], name: str) -> tuple[float, float]:
@@ -112,7 +131,10 @@ class SynthesizeParams(BaseModel):
     gallery_per_region: int = Field(6, description="samples per region in the gallery")
     region_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_REGION_WEIGHTS))
     repeat_odds: float = Field(
-        0.0, ge=0, le=1, description="share of US plates with a run of one repeated character"
+        REPEAT_ODDS,
+        ge=0,
+        le=1,
+        description="share of US plates with a run of one repeated character",
     )
     serial_glyphs: SerialGlyphOdds = SerialGlyphOdds()
     us_layout: UsLayoutRanges = UsLayoutRanges()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from typing import Any
 
 import matplotlib
@@ -15,7 +14,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from plate_ocr_pipeline.core.plate_config import PlateConfig  # noqa: E402
-from plate_ocr_pipeline.core.preprocessing import ImageReadError, load_and_preprocess  # noqa: E402
+from plate_ocr_pipeline.core.preprocessing import ImageReadError, preprocess_image  # noqa: E402
+from plate_ocr_pipeline.core.splits import select_split  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -35,20 +35,16 @@ def _preprocessing_signature(config: PlateConfig) -> str:
     return json.dumps(values, sort_keys=True)
 
 
-def _file_fingerprint(path: str) -> str:
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return f"{path}|missing"
-    return f"{path}|{stat.st_size}|{stat.st_mtime_ns}"
-
-
 def prepare_model_input(
-    plates_clean: pd.DataFrame, model_input_cache: dict[str, np.ndarray], plate: dict[str, Any]
+    plates_clean: pd.DataFrame,
+    plate_image_files: dict[str, Any],
+    model_input_cache: dict[str, np.ndarray],
+    plate: dict[str, Any],
 ) -> dict[str, np.ndarray]:
     """Preprocess every crop of the clean table into one uint8 ``(N, H, W, C)`` array with
     its labels, reusing the previous run's arrays (``model_input_cache``: the same file read
-    back) for every image whose path, size and modification time are unchanged.
+    back) for every image whose fingerprint (path, size, modification time) is unchanged.
+    ``plate_image_files`` are the table's files (``{path: ImageFile}``), decoded on demand.
 
     Returns arrays ``images``, ``image_path``, ``plate_text``, ``region``, ``split``,
     ``fingerprint`` and the 0-d ``preprocessing`` signature.
@@ -65,19 +61,19 @@ def prepare_model_input(
     images, keep, fingerprints = [], [], []
     reused = 0
     for row, path in enumerate(plates_clean["image_path"].astype(str)):
-        fingerprint = _file_fingerprint(path)
-        image = cached.get(fingerprint)
+        file = plate_image_files[path]
+        image = cached.get(file.fingerprint)
         if image is not None and image.shape == shape:
             reused += 1
         else:
             try:
-                image = load_and_preprocess(path, config)
+                image = preprocess_image(file.read(), config)
             except ImageReadError as error:
                 logger.warning("Skipping unreadable image %s", error)
                 continue
         images.append(image)
         keep.append(row)
-        fingerprints.append(fingerprint)
+        fingerprints.append(file.fingerprint)
     logger.info(
         "Model input: %d images (%d from the cache, %d decoded)",
         len(images),
@@ -95,12 +91,6 @@ def prepare_model_input(
         "fingerprint": np.array(fingerprints, dtype=str),
         "preprocessing": np.array(signature),
     }
-
-
-def select_split(model_input: dict[str, np.ndarray], split: str) -> dict[str, np.ndarray]:
-    """The rows of one split (``images``, ``plate_text``, ``region``, ``image_path``)."""
-    mask = model_input["split"] == split
-    return {key: model_input[key][mask] for key in ("images", "plate_text", "region", "image_path")}
 
 
 def train_model(

@@ -10,7 +10,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 prepare_model_input,
-                inputs=["plates_clean", "model_input_cache", "params:plate"],
+                inputs=["plates_clean", "plate_image_files", "model_input_cache", "params:plate"],
                 outputs="model_input",
                 name="prepare_model_input",
             ),
@@ -37,6 +37,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         namespace="train",
         inputs={
             "plates_clean",
+            "plate_image_files",
             "augmentation_transform",
             "training_checkpoint",
             "starting_model",
