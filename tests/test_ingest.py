@@ -175,3 +175,33 @@ def test_statistics_table_and_plot(annotations_dir, plate_params):
     assert frequency["1"] == 3  # AB123, DUP1, TST1
     figure = plot_dataset_statistics(clean)
     assert len(figure.axes) >= 4
+
+
+def test_splits_do_not_depend_on_where_the_data_sits(tmp_path):
+    """The same annotations CSV and images in two folders get the same splits: the hash keys
+    on the image's path relative to its CSV, so a fresh clone elsewhere trains on the same
+    split as the run that made the shipped model."""
+    from plate_ocr_pipeline.datasets import PlateAnnotationsDataset
+    from plate_ocr_pipeline.pipelines.ingest.nodes import (
+        assign_splits,
+        normalise_plate_texts,
+        validate_annotations,
+    )
+    from tests.conftest import DEFAULT_PLATE, write_text_image
+
+    ingest = {"split_fractions": {"train": 0.5, "val": 0.25, "test": 0.25}, "seed": 3,
+              "max_reject_fraction": 0.1}  # fmt: skip
+    splits = []
+    for place in ("here", "elsewhere/deeper"):
+        folder = tmp_path / place
+        texts = [f"AB{i:03d}" for i in range(24)]
+        for i, text in enumerate(texts):
+            write_text_image(folder / "images" / f"{i}.png", text)
+        rows = "".join(f"images/{i}.png,{text}\n" for i, text in enumerate(texts))
+        (folder / "annotations.csv").write_text(f"image_path,plate_text\n{rows}")
+        raw = PlateAnnotationsDataset(filepaths=[str(folder / "annotations.csv")]).load()
+        valid, _ = validate_annotations(normalise_plate_texts(raw, ingest), DEFAULT_PLATE)
+        clean = assign_splits(valid, ingest)
+        splits.append(dict(zip(clean["plate_text"], clean["split"], strict=True)))
+    assert splits[0] == splits[1]
+    assert set(splits[0].values()) == {"train", "val", "test"}

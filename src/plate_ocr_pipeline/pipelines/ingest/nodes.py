@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from collections import Counter
 from typing import Any
 
@@ -109,9 +110,23 @@ def _unit_interval(seed: int, key: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
+def _sources(table: pd.DataFrame) -> list[str]:
+    if "source_file" not in table:
+        return [""] * len(table)
+    return [str(v) if isinstance(v, str) else "" for v in table["source_file"]]
+
+
+def _split_key(image_path: str, source_file: str) -> str:
+    """The image's path relative to its annotations CSV: a checkout moved elsewhere (another
+    folder, another machine) draws the same splits."""
+    if not source_file:
+        return image_path
+    return os.path.relpath(image_path, os.path.dirname(source_file)).replace(os.sep, "/")
+
+
 def assign_splits(valid_annotations: pd.DataFrame, ingest: dict[str, Any]) -> pd.DataFrame:
-    """Keep a split the CSV gives; otherwise draw one from a hash of (``ingest.seed``, path)
-    with the ``ingest.split_fractions``.
+    """Keep a split the CSV gives; otherwise draw one from a hash of (``ingest.seed``, the
+    image's path relative to its CSV) with the ``ingest.split_fractions``.
 
     Hashing the path rather than shuffling keeps each image's split stable when rows are
     reordered or new data is added.
@@ -121,13 +136,15 @@ def assign_splits(valid_annotations: pd.DataFrame, ingest: dict[str, Any]) -> pd
     train_cut = p.split_fractions.train
     val_cut = train_cut + p.split_fractions.val
 
-    def draw(path: str) -> str:
-        u = _unit_interval(p.seed, path)
+    def draw(key: str) -> str:
+        u = _unit_interval(p.seed, key)
         return "train" if u < train_cut else "val" if u < val_cut else "test"
 
     table["split"] = [
-        _text_or_none(split) or draw(path)
-        for path, split in zip(table["image_path"], table["split"], strict=True)
+        _text_or_none(split) or draw(_split_key(path, source))
+        for path, source, split in zip(
+            table["image_path"], _sources(table), table["split"], strict=True
+        )
     ]
     table["region"] = table["region"].fillna("unknown")
     return table[CLEAN_COLUMNS].sort_values("image_path", kind="stable").reset_index(drop=True)
