@@ -148,3 +148,19 @@ def test_every_dtype_is_read_as_pixels(image, expected, gray_config):
 def test_arrays_that_are_not_pixels_are_refused_with_the_reason(image, reason, gray_config):
     with pytest.raises(ImageReadError, match=reason):
         preprocess_image(image, gray_config)
+
+
+def test_an_image_too_large_by_its_header_is_refused_before_decoding(tmp_path):
+    import struct
+    import zlib
+
+    from plate_ocr_pipeline.core.preprocessing import ImageReadError, read_image
+
+    ihdr = struct.pack(">IIBBBBB", 20000, 20000, 8, 0, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    png = (
+        b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + chunk + struct.pack(">I", zlib.crc32(chunk))
+    )
+    (tmp_path / "huge.png").write_bytes(png)
+    with pytest.raises(ImageReadError, match="20000x20000 pixels.*not decoded"):
+        read_image(tmp_path / "huge.png")

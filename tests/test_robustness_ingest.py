@@ -276,3 +276,30 @@ def test_ingest_run_logs_and_summarises_lines_read_as_clean_plus_rejected(
     rejects = pd.read_csv(out / "plates_rejects.csv")
     assert rejects["source_row"].tolist() == [61, 0]
     assert _runs(kedro_project.tracking) == [("FINISHED",)]
+
+
+def test_rows_pointing_at_special_or_huge_files_are_rejected_unread(tmp_path):
+    """A FIFO (would hang), a link to /dev/zero (would never end) and a PNG whose header says
+    20000x20000 (5 GB decoded): each row is a reject with the reason, read no further."""
+    import os
+    import struct
+    import zlib
+
+    from plate_ocr_pipeline.datasets import PlateAnnotationsDataset
+
+    os.mkfifo(tmp_path / "fifo.png")
+    os.symlink("/dev/zero", tmp_path / "zero.png")
+    ihdr = struct.pack(">IIBBBBB", 20000, 20000, 8, 0, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    png = (
+        b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + chunk + struct.pack(">I", zlib.crc32(chunk))
+    )
+    (tmp_path / "huge.png").write_bytes(png)
+    (tmp_path / "a.csv").write_text(
+        "image_path,plate_text\nfifo.png,AB1\nzero.png,AB2\nhuge.png,AB3\n"
+    )
+    table = PlateAnnotationsDataset(filepaths=[str(tmp_path / "a.csv")]).load()
+    reasons = dict(zip(table["raw_text"], table["image_error"], strict=True))
+    assert reasons["AB1"].startswith("not a regular file")
+    assert reasons["AB2"].startswith("not a regular file")
+    assert "20000x20000" in reasons["AB3"] and "not decoded" in reasons["AB3"]

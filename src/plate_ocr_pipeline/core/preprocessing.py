@@ -28,6 +28,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from plate_ocr_pipeline.core.image_header import DEFAULT_MAX_PIXELS, image_size
 from plate_ocr_pipeline.core.plate_config import PlateConfig
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
@@ -54,8 +55,9 @@ def read_image(source: str | os.PathLike | bytes) -> np.ndarray:
     """Decode an image file (or encoded bytes) as RGB/gray/RGBA, keeping its bit depth.
 
     Colour images come back in RGB order. Raises ``ImageReadError`` for a missing, empty or
-    undecodable input, and for a path that is not a regular file (a FIFO or device, also
-    through a symlink), which is never opened.
+    undecodable input, for a path that is not a regular file (a FIFO or device, also through
+    a symlink), which is never opened, and for an image whose header says it has more than
+    ``DEFAULT_MAX_PIXELS`` pixels, which is never decoded.
     """
     if isinstance(source, (bytes, bytearray)):
         data = bytes(source)
@@ -72,6 +74,11 @@ def read_image(source: str | os.PathLike | bytes) -> np.ndarray:
         data = path.read_bytes()
     if not data:
         raise ImageReadError(name, "file is empty (0 bytes)")
+    size = image_size(data)
+    if size is not None and size[0] * size[1] > DEFAULT_MAX_PIXELS:
+        raise ImageReadError(
+            name, f"image is {size[0]}x{size[1]} pixels, over {DEFAULT_MAX_PIXELS:,}: not decoded"
+        )
     image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if image is None:
         raise ImageReadError(name, "not a decodable image (corrupt or unsupported format)")

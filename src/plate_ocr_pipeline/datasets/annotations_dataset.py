@@ -27,6 +27,8 @@ import numpy as np
 import pandas as pd
 from kedro.io.core import AbstractDataset, DatasetError, get_protocol_and_path
 
+from plate_ocr_pipeline.core.image_header import DEFAULT_MAX_PIXELS, image_size
+
 REQUIRED_COLUMNS = ("image_path", "plate_text")
 OPTIONAL_COLUMNS = ("region", "split")
 PROBE_COLUMNS = ("image_error", "image_height", "image_width", "image_channels", "image_bit_depth")
@@ -39,6 +41,7 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
+MAX_IMAGE_BYTES = 50_000_000  # no plate crop comes near it
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 COLUMNS = (
     "source_file",
@@ -207,14 +210,32 @@ class PlateAnnotationsDataset(AbstractDataset[None, pd.DataFrame]):
         if csv_error or not image_path:
             return (None, None, None, None, None)
         try:
+            info = self._fs.info(image_path)
+        except FileNotFoundError:
+            return ("missing file", None, None, None, None)
+        except OSError as error:
+            return (f"unreadable file: {error.__class__.__name__}", None, None, None, None)
+        # A FIFO would hang the read and a device never end it: only regular files are read,
+        # and only up to a size no plate crop comes near.
+        if info.get("type") != "file":
+            return (f"not a regular file ({info.get('type')})", None, None, None, None)
+        if (info.get("size") or 0) > MAX_IMAGE_BYTES:
+            return (f"file over {MAX_IMAGE_BYTES:,} bytes: not read", None, None, None, None)
+        try:
             with self._fs.open(image_path, "rb") as handle:
-                data = handle.read()
+                data = handle.read(MAX_IMAGE_BYTES + 1)
         except FileNotFoundError:
             return ("missing file", None, None, None, None)
         except (IsADirectoryError, PermissionError, OSError) as error:
             return (f"unreadable file: {error.__class__.__name__}", None, None, None, None)
         if not data:
             return ("empty image: file has 0 bytes", None, None, None, None)
+        size = image_size(data)
+        if size is not None and size[0] * size[1] > DEFAULT_MAX_PIXELS:
+            reason = (
+                f"image is {size[0]}x{size[1]} pixels, over {DEFAULT_MAX_PIXELS:,}: not decoded"
+            )
+            return (reason, None, None, None, None)
         image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
         if image is None:
             return ("unreadable image: not a decodable image", None, None, None, None)
