@@ -449,7 +449,7 @@ def _model_source(model: Any) -> tuple[str | bytes, Path | None]:
         if not DEFAULT_MODEL_PATH.is_file():
             raise FileNotFoundError(
                 f"no model shipped at {DEFAULT_MODEL_PATH}: train and export one "
-                "(`kedro run --pipeline=train` writes data/06_models/model.onnx) "
+                "(`kedro run --pipelines=train` writes data/06_models/model.onnx) "
                 "or pass model_path='path/to/model.onnx'"
             )
         return str(DEFAULT_MODEL_PATH), DEFAULT_MODEL_PATH
