@@ -178,3 +178,54 @@ def test_a_ctc_checkpoint_exports_with_its_slot_decoding(tmp_path, config, plate
     np.testing.assert_allclose(
         session.run(None, {"input": images})[0], model.predict(images, verbose=0), atol=1e-5
     )
+
+
+TWO_LINE_KNOBS = {**CTC_KNOBS, "text_lines": 2}
+
+
+def test_a_two_line_head_reads_the_top_line_then_the_bottom_line(config):
+    model = build_model(config, "cnn", **TWO_LINE_KNOBS)
+    view = column_logits_view(model)
+    assert tuple(view.output_shape) == (None, 32, 37)  # 16 columns per line, top line first
+    # Logits that ignore the image: every top-line column says A, every bottom-line one B.
+    for line, character in [(0, "A"), (1, "B")]:
+        dense = model.get_layer(f"line{line}_logits")
+        kernel, bias = dense.get_weights()
+        bias = np.zeros_like(bias)
+        bias[config.alphabet.index(character)] = 10.0
+        dense.set_weights([np.zeros_like(kernel), bias])
+    images = np.zeros((2, 64, 128, 1), np.uint8)
+    texts = [text for text, _ in decode_with_confidence(model.predict(images, verbose=0), config)]
+    assert texts == ["AB", "AB"]
+
+
+def test_two_lines_need_the_ctc_head_and_at_most_two_lines(config):
+    with pytest.raises(ValueError, match="ctc head"):
+        build_model(config, "cnn", width_multiplier=0.25, head="dense", text_lines=2)
+    with pytest.raises(ValueError, match="text_lines"):
+        build_model(config, "cnn", **{**CTC_KNOBS, "text_lines": 3})
+    with pytest.raises(ValueError, match="text_lines"):
+        TrainParams(model={"text_lines": 3})
+
+
+def test_a_two_line_model_exports_to_onnx_with_the_same_slots(config):
+    onnxruntime = pytest.importorskip("onnxruntime")
+    pytest.importorskip("tf2onnx")
+    keras.utils.set_random_seed(5)
+    model = build_model(config, "cnn", **TWO_LINE_KNOBS)
+    session = onnxruntime.InferenceSession(
+        convert_keras_to_onnx(model, config, opset=17).SerializeToString()
+    )
+    images = np.random.default_rng(5).integers(0, 256, (6, 64, 128, 1), dtype=np.uint8)
+    np.testing.assert_allclose(
+        session.run(None, {"input": images})[0], model.predict(images, verbose=0), atol=1e-5
+    )
+
+
+def test_a_two_line_model_trains_with_ctc(model_input, plate_params):
+    keras.utils.set_random_seed(3)
+    params = quick_train_params(model=TWO_LINE_KNOBS, epochs=1, augmentation=False)
+    model, history = fit(model_input, None, plate_params, **params)
+    assert model.get_layer("line1_logits").kernel.shape[-1] == 37
+    assert tuple(model.output_shape) == (None, 10, 37)
+    assert np.isfinite(history["loss"]).all()

@@ -23,6 +23,7 @@ from plate_ocr_pipeline.pipelines.report.nodes import (
     plot_confidence_coverage,
     plot_error_gallery,
     plot_per_region,
+    plot_region_gallery,
     predict_sets,
     prepare_sets,
     summarise_by_confidence,
@@ -187,6 +188,20 @@ def test_error_gallery_shows_only_mistakes(sets, plate_params):
     assert len(titles) == 2 and any("true O00" in t and "pred 000" in t for t in titles)
     none_wrong = predictions.assign(correct=True)
     assert plot_error_gallery(report_sets, none_wrong, plate_params, REPORT) is not None
+
+
+def test_region_gallery_has_a_row_per_region_coloured_by_correctness(sets, plate_params):
+    report_sets, probabilities = sets
+    _, predictions, _ = compute_report_metrics(report_sets, probabilities, plate_params, REPORT)
+    two_regions = predictions.assign(region=["us", "us", "us", "ar"])
+    figure = plot_region_gallery(report_sets, two_regions, plate_params, {"region_gallery_size": 2})
+    titled = [axis for axis in figure.axes if axis.get_title()]
+    assert len(titled) == 3  # the first 2 of us, the one ar
+    wrong = {row.truth for row in two_regions.itertuples() if not row.correct}
+    for axis in titled:
+        truth = axis.get_title().split(": ")[1].split("\n")[0]
+        assert (axis.title.get_color() == "firebrick") == (truth in wrong)
+    assert plot_region_gallery(report_sets, two_regions.iloc[:0], plate_params, REPORT)
 
 
 def test_labelled_sets_load_relative_paths_reject_with_reasons_and_skip_missing(

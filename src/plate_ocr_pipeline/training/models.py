@@ -105,6 +105,7 @@ def build_cnn_model(
     head_units: int = 512,
     row_context: int = 0,
     pool_sizes: Sequence[Sequence[int]] | None = None,
+    text_lines: int = 1,
     dropout: float = 0.1,
     name: str = "cnn_ocr",
 ) -> keras.Model:
@@ -127,6 +128,11 @@ def build_cnn_model(
     ``pool_sizes`` gives the ``(height, width)`` of each pooling between stages (default 2x2
     everywhere). ``[[2, 2], [2, 2], [2, 1]]`` keeps 16 columns in the last stage instead of 8:
     about one column per half character, so each slot can find its character's edges.
+
+    ``text_lines`` (``ctc`` head only) is how many rows of text the head can read. With 2,
+    each text line gets its own hidden layer and logits over the same columns, and the
+    lines' columns are joined top line first: CTC reads a two-row plate top row then bottom
+    row, and a one-row plate leaves one line blank.
     """
     if depth < 1:
         raise ValueError(f"depth must be at least 1, got {depth}")
@@ -138,6 +144,10 @@ def build_cnn_model(
         )
     if head not in CNN_HEADS:
         raise ValueError(f"head {head!r} is not one of {CNN_HEADS}")
+    if text_lines not in (1, 2):
+        raise ValueError(f"text_lines must be 1 or 2, got {text_lines}")
+    if text_lines > 1 and head != "ctc":
+        raise ValueError(f"text_lines={text_lines} needs the ctc head, not {head!r}")
     inputs, x = _input_block(config)
     x = _conv_bn_act(x, _scaled(stem_filters, width_multiplier), 3, activation, "stem", stem_stride)
     for stage, base in enumerate(filters):
@@ -151,7 +161,8 @@ def build_cnn_model(
         x = _conv_bn_act(x, x.shape[-1], (1, row_context), activation, "row_context")
 
     if head == "ctc":
-        return keras.Model(inputs, _ctc_head(x, config, head_units, activation, dropout), name=name)
+        outputs = _ctc_head(x, config, head_units, activation, dropout, text_lines)
+        return keras.Model(inputs, outputs, name=name)
     x = _conv_bn_act(x, _scaled(head_channels, width_multiplier), 1, activation, "squeeze")
     x = layers.Flatten(name="flatten")(x)
     if dropout:
@@ -160,17 +171,31 @@ def build_cnn_model(
     return keras.Model(inputs, _slot_softmax(x, config), name=name)
 
 
-def _ctc_head(x, config: PlateConfig, hidden_units: int, activation: str, dropout: float):
+def _ctc_head(
+    x, config: PlateConfig, hidden_units: int, activation: str, dropout: float, text_lines: int = 1
+):
     """Per-column logits over the alphabet, the pad doubling as CTC's blank (named
-    ``column_logits``, what the CTC loss trains), then greedy decoding into slots."""
+    ``column_logits``, what the CTC loss trains), then greedy decoding into slots. With two
+    text lines, each line reads all columns with its own layers and the lines are joined
+    along the column axis, top line first."""
     rows, columns, channels = x.shape[1:]
     x = layers.Permute((2, 1, 3), name="columns_first")(x)
-    x = layers.Reshape((columns, rows * channels), name="column_features")(x)
-    x = layers.Dense(hidden_units, name="column_hidden")(x)
-    x = _activation(activation, "column_hidden_act")(x)
-    if dropout:
-        x = layers.Dropout(dropout, name="head_dropout")(x)
-    logits = layers.Dense(config.vocabulary_size, name=COLUMN_LOGITS_LAYER)(x)
+    features = layers.Reshape((columns, rows * channels), name="column_features")(x)
+    if text_lines == 1:
+        x = layers.Dense(hidden_units, name="column_hidden")(features)
+        x = _activation(activation, "column_hidden_act")(x)
+        if dropout:
+            x = layers.Dropout(dropout, name="head_dropout")(x)
+        logits = layers.Dense(config.vocabulary_size, name=COLUMN_LOGITS_LAYER)(x)
+        return ctc_decoding(config)(logits)
+    per_line = []
+    for line in range(text_lines):
+        x = layers.Dense(hidden_units, name=f"line{line}_hidden")(features)
+        x = _activation(activation, f"line{line}_hidden_act")(x)
+        if dropout:
+            x = layers.Dropout(dropout, name=f"line{line}_dropout")(x)
+        per_line.append(layers.Dense(config.vocabulary_size, name=f"line{line}_logits")(x))
+    logits = layers.Concatenate(axis=1, name=COLUMN_LOGITS_LAYER)(per_line)
     return ctc_decoding(config)(logits)
 
 

@@ -28,6 +28,7 @@ class ModelParams(BaseModel):
     head_units: int | None = Field(default=None, ge=1)
     row_context: int | None = Field(default=None, ge=0, le=64)
     pool_sizes: list[list[int]] | None = None
+    text_lines: int | None = Field(default=None, ge=1, le=2)
     embed_dim: int | None = Field(default=None, ge=8)
     num_heads: int | None = Field(default=None, ge=1)
     mlp_ratio: float | None = Field(default=None, gt=0)

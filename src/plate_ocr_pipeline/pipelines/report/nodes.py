@@ -342,6 +342,44 @@ def plot_error_gallery(
     return figure
 
 
+def plot_region_gallery(
+    sets: dict[str, dict[str, np.ndarray]],
+    predictions: pd.DataFrame,
+    plate_config: dict[str, Any],
+    report: dict[str, Any],
+) -> plt.Figure:
+    """One row per (set, region): its first ``region_gallery_size`` crops as the model sees
+    them, with truth and prediction (green when right, red when wrong). Where a region is
+    weak, the row shows what its plates look like."""
+    config = PlateConfig.from_dict(plate_config)
+    per_row = ReportParams.model_validate(report).region_gallery_size
+    regions = predictions.assign(region=predictions["region"].fillna("").replace("", "(none)"))
+    rows = [(key, part.head(per_row)) for key, part in regions.groupby(["set", "region"])]
+    figure, axes = plt.subplots(
+        max(1, len(rows)), max(1, per_row),
+        figsize=(2.2 * max(1, per_row), 1.2 * max(1, len(rows))), squeeze=False,
+    )  # fmt: skip
+    for axis in axes.ravel():
+        axis.axis("off")
+    if not rows or per_row == 0:
+        axes[0, 0].text(0.5, 0.5, "no plates", ha="center", va="center", fontsize=12)
+    lookup = {(name, path): i for name, data in sets.items()
+              for i, path in enumerate(data["image_path"].tolist())}  # fmt: skip
+    cmap = "gray" if config.num_channels == 1 else None
+    for axes_row, ((name, region), part) in zip(axes, rows, strict=False):
+        for axis, row in zip(axes_row, part.itertuples(index=False), strict=False):
+            image = sets[name]["images"][lookup[(name, row.image_path)]]
+            axis.imshow(image.squeeze(), cmap=cmap, vmin=0, vmax=255)
+            axis.set_title(
+                f"{name}/{region}: {row.truth}\nread {row.prediction or '(empty)'}",
+                fontsize=6,
+                color="darkgreen" if row.correct else "firebrick",
+            )
+    figure.suptitle("Plates per region: truth and reading", fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
 def plot_confidence_coverage(confidence_table: pd.DataFrame) -> plt.Figure:
     """plate_acc of the most confident plates against the share of plates kept, per set,
     each point labelled with the confidence threshold that keeps it."""

@@ -20,6 +20,7 @@ class ReportParams(BaseModel):
     batch_size: int = Field(default=256, ge=1)
     gallery_size: int = Field(default=24, ge=0, le=200)
     gallery_columns: int = Field(default=4, ge=1, le=12)
+    region_gallery_size: int = Field(default=4, ge=0, le=12)  # crops per (set, region) row
 
 
 # No `report:` section: the template reads the section of the stage that instantiates it.

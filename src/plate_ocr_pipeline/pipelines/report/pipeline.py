@@ -12,7 +12,7 @@ Free inputs, mapped by the stage that instantiates it under its namespace:
 Outputs (``<namespace>.<name>``, written by the catalog's ``{namespace}.*`` factories):
 ``metrics``, ``mlflow_metrics``, ``predictions``, ``rejects``, ``per_region``, ``per_length``,
 ``confidence_coverage``, ``confidence_coverage_plot``, ``character_confusion``,
-``error_gallery``, ``per_region_plot``.
+``error_gallery``, ``region_gallery``, ``per_region_plot``.
 """
 
 from kedro.pipeline import Pipeline, node, pipeline
@@ -24,6 +24,7 @@ from plate_ocr_pipeline.pipelines.report.nodes import (
     plot_confidence_coverage,
     plot_error_gallery,
     plot_per_region,
+    plot_region_gallery,
     predict_sets,
     prepare_sets,
     summarise_by_confidence,
@@ -90,6 +91,12 @@ def create_report_pipeline(*, held_out: bool = False) -> Pipeline:
                 inputs=["sets", "predictions", "plate_config", "params:report"],
                 outputs="error_gallery",
                 name="plot_error_gallery",
+            ),
+            node(
+                plot_region_gallery,
+                inputs=["sets", "predictions", "plate_config", "params:report"],
+                outputs="region_gallery",
+                name="plot_region_gallery",
             ),
             node(
                 plot_per_region,
