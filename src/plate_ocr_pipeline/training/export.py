@@ -1,5 +1,5 @@
 """Keras -> ONNX: a uint8 NHWC input named ``input`` with a dynamic batch, the plate config
-in the file's metadata, a parity check against Keras, an INT8 copy and its accuracy."""
+in the file's metadata, a parity check against Keras, a static INT8 copy and its accuracy."""
 
 from __future__ import annotations
 
@@ -202,14 +202,75 @@ def check_onnx_parity(
     return report
 
 
-def quantize_dynamic_int8(onnx_model: onnx.ModelProto) -> onnx.ModelProto:
-    """INT8 dynamic quantisation (weights int8, activations quantised at run time), with
-    the float model's metadata kept."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+# Layers whose outputs stay float in the INT8 copy, with everything after them: quantised
+# logits lose the margins that the in-graph greedy CTC decoding compares.
+FLOAT_LAYER_MARKERS = ("logits", "/plate")
+
+
+def _float_tail(model: onnx.ModelProto) -> list[str]:
+    """Names of the nodes that compute from a logits layer onwards (the logits themselves,
+    the CTC decoding or slot softmax after them)."""
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    for node in model.graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    tail: dict[str, None] = {}
+    stack = [n for n in model.graph.node if any(m in n.name for m in FLOAT_LAYER_MARKERS)]
+    while stack:
+        node = stack.pop()
+        if node.name in tail:
+            continue
+        tail[node.name] = None
+        for output in node.output:
+            stack.extend(consumers.get(output, []))
+    return list(tail)
+
+
+def quantize_static_int8(
+    onnx_model: onnx.ModelProto, calibration_images: np.ndarray, batch_size: int = 32
+) -> onnx.ModelProto:
+    """Static INT8 copy: per-channel int8 weights and uint8 activations (QOperator) for the
+    convolutions, pooling and the column layers, with activation ranges calibrated (min-max)
+    on ``calibration_images`` (preprocessed training crops). The logits and the decoding after
+    them stay float (``FLOAT_LAYER_MARKERS``). The float model's metadata is kept."""
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    if not len(calibration_images):
+        raise ValueError("static INT8 quantisation needs at least one calibration image")
+
+    class Batches(CalibrationDataReader):
+        def __init__(self) -> None:
+            self._batches = iter(
+                {INPUT_NAME: calibration_images[i : i + batch_size]}
+                for i in range(0, len(calibration_images), batch_size)
+            )
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            return next(self._batches, None)
 
     with tempfile.TemporaryDirectory() as folder:
-        output = Path(folder) / "model_int8.onnx"
-        quantize_dynamic(onnx_model, output, weight_type=QuantType.QInt8)
+        source, prepared, output = (Path(folder) / n for n in ("f.onnx", "p.onnx", "q.onnx"))
+        onnx.save(onnx_model, str(source))
+        quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
+        quantize_static(
+            str(prepared),
+            str(output),
+            Batches(),
+            quant_format=QuantFormat.QOperator,
+            per_channel=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            op_types_to_quantize=["Conv", "MatMul", "Relu", "MaxPool"],
+            nodes_to_exclude=_float_tail(onnx_model),
+            calibrate_method=CalibrationMethod.MinMax,
+        )
         quantized = onnx.load(str(output))
     # Keep our metadata (the quantiser may add its own keys but must not drop ours).
     metadata = read_metadata(onnx_model)
@@ -219,6 +280,7 @@ def quantize_dynamic_int8(onnx_model: onnx.ModelProto) -> onnx.ModelProto:
             entry = quantized.metadata_props.add()
             entry.key, entry.value = key, value
     logger.info(
-        "INT8 copy: %.1f kB -> %.1f kB", onnx_model.ByteSize() / 1024, quantized.ByteSize() / 1024
-    )
+        "INT8 copy: %.1f kB -> %.1f kB, calibrated on %d training crops",
+        onnx_model.ByteSize() / 1024, quantized.ByteSize() / 1024, len(calibration_images),
+    )  # fmt: skip
     return quantized

@@ -14,7 +14,8 @@ class ExportParams(BaseModel):
     parity_batch_size: int = Field(32, ge=1)
     parity_tolerance: float = Field(1e-4, gt=0)
     simplify: bool = True
-    quantize: bool = False
+    quantize: bool = True
+    calibration_images: int = Field(512, ge=1)
     quantization_eval_limit: int | None = Field(500, ge=1)
 
 
