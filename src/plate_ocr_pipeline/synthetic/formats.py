@@ -10,6 +10,11 @@ A *format* is a list of groups; each group is a string of character classes:
 Groups are rendered with a separator between them (dash, dot, emblem, gap, ...), chosen by
 the renderer. The *label* is the concatenation of the groups, upper-case ``A-Z0-9``, with the
 region's label rule applied (US labels write the letter ``O`` as the digit ``0``).
+
+Two-row plates: a ``/`` group (``ROW_BREAK``) marks the row break, so ``"L DDD / LLL"`` prints
+``L`` and ``DDD`` on the top row and ``LLL`` on the bottom one. The break is kept in the sampled
+groups (the renderer splits the rows on it, see ``split_rows``) and is no character: the label
+is the top row's characters followed by the bottom row's, with no separator.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import numpy as np
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 DIGITS = "0123456789"
+ROW_BREAK = "/"  # a group of its own in a format spec: the row break of a two-row plate
 
 # Vanity words (typed here, generic English) for US vanity plates.
 VANITY_WORDS = [
@@ -133,6 +139,8 @@ class RegionFormat:
         for groups, _ in self.formats:
             parts = []
             for group in groups:
+                if group == ROW_BREAK:
+                    continue
                 if group == "W":
                     parts.append("[A-Z0-9]{2,8}")
                     continue
@@ -145,6 +153,22 @@ class RegionFormat:
                         parts.append(f"[{letters}0-9]")
             alts.append("".join(parts))
         return re.compile("^(?:" + "|".join(alts) + ")$")
+
+    @property
+    def two_row(self) -> bool:
+        """Whether this region's plates print the text on two rows."""
+        return any(ROW_BREAK in groups for groups, _ in self.formats)
+
+
+def split_rows(groups: list[str] | tuple[str, ...]) -> list[list[str]]:
+    """The rows of a plate: ``["L", "123", "/", "ABC"]`` -> ``[["L", "123"], ["ABC"]]``."""
+    rows: list[list[str]] = [[]]
+    for group in groups:
+        if group == ROW_BREAK:
+            rows.append([])
+        else:
+            rows[-1].append(group)
+    return [row for row in rows if row]
 
 
 def _f(*items: tuple[str, float]) -> tuple[tuple[tuple[str, ...], float], ...]:
@@ -185,6 +209,8 @@ _US_FORMATS = _f(
     ("XXXXXXX", 1.0),
     ("W", 7.0),
 )
+
+_CZ_LETTERS = "ABCDEFHIJKLMNPRSTUVXYZ"  # no G, O, Q, W
 
 REGION_FORMATS: dict[str, RegionFormat] = {
     "us": RegionFormat("us", _US_FORMATS, label_map={"O": "0"}, family="us"),
@@ -235,25 +261,125 @@ REGION_FORMATS: dict[str, RegionFormat] = {
     ),
     "ar": RegionFormat("ar", _f(("LL DDD LL", 1.0)), family="mercosur"),
     "br": RegionFormat("br", _f(("LLL DLDD", 1.0)), family="mercosur"),
+    "uy": RegionFormat("uy", _f(("LLL DDDD", 1.0)), family="mercosur"),
+    "py": RegionFormat("py", _f(("LLLL DDD", 1.0)), family="mercosur"),
     "ar-old": RegionFormat("ar-old", _f(("LLL DDD", 1.0)), family="ar-old"),
     "br-old": RegionFormat("br-old", _f(("LLL DDDD", 1.0)), family="br-old"),
+    # --- more European one-row plates (docs/plate-regions.md, "Europe, one-row plates")
+    "eu-be": RegionFormat("eu-be", _f(("D LLL DDD", 1.0)), family="eu"),
+    "eu-at": RegionFormat(
+        "eu-at",
+        _f(
+            ("L DDD LL", 2.0),
+            ("LL DDD LL", 2.0),
+            ("LL DDDD L", 1.0),
+            ("L DDDD LL", 1.0),
+            ("LL D LLL", 1.0),
+        ),
+        family="eu",
+    ),
+    "eu-ch": RegionFormat(
+        "eu-ch",
+        _f(("LL DDDDDD", 1.0), ("LL DDDDD", 2.0), ("LL DDDD", 1.0), ("LL DDD", 0.5)),
+        family="eu",
+    ),
+    "eu-cz": RegionFormat(
+        "eu-cz", _f(("DLD DDDD", 3.0), ("DLL DDDD", 1.0)), letters=_CZ_LETTERS, family="eu"
+    ),
+    "eu-se": RegionFormat(
+        "eu-se",
+        _f(("LLL DDD", 3.0), ("LLL DDL", 1.0)),
+        letters="ABCDEFGHJKLMNOPRSTUWXYZ",
+        family="eu",
+    ),
+    "eu-no": RegionFormat("eu-no", _f(("LL DDDDD", 1.0)), family="eu"),
+    "eu-dk": RegionFormat("eu-dk", _f(("LL DD DDD", 1.0)), family="eu"),
+    "eu-pt": RegionFormat(
+        "eu-pt", _f(("DD DD LL", 1.0), ("DD LL DD", 1.0), ("LL DD LL", 1.0)), family="eu"
+    ),
+    "eu-fi": RegionFormat(
+        "eu-fi", _f(("LLL DDD", 5.0), ("LL DDD", 1.0), ("LLL DD", 0.5)), family="eu"
+    ),
+    "eu-ie": RegionFormat(
+        "eu-ie",
+        _f(("DDD L DDDD", 2.0), ("DDD LL DDDD", 1.0), ("DD L DDDDD", 1.0), ("DD LL DDDD", 1.0)),
+        family="eu",
+    ),
+    "eu-gr": RegionFormat("eu-gr", _f(("LLL DDDD", 1.0)), letters="ABEHIKMNOPTXYZ", family="eu"),
+    "eu-lu": RegionFormat("eu-lu", _f(("LL DDDD", 1.0)), family="eu"),
+    # --- two-row plates ("/" is the row break; the label is the top row, then the bottom)
+    "ar-moto": RegionFormat("ar-moto", _f(("L DDD / LLL", 1.0)), family="mercosur-moto"),
+    "br-moto": RegionFormat("br-moto", _f(("LLL / DLDD", 1.0)), family="mercosur-moto"),
+    "ar-old-moto": RegionFormat("ar-old-moto", _f(("DDD / LLL", 1.0)), family="old-moto"),
+    "br-old-moto": RegionFormat("br-old-moto", _f(("LLL / DDDD", 1.0)), family="old-moto"),
+    "eu-de-2row": RegionFormat(
+        "eu-de-2row",
+        _f(
+            ("L / LL DDD", 1.0),
+            ("LL / LL DDD", 2.0),
+            ("LLL / L DDD", 1.0),
+            ("LL / L DDDD", 1.0),
+            ("LLL / LL DD", 1.0),
+        ),
+        letters="ABCDEFGHIJKLMNOPRSTUVWXYZ",
+        family="eu-2row",
+    ),
+    "eu-fr-2row": RegionFormat(
+        "eu-fr-2row", _f(("LL / DDD LL", 1.0)), letters="ABCDEFGHJKLMNPQRSTVWXYZ", family="eu-2row"
+    ),
+    "eu-it-2row": RegionFormat(
+        "eu-it-2row", _f(("LL / DDDDD", 1.0)), letters="ABCDEFGHJKLMNPRSTVWXYZ", family="eu-2row"
+    ),
+    "eu-cz-2row": RegionFormat(
+        "eu-cz-2row", _f(("DLD / DDDD", 1.0)), letters=_CZ_LETTERS, family="eu-2row"
+    ),
+    "eu-no-2row": RegionFormat("eu-no-2row", _f(("LL / DDDDD", 1.0)), family="eu-2row"),
 }
 
 REGIONS: tuple[str, ...] = tuple(REGION_FORMATS)
 
+# Many countries, not mainly the US: a reader trained on these reads plates of every region
+# it is shown. Sums to 1 (generate._normalise_weights normalises any weights anyway).
 DEFAULT_REGION_WEIGHTS: dict[str, float] = {
-    "us": 0.82,
-    "eu-de": 0.02,
-    "eu-fr": 0.02,
-    "eu-it": 0.02,
-    "eu-es": 0.02,
-    "eu-nl": 0.015,
-    "eu-pl": 0.015,
-    "uk": 0.02,
-    "ar": 0.02,
-    "br": 0.015,
-    "ar-old": 0.01,
-    "br-old": 0.01,
+    "us": 0.44,
+    # Mercosur one-row (0.14)
+    "ar": 0.06,
+    "br": 0.05,
+    "uy": 0.015,
+    "py": 0.015,
+    # old South American one-row (0.13)
+    "ar-old": 0.07,
+    "br-old": 0.06,
+    # Europe one-row, 18 countries (0.15)
+    "eu-de": 0.016,
+    "eu-fr": 0.013,
+    "eu-it": 0.013,
+    "eu-es": 0.011,
+    "eu-nl": 0.009,
+    "eu-pl": 0.009,
+    "eu-be": 0.008,
+    "eu-at": 0.008,
+    "eu-ch": 0.008,
+    "eu-cz": 0.007,
+    "eu-pt": 0.007,
+    "eu-se": 0.006,
+    "eu-no": 0.006,
+    "eu-dk": 0.006,
+    "eu-fi": 0.006,
+    "eu-ie": 0.006,
+    "eu-gr": 0.006,
+    "eu-lu": 0.005,
+    "uk": 0.03,
+    # two-row (0.11)
+    "ar-moto": 0.02,
+    "br-moto": 0.015,
+    "ar-old-moto": 0.02,
+    "br-old-moto": 0.015,
+    "eu-de-2row": 0.01,
+    "eu-fr-2row": 0.008,
+    "eu-it-2row": 0.008,
+    "eu-cz-2row": 0.007,
+    "eu-no-2row": 0.007,
 }
 
 
@@ -285,6 +411,9 @@ def sample_groups(rng: np.random.Generator, region: str, allowed: str | None = N
     pools = {"L": letters, "D": digits, "X": letters + digits}
     groups = []
     for spec in groups_spec:
+        if spec == ROW_BREAK:
+            groups.append(ROW_BREAK)
+            continue
         if spec == "W":
             groups.append(_sample_vanity(rng, letters))
             continue

@@ -84,7 +84,12 @@ def plan_plate(
             groups = repeat_a_run(repeats, groups)
             label = groups_to_label(groups, region)
     w = int(rng.integers(width_range[0], width_range[1] + 1))
-    h = int(round(w / (plate_aspect(region) * rng.uniform(0.9, 1.12))))
+    aspect = plate_aspect(region) * rng.uniform(0.9, 1.12)
+    h = int(round(w / aspect))
+    if REGION_FORMATS[region].two_row and h > height_range[1]:
+        # A near-square plate: narrower rather than squashed into a wide crop.
+        w = int(np.clip(round(height_range[1] * aspect), width_range[0], width_range[1]))
+        h = int(round(w / aspect))
     h = int(np.clip(h, height_range[0], height_range[1]))
     return PlatePlan(index, region, tuple(groups), label, w, h)
 

@@ -28,7 +28,7 @@ from .fonts import (
     symbol_font_spec,
     text_mask,
 )
-from .formats import REGION_FORMATS, sample_text
+from .formats import REGION_FORMATS, groups_to_label, sample_text, split_rows
 
 DEFAULT_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_"
 
@@ -40,7 +40,22 @@ PLATE_SIZES: dict[str, tuple[int, int]] = {
     "mercosur": (400, 130),
     "ar-old": (294, 129),
     "br-old": (400, 130),
+    # two-row plates: closer to square (BR moto 200 x 170 mm; DE 280 x 200; FR 275 x 200;
+    # CZ 280 x 200; IT moto square-ish)
+    "mercosur-moto": (260, 220),
+    "old-moto": (240, 180),
+    "eu-2row": (280, 200),
+    "eu-fr-2row": (275, 200),
+    "eu-it-2row": (230, 200),
+    "eu-no-2row": (260, 200),
 }
+
+
+def plate_size(region: str) -> tuple[int, int]:
+    """Flat plate size (width, height) in plate coordinates: the region's own, else its
+    family's."""
+    return PLATE_SIZES.get(region) or PLATE_SIZES[REGION_FORMATS[region].family]
+
 
 STATE_NAMES = (
     (
@@ -101,7 +116,34 @@ SLOGANS = (
     "Veteran",
 )
 
-EU_CODES = {"eu-de": "D", "eu-fr": "F", "eu-it": "I", "eu-es": "E", "eu-nl": "NL", "eu-pl": "PL"}
+EU_CODES = {
+    "eu-de": "D",
+    "eu-fr": "F",
+    "eu-it": "I",
+    "eu-es": "E",
+    "eu-nl": "NL",
+    "eu-pl": "PL",
+    "eu-be": "B",
+    "eu-at": "A",
+    "eu-ch": "",  # no EU band
+    "eu-cz": "CZ",
+    "eu-se": "S",
+    "eu-no": "N",
+    "eu-dk": "DK",
+    "eu-pt": "P",
+    "eu-fi": "FIN",
+    "eu-ie": "IRL",
+    "eu-gr": "GR",
+    "eu-lu": "L",
+}
+# County names in Irish printed above the serial (a few of them).
+IE_COUNTIES = ("BAILE ATHA CLIATH", "CORCAIGH", "GAILLIMH", "LUIMNEACH", "CILL DARA", "MAIGH EO")
+MERCOSUR_TITLES = {
+    "ar": "REPUBLICA ARGENTINA",
+    "br": "BRASIL",
+    "uy": "URUGUAY",
+    "py": "PARAGUAY",
+}
 BR_CITIES = ("SP - SAO PAULO", "RJ - RIO DE JANEIRO", "MG - BELO HORIZONTE", "PR - CURITIBA")
 
 _INK = {
@@ -316,6 +358,9 @@ class SerialStyle:
     bold: int  # dilate (+) / erode (-) iterations
     glyphs: SerialGlyphs = SerialGlyphs()
     symbol_scale: float = 1.0  # size of a pictogram separator, from its usual size
+    # Separator of each gap between groups where it differs from ``separator`` (Austria: the
+    # state arms after the district code, spaces after that).
+    separators: tuple[str, ...] = ()
 
 
 def _glyph(style: SerialStyle, ch: str, height: float) -> np.ndarray:
@@ -344,7 +389,7 @@ def _layout_serial(groups: list[str], style: SerialStyle) -> tuple[list, float]:
     items = []
     for gi, group in enumerate(groups):
         if gi > 0:
-            sep = style.separator
+            sep = style.separators[gi - 1] if gi - 1 < len(style.separators) else style.separator
             width = {
                 "none": 0.0,
                 "space": 0.42 * h,
@@ -353,6 +398,8 @@ def _layout_serial(groups: list[str], style: SerialStyle) -> tuple[list, float]:
                 "emblem": 0.62 * h,
                 "symbol": 0.95 * h * style.symbol_scale,
                 "seals": 0.42 * h,
+                "shield": 0.7 * h,
+                "stickers": 0.5 * h,
             }[sep]
             items.append(("sep", sep, width))
         for ci, ch in enumerate(group):
@@ -514,7 +561,63 @@ def _draw_serial(
             r = int(0.13 * h)
             cv2.circle(img, (int(sx), int(cy - 0.17 * h)), r, tuple(rng.uniform(60, 230, 3)), -1)
             cv2.circle(img, (int(sx), int(cy + 0.17 * h)), r, tuple(rng.uniform(60, 230, 3)), -1)
-    return cx - total * scale / 2, cx + total * scale / 2
+        elif sep == "shield":  # a state's arms: a small striped shield, never a character
+            _draw_shield(rng, img, sx, cy, 0.42 * h * scale + 0.1 * h, 0.6 * h)
+        elif sep == "stickers":  # two round inspection / emission stickers, one above the other
+            r = max(2, int(0.14 * h))
+            for dy in (-0.18 * h, 0.18 * h):
+                cv2.circle(img, (int(sx), int(cy + dy)), r, tuple(rng.uniform(60, 240, 3)), -1)
+    x_left, x_right = cx - total * scale / 2, cx + total * scale / 2
+    _TEXT_BOXES.append((x_left, y, x_right, y + h))
+    return x_left, x_right
+
+
+# Boxes (x0, y0, x1, y1) of the serials drawn on the plate being rendered (plate coordinates),
+# filled by ``_draw_serial``: tight crops may cut into the plate but never into the serial.
+_TEXT_BOXES: list[tuple[float, float, float, float]] = []
+
+
+def _shield_pts(cx: float, cy: float, w: float, h: float) -> np.ndarray:
+    return np.array(
+        [
+            [cx - w / 2, cy - h / 2],
+            [cx + w / 2, cy - h / 2],
+            [cx + w / 2, cy + 0.15 * h],
+            [cx, cy + h / 2],
+            [cx - w / 2, cy + 0.15 * h],
+        ]
+    ).astype(np.int32)
+
+
+def _draw_shield(rng, img: np.ndarray, cx, cy, w, h, kind: str = "stripes") -> None:
+    """A coloured heraldic shield: ``stripes`` (red-white-red and other state arms),
+    ``swiss`` (white cross on red) or ``split`` (a canton's two colours)."""
+    red = tuple(float(v) for v in _jitter(rng, (200, 30, 40), 12))
+    white = (245.0, 245.0, 245.0)
+    if kind == "swiss":
+        cv2.fillPoly(img, [_shield_pts(cx, cy, w, h)], red, cv2.LINE_AA)
+        a, b = 0.12 * w, 0.32 * w
+        cv2.rectangle(img, (int(cx - a), int(cy - b)), (int(cx + a), int(cy + b)), white, -1)
+        cv2.rectangle(img, (int(cx - b), int(cy - a)), (int(cx + b), int(cy + a)), white, -1)
+        return
+    if kind == "split":
+        c1 = tuple(float(v) for v in rng.uniform(20, 240, 3))
+        c2 = tuple(float(v) for v in rng.uniform(20, 240, 3))
+        cv2.fillPoly(img, [_shield_pts(cx, cy, w, h)], c1, cv2.LINE_AA)
+        half = np.array(
+            [
+                [cx, cy - h / 2],
+                [cx + w / 2, cy - h / 2],
+                [cx + w / 2, cy + 0.15 * h],
+                [cx, cy + h / 2],
+            ]
+        ).astype(np.int32)
+        cv2.fillPoly(img, [half], c2, cv2.LINE_AA)
+        return
+    base = red if rng.random() < 0.7 else tuple(float(v) for v in rng.uniform(20, 200, 3))
+    cv2.fillPoly(img, [_shield_pts(cx, cy, w, h)], base, cv2.LINE_AA)
+    a, b = cx - 0.42 * w, cx + 0.42 * w
+    cv2.rectangle(img, (int(a), int(cy - h / 6)), (int(b), int(cy + h / 8)), white, -1)
 
 
 def _paste_mask_max(mask: np.ndarray, g: np.ndarray, x: float, y: float) -> None:
@@ -897,13 +1000,28 @@ def _eu_band(
         _text_line(img, font, code, x0 + bw / 2, 0.58 * H, 0.3 * H, 0.85 * bw, (245, 245, 245))
 
 
+def _mercosur_ink(rng, country: str) -> np.ndarray:
+    """Character colour by use (AR and BR): mostly black (private)."""
+    if country not in ("ar", "br"):
+        return _jitter(rng, (15, 15, 15), 6)
+    colours = ((15, 15, 15), (175, 25, 30), (25, 50, 150), (20, 110, 50), (165, 130, 45))
+    colours += ((120, 120, 124),)  # silver / grey: collector
+    k = int(rng.choice(len(colours), p=[0.82, 0.07, 0.03, 0.03, 0.02, 0.03]))
+    return _jitter(rng, colours[k], 6)
+
+
 def _eu_plate(rng, groups: list[str], region: str, res: Resources) -> np.ndarray:
-    W, H = PLATE_SIZES["eu"]
-    bg = (245, 200, 30) if region == "eu-nl" else (246, 246, 246)
+    W, H = plate_size(region)
+    bg = (245, 200, 30) if region in ("eu-nl", "eu-lu") else (246, 246, 246)
     img = np.empty((H, W, 3), np.float32)
     img[:] = _jitter(rng, bg, 8)
-    bw = int(rng.uniform(0.08, 0.095) * W)
-    _eu_band(rng, img, 0, bw, EU_CODES[region], res)
+    code = EU_CODES[region]
+    bw = 0
+    if region != "eu-ch" and (region != "eu-dk" or rng.random() < 0.6):
+        bw = int(rng.uniform(0.08, 0.095) * W)
+        _eu_band(rng, img, 0, bw, code, res, stars=region != "eu-no")
+        if region == "eu-no":
+            _flag_no(img, bw / 2, 0.3 * H, 0.6 * bw)
     right = 0
     if region in ("eu-fr", "eu-it") and rng.random() < 0.85:
         right = bw
@@ -919,21 +1037,79 @@ def _eu_plate(rng, groups: list[str], region: str, res: Resources) -> np.ndarray
             0.8 * right,
             (245, 245, 245),
         )
-    sep = {"eu-de": "seals", "eu-fr": "dash", "eu-nl": "dash"}.get(region, "space")
-    if region == "eu-pl" or region == "eu-es" or region == "eu-it":
+    elif region == "eu-pt" and rng.random() < 0.8:  # yellow band: year over month
+        right = int(rng.uniform(0.07, 0.085) * W)
+        img[:, W - right :] = _jitter(rng, (250, 205, 20), 8)
+        font, dark = res.serial_fonts[0], (25, 25, 25)
+        year, month = (
+            f"{rng.integers(0, 21) if rng.random() < 0.5 else rng.integers(92, 100):02d}",
+            f"{rng.integers(1, 13):02d}",
+        )
+        _text_line(img, font, year, W - right / 2, 0.17 * H, 0.26 * H, 0.8 * right, dark)
+        _text_line(img, font, month, W - right / 2, 0.57 * H, 0.26 * H, 0.8 * right, dark)
+    left_shield = right_shield = 0.0
+    # Switzerland: the Swiss shield on the left, the canton's on the right (rear plates).
+    if region == "eu-ch" and rng.random() < 0.7:
+        left_shield = right_shield = 0.1 * W
+        _draw_shield(rng, img, 0.055 * W, 0.5 * H, 0.065 * W, 0.55 * H, "swiss")
+        _draw_shield(rng, img, W - 0.055 * W, 0.5 * H, 0.065 * W, 0.55 * H, "split")
+    if region == "eu-at":  # red-white-red strips at the top and the bottom
+        t = max(2, int(0.07 * H))
+        red = _jitter(rng, (200, 30, 40), 10)
+        img[2 : 2 + t, bw:] = red
+        img[H - 2 - t : H - 2, bw:] = red
+    if region == "eu-dk":
+        t = max(2, int(0.04 * H))
+        cv2.rectangle(
+            img,
+            (t, t),
+            (W - 1 - t, H - 1 - t),
+            tuple(float(v) for v in _jitter(rng, (200, 30, 40), 10)),
+            t,
+        )
+    seps = {
+        "eu-de": "seals",
+        "eu-fr": "dash",
+        "eu-nl": "dash",
+        "eu-be": "dash",
+        "eu-pt": "dash",
+        "eu-gr": "dash",
+        "eu-ie": "dash",
+        "eu-fi": "dash" if rng.random() < 0.7 else "dot",
+        "eu-cz": "stickers" if rng.random() < 0.6 else "space",
+    }
+    sep = seps.get(region, "space")
+    if region in ("eu-pl", "eu-es", "eu-it"):
         sep = str(rng.choice(["space", "none"], p=[0.8, 0.2]))
-    style = _serial_style(rng, res, rng.uniform(0.66, 0.76) * H, sep, (0, 0, 0))
-    ink = _jitter(rng, (18, 18, 18), 8)
-    avail = W - bw - right
+    height = rng.uniform(0.66, 0.76) * H
+    cy = H * rng.uniform(0.49, 0.53)
+    if region == "eu-ie":  # county name in Irish above a smaller serial
+        county = IE_COUNTIES[int(rng.integers(len(IE_COUNTIES)))]
+        _text_line(
+            img,
+            res.serial_fonts[0],
+            county,
+            W / 2 + bw / 2,
+            0.06 * H,
+            0.17 * H,
+            0.5 * W,
+            (25, 25, 25),
+        )
+        height, cy = rng.uniform(0.56, 0.62) * H, H * rng.uniform(0.6, 0.63)
+    style = _serial_style(rng, res, height, sep, (0, 0, 0))
+    if region == "eu-at":  # the state arms after the district code, spaces after that
+        style = replace(style, separators=("shield",))
+    ink = _jitter(rng, (150, 20, 35) if region == "eu-be" else (18, 18, 18), 8)
+    x0, x1 = bw + left_shield, W - right - right_shield
     _draw_serial(
         rng,
         img,
         groups,
         style,
         ink,
-        bw + avail / 2,
-        H * rng.uniform(0.49, 0.53),
-        avail * 0.92,
+        (x0 + x1) / 2,
+        cy,
+        (x1 - x0) * 0.92,
         rng.random() < 0.4,
     )
     cv2.rectangle(img, (1, 1), (W - 2, H - 2), (20, 20, 20), int(rng.integers(1, 4)), cv2.LINE_AA)
@@ -942,57 +1118,83 @@ def _eu_plate(rng, groups: list[str], region: str, res: Resources) -> np.ndarray
     return img
 
 
+def _flag_no(img: np.ndarray, cx: float, cy: float, w: float) -> None:
+    """Norway's flag (red, white-edged blue cross) in the EU band, in place of the stars."""
+    h = w * 0.73
+    x0, y0 = int(cx - w / 2), int(cy - h / 2)
+    cv2.rectangle(img, (x0, y0), (int(x0 + w), int(y0 + h)), (186, 12, 47), -1)
+    for t, col in ((0.25, (245, 245, 245)), (0.12, (0, 32, 91))):
+        a = t * h
+        cv2.rectangle(
+            img, (int(x0 + 0.36 * w - a), y0), (int(x0 + 0.36 * w + a), int(y0 + h)), col, -1
+        )
+        cv2.rectangle(img, (x0, int(cy - a)), (int(x0 + w), int(cy + a)), col, -1)
+
+
 def _uk_plate(rng, groups: list[str], res: Resources) -> np.ndarray:
     W, H = PLATE_SIZES["uk"]
     rear = rng.random() < 0.55
+    # Vehicles built before 1980 may keep white, silver or grey characters on black.
+    black = rng.random() < 0.07
     img = np.empty((H, W, 3), np.float32)
-    img[:] = _jitter(rng, (250, 205, 20) if rear else (248, 248, 248), 8)
+    bg = (22, 22, 24) if black else (250, 205, 20) if rear else (248, 248, 248)
+    img[:] = _jitter(rng, bg, 8)
     bw = 0
-    if rng.random() < 0.5:
+    if not black and rng.random() < 0.5:
         bw = int(rng.uniform(0.07, 0.09) * W)
         _eu_band(rng, img, 0, bw, str(rng.choice(["UK", "GB"])), res, stars=rng.random() < 0.3)
     style = _serial_style(rng, res, rng.uniform(0.68, 0.78) * H, "space", (0, 0, 0))
     avail = W - bw
+    ink = _jitter(rng, (rng.uniform(175, 245),) * 3, 6) if black else _jitter(rng, (15,) * 3, 6)
     _draw_serial(
         rng,
         img,
         groups,
         style,
-        _jitter(rng, (15, 15, 15), 6),
+        ink,
         bw + avail / 2,
         H * rng.uniform(0.49, 0.52),
         avail * 0.92,
         False,
     )
-    if rng.random() < 0.5:
-        _border(rng, img, (20, 20, 20))
+    if black or rng.random() < 0.5:
+        _border(rng, img, ink if black else (20, 20, 20))
     return img
 
 
-def _mercosur_plate(rng, groups: list[str], region: str, res: Resources) -> np.ndarray:
-    W, H = PLATE_SIZES["mercosur"]
-    img = np.empty((H, W, 3), np.float32)
-    img[:] = _jitter(rng, (246, 246, 246), 6)
-    band = int(rng.uniform(0.19, 0.23) * H)
+def _mercosur_band(rng, img: np.ndarray, band: int, country: str, res: Resources) -> None:
+    """Blue top band: MERCOSUR (left), the country's name (centre), its flag (right)."""
+    H, W = img.shape[:2]
     img[:band] = _jitter(rng, (0, 51, 153), 10)
-    title = "REPUBLICA ARGENTINA" if region == "ar" else "BRASIL"
     _text_line(
         img,
         res.serial_fonts[int(rng.integers(len(res.serial_fonts)))],
-        title,
+        MERCOSUR_TITLES[country],
         W / 2,
         band * 0.22,
         band * 0.6,
-        0.6 * W,
+        0.55 * W,
         (245, 245, 245),
     )
-    fx = W - 0.1 * W
-    if region == "ar":
-        img[int(band * 0.2) : int(band * 0.8), int(fx) : int(fx + 0.06 * W)] = (116, 172, 223)
-        img[int(band * 0.4) : int(band * 0.6), int(fx) : int(fx + 0.06 * W)] = (250, 250, 250)
-    else:
-        img[int(band * 0.2) : int(band * 0.8), int(fx) : int(fx + 0.06 * W)] = (0, 150, 60)
-        cv2.circle(img, (int(fx + 0.03 * W), int(band / 2)), int(band * 0.22), (250, 220, 0), -1)
+    fx, fw = int(W - 0.1 * W), max(3, int(0.06 * W))
+    y0, y1 = int(band * 0.2), int(band * 0.8)
+    third = max(1, (y1 - y0) // 3)
+    if country == "ar":
+        img[y0:y1, fx : fx + fw] = (116, 172, 223)
+        img[y0 + third : y1 - third, fx : fx + fw] = (250, 250, 250)
+    elif country == "br":
+        img[y0:y1, fx : fx + fw] = (0, 150, 60)
+        cv2.circle(img, (fx + fw // 2, band // 2), max(1, int(band * 0.22)), (250, 220, 0), -1)
+    elif country == "uy":  # white with blue stripes, a sun in the corner
+        img[y0:y1, fx : fx + fw] = (250, 250, 250)
+        for k in range(1, 5, 2):
+            yy = y0 + k * (y1 - y0) // 5
+            img[yy : yy + max(1, (y1 - y0) // 8), fx : fx + fw] = (0, 56, 168)
+        cv2.circle(img, (fx + fw // 5, y0 + (y1 - y0) // 4), max(1, band // 8), (252, 209, 22), -1)
+    else:  # py: red, white, blue
+        img[y0 : y0 + third, fx : fx + fw] = (213, 43, 30)
+        img[y0 + third : y1 - third, fx : fx + fw] = (250, 250, 250)
+        img[y1 - third : y1, fx : fx + fw] = (0, 56, 168)
     _small_text(
         img,
         res.serial_fonts[0],
@@ -1003,18 +1205,28 @@ def _mercosur_plate(rng, groups: list[str], region: str, res: Resources) -> np.n
         0.14 * W,
         (245, 245, 245),
     )
+
+
+def _mercosur_plate(rng, groups: list[str], region: str, res: Resources) -> np.ndarray:
+    W, H = PLATE_SIZES["mercosur"]
+    img = np.empty((H, W, 3), np.float32)
+    img[:] = _jitter(rng, (246, 246, 246), 6)
+    band = int(rng.uniform(0.19, 0.23) * H)
+    _mercosur_band(rng, img, band, region, res)
     if region == "ar":
         shown = groups if rng.random() < 0.7 else ["".join(groups)]
         sep = "space"
-    else:
+    elif region == "br":
         shown, sep = ["".join(groups)], "none"
+    else:
+        shown, sep = groups, "space"
     style = _serial_style(rng, res, rng.uniform(0.5, 0.6) * H, sep, (0, 0, 0))
     _draw_serial(
         rng,
         img,
         shown,
         style,
-        _jitter(rng, (15, 15, 15), 6),
+        _mercosur_ink(rng, region),
         W / 2,
         band + (H - band) * rng.uniform(0.48, 0.53),
         0.9 * W,
@@ -1024,46 +1236,249 @@ def _mercosur_plate(rng, groups: list[str], region: str, res: Resources) -> np.n
     return img
 
 
+# Brazilian pre-Mercosur categories (background, characters, odds): private grey/black,
+# hire red/white, driving school white/red, official white/black, test green/white,
+# diplomatic blue/white, collector black/white.
+BR_OLD_COLOURS = (
+    ((185, 185, 180), (20, 20, 20), 0.62),
+    ((175, 30, 35), (240, 240, 240), 0.14),
+    ((240, 240, 238), (175, 30, 35), 0.05),
+    ((240, 240, 238), (20, 20, 20), 0.05),
+    ((25, 115, 60), (240, 240, 240), 0.04),
+    ((30, 60, 150), (240, 240, 240), 0.03),
+    ((22, 22, 24), (235, 235, 235), 0.07),
+)
+
+
+def _old_colours(rng, country: str) -> tuple[np.ndarray, np.ndarray, str]:
+    """(background, ink, strip text) of an old AR (white on black) or BR plate."""
+    if country == "ar":
+        return _jitter(rng, (22, 22, 24), 8), _jitter(rng, (235, 235, 235), 10), "ARGENTINA"
+    k = int(rng.choice(len(BR_OLD_COLOURS), p=[c[2] for c in BR_OLD_COLOURS]))
+    bg, ink, _ = BR_OLD_COLOURS[k]
+    strip = BR_CITIES[int(rng.integers(len(BR_CITIES)))]
+    if k == 5:  # diplomatic: the strip shows the mission's category, not a city
+        strip = str(rng.choice(["CD", "CC", "CMD", "OI", "ADM"]))
+    return _jitter(rng, bg, 12), _jitter(rng, ink, 6), strip
+
+
+def _br_style(style: SerialStyle) -> SerialStyle:
+    """Mandatory, the old Brazilian plate face: the 1 is a bare bar (like the I)."""
+    return replace(style, glyphs=replace(style.glyphs, bar_one=True, serif_i=False))
+
+
 def _old_plate(rng, groups: list[str], region: str, res: Resources) -> np.ndarray:
     W, H = PLATE_SIZES[region]
     img = np.empty((H, W, 3), np.float32)
+    bg, ink, strip = _old_colours(rng, "ar" if region == "ar-old" else "br")
+    img[:] = bg
     if region == "ar-old":
-        img[:] = _jitter(rng, (22, 22, 24), 8)
-        ink = _jitter(rng, (235, 235, 235), 10)
-        _text_line(img, res.serial_fonts[0], "ARGENTINA", W / 2, 0.06 * H, 0.11 * H, 0.5 * W, ink)
+        strip_ink = ink if rng.random() < 0.5 else _jitter(rng, (120, 180, 230), 10)
+        _text_line(img, res.serial_fonts[0], strip, W / 2, 0.06 * H, 0.11 * H, 0.5 * W, strip_ink)
         sep, cy = "space", 0.56 * H
         height = rng.uniform(0.45, 0.55) * H
     else:
-        img[:] = _jitter(rng, (185, 185, 180), 12)
-        ink = _jitter(rng, (20, 20, 20), 6)
-        city = BR_CITIES[int(rng.integers(len(BR_CITIES)))]
-        _text_line(img, res.serial_fonts[0], city, W / 2, 0.05 * H, 0.15 * H, 0.6 * W, ink)
-        sep, cy = "dash", 0.6 * H
+        _text_line(img, res.serial_fonts[0], strip, W / 2, 0.05 * H, 0.15 * H, 0.6 * W, ink)
+        sep, cy = ("dash" if rng.random() < 0.7 else "dot"), 0.6 * H
         height = rng.uniform(0.5, 0.58) * H
     style = _serial_style(rng, res, height, sep, ink)
+    if region == "br-old":
+        style = _br_style(style)
     _draw_serial(rng, img, groups, style, ink, W / 2, cy, 0.9 * W, rng.random() < 0.7)
     _border(rng, img, ink)
     return img
 
 
+# ------------------------------------------------------------------------------ two rows
+
+
+def _fit_height(row: list[str], style: SerialStyle, max_w: float) -> SerialStyle:
+    """Smaller characters where a row would otherwise be squeezed a lot (then squeezed)."""
+    _, total = _layout_serial(row, style)
+    if total <= max_w:
+        return style
+    return replace(style, height=style.height * max(0.78, (max_w / total) ** 0.5))
+
+
+def _draw_rows(
+    rng,
+    img: np.ndarray,
+    groups: list[str],
+    style: SerialStyle,
+    ink,
+    y0: float,
+    y1: float,
+    top_x: tuple[float, float],
+    bottom_x: tuple[float, float],
+    emboss: bool,
+) -> tuple[float, float]:
+    """Two rows of about equal height with a small gap between them, in [y0, y1]: the groups
+    before the row break on top (in ``top_x``), the rest below (in ``bottom_x``). Returns
+    the top row's (x_left, x_right)."""
+    rows = split_rows(groups)
+    top, bottom = rows[0], [g for row in rows[1:] for g in row]
+    gap = rng.uniform(0.04, 0.1) * (y1 - y0)
+    row_h = (y1 - y0 - gap) / 2
+    height = row_h * rng.uniform(0.8, 0.9)
+    top_style = replace(style, height=height * rng.uniform(0.88, 1.0))
+    bottom_style = replace(style, height=height)
+    top_w, bottom_w = 0.94 * (top_x[1] - top_x[0]), 0.94 * (bottom_x[1] - bottom_x[0])
+    top_style = _fit_height(top, top_style, top_w)
+    bottom_style = _fit_height(bottom, bottom_style, bottom_w)
+    xs = _draw_serial(rng, img, top, top_style, ink, sum(top_x) / 2, y0 + row_h / 2, top_w, emboss)
+    _draw_serial(
+        rng, img, bottom, bottom_style, ink, sum(bottom_x) / 2, y1 - row_h / 2, bottom_w, emboss
+    )
+    return xs
+
+
+def _mercosur_moto_plate(rng, groups: list[str], region: str, res: Resources) -> np.ndarray:
+    W, H = plate_size(region)
+    country = region.split("-")[0]
+    img = np.empty((H, W, 3), np.float32)
+    img[:] = _jitter(rng, (246, 246, 246), 6)
+    band = int(rng.uniform(0.15, 0.19) * H)
+    _mercosur_band(rng, img, band, country, res)
+    sep = "space" if country == "ar" else "none"
+    style = _serial_style(rng, res, 0.3 * H, sep, (0, 0, 0))
+    _draw_rows(
+        rng,
+        img,
+        groups,
+        style,
+        _mercosur_ink(rng, country),
+        band + 0.05 * H,
+        0.95 * H,
+        (0.04 * W, 0.96 * W),
+        (0.04 * W, 0.96 * W),
+        rng.random() < 0.3,
+    )
+    cv2.rectangle(img, (1, 1), (W - 2, H - 2), (20, 20, 20), int(rng.integers(1, 3)), cv2.LINE_AA)
+    return img
+
+
+def _old_moto_plate(rng, groups: list[str], region: str, res: Resources) -> np.ndarray:
+    W, H = plate_size(region)
+    country = region.split("-")[0]
+    img = np.empty((H, W, 3), np.float32)
+    bg, ink, strip = _old_colours(rng, country)
+    img[:] = bg
+    _text_line(img, res.serial_fonts[0], strip, W / 2, 0.05 * H, 0.1 * H, 0.6 * W, ink)
+    style = _serial_style(rng, res, 0.3 * H, "space", ink)
+    if country == "br":
+        style = _br_style(style)
+    _draw_rows(
+        rng,
+        img,
+        groups,
+        style,
+        ink,
+        0.18 * H,
+        0.95 * H,
+        (0.05 * W, 0.95 * W),
+        (0.05 * W, 0.95 * W),
+        rng.random() < 0.6,
+    )
+    _border(rng, img, ink)
+    return img
+
+
+def _eu_2row_plate(rng, groups: list[str], region: str, res: Resources) -> np.ndarray:
+    """Square European plate: the EU band at the left of the top row (or full height), the
+    district / first letters on top, the rest below (DE, FR, IT moto, CZ, NO)."""
+    W, H = plate_size(region)
+    country = region.removesuffix("-2row")
+    img = np.empty((H, W, 3), np.float32)
+    img[:] = _jitter(rng, (246, 246, 246), 8)
+    y0, y1 = 0.06 * H, 0.94 * H
+    split = (y0 + y1) / 2
+    bw = int(rng.uniform(0.11, 0.14) * W)
+    full_band = rng.random() < 0.3
+    band_rows = img if full_band else img[: int(split)]
+    _eu_band(rng, band_rows, 0, bw, EU_CODES[country], res, stars=country != "eu-no")
+    if country == "eu-no":
+        _flag_no(band_rows, bw / 2, 0.3 * band_rows.shape[0], 0.6 * bw)
+    right = 0
+    if country in ("eu-fr", "eu-it") and rng.random() < 0.75:  # right band on the top row
+        right = bw
+        img[: int(split), W - right :] = _jitter(rng, (0, 51, 153), 10)
+        if country == "eu-it":
+            cv2.circle(
+                img,
+                (int(W - right / 2), int(0.2 * H)),
+                max(2, int(0.25 * right)),
+                (250, 205, 20),
+                -1,
+            )
+        txt = f"{rng.integers(1, 96):02d}" if country == "eu-fr" else f"{rng.integers(0, 30):02d}"
+        _text_line(
+            img,
+            res.serial_fonts[0],
+            txt,
+            W - right / 2,
+            0.32 * H,
+            0.1 * H,
+            0.8 * right,
+            (245, 245, 245),
+        )
+    seals = country == "eu-de" and rng.random() < 0.8
+    top_x = (bw + 0.02 * W, W - right - (0.16 * W if seals else 0.02 * W))
+    bottom_x = ((bw if full_band else 0) + 0.03 * W, W - 0.03 * W)
+    sep = "dash" if country == "eu-fr" else "space"
+    style = _serial_style(rng, res, 0.3 * H, sep, (0, 0, 0))
+    ink = _jitter(rng, (18, 18, 18), 8)
+    _, top_right = _draw_rows(
+        rng, img, groups, style, ink, y0, y1, top_x, bottom_x, rng.random() < 0.4
+    )
+    if seals:  # the two round seals right of the district code
+        r = int(0.07 * H)
+        sx = int(min(top_right + 0.06 * W, W - 0.02 * W - r))
+        for dy in (-0.1 * H, 0.08 * H):
+            cv2.circle(
+                img, (sx, int(y0 + (split - y0) / 2 + dy)), r, tuple(rng.uniform(60, 230, 3)), -1
+            )
+    cv2.rectangle(img, (1, 1), (W - 2, H - 2), (20, 20, 20), int(rng.integers(1, 4)), cv2.LINE_AA)
+    if rng.random() < 0.4:
+        _bolt_holes(rng, img, False)
+    return img
+
+
+def _flat_plate(
+    rng, region: str, groups: list[str], res: Resources
+) -> tuple[np.ndarray, tuple[float, float, float, float, float]]:
+    """Flat plate of ``region`` and the box of its characters: (x0, y0, x1, y1, height of
+    the smallest row), in plate coordinates."""
+    family = REGION_FORMATS[region].family
+    _TEXT_BOXES.clear()
+    if family == "us":
+        img = _us_plate(rng, groups, res)
+    elif family == "eu":
+        img = _eu_plate(rng, groups, region, res)
+    elif family == "uk":
+        img = _uk_plate(rng, groups, res)
+    elif family == "mercosur":
+        img = _mercosur_plate(rng, groups, region, res)
+    elif family == "mercosur-moto":
+        img = _mercosur_moto_plate(rng, groups, region, res)
+    elif family == "old-moto":
+        img = _old_moto_plate(rng, groups, region, res)
+    elif family == "eu-2row":
+        img = _eu_2row_plate(rng, groups, region, res)
+    else:
+        img = _old_plate(rng, groups, region, res)
+    boxes = np.array(_TEXT_BOXES or [(0, 0, img.shape[1], img.shape[0])], np.float32)
+    _TEXT_BOXES.clear()
+    box = (*boxes[:, :2].min(0), *boxes[:, 2:].max(0), float((boxes[:, 3] - boxes[:, 1]).min()))
+    return img, tuple(float(v) for v in box)
+
+
 def render_flat_plate(rng, region: str, groups: list[str], res: Resources) -> np.ndarray:
     """Flat plate (float32 RGB, plate coordinates) of ``region`` showing ``groups``."""
-    family = REGION_FORMATS[region].family
-    if family == "us":
-        return _us_plate(rng, groups, res)
-    if family == "eu":
-        return _eu_plate(rng, groups, region, res)
-    if family == "uk":
-        return _uk_plate(rng, groups, res)
-    if family == "mercosur":
-        return _mercosur_plate(rng, groups, region, res)
-    return _old_plate(rng, groups, region, res)
+    return _flat_plate(rng, region, groups, res)[0]
 
 
 def plate_aspect(region: str) -> float:
-    w, h = PLATE_SIZES[
-        REGION_FORMATS[region].family if REGION_FORMATS[region].family in PLATE_SIZES else region
-    ]
+    w, h = plate_size(region)
     return w / h
 
 
@@ -1077,18 +1492,47 @@ def _car_body(rng, w: int, h: int) -> np.ndarray:
     return img
 
 
-def place_in_crop(rng, plate: np.ndarray, width: int, height: int) -> np.ndarray:
+TIGHT_ODDS = 0.15  # share of crops cut into the plate's border (rarely a sliver of a character)
+SMALL_ODDS = 0.08  # share of crops rendered 16-30 px high (a far plate), then scaled to size
+
+
+def _tight_window(rng, pw: int, ph: int, box) -> tuple[float, float, float, float]:
+    """Window (u0, v0, u1, v1) of the plate that fills a tight crop: cut into the border
+    between the plate's edge and the characters; on either side, sometimes a sliver (at most
+    4% of the character height) off the first or last character's edge."""
+    tx0, ty0, tx1, ty1, row_h = box
+    sliver = 0.04 * row_h
+    cut = rng.random(2) < 0.35
+    u0 = tx0 + rng.uniform(0, sliver) if cut[0] else tx0 - rng.uniform(0.1, 0.9) * max(tx0, 0)
+    gap_r = max(pw - tx1, 0)
+    u1 = tx1 - rng.uniform(0, sliver) if cut[1] else tx1 + rng.uniform(0.1, 0.9) * gap_r
+    v0 = rng.uniform(0, 0.8) * max(ty0, 0)
+    v1 = ph - rng.uniform(0, 0.8) * max(ph - ty1, 0)
+    return float(u0), float(v0), float(u1), float(v1)
+
+
+def place_in_crop(rng, plate: np.ndarray, width: int, height: int, text_box=None) -> np.ndarray:
     """Warp the flat plate into a width x height crop (the whole plate with a thin margin
-    mostly, like a detector's box; sometimes loose, rarely clipped by a few pixels)."""
+    mostly, like a detector's box; sometimes loose, rarely clipped by a few pixels). Given
+    the characters' ``text_box`` (from ``_flat_plate``), a share of crops (``TIGHT_ODDS``)
+    is tight: cut into the plate's border, at most a sliver off the outer characters."""
     ph, pw = plate.shape[:2]
     loose = rng.random() < 0.15
-    m = rng.uniform(0.02, 0.15, 4) if loose else rng.uniform(-0.015, 0.05, 4)
-    x0, y0 = m[0] * width, m[1] * height
-    x1, y1 = width - m[2] * width, height - m[3] * height
+    tight = text_box is not None and not loose and rng.random() < TIGHT_ODDS / 0.85
+    if tight:
+        u0, v0, u1, v1 = _tight_window(rng, pw, ph, text_box)
+        sx, sy = width / max(u1 - u0, 1.0), height / max(v1 - v0, 1.0)
+        x0, y0, x1, y1 = -u0 * sx, -v0 * sy, (pw - u0) * sx, (ph - v0) * sy
+        jitter, max_angle = 0.004, 1.5
+    else:
+        m = rng.uniform(0.02, 0.15, 4) if loose else rng.uniform(-0.015, 0.05, 4)
+        x0, y0 = m[0] * width, m[1] * height
+        x1, y1 = width - m[2] * width, height - m[3] * height
+        jitter, max_angle = 0.018, 5.0
     dst = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32)
-    dst += rng.normal(0, 0.018, (4, 2)).astype(np.float32) * np.array([width, height], np.float32)
+    dst += rng.normal(0, jitter, (4, 2)).astype(np.float32) * np.array([width, height], np.float32)
     if rng.random() < 0.5:
-        ang = np.deg2rad(rng.uniform(-5, 5))
+        ang = np.deg2rad(rng.uniform(-max_angle, max_angle))
         c = dst.mean(0)
         rot = np.array([[np.cos(ang), -np.sin(ang)], [np.sin(ang), np.cos(ang)]], np.float32)
         dst = (dst - c) @ rot.T + c
@@ -1114,8 +1558,9 @@ def place_in_crop(rng, plate: np.ndarray, width: int, height: int) -> np.ndarray
     return out
 
 
-def degrade(rng, img: np.ndarray) -> np.ndarray:
-    """Photometric degradations; float32 in, uint8 RGB out."""
+def degrade(rng, img: np.ndarray, small: bool = False) -> np.ndarray:
+    """Photometric degradations; float32 in, uint8 RGB out. ``small``: the crop is already
+    tiny, so no further loss of resolution or blur (their draws are still made)."""
     # Real crops are mostly sharp and well lit (the real-US set); the on-the-fly augmentation
     # adds its own blur and noise on top, so each effect here stays the exception.
     if rng.random() < 0.45:
@@ -1131,9 +1576,9 @@ def degrade(rng, img: np.ndarray) -> np.ndarray:
     out = np.clip(img, 0, 255).astype(np.uint8)
     if rng.random() < 0.5:
         out = effects.gamma_contrast(rng, out)
-    if rng.random() < 0.2:
+    if rng.random() < 0.2 and not small:
         out = effects.low_resolution(rng, out)
-    if rng.random() < 0.3:
+    if rng.random() < 0.3 and not small:
         out = effects.blur(rng, out)
     if rng.random() < 0.4:
         out = effects.noise(rng, out)
@@ -1159,9 +1604,12 @@ def render_plate(
     """Render one plate crop: (uint8 RGB image of height x width, label).
 
     ``groups`` fixes the printed character groups (otherwise sampled from the region's
-    formats); ``width``/``height`` default to 320 and the region's aspect; ``glyphs`` picks
-    serial glyph variants (default: none) and ``us_layout`` the US layout ranges (default:
-    ``UsLayout()``, conf/base's).
+    formats; a ``"/"`` group is a two-row plate's row break); ``width``/``height`` default
+    to 320 and the region's aspect; ``glyphs`` picks serial glyph variants (default: none)
+    and ``us_layout`` the US layout ranges (default: ``UsLayout()``, conf/base's).
+
+    A share of crops (``SMALL_ODDS``) is rendered 16-30 px high, as a far plate comes out
+    of a detector, and scaled up to ``height`` x ``width`` (the size every crop is stored at).
     """
     if region not in REGION_FORMATS:
         raise ValueError(f"unknown region {region!r}; known: {', '.join(REGION_FORMATS)}")
@@ -1170,13 +1618,18 @@ def render_plate(
     if groups is None:
         groups, label = sample_text(rng, region, max_plate_slots, alphabet.replace(pad_char, ""))
     else:
-        from .formats import groups_to_label
-
         label = groups_to_label(list(groups), region)
     if width is None:
         width = 320
     if height is None:
         height = max(16, int(round(width / plate_aspect(region))))
-    plate = render_flat_plate(rng, region, list(groups), res)
-    crop = place_in_crop(rng, plate, int(width), int(height))
+    width, height = int(width), int(height)
+    plate, box = _flat_plate(rng, region, list(groups), res)
+    small_h = int(rng.integers(16, 31))
+    if rng.random() < SMALL_ODDS and height > small_h:
+        small_w = max(8, int(round(width * small_h / height)))
+        crop = degrade(rng, place_in_crop(rng, plate, small_w, small_h, box), small=True)
+        interp = cv2.INTER_LINEAR if rng.random() < 0.7 else cv2.INTER_CUBIC
+        return np.ascontiguousarray(cv2.resize(crop, (width, height), interpolation=interp)), label
+    crop = place_in_crop(rng, plate, width, height, box)
     return degrade(rng, crop), label
