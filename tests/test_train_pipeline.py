@@ -2,6 +2,7 @@
 the quick environment runs ingest -> augment -> fit -> evaluate end to end through Kedro."""
 
 import json
+import logging
 import re
 import sqlite3
 from pathlib import Path
@@ -282,3 +283,26 @@ def test_every_environment_gives_valid_parameters(env, tmp_path, monkeypatch):
             value = re.sub(r"\$\{globals:(\w+)\}", lambda m: str(globals_[m[1]]), value)
         found = OmegaConf.select(OmegaConf.create(merged), ".".join(keys))
         assert found == value, (keys, found, value)
+
+
+def test_step_progress_reports_steps_speed_and_time_left():
+    from plate_ocr_pipeline.training.callbacks import StepProgress
+
+    progress = StepProgress(every=2, steps_per_epoch=5, epochs=3, batch_size=8)
+    progress.on_epoch_begin(1)
+    for batch in range(5):
+        progress.on_train_batch_end(batch, {"loss": 2.5 - batch / 10})
+    # Steps 2 and 4, and the epoch's last step.
+    assert [line.split(" (")[0] for line in progress.lines] == [
+        "epoch 2/3 step 2/5", "epoch 2/3 step 4/5", "epoch 2/3 step 5/5",
+    ]  # fmt: skip
+    assert "loss 2.4000" in progress.lines[0] and "samples/s" in progress.lines[0]
+    assert "epoch left 0m00s" in progress.lines[-1]
+
+
+def test_training_logs_progress_within_the_epoch(model_input, plate_params, caplog):
+    params = quick_train_params(epochs=1, augmentation=False, progress_every_steps=1)
+    with caplog.at_level(logging.INFO, logger="plate_ocr_pipeline.training.callbacks"):
+        fit(model_input, None, plate_params, **params)
+    lines = [r.getMessage() for r in caplog.records if "step " in r.getMessage()]
+    assert lines and lines[0].startswith("epoch 1/1 step 1/") and "run left" in lines[-1]

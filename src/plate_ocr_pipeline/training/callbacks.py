@@ -3,6 +3,8 @@ metrics, and the per-epoch checkpoint that makes a run resumable."""
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 import keras
@@ -10,6 +12,49 @@ import numpy as np
 from keras import ops
 
 from plate_ocr_pipeline.training.checkpoints import CheckpointStore
+
+logger = logging.getLogger(__name__)
+
+
+def _duration(seconds: float) -> str:
+    minutes, seconds = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds:02d}s"
+
+
+class StepProgress(keras.callbacks.Callback):
+    """Every ``every`` steps, one log line: epoch, step, running loss, samples per second and
+    the time left in the epoch and in the run. Epochs last minutes on a CPU; a log file
+    should show the run is alive and when it will end."""
+
+    def __init__(self, every: int, steps_per_epoch: int, epochs: int, batch_size: int) -> None:
+        super().__init__()
+        self.every, self.steps, self.epochs = int(every), int(steps_per_epoch), int(epochs)
+        self.batch_size = int(batch_size)
+        self._epoch, self._started = 0, time.perf_counter()
+        self.lines: list[str] = []
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._epoch, self._started = epoch, time.perf_counter()
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        step = batch + 1
+        if step % self.every and step != self.steps:
+            return
+        elapsed = time.perf_counter() - self._started
+        per_step = elapsed / step
+        epoch_left = per_step * (self.steps - step)
+        run_left = epoch_left + per_step * self.steps * (self.epochs - self._epoch - 1)
+        loss = (logs or {}).get("loss")
+        line = (
+            f"epoch {self._epoch + 1}/{self.epochs} step {step}/{self.steps} "
+            f"({100 * step / self.steps:.0f}%)"
+            + (f" loss {float(loss):.4f}" if loss is not None else "")
+            + f", {self.batch_size / per_step:.0f} samples/s, epoch left {_duration(epoch_left)}"
+            + f", run left ~{_duration(run_left)} (+ validation)"
+        )
+        self.lines.append(line)
+        logger.info(line)
 
 
 class MlflowEpochLogger(keras.callbacks.Callback):

@@ -66,6 +66,8 @@ class TrainParams(BaseModel):
     checkpoint: bool = True  # save model + state every epoch (the catalog's training_checkpoint)
     deterministic: bool = True
     verbose: Literal[0, 1, 2] = 2
+    # A log line every this many steps (loss, samples/s, time left); null: only per epoch.
+    progress_every_steps: int | None = Field(default=200, ge=1)
 
 
 PARAMETER_SCHEMAS = {"train": TrainParams}

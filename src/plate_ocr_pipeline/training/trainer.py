@@ -22,6 +22,7 @@ from plate_ocr_pipeline.training.callbacks import (
     LearningRateLogger,
     LinearWarmup,
     MlflowEpochLogger,
+    StepProgress,
 )
 from plate_ocr_pipeline.training.checkpoints import (
     CheckpointStore,
@@ -201,7 +202,14 @@ def train_plate_model(
 
     # The epoch count may grow on resume; anything else that shapes the run may not.
     recipe = params.model_dump(
-        exclude={"epochs", "resume", "checkpoint", "verbose", "early_stopping_patience"}
+        exclude={
+            "epochs",
+            "resume",
+            "checkpoint",
+            "verbose",
+            "early_stopping_patience",
+            "progress_every_steps",
+        }
     )
     recipe["plate"] = config.to_dict()
     recipe["starting_model"] = None if starting_model is None else starting_model.name
@@ -286,5 +294,11 @@ def _callbacks(
         )  # fmt: skip
     if checkpoints is not None:
         callbacks.append(EpochCheckpoint(checkpoints, history, fingerprint))
+    if params.progress_every_steps:
+        callbacks.append(
+            StepProgress(
+                params.progress_every_steps, steps_per_epoch, params.epochs, params.batch_size
+            )
+        )
     callbacks.append(MlflowEpochLogger())
     return callbacks
