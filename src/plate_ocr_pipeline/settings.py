@@ -6,6 +6,7 @@ import warnings
 from kedro.config import OmegaConfigLoader
 
 from plate_ocr_pipeline.hooks import ParameterValidationHook
+from plate_ocr_pipeline.tracking_hooks import MlflowRunDescriptionHook
 
 # Library notices a user of this project cannot act on: Kedro's config loader calls an
 # OmegaConf function OmegaConf now deprecates, and kedro-mlflow's pipeline model has no
@@ -18,8 +19,9 @@ def _environment_variable(name: str, default: str | None = None) -> str | None:
     return os.environ.get(name, default)
 
 
-# Validates the plate config and every stage's parameters before any node runs.
-HOOKS = (ParameterValidationHook(),)
+# Validates the plate config and every stage's parameters before any node runs; names and tags
+# kedro-mlflow's run (`train (base)`), and records the files its catalog entries declare.
+HOOKS = (ParameterValidationHook(), MlflowRunDescriptionHook())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -1,0 +1,163 @@
+"""MLflow runs that read well: named ``<pipeline> (<env>)``, tagged with the environment and the
+git commit, in an experiment that opens in MLflow's model-training view; the files a run reads
+or writes (the model scored, infer's folder and output) recorded as tags, and folders such as
+the INT8 copy logged as artifacts.
+
+kedro-mlflow opens the run in its ``before_pipeline_run``; these hooks run after it
+(``trylast``) and do nothing when no run is active (tracking disabled for the pipeline, or
+kedro-mlflow not loaded), so they never open a run of their own.
+
+What a dataset contributes is declared in its catalog entry, under ``metadata.tracking``:
+
+- ``path_tag: NAME``: tag NAME = the dataset's file or folder (absolute when local);
+- ``sha256_tag: NAME``: tag NAME = the sha256 of that file (local files only);
+- ``artifact_path: DIR``: once saved, the dataset's folder is logged to the run under DIR
+  (for folder datasets such as a ``PartitionedDataset``; nothing when the folder is absent).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from kedro.framework.hooks import hook_impl
+
+logger = logging.getLogger(__name__)
+
+# MLflow 3's UI picks an experiment's view from this experiment tag: "custom_model_development"
+# is the model-training view (runs, metrics, artifacts), "genai_development" the GenAI one
+# (traces, evaluations). Without the tag the UI guesses, and may guess GenAI.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
+GIT_COMMIT_TAG = "mlflow.source.git.commit"  # shown by the UI as the run's git commit
+LOCAL_PROTOCOLS = (None, "", "file")
+
+
+def run_name(pipeline_names: Any, env: str) -> str:
+    """``train (base)``; several pipelines joined with ``+`` as kedro-mlflow does."""
+    if not pipeline_names:
+        pipeline_names = ["__default__"]
+    elif isinstance(pipeline_names, str):
+        pipeline_names = [pipeline_names]
+    return f"{'+'.join(pipeline_names)} ({env})"
+
+
+def git_commit(folder: str | Path) -> str | None:
+    """HEAD's commit of the repository holding ``folder``; None without git or outside one."""
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = result.stdout.strip()
+    return commit if result.returncode == 0 and commit else None
+
+
+def dataset_location(dataset: Any) -> tuple[str, bool] | None:
+    """The file or folder a dataset reads or writes and whether it is local, from the
+    attributes Kedro's file datasets keep (the ones kedro-mlflow's artifact dataset reads)."""
+    for attribute in ("_filepath", "_path"):
+        location = getattr(dataset, attribute, None)
+        if location is not None:
+            break
+    else:
+        return None
+    protocol = getattr(dataset, "_protocol", None)
+    text = str(location)
+    if protocol in LOCAL_PROTOCOLS and "://" not in text:
+        return os.path.abspath(text.removeprefix("file://")), True
+    if protocol and "://" not in text:
+        text = f"{protocol}://{text}"
+    return text, False
+
+
+def file_sha256(path: str) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def tracking_spec(dataset: Any) -> dict[str, Any]:
+    metadata = getattr(dataset, "metadata", None) or {}
+    spec = metadata.get("tracking") if isinstance(metadata, dict) else None
+    return spec if isinstance(spec, dict) else {}
+
+
+class MlflowRunDescriptionHook:
+    """Names and tags kedro-mlflow's run, and records the files the run's datasets declare."""
+
+    def __init__(self) -> None:
+        self._env = "local"
+        self._project_path: str | Path = "."
+        self._artifact_folders: dict[str, tuple[str, str]] = {}
+
+    @hook_impl
+    def after_context_created(self, context) -> None:
+        loader = context.config_loader
+        self._env = context.env or getattr(loader, "default_run_env", "") or "local"
+        self._project_path = context.project_path
+
+    @hook_impl(trylast=True)
+    def before_pipeline_run(self, run_params, pipeline, catalog) -> None:
+        self._artifact_folders = {}
+        run = mlflow.active_run()
+        if run is None:
+            return
+        env = run_params.get("env") or self._env
+        tags = {"mlflow.runName": run_name(run_params.get("pipeline_names"), env), "env": env}
+        commit = git_commit(run_params.get("project_path") or self._project_path)
+        if commit:
+            tags[GIT_COMMIT_TAG] = commit
+        tags.update(self._dataset_tags(pipeline, catalog))
+        mlflow.set_tags(tags)
+        mlflow.MlflowClient().set_experiment_tag(
+            run.info.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND
+        )
+
+    def _dataset_tags(self, pipeline, catalog) -> dict[str, str]:
+        tags = {}
+        for name in sorted(pipeline.datasets()):
+            if name.startswith("params:") or name == "parameters":
+                continue
+            dataset = catalog.get(name)
+            spec = tracking_spec(dataset)
+            location = dataset_location(dataset) if spec else None
+            if location is None:
+                continue
+            path, local = location
+            if "path_tag" in spec:
+                tags[spec["path_tag"]] = path
+            if "sha256_tag" in spec and local:
+                digest = file_sha256(path)
+                if digest:
+                    tags[spec["sha256_tag"]] = digest
+            if "artifact_path" in spec and local:
+                self._artifact_folders[name] = (path, spec["artifact_path"])
+        return tags
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str, data: Any, node) -> None:
+        target = self._artifact_folders.get(dataset_name)
+        if target is None or mlflow.active_run() is None:
+            return
+        folder, artifact_path = target
+        if not Path(folder).is_dir() or not any(Path(folder).iterdir()):
+            logger.info("%s saved nothing to log to MLflow", dataset_name)
+            return
+        mlflow.log_artifacts(folder, f"{artifact_path}/{Path(folder).name}")
