@@ -119,6 +119,27 @@ def test_augmented_batches_on_the_fly(compose):
     assert not np.array_equal(batches[0][0], again[0][0])
 
 
+def test_augmented_batches_on_threads_are_the_batches_of_one_thread(compose):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from plate_ocr_pipeline.training.batches import AugmentedBatches
+
+    images = np.random.default_rng(1).integers(0, 256, (48, 64, 128, 1), dtype=np.uint8)
+    targets = np.zeros((48, 10, 37), np.float32)
+    serial = AugmentedBatches(images, targets, 4, seed_augmentation(compose, {"seed": 5}), seed=5)
+    expected = [serial[i][0] for i in range(len(serial))]
+    threaded = AugmentedBatches(
+        images, targets, 4, seed_augmentation(compose, {"seed": 5}), seed=5, workers=4
+    )
+    assert threaded.workers == 4
+    # Four threads asking for every batch three times over, in a scrambled order.
+    order = [int(i) for i in np.random.default_rng(2).permutation(3 * len(threaded)) % 12]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda i: (i, threaded[i][0]), order))
+    for index, batch in got:
+        np.testing.assert_array_equal(batch, expected[index])
+
+
 def test_preview_grid(tmp_path, compose, plate_params):
     rows = []
     for i, text in enumerate(["AB123", "XYZ9", "K77"]):

@@ -306,3 +306,12 @@ def test_training_logs_progress_within_the_epoch(model_input, plate_params, capl
         fit(model_input, None, plate_params, **params)
     lines = [r.getMessage() for r in caplog.records if "step " in r.getMessage()]
     assert lines and lines[0].startswith("epoch 1/1 step 1/") and "run left" in lines[-1]
+
+
+def test_augmenting_on_two_threads_trains_the_same_model(model_input, augmentation, plate_params):
+    losses = []
+    for workers in (1, 2):
+        params = quick_train_params(epochs=1, data_workers=workers)
+        _, history = fit(model_input, augmentation, plate_params, **params)
+        losses.append(float(history["loss"][0]))
+    assert losses[0] == pytest.approx(losses[1], rel=1e-6)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import math
+import threading
 import warnings
 from typing import Any
 
@@ -16,7 +18,10 @@ class AugmentedBatches(keras.utils.PyDataset):
     The order of epoch ``e`` and the augmentation of its batch ``i`` depend only on ``seed``,
     ``e`` and ``i`` (the Compose is re-seeded per batch), so two runs with one seed see the same
     batches, and a resumed run sees what an uninterrupted one would have.
-    Runs in the training process (``workers=1``): the numbers stay reproducible.
+
+    ``workers`` > 1 augments batches on that many threads while the model trains (Keras
+    fetches one epoch's batches in order); each thread has its own copy of the Compose, so
+    the batches are the same as with one worker.
     """
 
     def __init__(
@@ -28,8 +33,9 @@ class AugmentedBatches(keras.utils.PyDataset):
         seed: int = 0,
         shuffle: bool = True,
         epoch: int = 0,
+        workers: int = 1,
     ) -> None:
-        super().__init__(workers=1, use_multiprocessing=False)
+        super().__init__(workers=workers, use_multiprocessing=False)
         if len(images) != len(targets):
             raise ValueError(f"{len(images)} images but {len(targets)} targets")
         if images.dtype != np.uint8:
@@ -40,6 +46,7 @@ class AugmentedBatches(keras.utils.PyDataset):
         self.transform = transform
         self.seed = int(seed)
         self.shuffle = shuffle
+        self._per_thread = threading.local()
         self.set_epoch(epoch)
 
     def set_epoch(self, epoch: int) -> None:
@@ -52,11 +59,21 @@ class AugmentedBatches(keras.utils.PyDataset):
     def __len__(self) -> int:
         return math.ceil(len(self.images) / self.batch_size)
 
-    def augment(self, image: np.ndarray) -> np.ndarray:
+    def _thread_transform(self) -> Any:
+        """This thread's copy of the Compose: re-seeding a shared one from two threads at
+        once would mix their random streams."""
+        transform = getattr(self._per_thread, "transform", None)
+        if transform is None:
+            transform = copy.deepcopy(self.transform)
+            self._per_thread.transform = transform
+        return transform
+
+    def augment(self, image: np.ndarray, transform: Any | None = None) -> np.ndarray:
+        transform = self.transform if transform is None else transform
         with warnings.catch_warnings():
             # ToGray/ChannelShuffle on a grayscale crop are no-ops that warn.
             warnings.simplefilter("ignore", UserWarning)
-            out = self.transform(image=image)["image"]
+            out = transform(image=image)["image"]
         out = np.asarray(out)
         if out.ndim == 2:
             out = out[:, :, None]
@@ -72,8 +89,9 @@ class AugmentedBatches(keras.utils.PyDataset):
         batch = self.images[rows]
         if self.transform is not None:
             # Seeded per (epoch, batch): independent of the order Keras asks for batches.
-            self.transform.set_random_seed(self.seed + 1_000_003 * self.epoch + index)
-            batch = np.stack([self.augment(image) for image in batch])
+            transform = self._thread_transform()
+            transform.set_random_seed(self.seed + 1_000_003 * self.epoch + index)
+            batch = np.stack([self.augment(image, transform) for image in batch])
         return batch, self.targets[rows]
 
     def on_epoch_end(self) -> None:

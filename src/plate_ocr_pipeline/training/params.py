@@ -60,6 +60,8 @@ class TrainParams(BaseModel):
     reduce_lr_patience: int = Field(default=4, ge=1)
     monitor: str = "val_plate_acc"
     augmentation: bool = True
+    # Threads augmenting batches while the model trains; the batches do not depend on it.
+    data_workers: int = Field(default=1, ge=1, le=16)
     # auto: continue an unfinished checkpoint of this same run, else start afresh; true: the
     # same, but a checkpoint of another run is an error; false: always start afresh.
     resume: bool | Literal["auto"] = "auto"

@@ -197,7 +197,10 @@ def train_plate_model(
         monitor = monitor[4:]
 
     transform = augmentation if params.augmentation else None
-    batches = AugmentedBatches(images, targets, params.batch_size, transform, seed=params.seed)
+    batches = AugmentedBatches(
+        images, targets, params.batch_size, transform, seed=params.seed,
+        workers=params.data_workers,
+    )  # fmt: skip
     steps_per_epoch = len(batches)
 
     # The epoch count may grow on resume; anything else that shapes the run may not.
@@ -209,6 +212,7 @@ def train_plate_model(
             "verbose",
             "early_stopping_patience",
             "progress_every_steps",
+            "data_workers",
         }
     )
     recipe["plate"] = config.to_dict()
