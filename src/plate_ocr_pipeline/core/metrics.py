@@ -173,6 +173,31 @@ def error_kind_shares(y_true, y_pred, pad_index: int) -> dict[str, float]:
     }
 
 
+def plate_confidence(y_pred: np.ndarray, pad_index: int) -> np.ndarray:
+    """Per plate: the product of its read characters' probabilities (slots whose most probable
+    class is not the pad); 1.0 for an empty reading. What reports call a plate's confidence."""
+    probabilities = np.asarray(y_pred, dtype=np.float64)
+    best = probabilities.max(axis=-1)
+    read = probabilities.argmax(axis=-1) != pad_index
+    return np.where(read, best, 1.0).prod(axis=-1)
+
+
+def expected_calibration_error(confidence, correct, bins: int = 10) -> float:
+    """ECE: over ``bins`` equal-width confidence bins, the gap between the share right and the
+    mean confidence, weighted by the bin's share of plates. 0 when plates reported at 0.9 are
+    right 90% of the time; NaN without plates."""
+    confidence = np.asarray(confidence, dtype=np.float64)
+    correct = np.asarray(correct, dtype=np.float64)
+    if not confidence.size:
+        return float("nan")
+    which = np.minimum((confidence * bins).astype(int), bins - 1)
+    gap = 0.0
+    for b in np.unique(which):
+        inside = which == b
+        gap += inside.mean() * abs(correct[inside].mean() - confidence[inside].mean())
+    return float(gap)
+
+
 def compute_metrics(
     y_true,
     y_pred,
@@ -192,6 +217,9 @@ def compute_metrics(
         "plate_text_acc": plate_text_acc(y_true, y_pred, pad_index),
         **error_kind_shares(y_true, y_pred, pad_index),
     }
+    # How well the plate confidence is calibrated (0: plates reported at 0.9 are right 90%).
+    exact = (to_indices(y_true) == to_indices(y_pred)).all(axis=-1)
+    values["plate_ece"] = expected_calibration_error(plate_confidence(y_pred, pad_index), exact)
     if equivalences:
         eq = tuple(equivalences)
         values["plate_acc_eq"] = plate_acc(y_true, y_pred, alphabet, eq)
