@@ -7,13 +7,22 @@ be read or decoded becomes an ``error`` row with the reason, and the run goes on
 the folder's listing (every file under it, and every folder that could not be listed) gives
 exactly one row, and a name that is not UTF-8 appears escaped (``\\xe9``), so that the table
 can always be written.
+
+``infer.engine: dask`` reads the same files as tasks on a ``dask.distributed`` cluster, a
+partition of ``infer.partition_size`` files each (``plate_ocr_pipeline.inference.distributed``):
+a ``LocalCluster`` by default, or the cluster at ``infer.scheduler_address``. The results come
+back in the same order and make the same rows, so the table is the local engine's. The split is
+inside this node, not by Kedro's ``DaskRunner``, which runs whole nodes as tasks: infer is one
+node whose work is per file, so a node-level runner would not spread it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -84,6 +93,52 @@ def _check_reading_limits(files: Mapping[str, Any], params: InferParams) -> None
         )
 
 
+def _check_shared_input(params: InferParams) -> None:
+    """Workers of a remote cluster open the files by the folder's path: a relative one would
+    be resolved in each worker's own working folder."""
+    if params.scheduler_address is None or "://" in params.input_dir:
+        return
+    if not PurePosixPath(params.input_dir).is_absolute():
+        raise ValueError(
+            f"infer.input_dir={params.input_dir!r} is relative, but the files are read by the "
+            f"workers of {params.scheduler_address}: give its absolute path on storage that "
+            "every worker mounts at that path (or an fsspec URL such as s3://bucket/crops)"
+        )
+
+
+@contextlib.contextmanager
+def _read_files(
+    files: Mapping[str, Callable[[], bytes]], model: Any, p: InferParams
+) -> Iterator[Iterator[PlateResult]]:
+    """The results of every file of ``files``, in order, from the engine the parameters pick."""
+    if p.engine == "local":
+        recognizer = ONNXPlateRecognizer(model, providers=p.providers, threads=p.threads)
+        yield recognizer.run_files(files, p.batch_size, p.num_workers)
+        return
+    from plate_ocr_pipeline.inference import distributed
+
+    _check_shared_input(p)
+    model_bytes = distributed.serialized_model(model)  # a bad model fails before any cluster
+    with distributed.dask_client(
+        p.scheduler_address,
+        n_workers=p.dask_workers,
+        processes=p.dask_processes,
+        connect_timeout=p.dask_connect_timeout,
+    ) as client:
+        results = distributed.run_files_on_dask(
+            client,
+            files,
+            model_bytes,
+            partition_size=p.partition_size,
+            batch_size=p.batch_size,
+            num_workers=p.num_workers,
+            providers=p.providers,
+            threads=p.threads or 1,  # one onnxruntime thread per single-thread worker
+        )
+        with contextlib.closing(results):  # stopped (tasks cancelled) before the client closes
+            yield results
+
+
 def recognize_images(
     infer_images: dict[str, Callable[[], bytes]],
     infer_model: onnx.ModelProto,
@@ -94,6 +149,8 @@ def recognize_images(
 
     ``infer_model`` is the ONNX model the catalog loads (its serialized bytes work too);
     ``confidence`` is the mean of the per-character probabilities (see ``PlateResult``).
+    ``infer.engine`` picks where the files are read (this process or a Dask cluster; see the
+    module docstring); the table is the same.
     """
     p = InferParams.model_validate(infer)
     _check_reading_limits(infer_images, p)
@@ -101,11 +158,10 @@ def recognize_images(
     if not paths:
         logger.warning("Infer: the input folder holds no files; writing an empty table")
         return pd.DataFrame(columns=PREDICTION_COLUMNS)
-    recognizer = ONNXPlateRecognizer(infer_model, providers=p.providers, threads=p.threads)
     files = {path: infer_images[path] for path in paths}
     rows = []
-    with _progress(len(paths), p.progress) as bar:
-        for result in recognizer.run_files(files, p.batch_size, p.num_workers):
+    with _read_files(files, infer_model, p) as results, _progress(len(paths), p.progress) as bar:
+        for result in results:
             rows.append(_row(result))
             bar.update()
     table = pd.DataFrame(rows, columns=PREDICTION_COLUMNS)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from plate_ocr_pipeline.datasets.image_folder_dataset import (
     DEFAULT_MAX_FILE_BYTES,
@@ -28,6 +30,29 @@ class InferParams(BaseModel):
     # reads each file; `recognize_images` checks that the two agree.
     max_file_bytes: int = Field(DEFAULT_MAX_FILE_BYTES, ge=1)
     max_pixels: int = Field(DEFAULT_MAX_PIXELS, ge=1)
+    # `local`: this process (run_files). `dask`: partitions of `partition_size` files as tasks
+    # on a dask.distributed cluster (plate_ocr_pipeline.inference.distributed): a LocalCluster
+    # of `dask_workers` single-thread workers, or the cluster at `scheduler_address`.
+    engine: Literal["local", "dask"] = "local"
+    partition_size: int = Field(2000, ge=1)
+    dask_workers: int | None = Field(None, ge=1)
+    dask_processes: bool = True
+    scheduler_address: str | None = Field(None, min_length=1)
+    dask_connect_timeout: float = Field(10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _dask_settings_agree(self) -> InferParams:
+        if self.scheduler_address is not None and self.engine != "dask":
+            raise ValueError(
+                "scheduler_address is set but engine is 'local': add infer.engine=dask "
+                "(or drop the address)"
+            )
+        if self.scheduler_address is not None and self.dask_workers is not None:
+            raise ValueError(
+                "dask_workers sizes the LocalCluster and cannot apply to the cluster at "
+                "scheduler_address: give one or the other (start workers with `dask worker`)"
+            )
+        return self
 
 
 PARAMETER_SCHEMAS = {"infer": InferParams}

@@ -1,0 +1,267 @@
+"""``infer.engine: dask``: the same table as the local engine, from partitions read as tasks on a
+``dask.distributed`` cluster; a bad scheduler fails fast and before any file is read.
+
+Clusters here are small: one or two workers, threads of this process where the point is not
+pickling to another process.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import cv2
+import onnx
+import pandas as pd
+import pytest
+from distributed import Client, LocalCluster
+from pydantic import ValidationError
+
+from plate_ocr_pipeline.core.onnx_metadata import embed_metadata
+from plate_ocr_pipeline.core.plate_config import PlateConfig
+from plate_ocr_pipeline.datasets.atomic_csv_dataset import AtomicCSVDataset
+from plate_ocr_pipeline.datasets.image_folder_dataset import ImageFolderDataset
+from plate_ocr_pipeline.inference import distributed
+from plate_ocr_pipeline.pipelines.infer import nodes
+from plate_ocr_pipeline.pipelines.infer.params import InferParams
+from tests.plate_model_helpers import PLATE, TEXTS, build_memorising_onnx, render_plate
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("model") / "model.onnx"
+    onnx.save(embed_metadata(build_memorising_onnx(), PlateConfig.from_dict(PLATE)), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def model(model_path) -> onnx.ModelProto:
+    return onnx.load(model_path)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    """Nine plates, a corrupt JPEG, a text file named .png, an empty file and a non-image."""
+    root = tmp_path_factory.mktemp("in")
+    (root / "sub").mkdir()
+    for i in range(9):
+        cv2.imwrite(str(root / f"plate_{i}.png"), render_plate(TEXTS[i % len(TEXTS)]))
+    jpeg = root / "sub" / "c.jpg"
+    cv2.imwrite(str(jpeg), render_plate(TEXTS[2]))
+    (root / "sub" / "corrupt.jpg").write_bytes(jpeg.read_bytes()[:150])
+    (root / "text.png").write_text("not a picture")
+    (root / "empty.png").write_bytes(b"")
+    (root / "notes.txt").write_text("not an image")
+    return root
+
+
+def params(folder: Path, **overrides) -> dict:
+    base = {
+        "input_dir": str(folder),
+        "output_path": "out.csv",
+        "model_path": "model.onnx",
+        "batch_size": 2,
+        "num_workers": 2,
+        "threads": 1,
+        "progress": False,
+    }
+    return {**base, **overrides}
+
+
+@pytest.fixture(scope="module")
+def local_table(folder, model) -> pd.DataFrame:
+    return nodes.recognize_images(
+        ImageFolderDataset(path=str(folder)).load(), model, params(folder)
+    )
+
+
+@pytest.fixture(scope="module")
+def threads_cluster():
+    """A cluster of two single-thread workers inside this process, shared by the tests."""
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
+    ) as cluster:
+        yield cluster
+
+
+class Recorder(dict):
+    """``{name: loader}`` whose loaders note that they were called (none should be)."""
+
+    def __init__(self, names):
+        self.called: list[str] = []
+        super().__init__({name: (lambda n=name: self.called.append(n) or b"") for name in names})
+
+
+def test_local_table_has_the_expected_rows(local_table):
+    assert len(local_table) == 14
+    assert local_table["path"].tolist() == sorted(local_table["path"])
+    errors = local_table.set_index("path")["error"]
+    assert "not a decodable image" in errors["sub/corrupt.jpg"]
+    assert "not an image extension: .txt" in errors["notes.txt"]
+    assert "not a recognised image" in errors["text.png"]
+    assert (local_table["status"] == "ok").sum() == 10
+
+
+@pytest.mark.parametrize("partition_size", [1, 4, 2000])
+def test_dask_engine_on_a_local_cluster_gives_the_local_table(
+    folder, model, local_table, partition_size
+):
+    files = ImageFolderDataset(path=str(folder)).load()
+    table = nodes.recognize_images(
+        files,
+        model,
+        params(
+            folder,
+            engine="dask",
+            partition_size=partition_size,
+            dask_workers=2,
+            dask_processes=False,
+        ),
+    )
+    pd.testing.assert_frame_equal(table, local_table)
+
+
+def test_worker_processes_give_the_same_csv_bytes(folder, model, local_table, tmp_path):
+    """Workers in other processes: the loaders and the model are pickled to them."""
+    files = ImageFolderDataset(path=str(folder)).load()
+    table = nodes.recognize_images(
+        files, model, params(folder, engine="dask", partition_size=5, dask_workers=1)
+    )
+    AtomicCSVDataset(filepath=str(tmp_path / "dask.csv")).save(table)
+    AtomicCSVDataset(filepath=str(tmp_path / "local.csv")).save(local_table)
+    assert (tmp_path / "dask.csv").read_bytes() == (tmp_path / "local.csv").read_bytes()
+
+
+def test_an_existing_cluster_by_its_address(folder, model, local_table, threads_cluster):
+    files = ImageFolderDataset(path=str(folder)).load()
+    table = nodes.recognize_images(
+        files,
+        model,
+        params(
+            folder,
+            engine="dask",
+            partition_size=3,
+            scheduler_address=threads_cluster.scheduler_address,
+        ),
+    )
+    pd.testing.assert_frame_equal(table, local_table)
+
+
+def test_results_come_back_in_order_with_a_window_of_one_partition(folder, model, threads_cluster):
+    files = ImageFolderDataset(path=str(folder)).load()
+    with Client(threads_cluster) as client:
+        results = distributed.run_files_on_dask(
+            client, files, model, partition_size=1, batch_size=1, max_in_flight=1
+        )
+        assert [r.source for r in results] == list(files)
+        deadline = time.monotonic() + 10  # releases reach the scheduler asynchronously
+        while client.who_has() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert client.who_has() == {}  # nothing left on the workers: every future released
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("address", [f"tcp://127.0.0.1:{free_port()}", "nonsense://here"])
+def test_a_bad_scheduler_address_fails_fast_naming_it_before_any_file_is_read(
+    folder, model, address
+):
+    files = Recorder(["a.png", "b.png"])
+    start = time.monotonic()
+    with pytest.raises(ConnectionError, match=f"infer.scheduler_address='{address}'"):
+        nodes.recognize_images(
+            files,
+            model,
+            params(folder, engine="dask", scheduler_address=address, dask_connect_timeout=1),
+        )
+    assert time.monotonic() - start < 10
+    assert files.called == []
+
+
+def test_a_scheduler_without_workers_fails_fast(folder, model):
+    files = Recorder(["a.png"])
+    with (
+        LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as empty,
+        pytest.raises(ConnectionError, match="has no worker after 1 s"),
+    ):
+        nodes.recognize_images(
+            files,
+            model,
+            params(
+                folder,
+                engine="dask",
+                scheduler_address=empty.scheduler_address,
+                dask_connect_timeout=1,
+            ),
+        )
+    assert files.called == []
+
+
+def test_a_relative_folder_is_refused_for_a_remote_cluster(model):
+    with pytest.raises(ValueError, match="infer.input_dir='crops' is relative"):
+        nodes.recognize_images(
+            Recorder(["a.png"]),
+            model,
+            params(Path("crops"), engine="dask", scheduler_address="tcp://10.0.0.1:8786"),
+        )
+
+
+def explode() -> bytes:
+    raise RuntimeError("the loader broke")
+
+
+def test_a_failed_task_names_its_partition(model, threads_cluster):
+    files = {"a.png": b"", "b.png": explode, "c.png": b""}
+    failed = r"partition 0 \(2 files, 'a.png' to 'b.png'\) failed: RuntimeError: the loader"
+    with Client(threads_cluster) as client, pytest.raises(RuntimeError, match=failed):
+        list(distributed.run_files_on_dask(client, files, model, partition_size=2))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"engine": "dask", "partition_size": 0}, "partition_size"),
+        ({"engine": "spark"}, "engine"),
+        ({"scheduler_address": "tcp://h:8786"}, "engine is 'local'"),
+        ({"engine": "dask", "scheduler_address": "tcp://h:8786", "dask_workers": 2}, "one or"),
+        ({"engine": "dask", "dask_connect_timeout": 0}, "dask_connect_timeout"),
+    ],
+)
+def test_dask_parameters_are_validated(overrides, message):
+    with pytest.raises(ValidationError, match=message):
+        InferParams.model_validate(params(Path("in"), **overrides))
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, 2.5])
+def test_partition_size_is_checked_before_any_task(model, bad, threads_cluster):
+    files = Recorder(["a.png"])
+    with Client(threads_cluster) as client, pytest.raises(ValueError, match="partition_size"):
+        distributed.run_files_on_dask(client, files, model, partition_size=bad)
+    assert files.called == []
+
+
+def test_partitions_keep_the_order():
+    assert distributed.partitions(list("abcde"), 2) == [["a", "b"], ["c", "d"], ["e"]]
+    assert distributed.partitions([], 3) == []
+
+
+def test_kedro_run_with_the_dask_engine_writes_the_local_table(
+    kedro_project, folder, model_path, local_table, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("DISABLE_HOOKS_FOR_PLUGINS", "kedro_mlflow")
+    output = tmp_path / "out" / "predictions.csv"
+    kedro_project(
+        "--pipeline=infer",
+        "--env=quick",
+        f"--params=infer.input_dir={folder},infer.output_path={output},"
+        f"infer.model_path={model_path},infer.engine=dask,infer.dask_workers=1,"
+        "infer.partition_size=4,infer.batch_size=2",
+    )
+    AtomicCSVDataset(filepath=str(tmp_path / "local.csv")).save(local_table)
+    assert output.read_bytes() == (tmp_path / "local.csv").read_bytes()
+    assert [p.name for p in output.parent.iterdir()] == ["predictions.csv"]
