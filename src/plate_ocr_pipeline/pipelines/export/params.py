@@ -17,6 +17,8 @@ class ExportParams(BaseModel):
     quantize: bool = True
     calibration_images: int = Field(512, ge=1)
     quantization_eval_limit: int | None = Field(500, ge=1)
+    log_mlflow_model: bool = True
+    registered_model_name: str | None = Field("plate_ocr", min_length=1)
 
 
 PARAMETER_SCHEMAS = {"export": ExportParams}

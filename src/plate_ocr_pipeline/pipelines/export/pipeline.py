@@ -1,4 +1,5 @@
-"""``export``: Keras -> ONNX with the plate config inside, parity-checked, INT8 copy."""
+"""``export``: Keras -> ONNX with the plate config inside, parity-checked, INT8 copy, and the
+reader logged to MLflow as a registered model."""
 
 from kedro.pipeline import Pipeline, node, pipeline
 
@@ -6,6 +7,7 @@ from .nodes import (
     check_onnx_parity,
     collect_export_metrics,
     export_onnx_model,
+    log_reader_model,
     quantize_onnx_model,
 )
 
@@ -36,6 +38,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=["onnx_parity_report", "quantization_report"],
                 outputs="export_metrics",
                 name="collect_export_metrics",
+            ),
+            node(
+                log_reader_model,
+                inputs=["onnx_model", "onnx_parity_report", "params:export"],
+                outputs="mlflow_model_info",
+                name="log_reader_model",
             ),
         ],
         namespace="export",
