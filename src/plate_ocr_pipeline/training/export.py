@@ -3,7 +3,11 @@ in the file's metadata, a parity check against Keras, a static INT8 copy and its
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -25,11 +29,71 @@ class OnnxParityError(AssertionError):
     """The exported ONNX model does not compute what the Keras model computes."""
 
 
+# Seconds a TensorFlow subprocess may take to convert a model trained under another backend.
+CONVERT_TIMEOUT_S = 600
+
+
 def convert_keras_to_onnx(trained_model: Any, config: PlateConfig, opset: int) -> onnx.ModelProto:
     """tf2onnx conversion with a uint8 ``(None, H, W, C)`` input named ``input``.
 
-    Falls back to Keras' own ``model.export(format="onnx")`` when tf2onnx fails.
+    Falls back to Keras' own ``model.export(format="onnx")`` when tf2onnx fails. Under
+    another Keras backend (JAX, PyTorch) the model is converted in a TensorFlow subprocess
+    (``convert_in_tensorflow``): the backend is fixed per process, and tf2onnx traces the
+    graph with TensorFlow ops.
     """
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return convert_in_tensorflow(trained_model, config, opset)
+    return _convert_tensorflow(trained_model, config, opset)
+
+
+def convert_in_tensorflow(
+    trained_model: Any, config: PlateConfig, opset: int, timeout_s: float = CONVERT_TIMEOUT_S
+) -> onnx.ModelProto:
+    """Save ``trained_model`` as ``.keras`` and convert it with ``KERAS_BACKEND=tensorflow``
+    in a child Python (loaded without its compile state): the same weights and graph, traced
+    by the backend tf2onnx understands. ``check_onnx_parity`` then compares the result with
+    the model as this process's backend computes it."""
+    import keras
+
+    with tempfile.TemporaryDirectory() as folder:
+        source, output = Path(folder) / "model.keras", Path(folder) / "model.onnx"
+        trained_model.save(source)
+        env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        command = [sys.executable, "-m", __name__, str(source), str(output), str(opset),
+                   json.dumps(config.to_dict())]  # fmt: skip
+        result = subprocess.run(
+            command, env=env, capture_output=True, text=True, timeout=timeout_s, check=False
+        )
+        if result.returncode != 0 or not output.exists():
+            raise RuntimeError(
+                f"converting {trained_model.name} to ONNX in a TensorFlow subprocess failed "
+                f"(exit {result.returncode}):\n{result.stderr[-4000:]}"
+            )
+        model_proto = onnx.load(str(output))
+    logger.info("Converted %s in a TensorFlow subprocess (the model runs under %s here)",
+                trained_model.name, keras.backend.backend())  # fmt: skip
+    return model_proto
+
+
+def _convert_saved(source: str, output: str, opset: str, plate: str) -> None:
+    """The child side of ``convert_in_tensorflow``: load (the custom layers, losses and
+    schedules register on import) and convert under TensorFlow."""
+    import keras
+
+    import plate_ocr_pipeline.training.losses  # noqa: F401  (registers losses, schedules)
+    import plate_ocr_pipeline.training.models  # noqa: F401  (registers custom layers)
+
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError(f"expected KERAS_BACKEND=tensorflow, got {keras.backend.backend()}")
+    model = keras.saving.load_model(source, compile=False)
+    config = PlateConfig.from_dict(json.loads(plate))
+    onnx.save(_convert_tensorflow(model, config, int(opset)), output)
+
+
+def _convert_tensorflow(trained_model: Any, config: PlateConfig, opset: int) -> onnx.ModelProto:
     import tensorflow as tf
 
     shape = (None, config.img_height, config.img_width, config.num_channels)
@@ -284,3 +348,8 @@ def quantize_static_int8(
         onnx_model.ByteSize() / 1024, quantized.ByteSize() / 1024, len(calibration_images),
     )  # fmt: skip
     return quantized
+
+
+if __name__ == "__main__":  # convert_in_tensorflow's child: SOURCE.keras OUTPUT.onnx OPSET PLATE
+    logging.basicConfig(level=logging.WARNING)
+    _convert_saved(*sys.argv[1:])

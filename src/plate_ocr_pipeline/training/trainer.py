@@ -45,7 +45,9 @@ class ResumeError(ValueError):
 
 
 def set_seed(seed: int, deterministic: bool = True) -> None:
-    """Seed Python, numpy and the backend; make TensorFlow ops deterministic."""
+    """Seed Python, numpy and the backend; make TensorFlow ops deterministic. JAX on CPU
+    needs no switch: XLA's CPU kernels are deterministic and its random keys come from the
+    seed."""
     os.environ.setdefault("PYTHONHASHSEED", str(seed))
     keras.utils.set_random_seed(seed)
     if deterministic and keras.backend.backend() == "tensorflow":
