@@ -197,3 +197,34 @@ def test_the_cli_imports_neither_kedro_nor_tensorflow():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO_ROOT
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_read_csv_has_a_header_and_the_json_fields(tmp_path, reader, capsys):
+    import io
+
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(b"junk")
+    good = SAMPLES / "10_us.png"
+    assert main(["read", str(good), str(corrupt), "--csv", *ARGS]) == 1
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    result = reader.run_detailed(str(good))[0]
+    assert [row["path"] for row in rows] == [str(good), str(corrupt)]
+    assert rows[0]["text"] == result.text and rows[0]["status"] == "ok"
+    assert float(rows[0]["confidence"]) == pytest.approx(result.confidence, abs=1e-6)
+    assert json.loads(rows[0]["char_confidences"]) == [
+        round(float(p), 4) for p in result.char_probs
+    ]
+    assert rows[1]["status"] == "error" and "not a decodable image" in rows[1]["error"]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["read", str(good), "--csv", "--json"])
+    assert exit_info.value.code == 2
+
+
+def test_read_progress_counts_files_on_stderr_when_asked(capsys):
+    assert main(["read", str(SAMPLES), "--progress", *ARGS]) == 0
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 12
+    last = captured.err.strip().split("\r")[-1]
+    assert last.startswith("read 12/12 files (100%)") and "s left" in last
+    assert main(["read", str(SAMPLES), *ARGS]) == 0  # not a terminal: no progress line
+    assert capsys.readouterr().err == ""

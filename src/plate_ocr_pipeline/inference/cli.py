@@ -3,13 +3,15 @@
 Light on purpose, like the recognizer it drives: argparse, numpy, OpenCV and onnxruntime (no
 Kedro, no TensorFlow), so it works from the plain install (``pip install plate_ocr_pipeline``)::
 
-    plate-ocr read crop.png more_crops/ [--model m.onnx] [--threads N] [--json]
+    plate-ocr read crop.png more_crops/ [--model m.onnx] [--threads N] [--json | --csv]
     plate-ocr benchmark [--model m.onnx] [--batch-size 8] [--json]
 
 ``read`` prints one line per input file, in input order: ``path<TAB>text<TAB>confidence``
 (``confidence`` is the mean per-character probability, see ``PlateResult``), or with ``--json``
 one JSON object per line (``path``, ``text``, ``confidence``, ``char_confidences``, ``status``,
-``error``: the columns of the ``infer`` pipeline's predictions). A folder stands for its image
+``error``: the columns of the ``infer`` pipeline's predictions), or with ``--csv`` those columns
+as CSV with a header. With more than a few files and a terminal on stderr, a progress line
+counts them there (``--progress`` / ``--no-progress`` force it). A folder stands for its image
 files (recursively, sorted, hidden files skipped). A file that cannot be read gets the row
 ``path<TAB>error<TAB>reason`` (``status: "error"`` in JSON) and the others are still read; the
 exit code is then 1. Exit code 2: bad arguments, or the model could not be loaded.
@@ -18,9 +20,12 @@ exit code is then 1. Exit code 2: bad arguments, or the model could not be loade
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import os
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -95,8 +100,25 @@ def _error_record(path: str, reason: str) -> dict[str, Any]:
     }
 
 
-def format_record(record: dict[str, Any], as_json: bool) -> str:
+CSV_COLUMNS = ("path", "text", "confidence", "char_confidences", "status", "error")
+
+
+def _csv_line(values: Sequence[Any]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow(values)
+    return buffer.getvalue()
+
+
+def format_record(record: dict[str, Any], as_json: bool, as_csv: bool = False) -> str:
     """One output line (without the newline) for one input file."""
+    if as_csv:
+        confidence = record["confidence"]
+        return _csv_line([
+            record["path"], record["text"],
+            "" if confidence is None else f"{confidence:.6f}",
+            json.dumps(record["char_confidences"]) if record["status"] == "ok" else "",
+            record["status"], record["error"] or "",
+        ])  # fmt: skip
     if as_json:
         if record["confidence"] is not None:
             record = {**record, "confidence": round(record["confidence"], 6)}
@@ -151,13 +173,54 @@ def _load_recognizer(args: argparse.Namespace) -> Any:
         raise ModelLoadError(message) from error
 
 
+class Progress:
+    """``read 1,200/20,000 files (6%), 410/s, 46 s left`` on one stderr line, redrawn at most
+    every ``interval`` seconds. Written here rather than with tqdm: the plain install has
+    numpy, OpenCV and onnxruntime only."""
+
+    def __init__(self, total: int, stream: TextIO, enabled: bool, interval: float = 0.5) -> None:
+        self.total, self.stream, self.enabled, self.interval = total, stream, enabled, interval
+        self.done, self._started, self._shown = 0, time.perf_counter(), 0.0
+
+    def update(self, count: int = 1) -> None:
+        self.done += count
+        now = time.perf_counter()
+        if self.enabled and (now - self._shown >= self.interval or self.done == self.total):
+            self._shown = now
+            rate = self.done / max(now - self._started, 1e-9)
+            left = (self.total - self.done) / rate if rate else 0.0
+            self.stream.write(
+                f"\rread {self.done:,}/{self.total:,} files "
+                f"({100 * self.done / max(self.total, 1):.0f}%), {rate:.0f}/s, {left:.0f} s left"
+            )
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.done:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+PROGRESS_MIN_FILES = 200  # fewer files than this finish before a progress line helps
+
+
 def _cmd_read(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     items = expand_inputs(args.paths)
     recognizer = _load_recognizer(args)
+    show = args.progress
+    if show is None:
+        show = len(items) >= PROGRESS_MIN_FILES and getattr(err, "isatty", lambda: False)()
+    progress = Progress(len(items), err, bool(show))
     failed = 0
-    for record in read_records(recognizer, items, args.batch_size):
-        failed += record["status"] != "ok"
-        print(format_record(record, args.json), file=out, flush=True)
+    if args.csv:
+        print(_csv_line(CSV_COLUMNS), file=out)
+    try:
+        for record in read_records(recognizer, items, args.batch_size):
+            failed += record["status"] != "ok"
+            print(format_record(record, args.json, args.csv), file=out, flush=True)
+            progress.update()
+    finally:
+        progress.close()
     if failed:
         print(f"{PROG}: {failed} of {len(items)} input(s) could not be read", file=err)
         return 1
@@ -260,6 +323,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help=f"images per model call (default {DEFAULT_CLI_BATCH_SIZE})",
     )
+    read.add_argument("--csv", action="store_true", help="print CSV with a header instead of TSV")
+    read.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=f"a progress line on stderr (default: on a terminal, from {PROGRESS_MIN_FILES} files)",
+    )
     read.set_defaults(handler=_cmd_read)
 
     bench = commands.add_parser(
@@ -284,6 +354,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``plate-ocr`` with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "csv", False) and args.json:
+        parser.error("--csv and --json exclude each other")
     try:
         return args.handler(args, sys.stdout, sys.stderr)
     except ModelLoadError as error:
