@@ -2,7 +2,7 @@
 optimizer, as the trainer compiles them) under each Keras backend, side by side.
 
     .venv/bin/python benchmarks/bench_backends.py [--backends tensorflow,jax] [--steps 300]
-        [--warmup-steps 20] [--batch-size 64] [--augment]
+        [--warmup-steps 20] [--batch-size 64] [--augment] [--data-workers 1]
 
 Keras fixes its backend per process, so each backend runs in its own child Python with
 ``KERAS_BACKEND`` set. Each child fits ``--warmup-steps`` first (tracing/XLA compilation,
@@ -55,7 +55,7 @@ def child(args: argparse.Namespace) -> None:
     texts = ["".join(rng.choice(list(config.alphabet[:-1]), rng.integers(4, 9)))
              for _ in range(count)]  # fmt: skip
     batches = AugmentedBatches(images, one_hot_encode(texts, config), args.batch_size, transform,
-                               seed=params.seed)  # fmt: skip
+                               seed=params.seed, workers=args.data_workers)  # fmt: skip
 
     net = build_model(config, params.model.type, **params.model.builder_kwargs())
     fitted = column_logits_view(net) or net
@@ -88,6 +88,8 @@ def main() -> None:
     parser.add_argument("--warmup-steps", type=int, default=20, help="untimed steps first")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--augment", action="store_true", help="include on-the-fly augmentation")
+    parser.add_argument("--data-workers", type=int, default=1,
+                        help="threads augmenting batches (train.data_workers)")  # fmt: skip
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -95,9 +97,11 @@ def main() -> None:
         return
 
     forwarded = [f"--steps={args.steps}", f"--warmup-steps={args.warmup_steps}",
-                 f"--batch-size={args.batch_size}", *(["--augment"] if args.augment else [])]  # fmt: skip
+                 f"--batch-size={args.batch_size}", f"--data-workers={args.data_workers}",
+                 *(["--augment"] if args.augment else [])]  # fmt: skip
     print(f"shipped architecture, batch {args.batch_size}, {args.steps} timed steps after "
-          f"{args.warmup_steps} untimed, augmentation {'on' if args.augment else 'off'}, "
+          f"{args.warmup_steps} untimed, augmentation {'on' if args.augment else 'off'} "
+          f"({args.data_workers} data worker(s)), "
           f"cpus {os.cpu_count()}")  # fmt: skip
     print(f"{'backend':12s} {'params':>10s} {'warm-up s':>10s} {'timed s':>9s} {'samples/s':>10s}")
     rates = {}
