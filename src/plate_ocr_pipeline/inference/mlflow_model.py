@@ -56,7 +56,7 @@ from mlflow.models import infer_signature
 from mlflow.pyfunc import PythonModel
 
 from plate_ocr_pipeline.core.onnx_metadata import MODEL_NAME_KEY
-from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer
+from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer, _model_source
 
 logger = logging.getLogger(__name__)
 
@@ -163,15 +163,16 @@ def read_frame(reader: ONNXPlateRecognizer, model_input: Any) -> pd.DataFrame:
         try:
             images[str(index)] = _decode_cell(value)
         except ValueError as error:
-            rows[index] = _row("", [], str(error))
+            rows[index] = _row("", [], 0.0, str(error))
     for result in reader.run_files(images):
         probs = [float(p) for p in result.char_probs]
-        rows[int(result.source)] = _row(result.text, probs, result.error or "")
+        # An unreadable crop's confidence is NaN in PlateResult; 0.0 keeps the JSON valid.
+        confidence = result.confidence if result.ok else 0.0
+        rows[int(result.source)] = _row(result.text, probs, confidence, result.error or "")
     return pd.DataFrame(rows, columns=list(OUTPUT_COLUMNS))
 
 
-def _row(text: str, probs: list[float], error: str) -> dict[str, Any]:
-    confidence = sum(probs) / len(probs) if probs else 0.0
+def _row(text: str, probs: list[float], confidence: float, error: str) -> dict[str, Any]:
     return {"text": text, "confidence": confidence, "char_probs": probs, "error": error}
 
 
@@ -210,12 +211,12 @@ def _stage_library_code(folder: Path) -> Path:
 
 
 def _write_onnx(model: Any, path: Path) -> None:
-    if isinstance(model, (bytes, bytearray, memoryview)):
-        path.write_bytes(bytes(model))
-    elif hasattr(model, "SerializeToString"):  # an onnx.ModelProto, by duck typing
-        path.write_bytes(model.SerializeToString())
+    """The model (a path, its bytes or an ``onnx.ModelProto``) written to ``path``."""
+    source, model_path = _model_source(model)
+    if model_path is None:
+        path.write_bytes(source)
     else:
-        shutil.copyfile(model, path)
+        shutil.copyfile(model_path, path)
 
 
 def log_plate_reader(
