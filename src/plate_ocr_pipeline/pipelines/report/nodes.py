@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from typing import Any
 
 import matplotlib
@@ -300,6 +301,32 @@ def build_character_confusion(
     ).reset_index(drop=True)
 
 
+def _gallery_grid(
+    sets: dict[str, dict[str, np.ndarray]],
+    plate_config: dict[str, Any],
+    rows: int,
+    columns: int,
+    tile: tuple[float, float],
+) -> tuple[plt.Figure, np.ndarray, Callable[[Any, str, str], None]]:
+    """A ``rows`` x ``columns`` grid of blank axes (``tile`` inches each) and ``show(axis, set,
+    image_path)``, which draws that crop of ``sets`` as the model sees it."""
+    config = PlateConfig.from_dict(plate_config)
+    figure, axes = plt.subplots(
+        rows, columns, figsize=(tile[0] * columns, tile[1] * rows), squeeze=False
+    )
+    for axis in axes.ravel():
+        axis.axis("off")
+    index = {(name, path): i for name, data in sets.items()
+             for i, path in enumerate(data["image_path"].tolist())}  # fmt: skip
+    cmap = "gray" if config.num_channels == 1 else None
+
+    def show(axis: Any, name: str, image_path: str) -> None:
+        image = sets[name]["images"][index[(name, image_path)]]
+        axis.imshow(image.squeeze(), cmap=cmap, vmin=0, vmax=255)
+
+    return figure, axes, show
+
+
 def plot_error_gallery(
     sets: dict[str, dict[str, np.ndarray]],
     predictions: pd.DataFrame,
@@ -307,30 +334,19 @@ def plot_error_gallery(
     report: dict[str, Any],
 ) -> plt.Figure:
     """The most confident mistakes of every set: crop, truth, prediction, confidence."""
-    config = PlateConfig.from_dict(plate_config)
     params = ReportParams.model_validate(report)
     errors = predictions[~predictions["correct"].astype(bool)]
     errors = errors.sort_values("confidence", ascending=False, kind="stable")
     errors = errors.head(params.gallery_size)
-    lookup = {
-        (name, path): i
-        for name, data in sets.items()
-        for i, path in enumerate(data["image_path"].tolist())
-    }
     count = max(1, len(errors))
     columns = min(params.gallery_columns, count)
-    grid_rows = math.ceil(count / columns)
-    figure, axes = plt.subplots(
-        grid_rows, columns, figsize=(2.6 * columns, 1.7 * grid_rows), squeeze=False
+    figure, axes, show = _gallery_grid(
+        sets, plate_config, math.ceil(count / columns), columns, (2.6, 1.7)
     )
-    for axis in axes.ravel():
-        axis.axis("off")
     if errors.empty:
         axes[0, 0].text(0.5, 0.5, "no errors", ha="center", va="center", fontsize=12)
-    cmap = "gray" if config.num_channels == 1 else None
     for axis, row in zip(axes.ravel(), errors.itertuples(index=False), strict=False):
-        image = sets[row.set]["images"][lookup[(row.set, row.image_path)]]
-        axis.imshow(image.squeeze(), cmap=cmap, vmin=0, vmax=255)
+        show(axis, row.set, row.image_path)
         axis.set_title(
             f"{row.set}  true {row.truth}\npred {row.prediction or '(empty)'}  "
             f"conf {row.confidence:.2f}",
@@ -351,25 +367,17 @@ def plot_region_gallery(
     """One row per (set, region): its first ``region_gallery_size`` crops as the model sees
     them, with truth and prediction (green when right, red when wrong). Where a region is
     weak, the row shows what its plates look like."""
-    config = PlateConfig.from_dict(plate_config)
     per_row = ReportParams.model_validate(report).region_gallery_size
     regions = predictions.assign(region=predictions["region"].fillna("").replace("", "(none)"))
     rows = [(key, part.head(per_row)) for key, part in regions.groupby(["set", "region"])]
-    figure, axes = plt.subplots(
-        max(1, len(rows)), max(1, per_row),
-        figsize=(2.2 * max(1, per_row), 1.2 * max(1, len(rows))), squeeze=False,
-    )  # fmt: skip
-    for axis in axes.ravel():
-        axis.axis("off")
+    figure, axes, show = _gallery_grid(
+        sets, plate_config, max(1, len(rows)), max(1, per_row), (2.2, 1.2)
+    )
     if not rows or per_row == 0:
         axes[0, 0].text(0.5, 0.5, "no plates", ha="center", va="center", fontsize=12)
-    lookup = {(name, path): i for name, data in sets.items()
-              for i, path in enumerate(data["image_path"].tolist())}  # fmt: skip
-    cmap = "gray" if config.num_channels == 1 else None
     for axes_row, ((name, region), part) in zip(axes, rows, strict=False):
         for axis, row in zip(axes_row, part.itertuples(index=False), strict=False):
-            image = sets[name]["images"][lookup[(name, row.image_path)]]
-            axis.imshow(image.squeeze(), cmap=cmap, vmin=0, vmax=255)
+            show(axis, name, row.image_path)
             axis.set_title(
                 f"{name}/{region}: {row.truth}\nread {row.prediction or '(empty)'}",
                 fontsize=6,
