@@ -211,6 +211,10 @@ _US_FORMATS = _f(
 )
 
 _CZ_LETTERS = "ABCDEFHIJKLMNPRSTUVXYZ"  # no G, O, Q, W
+# Letter sets shared by a country's one-row and two-row plates.
+_DE_LETTERS = "ABCDEFGHIJKLMNOPRSTUVWXYZ"  # no Q
+_FR_LETTERS = "ABCDEFGHJKLMNPQRSTVWXYZ"  # no I, O, U
+_IT_LETTERS = "ABCDEFGHJKLMNPRSTVWXYZ"  # no I, O, Q, U
 
 REGION_FORMATS: dict[str, RegionFormat] = {
     "us": RegionFormat("us", _US_FORMATS, label_map={"O": "0"}, family="us"),
@@ -225,15 +229,11 @@ REGION_FORMATS: dict[str, RegionFormat] = {
             ("LL L DDDD", 2.0),
             ("LLL L DD", 1.0),
         ),
-        letters="ABCDEFGHIJKLMNOPRSTUVWXYZ",
+        letters=_DE_LETTERS,
         family="eu",
     ),
-    "eu-fr": RegionFormat(
-        "eu-fr", _f(("LL DDD LL", 1.0)), letters="ABCDEFGHJKLMNPQRSTVWXYZ", family="eu"
-    ),
-    "eu-it": RegionFormat(
-        "eu-it", _f(("LL DDD LL", 1.0)), letters="ABCDEFGHJKLMNPRSTVWXYZ", family="eu"
-    ),
+    "eu-fr": RegionFormat("eu-fr", _f(("LL DDD LL", 1.0)), letters=_FR_LETTERS, family="eu"),
+    "eu-it": RegionFormat("eu-it", _f(("LL DDD LL", 1.0)), letters=_IT_LETTERS, family="eu"),
     "eu-es": RegionFormat(
         "eu-es", _f(("DDDD LLL", 1.0)), letters="BCDFGHJKLMNPRSTVWXYZ", family="eu"
     ),
@@ -321,14 +321,14 @@ REGION_FORMATS: dict[str, RegionFormat] = {
             ("LL / L DDDD", 1.0),
             ("LLL / LL DD", 1.0),
         ),
-        letters="ABCDEFGHIJKLMNOPRSTUVWXYZ",
+        letters=_DE_LETTERS,
         family="eu-2row",
     ),
     "eu-fr-2row": RegionFormat(
-        "eu-fr-2row", _f(("LL / DDD LL", 1.0)), letters="ABCDEFGHJKLMNPQRSTVWXYZ", family="eu-2row"
+        "eu-fr-2row", _f(("LL / DDD LL", 1.0)), letters=_FR_LETTERS, family="eu-2row"
     ),
     "eu-it-2row": RegionFormat(
-        "eu-it-2row", _f(("LL / DDDDD", 1.0)), letters="ABCDEFGHJKLMNPRSTVWXYZ", family="eu-2row"
+        "eu-it-2row", _f(("LL / DDDDD", 1.0)), letters=_IT_LETTERS, family="eu-2row"
     ),
     "eu-cz-2row": RegionFormat(
         "eu-cz-2row", _f(("DLD / DDDD", 1.0)), letters=_CZ_LETTERS, family="eu-2row"
