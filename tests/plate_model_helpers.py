@@ -8,11 +8,14 @@ than features the least-squares solution reproduces the target logits exactly, s
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from plate_ocr_pipeline.core.onnx_metadata import embed_metadata
 from plate_ocr_pipeline.core.plate_config import PlateConfig
 from plate_ocr_pipeline.core.text_codec import encode_texts
 
@@ -99,6 +102,14 @@ def build_memorising_onnx(config: PlateConfig | None = None, texts=TEXTS) -> onn
     model.ir_version = 8
     onnx.checker.check_model(model)
     return model
+
+
+def save_memorising_onnx(folder) -> Path:
+    """``build_memorising_onnx()`` with the plate config in its metadata, saved as
+    ``folder/model.onnx``: a model file the recognizer opens as it is."""
+    path = Path(folder) / "model.onnx"
+    onnx.save(embed_metadata(build_memorising_onnx(), PlateConfig.from_dict(PLATE)), path)
+    return path
 
 
 def build_memorising_keras(config: PlateConfig | None = None, texts=TEXTS):

@@ -11,13 +11,15 @@ import onnx
 import pandas as pd
 import pytest
 
-from plate_ocr_pipeline.core.onnx_metadata import embed_metadata
-from plate_ocr_pipeline.core.plate_config import PlateConfig
 from plate_ocr_pipeline.datasets.atomic_csv_dataset import AtomicCSVDataset
 from plate_ocr_pipeline.datasets.image_folder_dataset import ImageFolderDataset
 from plate_ocr_pipeline.datasets.onnx_model_dataset import ONNXModelDataset
 from plate_ocr_pipeline.pipelines.infer import nodes
-from tests.plate_model_helpers import PLATE, TEXTS, build_memorising_onnx, render_plate
+from tests.plate_model_helpers import (
+    TEXTS,
+    render_plate,
+    save_memorising_onnx,
+)
 
 EXPECTED = {
     # relative path: (status, text or error fragment)
@@ -33,9 +35,7 @@ EXPECTED = {
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("model") / "model.onnx"
-    onnx.save(embed_metadata(build_memorising_onnx(), PlateConfig.from_dict(PLATE)), path)
-    return path
+    return save_memorising_onnx(tmp_path_factory.mktemp("model"))
 
 
 @pytest.fixture(scope="module")

@@ -18,21 +18,21 @@ import pytest
 from distributed import Client, LocalCluster
 from pydantic import ValidationError
 
-from plate_ocr_pipeline.core.onnx_metadata import embed_metadata
-from plate_ocr_pipeline.core.plate_config import PlateConfig
 from plate_ocr_pipeline.datasets.atomic_csv_dataset import AtomicCSVDataset
 from plate_ocr_pipeline.datasets.image_folder_dataset import ImageFolderDataset
 from plate_ocr_pipeline.inference import distributed
 from plate_ocr_pipeline.pipelines.infer import nodes
 from plate_ocr_pipeline.pipelines.infer.params import InferParams
-from tests.plate_model_helpers import PLATE, TEXTS, build_memorising_onnx, render_plate
+from tests.plate_model_helpers import (
+    TEXTS,
+    render_plate,
+    save_memorising_onnx,
+)
 
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("model") / "model.onnx"
-    onnx.save(embed_metadata(build_memorising_onnx(), PlateConfig.from_dict(PLATE)), path)
-    return path
+    return save_memorising_onnx(tmp_path_factory.mktemp("model"))
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ import onnx
 import pytest
 import yaml
 
-from plate_ocr_pipeline.core.onnx_metadata import embed_metadata
 from plate_ocr_pipeline.core.plate_config import PlateConfig
 from plate_ocr_pipeline.core.preprocessing import ImageReadError
 from plate_ocr_pipeline.inference import recognizer as recognizer_module
@@ -22,14 +21,18 @@ from plate_ocr_pipeline.inference.recognizer import (
     PlateInputError,
     PlateResult,
 )
-from tests.plate_model_helpers import PLATE, TEXTS, build_memorising_onnx, render_plate
+from tests.plate_model_helpers import (
+    PLATE,
+    TEXTS,
+    build_memorising_onnx,
+    render_plate,
+    save_memorising_onnx,
+)
 
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("model") / "model.onnx"
-    onnx.save(embed_metadata(build_memorising_onnx(), PlateConfig.from_dict(PLATE)), path)
-    return path
+    return save_memorising_onnx(tmp_path_factory.mktemp("model"))
 
 
 @pytest.fixture(scope="module")

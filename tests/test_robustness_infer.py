@@ -20,13 +20,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import onnx
 import pandas as pd
 import pytest
 from kedro.io.core import DatasetError
 
-from plate_ocr_pipeline.core.onnx_metadata import embed_metadata
-from plate_ocr_pipeline.core.plate_config import PlateConfig
 from plate_ocr_pipeline.datasets.atomic_csv_dataset import AtomicCSVDataset
 from plate_ocr_pipeline.datasets.image_folder_dataset import (
     ImageFileError,
@@ -34,7 +31,11 @@ from plate_ocr_pipeline.datasets.image_folder_dataset import (
     check_image_header,
     image_size,
 )
-from tests.plate_model_helpers import PLATE, TEXTS, build_memorising_onnx, render_plate
+from tests.plate_model_helpers import (
+    TEXTS,
+    render_plate,
+    save_memorising_onnx,
+)
 
 # Runs infer as `kedro run --pipeline=infer` does (the catalog's datasets, the node), in a
 # process limited to 3 GB of address space.
@@ -55,9 +56,7 @@ AtomicCSVDataset(filepath=output).save(table)
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("model") / "model.onnx"
-    onnx.save(embed_metadata(build_memorising_onnx(), PlateConfig.from_dict(PLATE)), path)
-    return path
+    return save_memorising_onnx(tmp_path_factory.mktemp("model"))
 
 
 def png(image: np.ndarray) -> bytes:
