@@ -195,12 +195,9 @@ def export_onnx(
     return embed_plate_metadata(model, config, model_name, model_version)
 
 
-def onnx_plate_acc(
-    model: onnx.ModelProto, images: np.ndarray, texts: list[str], config: PlateConfig
-) -> float:
-    """Exact plate accuracy of an ONNX model on preprocessed crops."""
-    predicted = decode_predictions(onnx_predict(onnx_session(model), images), config)
-    return sum(p == t for p, t in zip(predicted, texts, strict=True)) / max(len(texts), 1)
+def onnx_readings(model: onnx.ModelProto, images: np.ndarray, config: PlateConfig) -> list[str]:
+    """The texts an ONNX model reads from preprocessed crops."""
+    return decode_predictions(onnx_predict(onnx_session(model), images), config)
 
 
 def onnx_session(model: onnx.ModelProto) -> ort.InferenceSession:

@@ -15,7 +15,6 @@ import onnx
 
 from plate_ocr_pipeline.core.plate_config import PlateConfig
 from plate_ocr_pipeline.core.splits import select_split
-from plate_ocr_pipeline.core.text_codec import decode_predictions
 
 from .params import ExportParams
 
@@ -89,11 +88,7 @@ def quantize_onnx_model(
     training crops) and, on the same held-out crops, the plate_acc of the float and INT8
     models, the share of plates both read alike, their sizes; else ``{}`` (nothing written)
     and ``{"quantized": False}``."""
-    from plate_ocr_pipeline.training.export import (
-        onnx_predict,
-        onnx_session,
-        quantize_static_int8,
-    )
+    from plate_ocr_pipeline.training.export import onnx_readings, quantize_static_int8
 
     p = ExportParams.model_validate(export)
     if not p.quantize:
@@ -111,7 +106,7 @@ def quantize_onnx_model(
     for label, model in (("fp32", onnx_model), ("int8", quantized)):
         report[f"{label}_size_kb"] = round(model.ByteSize() / 1024, 1)
         if texts:
-            readings[label] = decode_predictions(onnx_predict(onnx_session(model), images), config)
+            readings[label] = onnx_readings(model, images, config)
             hits = sum(r == t for r, t in zip(readings[label], texts, strict=True))
             report[f"{label}_plate_acc"] = hits / len(texts)
     if texts:
