@@ -9,6 +9,10 @@ Keys written:
 - ``plate_config``: JSON of :meth:`PlateConfig.to_dict`
 - ``plate_ocr.model_name``, ``plate_ocr.model_version``: free text naming the model
 - ``plate_ocr.package_version``: the ``plate_ocr_pipeline`` version that exported it
+- ``plate_ocr.region_families``: JSON list naming the ``region`` output's columns (models
+  with a region head)
+- ``plate_ocr.temperature``: what the logits were divided by (already in the graph; kept
+  for the record)
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ PLATE_CONFIG_KEY = "plate_config"
 MODEL_NAME_KEY = "plate_ocr.model_name"
 MODEL_VERSION_KEY = "plate_ocr.model_version"
 PACKAGE_VERSION_KEY = "plate_ocr.package_version"
+REGION_FAMILIES_KEY = "plate_ocr.region_families"
+TEMPERATURE_KEY = "plate_ocr.temperature"
 
 
 def metadata_for(
@@ -93,3 +99,19 @@ def plate_config_from_metadata(metadata: Mapping[str, str]) -> PlateConfig | Non
             PLATE_CONFIG_KEY, f"ONNX metadata is not valid JSON: {error}"
         ) from error
     return PlateConfig.from_dict(values)
+
+
+def region_families_from_metadata(metadata: Mapping[str, str]) -> list[str]:
+    """The names of the ``region`` output's columns; ``[]`` for a model without one."""
+    raw = metadata.get(REGION_FAMILIES_KEY)
+    if not raw:
+        return []
+    try:
+        families = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"ONNX metadata {REGION_FAMILIES_KEY} is not valid JSON: {error}"
+        ) from error
+    if not isinstance(families, list) or not all(isinstance(f, str) for f in families):
+        raise ValueError(f"ONNX metadata {REGION_FAMILIES_KEY} must be a list of names")
+    return families

@@ -170,10 +170,15 @@ def simplify_onnx_graph(onnx_model_converted: onnx.ModelProto) -> onnx.ModelProt
 
 
 def embed_plate_metadata(
-    model: onnx.ModelProto, config: PlateConfig, model_name: str, model_version: str
+    model: onnx.ModelProto,
+    config: PlateConfig,
+    model_name: str,
+    model_version: str,
+    extra: dict[str, Any] | None = None,
 ) -> onnx.ModelProto:
-    """Store the plate config and model name/version in the file's ``metadata_props``."""
-    model = embed_metadata(model, config, model_name, model_version)
+    """Store the plate config, model name/version and ``extra`` keys in the file's
+    ``metadata_props``."""
+    model = embed_metadata(model, config, model_name, model_version, extra)
     model.producer_name = model.producer_name or "plate_ocr_pipeline"
     onnx.checker.check_model(model)
     return model
@@ -186,13 +191,14 @@ def export_onnx(
     simplify: bool = True,
     model_name: str = "plate_ocr",
     model_version: str = "1",
+    extra_metadata: dict[str, Any] | None = None,
 ) -> onnx.ModelProto:
     """The whole export: convert, simplify (when asked and a simplifier is installed), embed
-    the plate config."""
+    the plate config (and ``extra_metadata``)."""
     model = convert_keras_to_onnx(trained_model, config, opset)
     if simplify:
         model = simplify_onnx_graph(model)
-    return embed_plate_metadata(model, config, model_name, model_version)
+    return embed_plate_metadata(model, config, model_name, model_version, extra_metadata)
 
 
 def onnx_readings(model: onnx.ModelProto, images: np.ndarray, config: PlateConfig) -> list[str]:
@@ -236,14 +242,24 @@ def check_onnx_parity(
         )
         source = "random crops"
         logger.warning("no held-out images: checking ONNX parity on %d random crops", len(batch))
-    keras_out = np.asarray(trained_model.predict(batch, verbose=0))
-    onnx_out = onnx_predict(onnx_session(onnx_model), batch)
-    if keras_out.shape != onnx_out.shape:
-        raise OnnxParityError(
-            f"output shapes differ: Keras {keras_out.shape}, ONNX {onnx_out.shape}"
-        )
-    max_abs_diff = float(np.abs(keras_out - onnx_out).max())
-    argmax_mismatches = int((keras_out.argmax(-1) != onnx_out.argmax(-1)).sum())
+    keras_outs = trained_model.predict(batch, verbose=0)
+    keras_outs = [
+        np.asarray(o)
+        for o in (keras_outs if isinstance(keras_outs, list | tuple) else [keras_outs])
+    ]
+    session = onnx_session(onnx_model)
+    onnx_outs = session.run(None, {session.get_inputs()[0].name: batch})
+    if len(keras_outs) != len(onnx_outs):
+        raise OnnxParityError(f"Keras has {len(keras_outs)} outputs, ONNX {len(onnx_outs)}")
+    max_abs_diff, argmax_mismatches = 0.0, 0
+    for keras_out, onnx_out in zip(keras_outs, onnx_outs, strict=True):
+        if keras_out.shape != onnx_out.shape:
+            raise OnnxParityError(
+                f"output shapes differ: Keras {keras_out.shape}, ONNX {onnx_out.shape}"
+            )
+        max_abs_diff = max(max_abs_diff, float(np.abs(keras_out - onnx_out).max()))
+        argmax_mismatches += int((keras_out.argmax(-1) != onnx_out.argmax(-1)).sum())
+    keras_out = keras_outs[0]
     report = {
         "images": len(batch),
         "source": source,

@@ -38,6 +38,19 @@ class ModelParams(BaseModel):
         return self.model_dump(exclude={"type"}, exclude_none=True)
 
 
+class ReaderParams(BaseModel):
+    """What is fitted on the trained model's frozen features before export
+    (``training.reader``): a region head and a confidence temperature."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    region_head: bool = True
+    region_units: int = Field(default=64, ge=4)
+    region_samples: int = Field(default=24000, ge=1)  # training crops, each augmented once
+    region_epochs: int = Field(default=8, ge=1)
+    calibrate: bool = True  # temperature chosen on the val split
+
+
 class TrainParams(BaseModel):
     """One training run. ``start`` says what the catalog's ``starting_model`` is for:
     ``scratch`` ignores it, ``fine_tune`` trains it as it is, ``transfer`` builds ``model``
@@ -70,6 +83,7 @@ class TrainParams(BaseModel):
     verbose: Literal[0, 1, 2] = 2
     # A log line every this many steps (loss, samples/s, time left); null: only per epoch.
     progress_every_steps: int | None = Field(default=200, ge=1)
+    reader: ReaderParams = ReaderParams()
 
 
 PARAMETER_SCHEMAS = {"train": TrainParams}

@@ -48,24 +48,33 @@ def calibration_crops(model_input: dict[str, np.ndarray], count: int) -> np.ndar
 
 
 def export_onnx_model(
-    trained_model: Any, export: dict[str, Any], plate: dict[str, Any]
+    reader_model: Any,
+    reader_report: dict[str, Any],
+    export: dict[str, Any],
+    plate: dict[str, Any],
 ) -> onnx.ModelProto:
-    """Keras -> ONNX with the plate config in the file's metadata."""
+    """Keras -> ONNX with the plate config, the region families and the temperature in the
+    file's metadata."""
+    from plate_ocr_pipeline.core.onnx_metadata import REGION_FAMILIES_KEY, TEMPERATURE_KEY
     from plate_ocr_pipeline.training.export import export_onnx
 
     p = ExportParams.model_validate(export)
+    extra = {TEMPERATURE_KEY: float(reader_report.get("temperature", 1.0))}
+    if reader_report.get("region_families"):
+        extra[REGION_FAMILIES_KEY] = list(reader_report["region_families"])
     return export_onnx(
-        trained_model,
+        reader_model,
         PlateConfig.from_dict(plate),
         opset=p.opset,
         simplify=p.simplify,
         model_name=p.model_name,
         model_version=p.model_version,
+        extra_metadata=extra,
     )
 
 
 def check_onnx_parity(
-    trained_model: Any,
+    reader_model: Any,
     onnx_model: onnx.ModelProto,
     model_input: dict[str, np.ndarray],
     export: dict[str, Any],
@@ -75,7 +84,7 @@ def check_onnx_parity(
 
     p = ExportParams.model_validate(export)
     images, _ = held_out_crops(model_input, p.quantization_eval_limit)
-    return check(trained_model, onnx_model, images, p.parity_batch_size, p.parity_tolerance)
+    return check(reader_model, onnx_model, images, p.parity_batch_size, p.parity_tolerance)
 
 
 def quantize_onnx_model(

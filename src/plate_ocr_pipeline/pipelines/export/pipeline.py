@@ -17,13 +17,13 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 export_onnx_model,
-                inputs=["trained_model", "params:export", "params:plate"],
+                inputs=["reader_model", "reader_report", "params:export", "params:plate"],
                 outputs="onnx_model",
                 name="export_onnx_model",
             ),
             node(
                 check_onnx_parity,
-                inputs=["trained_model", "onnx_model", "model_input", "params:export"],
+                inputs=["reader_model", "onnx_model", "model_input", "params:export"],
                 outputs="onnx_parity_report",
                 name="check_onnx_parity",
             ),
@@ -47,7 +47,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
         ],
         namespace="export",
-        inputs={"trained_model", "model_input"},
+        inputs={"reader_model", "reader_report", "model_input"},
         outputs={"onnx_model"},
         parameters={"params:plate", "params:export"},
         tags="export",

@@ -122,6 +122,46 @@ def train_model(
     return model, table
 
 
+def fit_reader(
+    trained_model: Any,
+    model_input: dict[str, np.ndarray],
+    augmentation_transform: Any,
+    train: dict[str, Any],
+    plate: dict[str, Any],
+) -> tuple[Any, dict[str, Any]]:
+    """The model to export (``training.reader``): the trained model with a region head
+    fitted on its frozen features and its logits' temperature chosen on the val split; the
+    report holds the family names, the temperature and the fits' figures."""
+    from plate_ocr_pipeline.training.params import TrainParams
+    from plate_ocr_pipeline.training.reader import build_reader, fit_region_head, fit_temperature
+
+    params = TrainParams.model_validate(train)
+    config = PlateConfig.from_dict(plate)
+    fit, val = select_split(model_input, "train"), select_split(model_input, "val")
+    report: dict[str, Any] = {"region_families": [], "temperature": 1.0}
+    head = None
+    if params.reader.region_head:
+        head, families, figures = fit_region_head(
+            trained_model,
+            (fit["images"], fit["region"]),
+            (val["images"], val["region"]),
+            units=params.reader.region_units,
+            samples=params.reader.region_samples,
+            epochs=params.reader.region_epochs,
+            seed=params.seed,
+            augmentation=augmentation_transform if params.augmentation else None,
+        )
+        report.update(figures)
+        report["region_families"] = families if head is not None else []
+    if params.reader.calibrate and len(val["images"]):
+        temperature, figures = fit_temperature(
+            trained_model, val["images"], val["plate_text"], config
+        )
+        report.update(figures)
+        report["temperature"] = temperature
+    return build_reader(trained_model, config, report["temperature"], head), report
+
+
 def plot_training_curves(training_history: pd.DataFrame) -> plt.Figure:
     """Loss, plate_acc/cat_acc (train and val) and the learning rate per epoch."""
     panels = [

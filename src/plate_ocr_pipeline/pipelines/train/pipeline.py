@@ -1,8 +1,9 @@
-"""``train``: preprocess the clean table into model input, fit, plot the curves."""
+"""``train``: preprocess the clean table into model input, fit, fit the reader's region head
+and temperature, plot the curves."""
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from .nodes import plot_training_curves, prepare_model_input, train_model
+from .nodes import fit_reader, plot_training_curves, prepare_model_input, train_model
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -28,6 +29,18 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="train_model",
             ),
             node(
+                fit_reader,
+                inputs=[
+                    "trained_model",
+                    "model_input",
+                    "augmentation_transform",
+                    "params:train",
+                    "params:plate",
+                ],
+                outputs=["reader_model", "reader_report"],
+                name="fit_reader",
+            ),
+            node(
                 plot_training_curves,
                 inputs="training_history",
                 outputs="training_curves",
@@ -43,7 +56,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             "starting_model",
             "model_input_cache",
         },
-        outputs={"model_input", "trained_model"},
+        outputs={"model_input", "trained_model", "reader_model", "reader_report"},
         parameters={"params:plate", "params:train"},
         tags="train",
     )
