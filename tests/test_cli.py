@@ -105,6 +105,9 @@ def test_read_json_lines(tmp_path, reader, capsys):
         "text": result.text,
         "confidence": round(result.confidence, 6),
         "char_confidences": [round(float(p), 4) for p in result.char_probs],
+        "region": None,  # the shipped model has no region output
+        "region_confidence": None,
+        "raw_text": result.text,
         "status": "ok",
         "error": None,
     }
@@ -113,6 +116,9 @@ def test_read_json_lines(tmp_path, reader, capsys):
         "text": "",
         "confidence": None,
         "char_confidences": [],
+        "region": None,
+        "region_confidence": None,
+        "raw_text": None,
         "status": "error",
         "error": "not a decodable image (corrupt or unsupported format)",
     }

@@ -35,7 +35,10 @@ def keras_model():
 @pytest.fixture(scope="module")
 def exported(keras_model) -> onnx.ModelProto:
     return nodes.export_onnx_model(
-        keras_model, {"opset": 17, "model_name": "tiny", "model_version": "7"}, PLATE
+        keras_model,
+        {"temperature": 1.0, "region_families": []},  # a reader without a region head
+        {"opset": 17, "model_name": "tiny", "model_version": "7"},
+        PLATE,
     )
 
 

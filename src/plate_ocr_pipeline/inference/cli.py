@@ -4,13 +4,17 @@ Light on purpose, like the recognizer it drives: argparse, numpy, OpenCV and onn
 Kedro, no TensorFlow), so it works from the plain install (``pip install plate_ocr_pipeline``)::
 
     plate-ocr read crop.png more_crops/ [--model m.onnx] [--threads N] [--json | --csv]
+                   [--format-decoding] [--region ar-old,mercosur]
     plate-ocr benchmark [--model m.onnx] [--batch-size 8] [--json]
 
 ``read`` prints one line per input file, in input order: ``path<TAB>text<TAB>confidence``
-(``confidence`` is the mean per-character probability, see ``PlateResult``), or with ``--json``
-one JSON object per line (``path``, ``text``, ``confidence``, ``char_confidences``, ``status``,
-``error``: the columns of the ``infer`` pipeline's predictions), or with ``--csv`` those columns
-as CSV with a header. With more than a few files and a terminal on stderr, a progress line
+(``confidence`` is the mean per-character probability, see ``PlateResult``), then
+``<TAB>region<TAB>region_confidence`` for a model with a region output, or with ``--json``
+one JSON object per line (``path``, ``text``, ``confidence``, ``char_confidences``, ``region``,
+``region_confidence``, ``raw_text``, ``status``, ``error``: the columns of the ``infer``
+pipeline's predictions), or with ``--csv`` those columns as CSV with a header.
+``--format-decoding`` picks the most probable text that fits a format of the plate's likely
+region (the model's region output, or the families given with ``--region``). With more than a few files and a terminal on stderr, a progress line
 counts them there (``--progress`` / ``--no-progress`` force it). A folder stands for its image
 files (recursively, sorted, hidden files skipped). A file that cannot be read gets the row
 ``path<TAB>error<TAB>reason`` (``status: "error"`` in JSON) and the others are still read; the
@@ -77,13 +81,16 @@ def _clean(value: str) -> str:
     return value.replace("\t", " ").replace("\r", " ").replace("\n", " ")
 
 
-def _ok_record(path: str, text: str, probs: np.ndarray) -> dict[str, Any]:
-    confidence = float(np.mean(probs)) if len(probs) else 0.0
+def _ok_record(path: str, result: Any) -> dict[str, Any]:
+    region_prob = result.region_prob
     return {
         "path": path,
-        "text": text,
-        "confidence": confidence,
-        "char_confidences": [round(float(p), 4) for p in probs],
+        "text": result.text,
+        "confidence": result.confidence,
+        "char_confidences": [round(float(p), 4) for p in result.char_probs],
+        "region": result.region,
+        "region_confidence": None if region_prob != region_prob else round(region_prob, 6),
+        "raw_text": result.raw_text,
         "status": "ok",
         "error": None,
     }
@@ -95,12 +102,25 @@ def _error_record(path: str, reason: str) -> dict[str, Any]:
         "text": "",
         "confidence": None,
         "char_confidences": [],
+        "region": None,
+        "region_confidence": None,
+        "raw_text": None,
         "status": "error",
         "error": reason,
     }
 
 
-CSV_COLUMNS = ("path", "text", "confidence", "char_confidences", "status", "error")
+CSV_COLUMNS = (
+    "path",
+    "text",
+    "confidence",
+    "char_confidences",
+    "region",
+    "region_confidence",
+    "raw_text",
+    "status",
+    "error",
+)
 
 
 def _csv_line(values: Sequence[Any]) -> str:
@@ -117,6 +137,9 @@ def format_record(record: dict[str, Any], as_json: bool, as_csv: bool = False) -
             record["path"], record["text"],
             "" if confidence is None else f"{confidence:.6f}",
             json.dumps(record["char_confidences"]) if record["status"] == "ok" else "",
+            record["region"] or "",
+            "" if record["region_confidence"] is None else f"{record['region_confidence']:.6f}",
+            record["raw_text"] or "",
             record["status"], record["error"] or "",
         ])  # fmt: skip
     if as_json:
@@ -124,7 +147,10 @@ def format_record(record: dict[str, Any], as_json: bool, as_csv: bool = False) -
             record = {**record, "confidence": round(record["confidence"], 6)}
         return json.dumps(record, ensure_ascii=False)
     if record["status"] == "ok":
-        return f"{_clean(record['path'])}\t{record['text']}\t{record['confidence']:.4f}"
+        line = f"{_clean(record['path'])}\t{record['text']}\t{record['confidence']:.4f}"
+        if record["region"]:
+            line += f"\t{record['region']}\t{record['region_confidence']:.4f}"
+        return line
     return f"{_clean(record['path'])}\t{ERROR_MARK}\t{_clean(record['error'])}"
 
 
@@ -148,13 +174,14 @@ def read_records(
             except PlateInputError as failure:
                 prepared.append(failure.reason)
         good = [i for i, value in enumerate(prepared) if isinstance(value, np.ndarray)]
-        decoded: dict[int, tuple[str, np.ndarray]] = {}
+        read: dict[int, Any] = {}
         if good:
             batch = np.stack([prepared[i] for i in good])
-            decoded = dict(zip(good, recognizer.decode(recognizer.predict(batch)), strict=True))
+            labels = [chunk[i][0] for i in good]
+            read = dict(zip(good, recognizer.read_batch(batch, labels), strict=True))
         for i, (path, _) in enumerate(chunk):
-            if i in decoded:
-                yield _ok_record(path, *decoded[i])
+            if i in read:
+                yield _ok_record(path, read[i])
             else:
                 yield _error_record(path, str(prepared[i]))
 
@@ -167,7 +194,15 @@ def _load_recognizer(args: argparse.Namespace) -> Any:
     from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer
 
     try:
-        return ONNXPlateRecognizer(args.model, providers=args.provider, threads=args.threads)
+        return ONNXPlateRecognizer(
+            args.model,
+            providers=args.provider,
+            threads=args.threads,
+            # A region hint is only for format-aware decoding: giving one turns it on.
+            format_decoding=getattr(args, "format_decoding", False)
+            or bool(getattr(args, "region", None)),
+            region_hint=getattr(args, "region", None),
+        )
     except Exception as error:  # onnxruntime raises its own types for a bad file
         message = str(error) if isinstance(error, (OSError, ValueError)) else repr(error)
         raise ModelLoadError(message) from error
@@ -258,6 +293,13 @@ def _cmd_benchmark(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 # ---------------------------------------------------------------- parsing
+def _family_list(value: str) -> list[str]:
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("give at least one region family")
+    return names
+
+
 def _positive_int(text: str, minimum: int = 1) -> int:
     try:
         value = int(text)
@@ -329,6 +371,21 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=None,
         help=f"a progress line on stderr (default: on a terminal, from {PROGRESS_MIN_FILES} files)",
+    )
+    read.add_argument(
+        "--format-decoding",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="choose the most probable text that fits a format of the plate's likely region "
+        "(the model's region output, or --region)",
+    )
+    read.add_argument(
+        "--region",
+        type=_family_list,
+        default=None,
+        metavar="FAMILY[,FAMILY]",
+        help="region families the plates come from (e.g. ar-old,mercosur), for "
+        "--format-decoding instead of the model's region output",
     )
     read.set_defaults(handler=_cmd_read)
 

@@ -56,7 +56,11 @@ DEFAULT_PARTITION_SIZE = 2000
 #: Seconds to reach a scheduler (and, on an existing cluster, to see its first worker).
 DEFAULT_CONNECT_TIMEOUT = 10.0
 
-_RECOGNIZERS: dict[tuple[str, tuple[str, ...], int | None], ONNXPlateRecognizer] = {}
+# (format_decoding, region_hint): how a worker's recognizer decodes, as one hashable value.
+Reading = tuple[bool, tuple[str, ...] | None]
+NO_FORMATS: Reading = (False, None)
+
+_RECOGNIZERS: dict[tuple[str, tuple[str, ...], int | None, Reading], ONNXPlateRecognizer] = {}
 _RECOGNIZERS_LOCK = threading.Lock()
 _MAX_CACHED = 4  # recognizers kept per worker process
 
@@ -148,14 +152,24 @@ def dask_client(
 
 
 def _worker_recognizer(
-    model: bytes, digest: str, providers: tuple[str, ...], threads: int | None
+    model: bytes,
+    digest: str,
+    providers: tuple[str, ...],
+    threads: int | None,
+    reading: Reading = NO_FORMATS,
 ) -> ONNXPlateRecognizer:
     """The recognizer of this worker process for that model, opened on first use."""
-    key = (digest, providers, threads)
+    key = (digest, providers, threads, reading)
     with _RECOGNIZERS_LOCK:
         recognizer = _RECOGNIZERS.get(key)
         if recognizer is None:
-            recognizer = ONNXPlateRecognizer(model, providers=list(providers), threads=threads)
+            recognizer = ONNXPlateRecognizer(
+                model,
+                providers=list(providers),
+                threads=threads,
+                format_decoding=reading[0],
+                region_hint=reading[1],
+            )
             while len(_RECOGNIZERS) >= _MAX_CACHED:  # a long-lived worker serving many models
                 _RECOGNIZERS.pop(next(iter(_RECOGNIZERS)))
             _RECOGNIZERS[key] = recognizer
@@ -170,9 +184,10 @@ def read_partition(  # noqa: PLR0913 - one Dask task: every argument travels wit
     threads: int | None,
     batch_size: int,
     num_workers: int,
+    reading: Reading = NO_FORMATS,
 ) -> list[PlateResult]:
     """One task: the results of ``run_files`` on one partition, in its order."""
-    recognizer = _worker_recognizer(model, digest, providers, threads)
+    recognizer = _worker_recognizer(model, digest, providers, threads, reading)
     return list(recognizer.run_files(files, batch_size, num_workers))
 
 
@@ -193,6 +208,8 @@ def run_files_on_dask(  # noqa: PLR0913
     providers: Sequence[str] | None = None,
     threads: int | None = 1,
     max_in_flight: int | None = None,
+    format_decoding: bool = False,
+    region_hint: Sequence[str] | None = None,
 ) -> Iterator[PlateResult]:
     """Like ``ONNXPlateRecognizer(model).run_files(files, batch_size, num_workers)``, with each
     partition of ``partition_size`` files read by a task on ``client``'s cluster.
@@ -202,6 +219,7 @@ def run_files_on_dask(  # noqa: PLR0913
     least two) are submitted or waiting to be handed out. ``partition_size``, ``batch_size``,
     ``num_workers`` and ``max_in_flight`` below 1 raise ``ValueError`` at once. A task that
     fails (its worker died, say) raises ``RuntimeError`` naming the partition's files.
+    ``format_decoding`` and ``region_hint`` are the recognizer's.
     """
     chunks = partitions(list(files), partition_size)
     size = _positive_int("batch_size", batch_size)
@@ -210,7 +228,10 @@ def run_files_on_dask(  # noqa: PLR0913
         max_in_flight = max(2, 2 * sum(client.nthreads().values()))
     window = _positive_int("max_in_flight", max_in_flight)
     model_bytes = model if isinstance(model, bytes) else serialized_model(model)
-    return _run(client, files, chunks, model_bytes, providers, threads, size, workers, window)
+    reading = (bool(format_decoding), tuple(region_hint) if region_hint else None)
+    return _run(
+        client, files, chunks, model_bytes, providers, threads, size, workers, window, reading
+    )
 
 
 def _run(  # noqa: PLR0913
@@ -223,6 +244,7 @@ def _run(  # noqa: PLR0913
     batch_size: int,
     num_workers: int,
     window: int,
+    reading: Reading = NO_FORMATS,
 ) -> Iterator[PlateResult]:
     if not chunks:
         return
@@ -249,6 +271,7 @@ def _run(  # noqa: PLR0913
                 threads,
                 batch_size,
                 num_workers,
+                reading,
                 key=f"{run_id}-part-{submitted:06d}",
                 pure=False,
                 priority=-submitted,  # earlier partitions first: results leave in order

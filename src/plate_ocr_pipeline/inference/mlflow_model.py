@@ -28,8 +28,9 @@ Why a pyfunc over the ONNX file, rather than kedro-mlflow's ``pipeline_ml_factor
 
 Input: a DataFrame with an ``image_b64`` column, holding each crop's encoded file (PNG, JPEG,
 ...) in base64. Output: one row per input row, in order, with ``text``, ``confidence`` (the
-mean of ``char_probs``), ``char_probs`` (the probability of each character read) and
-``error``. ``error`` is empty when the crop was read; otherwise it gives the reason, and then
+mean of ``char_probs``), ``char_probs`` (the probability of each character read),
+``region`` and ``region_confidence`` (the model's region family and its probability; empty and
+0.0 for a model without a region output) and ``error``. ``error`` is empty when the crop was read; otherwise it gives the reason, and then
 ``text`` is empty, ``confidence`` is 0.0 and ``char_probs`` is empty. One bad row does not fail
 the others.
 
@@ -61,7 +62,7 @@ from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer, _model_
 logger = logging.getLogger(__name__)
 
 INPUT_COLUMN = "image_b64"
-OUTPUT_COLUMNS = ("text", "confidence", "char_probs", "error")
+OUTPUT_COLUMNS = ("text", "confidence", "char_probs", "region", "region_confidence", "error")
 ONNX_ARTIFACT = "onnx_model"
 SAMPLES_DIR = Path(__file__).resolve().parents[1] / "assets" / "samples"
 EXAMPLE_SAMPLE = "00_us.png"
@@ -76,10 +77,12 @@ SERVING_PACKAGES = (
     "pyyaml",
 )
 # The library code the model carries, as paths in the package: the package root (lazy imports
-# only), core, and the recognizer with this module. No pipelines, training code or assets.
+# only), core with the region formats it reads, and the recognizer with this module. No
+# pipelines, training code or models.
 CODE_PARTS = (
     "__init__.py",
     "core",
+    "assets/formats",
     "inference/__init__.py",
     "inference/recognizer.py",
     "inference/mlflow_model.py",
@@ -168,12 +171,29 @@ def read_frame(reader: ONNXPlateRecognizer, model_input: Any) -> pd.DataFrame:
         probs = [float(p) for p in result.char_probs]
         # An unreadable crop's confidence is NaN in PlateResult; 0.0 keeps the JSON valid.
         confidence = result.confidence if result.ok else 0.0
-        rows[int(result.source)] = _row(result.text, probs, confidence, result.error or "")
+        rows[int(result.source)] = _row(
+            result.text, probs, confidence, result.error or "", result.region, result.region_prob
+        )
     return pd.DataFrame(rows, columns=list(OUTPUT_COLUMNS))
 
 
-def _row(text: str, probs: list[float], confidence: float, error: str) -> dict[str, Any]:
-    return {"text": text, "confidence": confidence, "char_probs": probs, "error": error}
+def _row(
+    text: str,
+    probs: list[float],
+    confidence: float,
+    error: str,
+    region: str | None = None,
+    region_prob: float = 0.0,
+) -> dict[str, Any]:
+    return {
+        "text": text,
+        "confidence": confidence,
+        "char_probs": probs,
+        "region": region or "",
+        # NaN (no region output) would not survive the JSON answer of a served model.
+        "region_confidence": 0.0 if region_prob != region_prob else float(region_prob),
+        "error": error,
+    }
 
 
 def serving_requirements() -> list[str]:

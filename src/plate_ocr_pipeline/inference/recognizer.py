@@ -46,8 +46,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import onnxruntime as ort
 
-from plate_ocr_pipeline.core.onnx_metadata import MODEL_NAME_KEY, plate_config_from_metadata
+from plate_ocr_pipeline.core.onnx_metadata import (
+    MODEL_NAME_KEY,
+    plate_config_from_metadata,
+    region_families_from_metadata,
+)
 from plate_ocr_pipeline.core.plate_config import PlateConfig
+from plate_ocr_pipeline.core.plate_formats import family_hint, fit_formats, shipped_formats
 from plate_ocr_pipeline.core.preprocessing import ImageReadError, preprocess_image, read_image
 from plate_ocr_pipeline.core.text_codec import decode_with_confidence
 
@@ -58,6 +63,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[1] / "assets" / "models" / "default.onnx"
 DEFAULT_BATCH_SIZE = 64
+REGION_OUTPUT = "region"
 
 Source = str | os.PathLike | bytes | np.ndarray
 ModelSource = str | os.PathLike | bytes | bytearray | memoryview
@@ -79,6 +85,12 @@ class PlateResult:
 
     ``error`` is set only by :meth:`ONNXPlateRecognizer.run_files`, for an input that could not
     be read (the reason); ``text`` is then empty, ``char_probs`` empty and ``confidence`` NaN.
+
+    ``region`` and ``region_prob``: the most probable region family and its probability, from
+    a model with a region output (else ``None`` and NaN). ``raw_text`` is the model's own
+    reading; ``text`` differs from it only where format-aware decoding chose a reading that
+    fits a region's format. ``format_fit``: whether some family's format (or the US's raw
+    reading) fitted; ``None`` when format-aware decoding was off or had no region to go by.
     """
 
     text: str
@@ -86,6 +98,10 @@ class PlateResult:
     confidence: float
     source: str
     error: str | None = None
+    region: str | None = None
+    region_prob: float = float("nan")
+    raw_text: str | None = None
+    format_fit: bool | None = None
 
     @property
     def ok(self) -> bool:
@@ -121,6 +137,11 @@ class ONNXPlateRecognizer:
             onnxruntime build lacks are dropped with a warning; default CPU.
         threads: intra-op threads (``None``: onnxruntime's default, all cores).
         plate_config: Overrides the config from metadata/YAML (a ``PlateConfig`` or mapping).
+        format_decoding: choose, per plate, the most probable text that fits a format of a
+            likely region family (``core.plate_formats``); needs the model's region output or
+            ``region_hint``. Off: the model's own reading.
+        region_hint: region families the plates come from (``["ar-old", "mercosur"]``),
+            used instead of the region output by format-aware decoding.
 
     ``model_path`` is kept as the model file's ``Path`` (``None`` for a model given in memory);
     ``name`` names the model in messages.
@@ -132,6 +153,8 @@ class ONNXPlateRecognizer:
         providers: Sequence[str] | None = None,
         threads: int | None = None,
         plate_config: PlateConfig | dict[str, Any] | None = None,
+        format_decoding: bool = False,
+        region_hint: Sequence[str] | None = None,
     ) -> None:
         model, self.model_path = _model_source(model_path)
         options = ort.SessionOptions()
@@ -151,6 +174,16 @@ class ONNXPlateRecognizer:
         self._input_name = self.session.get_inputs()[0].name
         self._output_name = self.session.get_outputs()[0].name
         self._check_input_shape()
+        # The region output's column names; [] for a model without one.
+        outputs = [o.name for o in self.session.get_outputs()]
+        families = region_families_from_metadata(self.metadata)
+        self.region_families = families if REGION_OUTPUT in outputs else []
+        self._output_names = [self._output_name] + ([REGION_OUTPUT] if self.region_families else [])
+        self.format_decoding = bool(format_decoding)
+        self.region_hint = None
+        if region_hint:
+            known = self.region_families or [*shipped_formats(), "us"]
+            self.region_hint = family_hint(region_hint, known)
 
     # ------------------------------------------------------------------ setup
     def _resolve_config(self, override: PlateConfig | dict[str, Any] | None) -> PlateConfig:
@@ -242,6 +275,34 @@ class ONNXPlateRecognizer:
         """Texts (pad stripped) and per-character probabilities from model outputs."""
         return decode_with_confidence(probabilities, self.config)
 
+    def read_batch(self, batch: np.ndarray, labels: Sequence[str]) -> list[PlateResult]:
+        """One result per preprocessed crop of ``batch``: text, confidences, region, and the
+        format-aware reading when it is on."""
+        batch = np.ascontiguousarray(batch, dtype=np.uint8)
+        outputs = self.session.run(self._output_names, {self._input_name: batch})
+        plates = outputs[0]
+        regions = outputs[1] if len(outputs) > 1 else None
+        results = []
+        for row, (label, (text, probs)) in enumerate(zip(labels, self.decode(plates), strict=True)):
+            region, region_prob, family_probs = None, float("nan"), None
+            if regions is not None:
+                best = int(regions[row].argmax())
+                region, region_prob = self.region_families[best], float(regions[row, best])
+                family_probs = dict(zip(self.region_families, regions[row].tolist(), strict=True))
+            if self.region_hint is not None:
+                family_probs = self.region_hint
+            result = PlateResult(
+                text, probs, _confidence(probs), label, None, region, region_prob, text
+            )
+            if self.format_decoding and family_probs is not None:
+                kept = plates[row][plates[row].argmax(-1) != self.config.pad_index]
+                fitted = fit_formats(kept, self.config.alphabet, family_probs)
+                result.text, result.char_probs = fitted.text, fitted.char_probs
+                result.confidence = _confidence(fitted.char_probs)
+                result.format_fit = fitted.fits
+            results.append(result)
+        return results
+
     # ------------------------------------------------------------ public API
     def run(
         self, source: Any, return_confidence: bool = False, batch_size: int = DEFAULT_BATCH_SIZE
@@ -316,9 +377,7 @@ class ONNXPlateRecognizer:
             yield from self._results(labels, np.stack(crops))
 
     def _results(self, labels: list[str], batch: np.ndarray) -> Iterator[PlateResult]:
-        decoded = self.decode(self.predict(batch))
-        for label, (text, probs) in zip(labels, decoded, strict=True):
-            yield PlateResult(text, probs, _confidence(probs), label)
+        yield from self.read_batch(batch, labels)
 
     def run_files(
         self,
@@ -378,14 +437,13 @@ class ONNXPlateRecognizer:
     ) -> Iterator[PlateResult]:
         """Run the model on the good images of one chunk; one result per name, in order."""
         good = [i for i, (image, _) in enumerate(prepared) if image is not None]
-        decoded: dict[int, tuple[str, np.ndarray]] = {}
+        read: dict[int, PlateResult] = {}
         if good:
             batch = np.stack([prepared[i][0] for i in good])
-            decoded = dict(zip(good, self.decode(self.predict(batch)), strict=True))
+            read = dict(zip(good, self.read_batch(batch, [names[i] for i in good]), strict=True))
         for i, name in enumerate(names):
-            if i in decoded:
-                text, probs = decoded[i]
-                yield PlateResult(text, probs, _confidence(probs), name)
+            if i in read:
+                yield read[i]
             else:
                 empty = np.zeros(0, dtype=np.float32)
                 yield PlateResult("", empty, float("nan"), name, error=prepared[i][1])

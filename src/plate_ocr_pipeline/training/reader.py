@@ -41,15 +41,10 @@ TEMPERATURES = np.geomspace(0.25, 4.0, 81)
 
 def region_family(region: str) -> str:
     """The family a region belongs to (``us-ca`` -> ``us``, ``eu-de`` -> ``eu``); regions the
-    generator does not know (a user's own labels) are their own family; ``""`` stays ``""``."""
-    from plate_ocr_pipeline.synthetic.formats import REGION_FORMATS
+    formats files do not list (a user's own labels) are their own family; ``""`` stays ``""``."""
+    from plate_ocr_pipeline.core.plate_formats import region_label_family
 
-    region = str(region).strip()
-    if region in REGION_FORMATS:
-        return REGION_FORMATS[region].family
-    if region.startswith("us-") or region == "us":
-        return "us"
-    return region
+    return region_label_family(region)
 
 
 def families_of(regions: Sequence[str]) -> list[str]:
@@ -216,7 +211,8 @@ def fit_temperature(
         return float(-np.mean(np.where(right, np.log(p), np.log1p(-p))))
 
     losses = [log_loss(t) for t in TEMPERATURES]
-    temperature = float(TEMPERATURES[int(np.argmin(losses))])
+    # No plate to calibrate on: leave the logits as they are.
+    temperature = float(TEMPERATURES[int(np.argmin(losses))]) if len(right) else 1.0
     report = {
         "temperature": temperature,
         "calibration_plates": len(right),

@@ -39,7 +39,17 @@ from .params import InferParams
 
 logger = logging.getLogger(__name__)
 
-PREDICTION_COLUMNS = ["path", "text", "confidence", "char_confidences", "status", "error"]
+PREDICTION_COLUMNS = [
+    "path",
+    "text",
+    "confidence",
+    "char_confidences",
+    "region",
+    "region_confidence",
+    "raw_text",
+    "status",
+    "error",
+]
 
 
 def _text(value: object) -> str:
@@ -55,6 +65,9 @@ def _row(result: PlateResult) -> dict[str, Any]:
             "text": "",
             "confidence": np.nan,
             "char_confidences": "",
+            "region": "",
+            "region_confidence": np.nan,
+            "raw_text": "",
             "status": "error",
             "error": _text(result.error),
         }
@@ -63,6 +76,9 @@ def _row(result: PlateResult) -> dict[str, Any]:
         "text": result.text,
         "confidence": round(result.confidence, 6),
         "char_confidences": json.dumps([round(float(p), 4) for p in result.char_probs]),
+        "region": result.region or "",
+        "region_confidence": round(result.region_prob, 6),
+        "raw_text": result.raw_text if result.raw_text is not None else result.text,
         "status": "ok",
         "error": "",
     }
@@ -112,7 +128,13 @@ def _read_files(
 ) -> Iterator[Iterator[PlateResult]]:
     """The results of every file of ``files``, in order, from the engine the parameters pick."""
     if p.engine == "local":
-        recognizer = ONNXPlateRecognizer(model, providers=p.providers, threads=p.threads)
+        recognizer = ONNXPlateRecognizer(
+            model,
+            providers=p.providers,
+            threads=p.threads,
+            format_decoding=p.format_decoding,
+            region_hint=p.region_hint,
+        )
         yield recognizer.run_files(files, p.batch_size, p.num_workers)
         return
     from plate_ocr_pipeline.inference import distributed
@@ -134,6 +156,8 @@ def _read_files(
             num_workers=p.num_workers,
             providers=p.providers,
             threads=p.threads or 1,  # one onnxruntime thread per single-thread worker
+            format_decoding=p.format_decoding,
+            region_hint=p.region_hint,
         )
         with contextlib.closing(results):  # stopped (tasks cancelled) before the client closes
             yield results
@@ -145,7 +169,10 @@ def recognize_images(
     infer: dict[str, Any],
 ) -> pd.DataFrame:
     """One row per file, sorted by relative path: ``path, text, confidence,
-    char_confidences`` (JSON list, reading order), ``status`` (``ok``/``error``), ``error``.
+    char_confidences`` (JSON list, reading order), ``region`` and ``region_confidence`` (the
+    model's region family, empty for a model without one), ``raw_text`` (the model's own
+    reading, which format-aware decoding may have corrected into ``text``), ``status``
+    (``ok``/``error``), ``error``.
 
     ``infer_model`` is the ONNX model the catalog loads (its serialized bytes work too);
     ``confidence`` is the mean of the per-character probabilities (see ``PlateResult``).

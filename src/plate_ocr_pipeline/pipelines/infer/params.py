@@ -26,6 +26,10 @@ class InferParams(BaseModel):
     providers: list[str] = Field(default_factory=lambda: ["CPUExecutionProvider"], min_length=1)
     threads: int | None = Field(None, ge=1)
     progress: bool = True
+    # Choose the most probable text that fits a format of the plate's likely region family
+    # (the model's region output, or region_hint); see core.plate_formats.
+    format_decoding: bool = False
+    region_hint: list[str] | None = Field(None, min_length=1)
     # Reading limits, applied by the catalog's `infer_images` (`${runtime_params:...}`) as it
     # reads each file; `recognize_images` checks that the two agree.
     max_file_bytes: int = Field(DEFAULT_MAX_FILE_BYTES, ge=1)

@@ -1,0 +1,272 @@
+"""Format-aware decoding (``core.plate_formats``): the shipped family data files, kept in step
+with the synthetic generator's formats, and the choice of the most probable reading that fits
+a likely family's format, on hand-made slot probabilities."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import numpy as np
+import pytest
+import yaml
+
+from plate_ocr_pipeline.core.plate_formats import (
+    DIGITS,
+    LETTERS,
+    ROW_BREAK,
+    family_hint,
+    fit_formats,
+    parse_family,
+    shipped_formats,
+)
+from plate_ocr_pipeline.synthetic.formats import REGION_FORMATS
+
+ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_"
+SHIPPED_FAMILIES = {
+    *("ar-old", "br-old", "mercosur", "mercosur-moto", "old-moto", "uk", "eu", "eu-2row")
+}
+
+
+def slot_probs(text: str, mass: dict[tuple[int, str], float] | None = None) -> np.ndarray:
+    """``(len(text), 37)`` probabilities: ``mass[(position, char)]`` where given, 1e-5 on
+    every other class, and the rest (the most) on ``text``'s character: rows sum to 1."""
+    probs = np.full((len(text), len(ALPHABET)), 1e-5)
+    for (position, character), value in (mass or {}).items():
+        probs[position, ALPHABET.index(character)] = value
+    for position, character in enumerate(text):
+        probs[position, ALPHABET.index(character)] = 0.0
+        probs[position, ALPHABET.index(character)] = 1.0 - probs[position].sum()
+    assert (probs.argmax(-1) == [ALPHABET.index(c) for c in text]).all()
+    return probs
+
+
+def chosen_probs(probs: np.ndarray, text: str) -> np.ndarray:
+    return probs[np.arange(len(text)), [ALPHABET.index(c) for c in text]]
+
+
+def pattern_classes(pattern: str) -> str:
+    """The character classes of a pattern in reading order (``"DDD / LLL"`` -> ``DDDLLL``)."""
+    return "".join(group for group in pattern.split() if group != ROW_BREAK)
+
+
+def formats_files() -> dict[str, dict]:
+    """The shipped data files as parsed YAML, by file name."""
+    folder = resources.files("plate_ocr_pipeline") / "assets" / "formats"
+    return {
+        entry.name: yaml.safe_load(entry.read_text("utf-8"))
+        for entry in folder.iterdir()
+        if entry.name.endswith((".yaml", ".yml"))
+    }
+
+
+# --------------------------------------------------------------------------- shipped data
+
+
+def test_shipped_formats_hold_every_format_family_and_not_the_us():
+    families = shipped_formats()
+    assert set(families) >= SHIPPED_FAMILIES
+    assert "us" not in families
+    for name, family in families.items():
+        assert family.family == name
+        assert family.patterns, name
+
+
+def test_every_generated_pattern_and_letter_is_allowed_by_its_family_file():
+    """Pin: what the synthetic generator draws for each non-US region fits its family's data
+    file, position by position."""
+    families = shipped_formats()
+    checked = 0
+    for region, fmt in REGION_FORMATS.items():
+        if fmt.family == "us":
+            continue
+        assert fmt.family in families, f"{region}: no data file for family {fmt.family}"
+        patterns = dict(families[fmt.family].patterns)
+        for groups, _ in fmt.formats:
+            pattern = " ".join(groups)
+            assert pattern in patterns, f"{region}: {pattern!r} missing from {fmt.family}"
+            allowed = patterns[pattern]
+            classes = pattern_classes(pattern)
+            assert len(allowed) == len(classes)
+            for position, (cls, characters) in enumerate(zip(classes, allowed, strict=True)):
+                if cls == "L":
+                    missing = set(fmt.letters) - set(characters)
+                    assert not missing, f"{region} {pattern!r} @{position}: {sorted(missing)}"
+                elif cls == "D":
+                    assert set(characters) == set(DIGITS)
+            checked += 1
+    assert checked >= 40
+
+
+def test_every_region_of_the_data_files_is_a_generator_region_with_the_same_formats():
+    """Pin the other way: a region of a data file exists in ``REGION_FORMATS`` with the
+    file's family, the generator's patterns and letters."""
+    seen = set()
+    for name, data in formats_files().items():
+        for region, spec in data["regions"].items():
+            assert region in REGION_FORMATS, f"{name}: {region} is not a generator region"
+            fmt = REGION_FORMATS[region]
+            assert fmt.family == data["family"], f"{name}: {region} is in {fmt.family}"
+            assert set(spec["formats"]) == {" ".join(groups) for groups, _ in fmt.formats}
+            assert set(spec.get("letters", LETTERS)) == set(fmt.letters), region
+            seen.add(region)
+    non_us = {r for r, fmt in REGION_FORMATS.items() if fmt.family != "us"}
+    assert seen == non_us
+
+
+# ---------------------------------------------------------------------------- fit_formats
+
+
+def test_a_letter_read_as_a_digit_is_corrected_to_the_families_format():
+    probs = slot_probs("0PJ120", {(0, "O"): 0.3})
+    reading = fit_formats(probs, ALPHABET, {"ar-old": 1.0})
+    assert reading.text == "OPJ120"
+    assert reading.changed and reading.fits
+    assert (reading.family, reading.pattern) == ("ar-old", "LLL DDD")
+    np.testing.assert_allclose(reading.char_probs, chosen_probs(probs, "OPJ120"), rtol=1e-6)
+    assert reading.char_probs[0] == pytest.approx(0.3, rel=1e-6)
+
+
+def test_a_digit_read_as_a_letter_is_corrected_to_the_second_best_digit():
+    probs = slot_probs("KYQ2I6", {(4, "1"): 0.2, (4, "7"): 0.1})
+    reading = fit_formats(probs, ALPHABET, {"ar-old": 1.0})
+    assert reading.text == "KYQ216"
+    assert reading.changed
+    np.testing.assert_allclose(reading.char_probs, chosen_probs(probs, "KYQ216"), rtol=1e-6)
+
+
+def test_a_reading_no_format_fits_keeps_the_raw_text_and_is_flagged():
+    probs = slot_probs("AB123", {(2, "I"): 0.3})
+    reading = fit_formats(probs, ALPHABET, {"ar-old": 1.0})
+    assert reading.text == "AB123"
+    assert not reading.fits and not reading.changed
+    assert reading.family is None and reading.pattern is None
+    np.testing.assert_allclose(reading.char_probs, chosen_probs(probs, "AB123"), rtol=1e-6)
+
+
+def test_a_family_without_formats_keeps_the_raw_reading():
+    probs = slot_probs("0PJ120", {(0, "O"): 0.45})
+    reading = fit_formats(probs, ALPHABET, {"us": 1.0})
+    assert reading.text == "0PJ120"
+    assert reading.fits and not reading.changed
+    assert (reading.family, reading.pattern) == ("us", None)
+
+
+def test_a_family_of_zero_probability_is_not_considered():
+    probs = slot_probs("0PJ120", {(0, "O"): 0.3})
+    reading = fit_formats(probs, ALPHABET, {"us": 0.0, "ar-old": 1.0})
+    assert (reading.text, reading.family) == ("OPJ120", "ar-old")
+
+
+def test_a_confident_reading_stays_raw_against_an_even_us_prior():
+    probs = slot_probs("0PJ120", {(0, "O"): 1e-6})
+    reading = fit_formats(probs, ALPHABET, {"us": 0.5, "ar-old": 0.5})
+    assert reading.text == "0PJ120"
+    assert (reading.family, reading.changed) == ("us", False)
+
+
+def test_a_weak_reading_is_corrected_when_the_format_family_outweighs_the_us():
+    """The prior ratio against the two characters' probability ratio decides: 0.8/0.2 beats
+    0.55/0.45, not 1/1e-6."""
+    weak = slot_probs("0PJ120", {(0, "O"): 0.45})
+    reading = fit_formats(weak, ALPHABET, {"us": 0.2, "ar-old": 0.8})
+    assert (reading.text, reading.family, reading.changed) == ("OPJ120", "ar-old", True)
+    sure = slot_probs("0PJ120", {(0, "O"): 1e-6})
+    reading = fit_formats(sure, ALPHABET, {"us": 0.2, "ar-old": 0.8})
+    assert (reading.text, reading.family) == ("0PJ120", "us")
+
+
+def test_an_even_us_prior_keeps_the_raw_reading():
+    """The US's raw reading takes each position's best character, so it scores at least as
+    high as any format's reading: a format wins only where its family is more likely."""
+    probs = slot_probs("0PJ120", {(0, "O"): 0.45})
+    reading = fit_formats(probs, ALPHABET, {"us": 0.5, "ar-old": 0.5})
+    assert (reading.text, reading.family) == ("0PJ120", "us")
+
+
+def test_a_two_row_pattern_fits_the_reading_of_both_rows():
+    probs = slot_probs("382EMY")
+    reading = fit_formats(probs, ALPHABET, {"old-moto": 1.0})
+    assert reading.text == "382EMY"
+    assert reading.fits and not reading.changed
+    assert (reading.family, reading.pattern) == ("old-moto", "DDD / LLL")
+
+
+def test_a_pattern_the_alphabet_cannot_write_does_not_fit():
+    digits = "0123456789_"
+    probs = np.full((6, len(digits)), 1 / len(digits))
+    reading = fit_formats(probs, digits, {"ar-old": 1.0})
+    assert not reading.fits
+
+
+# --------------------------------------------------------------------------- parse_family
+
+
+def test_regions_sharing_a_pattern_allow_the_union_of_their_letters():
+    family = parse_family(
+        {
+            "family": "test",
+            "regions": {
+                "one": {"letters": "AB", "formats": ["LL DDD"]},
+                "two": {"letters": "CD", "formats": ["LL DDD", "DDD L"]},
+            },
+        }
+    )
+    patterns = dict(family.patterns)
+    assert set(patterns) == {"LL DDD", "DDD L"}
+    assert patterns["LL DDD"][:2] == ("ABCD", "ABCD")
+    assert set(patterns["LL DDD"][2]) == set(DIGITS)
+    assert patterns["DDD L"][3] == "CD"
+    # The union is what decoding chooses from: C (second best) replaces E (not allowed).
+    probs = slot_probs("EB123", {(0, "C"): 0.2})
+    reading = fit_formats(probs, ALPHABET, {"test": 1.0}, formats={"test": family})
+    assert reading.text == "CB123"
+
+
+def test_a_region_without_letters_allows_every_letter():
+    family = parse_family({"family": "f", "regions": {"r": {"formats": ["L / D"]}}})
+    assert dict(family.patterns)["L / D"] == (LETTERS, DIGITS)
+
+
+def test_a_bad_class_letter_is_an_error_naming_the_source():
+    data = {"family": "f", "regions": {"r": {"formats": ["LLQ"]}}}
+    with pytest.raises(ValueError) as info:
+        parse_family(data, "broken.yaml")
+    assert "broken.yaml" in str(info.value)
+
+
+def test_a_bad_class_letter_is_an_error_naming_the_pattern():
+    with pytest.raises(ValueError, match="LLQ"):
+        parse_family({"family": "f", "regions": {"r": {"formats": ["LLQ"]}}}, "broken.yaml")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [{"family": "f"}, {"regions": {}}, None, {"family": "f", "regions": {"r": None}}],
+    ids=["no-regions", "no-family", "empty-file", "empty-region"],
+)
+def test_a_mapping_that_is_not_a_formats_file_is_an_error_naming_the_source(data):
+    with pytest.raises(ValueError, match="broken.yaml: not a formats file"):
+        parse_family(data, "broken.yaml")
+
+
+# ---------------------------------------------------------------------------- family_hint
+
+
+def test_a_hint_is_a_uniform_prior_over_its_families():
+    assert family_hint(["ar-old", " mercosur "]) == {"ar-old": 0.5, "mercosur": 0.5}
+    assert family_hint(["uk"], known=["uk", "eu"]) == {"uk": 1.0}
+
+
+def test_a_hint_naming_unknown_families_is_an_error_naming_them():
+    with pytest.raises(ValueError, match=r"\['xx', 'yy'\]"):
+        family_hint(["uk", "yy", "xx"], known=["uk", "eu"])
+
+
+@pytest.mark.parametrize("families", [[], ["", "  "]])
+def test_an_empty_hint_is_an_error(families):
+    with pytest.raises(ValueError, match="at least one family"):
+        family_hint(families)
+
+
+def test_a_hint_repeating_a_family_is_still_a_distribution():
+    assert sum(family_hint(["ar-old", "ar-old", "mercosur"]).values()) == pytest.approx(1.0)
