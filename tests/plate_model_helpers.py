@@ -104,6 +104,38 @@ def build_memorising_onnx(config: PlateConfig | None = None, texts=TEXTS) -> onn
     return model
 
 
+def build_memorising_reader_onnx(
+    text_families: dict[str, str], families: list[str], config: PlateConfig | None = None
+) -> onnx.ModelProto:
+    """``build_memorising_onnx`` for the texts of ``text_families`` plus a ``region`` output
+    (softmax over ``families``) that gives each text its family, the families in the
+    metadata: a model with a region head, as the export stage writes them."""
+    from plate_ocr_pipeline.core.onnx_metadata import REGION_FAMILIES_KEY
+
+    config = config or PlateConfig.from_dict(PLATE)
+    texts = tuple(text_families)
+    model = build_memorising_onnx(config, texts)
+    images = np.stack([render_plate(t)[..., None] for t in texts])
+    design = np.hstack([pooled_features(images), np.ones((len(texts), 1), dtype=np.float32)])
+    targets = np.eye(len(families), dtype=np.float32)[[families.index(text_families[t])
+                                                       for t in texts]] * LOGIT_SCALE  # fmt: skip
+    solution, *_ = np.linalg.lstsq(design, targets, rcond=None)
+    graph = model.graph
+    graph.initializer.extend([
+        numpy_helper.from_array(solution[:-1].astype(np.float32), "region_kernel"),
+        numpy_helper.from_array(solution[-1].astype(np.float32), "region_bias"),
+    ])  # fmt: skip
+    graph.node.extend([
+        helper.make_node("Gemm", ["flat", "region_kernel", "region_bias"], ["region_logits"]),
+        helper.make_node("Softmax", ["region_logits"], ["region"], axis=-1),
+    ])  # fmt: skip
+    graph.output.append(
+        helper.make_tensor_value_info("region", TensorProto.FLOAT, [None, len(families)])
+    )
+    onnx.checker.check_model(model)
+    return embed_metadata(model, config, extra={REGION_FAMILIES_KEY: families})
+
+
 def save_memorising_onnx(folder) -> Path:
     """``build_memorising_onnx()`` with the plate config in its metadata, saved as
     ``folder/model.onnx``: a model file the recognizer opens as it is."""

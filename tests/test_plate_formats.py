@@ -170,9 +170,14 @@ def test_a_weak_reading_is_corrected_when_the_format_family_outweighs_the_us():
     weak = slot_probs("0PJ120", {(0, "O"): 0.45})
     reading = fit_formats(weak, ALPHABET, {"us": 0.2, "ar-old": 0.8})
     assert (reading.text, reading.family, reading.changed) == ("OPJ120", "ar-old", True)
+    # A sure character is not replaced (it would cost more than max_cost): the likely
+    # family's format does not fit, so the raw reading is kept and flagged.
     sure = slot_probs("0PJ120", {(0, "O"): 1e-6})
     reading = fit_formats(sure, ALPHABET, {"us": 0.2, "ar-old": 0.8})
-    assert (reading.text, reading.family) == ("0PJ120", "us")
+    assert (reading.text, reading.family, reading.fits) == ("0PJ120", None, False)
+    fairly_sure = slot_probs("0PJ120", {(0, "O"): 1e-4})  # O costs ln(1e4) = 9.2 nats
+    assert fit_formats(fairly_sure, ALPHABET, {"ar-old": 1.0}).fits is False
+    assert fit_formats(fairly_sure, ALPHABET, {"ar-old": 1.0}, max_cost=10.0).text == "OPJ120"
 
 
 def test_an_even_us_prior_keeps_the_raw_reading():

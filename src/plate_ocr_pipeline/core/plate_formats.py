@@ -9,8 +9,11 @@ the alphabet) and the probabilities of each family (the model's region output, o
 hint), :func:`fit_formats` scores every reading that keeps the read length and fits a pattern:
 ``log P(family) + sum log P(character)``, each position taking its most probable allowed
 character. Families without formats (the US: its formats are many and loose) are scored with
-the raw reading. The best candidate wins; a reading no family fits keeps the raw text and is
-flagged ``fits=False``. Plain numpy: the recognizer runs it on every plate.
+the raw reading. A format's reading is a candidate only if it costs at most ``max_cost`` nats of
+character log-probability against the raw reading (the model was not sure of what it
+replaces). The best candidate wins; when the winner is a family without formats that the
+region output did not rank first (no format of the likely region fits well), or there is no
+candidate at all, the raw text is kept and flagged ``fits=False``. Plain numpy: the recognizer runs it on every plate.
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ DIGITS = "0123456789"
 ROW_BREAK = "/"
 # A character the model gave less than this is never chosen by a format (log floor).
 _LOG_FLOOR = np.log(1e-12)
+# A format may overrule the model only where the model gave the format's reading at least
+# 1/1000 of its own reading's probability (ln 1000 nats): a sure character is never replaced.
+DEFAULT_MAX_COST = float(np.log(1000.0))
 
 
 @dataclass(frozen=True)
@@ -117,6 +123,7 @@ def fit_formats(
     alphabet: str,
     family_probs: Mapping[str, float],
     formats: Mapping[str, FamilyFormats] | None = None,
+    max_cost: float = DEFAULT_MAX_COST,
 ) -> FormatReading:
     """The most probable reading over families and their formats (see the module docstring).
 
@@ -127,6 +134,8 @@ def fit_formats(
             ``{"ar-old": 0.5, "mercosur": 0.5}``). A family missing from ``formats`` (the US)
             competes with the raw reading.
         formats: families' formats; default the shipped ones.
+        max_cost: the most character log-probability a format's reading may lose against the
+            raw reading.
     """
     formats = shipped_formats() if formats is None else formats
     char_probs = np.asarray(char_probs, dtype=np.float64)
@@ -138,14 +147,12 @@ def fit_formats(
     columns = {c: i for i, c in enumerate(alphabet)}
 
     best: tuple[float, str, np.ndarray, str | None, str | None] | None = None
-    fitted = False
     for family, probability in family_probs.items():
         if probability <= 0:
             continue
         prior = float(np.log(probability))
         if family not in formats:
             candidates = [(prior + raw_score, raw, raw_probs, family, None)]
-            fitted = True
         else:
             candidates = []
             for pattern, allowed in formats[family].of_length(len(raw)):
@@ -153,12 +160,13 @@ def fit_formats(
                 if fit is None:  # the model's alphabet cannot write this pattern
                     continue
                 text, probs, score = fit
-                candidates.append((prior + score, text, probs, family, pattern))
-                fitted = True
+                if raw_score - score <= max_cost:
+                    candidates.append((prior + score, text, probs, family, pattern))
         for candidate in candidates:
             if best is None or candidate[0] > best[0]:
                 best = candidate
-    if best is None or not fitted:
+    likeliest = max(family_probs, key=family_probs.__getitem__) if family_probs else None
+    if best is None or (best[4] is None and best[3] != likeliest):
         return FormatReading(raw, raw_probs.astype(np.float32), None, None, False, False)
     _, text, probs, family, pattern = best
     return FormatReading(text, probs.astype(np.float32), family, pattern, True, text != raw)

@@ -1,0 +1,144 @@
+"""The region output end to end: a model with a region head (a memorising ONNX model whose
+``region`` output names each text's family) read by the recognizer, the infer table, the CLI
+and the score stage's region and format-aware decoding report."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from plate_ocr_pipeline.core.plate_config import PlateConfig
+from plate_ocr_pipeline.core.preprocessing import preprocess_image
+from plate_ocr_pipeline.inference.cli import main
+from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer
+from plate_ocr_pipeline.pipelines.infer import nodes as infer_nodes
+from plate_ocr_pipeline.pipelines.score.nodes import score_regions_and_formats
+
+from .plate_model_helpers import PLATE, build_memorising_reader_onnx, render_plate
+
+FAMILIES = ["eu", "mercosur", "us"]
+# AB123 fits eu-ch's LL DDD; XY9876Z fits no Mercosur format; K4M is a US plate.
+TEXT_FAMILIES = {"AB123": "eu", "XY9876Z": "mercosur", "K4M": "us"}
+
+
+@pytest.fixture(scope="module")
+def model_bytes() -> bytes:
+    return build_memorising_reader_onnx(TEXT_FAMILIES, FAMILIES).SerializeToString()
+
+
+@pytest.fixture(scope="module")
+def crops(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("crops")
+    import cv2
+
+    for text in TEXT_FAMILIES:
+        cv2.imwrite(str(folder / f"{text}.png"), render_plate(text))
+    return folder
+
+
+def test_the_recognizer_returns_each_plates_region_and_its_probability(model_bytes, crops):
+    reader = ONNXPlateRecognizer(model_bytes)
+    assert reader.region_families == FAMILIES
+    results = {r.text: r for r in reader.run_detailed(sorted(str(p) for p in crops.iterdir()))}
+    assert set(results) == set(TEXT_FAMILIES)
+    for text, family in TEXT_FAMILIES.items():
+        assert results[text].region == family
+        assert results[text].region_prob == pytest.approx(1.0, abs=1e-3)
+        assert results[text].raw_text == text
+        assert results[text].format_fit is None  # format-aware decoding is off by default
+
+
+def test_format_aware_decoding_keeps_readings_that_fit_and_flags_a_hint_that_cannot(
+    model_bytes, crops
+):
+    paths = sorted(str(p) for p in crops.iterdir())
+    reader = ONNXPlateRecognizer(model_bytes, format_decoding=True)
+    by_region = {r.raw_text: r for r in reader.run_detailed(paths)}
+    assert all(r.text == r.raw_text for r in by_region.values())  # sure characters stay
+    # AB123 fits eu-ch's LL DDD, K4M is read as US (no formats); XY9876Z is read as
+    # Mercosur, whose formats would replace a sure character: kept, and flagged.
+    assert by_region["AB123"].format_fit and by_region["K4M"].format_fit
+    assert by_region["XY9876Z"].format_fit is False
+    with pytest.raises(ValueError, match="unknown region families"):
+        ONNXPlateRecognizer(model_bytes, region_hint=["ar-old"])  # not one of the model's
+    hinted = ONNXPlateRecognizer(model_bytes, format_decoding=True, region_hint=["mercosur"])
+    for result in hinted.run_detailed(paths):  # no reading fits a Mercosur format
+        assert result.format_fit is False
+        assert result.text == result.raw_text
+
+
+def test_the_infer_table_has_the_region_columns(model_bytes, crops):
+    files = {p.name: p.read_bytes for p in sorted(crops.iterdir())}
+    files["broken.png"] = lambda: b"not an image"
+    params = {
+        "input_dir": str(crops),
+        "output_path": "unused.csv",
+        "model_path": "unused.onnx",
+        "progress": False,
+    }
+    table = infer_nodes.recognize_images(files, model_bytes, params).set_index("path")
+    assert list(table.reset_index().columns) == infer_nodes.PREDICTION_COLUMNS
+    for text, family in TEXT_FAMILIES.items():
+        row = table.loc[f"{text}.png"]
+        assert (row["text"], row["raw_text"], row["region"]) == (text, text, family)
+        assert row["region_confidence"] == pytest.approx(1.0, abs=1e-3)
+    broken = table.loc["broken.png"]
+    assert broken["status"] == "error" and broken["region"] == ""
+    assert np.isnan(broken["region_confidence"])
+
+
+def test_the_cli_prints_the_region(model_bytes, crops, tmp_path, capsys):
+    model = tmp_path / "reader.onnx"
+    model.write_bytes(model_bytes)
+    crop = crops / "XY9876Z.png"
+    assert main(["read", str(crop), "--model", str(model)]) == 0
+    path, text, _, region, region_confidence = capsys.readouterr().out.strip().split("\t")
+    assert (path, text, region) == (str(crop), "XY9876Z", "mercosur")
+    assert float(region_confidence) == pytest.approx(1.0, abs=1e-3)
+    assert main(["read", str(crop), "--model", str(model), "--json", "--region", "mercosur"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert (record["text"], record["raw_text"], record["region"]) == (
+        "XY9876Z",
+        "XY9876Z",
+        "mercosur",
+    )
+
+
+def test_score_reports_region_accuracy_a_confusion_table_and_format_decoding(model_bytes):
+    config = PlateConfig.from_dict(PLATE)
+    texts = list(TEXT_FAMILIES)
+    images = np.stack([preprocess_image(render_plate(t), config) for t in texts])
+    sets = {
+        "mine": {
+            "images": images,
+            "plate_text": np.array(texts),
+            # K4M is labelled Brazilian (old plates): read as us, a miss.
+            "region": np.array(["eu-de", "ar", "br-old"]),
+        }
+    }
+    score = {"region_labels": {"ar": ["ar-old", "mercosur"]}, "equivalences": ["O0"]}
+    metrics, confusion, formats = score_regions_and_formats(
+        ONNXPlateRecognizer(model_bytes), sets, score
+    )
+    assert metrics == {"mine": {"region_acc": pytest.approx(2 / 3), "region_plates": 3.0}}
+    assert sorted(confusion[["label", "predicted", "plates"]].itertuples(index=False)) == [
+        ("ar", "mercosur", 1),
+        ("br-old", "us", 1),
+        ("eu", "eu", 1),
+    ]
+    overall = formats[formats["region"] == "(all)"].iloc[0]
+    assert overall["plates"] == 3
+    assert overall["plate_acc_raw"] == overall["plate_acc_format"] == 1.0
+    assert overall["texts_changed"] == 0
+
+
+def test_score_leaves_the_region_tables_empty_for_a_model_without_a_region_output(tmp_path):
+    from .plate_model_helpers import save_memorising_onnx
+
+    reader = ONNXPlateRecognizer(save_memorising_onnx(tmp_path))
+    metrics, confusion, formats = score_regions_and_formats(reader, {}, {})
+    assert metrics == {} and confusion.empty and formats.empty
+    assert isinstance(formats, pd.DataFrame)
