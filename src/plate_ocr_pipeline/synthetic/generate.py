@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import sys
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -212,7 +213,15 @@ def iter_rendered(
     from tqdm.auto import tqdm
 
     workers = resolve_workers(num_workers)
-    bar = tqdm(total=len(plans), desc="synthesize", unit="plate", disable=not progress)
+    # In a log file (no terminal) one line every 30 s, not a redraw every 0.1 s.
+    interval = 0.1 if sys.stderr.isatty() else 30.0
+    bar = tqdm(
+        total=len(plans),
+        desc="synthesize",
+        unit="plate",
+        disable=not progress,
+        mininterval=interval,
+    )
     try:
         if workers == 1 or len(plans) < 2 * chunksize:
             get_resources(fonts_dir)

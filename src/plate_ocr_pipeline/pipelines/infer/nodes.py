@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import PurePosixPath
 from typing import Any
@@ -87,7 +88,14 @@ def _row(result: PlateResult) -> dict[str, Any]:
 def _progress(total: int, enabled: bool):
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, unit="img", desc="infer", disable=not enabled or total == 0)
+    interval = 0.1 if sys.stderr.isatty() else 30.0  # a log file: a line every 30 s
+    return tqdm(
+        total=total,
+        unit="img",
+        desc="infer",
+        disable=not enabled or total == 0,
+        mininterval=interval,
+    )
 
 
 def _check_reading_limits(files: Mapping[str, Any], params: InferParams) -> None:

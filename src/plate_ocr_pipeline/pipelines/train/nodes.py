@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from typing import Any
 
 import matplotlib
@@ -57,10 +58,16 @@ def prepare_model_input(
             zip(model_input_cache["fingerprint"].tolist(), model_input_cache["images"], strict=True)
         )
 
+    from tqdm.auto import tqdm
+
     shape = (config.img_height, config.img_width, config.num_channels)
     images, keep, fingerprints = [], [], []
     reused = 0
-    for row, path in enumerate(plates_clean["image_path"].astype(str)):
+    paths = plates_clean["image_path"].astype(str)
+    interval = 0.1 if sys.stderr.isatty() else 30.0  # a log file: a line every 30 s
+    for row, path in enumerate(
+        tqdm(paths, desc="model input", unit="img", mininterval=interval, disable=len(paths) < 500)
+    ):
         file = plate_image_files[path]
         image = cached.get(file.fingerprint)
         if image is not None and image.shape == shape:
