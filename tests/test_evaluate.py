@@ -71,6 +71,7 @@ REPORT_OUTPUTS = (
     "confidence_coverage", "confidence_coverage_plot", "character_confusion", "error_gallery",
     "per_region_plot",
 )  # fmt: skip
+REGION_OUTPUTS = ("region_metrics", "region_confusion", "format_decoding")
 
 
 def grey_png(path, level: int):
@@ -267,15 +268,20 @@ def test_evaluate_pipeline_through_kedro_gives_exact_figures(tmp_path, plate_par
         {
             "model_input": MemoryDataset(model_input),
             "trained_model": MemoryDataset(GreyLevelModel(reads, config), copy_mode="assign"),
+            # A reader without a region head: the region tables stay empty.
+            "reader_model": MemoryDataset(GreyLevelModel(reads, config), copy_mode="assign"),
+            "reader_report": MemoryDataset({"region_families": [], "temperature": 1.0}),
             "evaluate_labelled_sets": LabelledSetsDataset(
                 filepaths={"real": str(folder / "annotations.csv")}
             ),
             "params:plate": MemoryDataset(plate_params),
             "params:evaluate": MemoryDataset({"splits": ["test"], **REPORT}),
-            **{f"evaluate.{name}": KeptDataset() for name in REPORT_OUTPUTS},
+            **{f"evaluate.{name}": KeptDataset() for name in REPORT_OUTPUTS + REGION_OUTPUTS},
         }
     )
     SequentialRunner().run(evaluate.create_pipeline(), catalog)
+    assert catalog.load("evaluate.region_metrics") == {}
+    assert catalog.load("evaluate.format_decoding").empty
     metrics = catalog.load("evaluate.metrics")
     assert list(metrics) == ["test", "real"]
     assert round(metrics["test"]["plate_acc"], 4) == 0.6667

@@ -1,4 +1,5 @@
-"""Evaluate nodes: the held-out split(s) of the training data, as report sets."""
+"""Evaluate nodes: the held-out split(s) of the training data, as report sets, and the
+reader's region output on every evaluated set."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import logging
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from plate_ocr_pipeline.core.splits import select_split
 from plate_ocr_pipeline.pipelines.evaluate.params import EvaluateParams
+from plate_ocr_pipeline.pipelines.report.params import ReportParams
 
 logger = logging.getLogger(__name__)
 
@@ -27,3 +30,23 @@ def select_held_out_splits(
             continue
         sets[split] = rows
     return sets
+
+
+def evaluate_regions(
+    reader_model: Any,
+    reader_report: dict[str, Any],
+    sets: dict[str, dict[str, np.ndarray]],
+    plate: dict[str, Any],
+    evaluate: dict[str, Any],
+) -> tuple[dict[str, dict[str, float]], pd.DataFrame, pd.DataFrame]:
+    """Region accuracy, the region confusion table and format-aware decoding beside the raw
+    reading (``report.nodes.region_tables``) of the exported reader on every evaluated set;
+    empty tables when the reader has no region head."""
+    from plate_ocr_pipeline.pipelines.report.nodes import read_regions_with_keras, region_tables
+
+    families = list(reader_report.get("region_families") or [])
+    if not families:
+        return region_tables({}, {}, evaluate)
+    params = ReportParams.model_validate(evaluate)
+    readings = read_regions_with_keras(reader_model, families, sets, plate, params.batch_size)
+    return region_tables(sets, readings, evaluate)

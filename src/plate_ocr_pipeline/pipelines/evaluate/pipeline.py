@@ -1,10 +1,11 @@
 """Evaluate pipeline: the report template on ``trained_model``, fed the held-out split(s) of
 ``model_input`` and the labelled sets of ``evaluate_labelled_sets``; plate config
-``params:plate``. Outputs are ``evaluate.*`` (see ``pipelines/report/pipeline.py``)."""
+``params:plate``. Outputs are ``evaluate.*`` (see ``pipelines/report/pipeline.py``), and the
+exported reader's region accuracy, region confusion and format-aware decoding tables."""
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from plate_ocr_pipeline.pipelines.evaluate.nodes import select_held_out_splits
+from plate_ocr_pipeline.pipelines.evaluate.nodes import evaluate_regions, select_held_out_splits
 from plate_ocr_pipeline.pipelines.report import create_report_pipeline
 
 
@@ -15,12 +16,20 @@ def create_pipeline(**kwargs) -> Pipeline:
         outputs="held_out_sets",
         name="select_held_out_splits",
     )
+    regions = node(
+        evaluate_regions,
+        inputs=["reader_model", "reader_report", "sets", "plate_config", "params:evaluate"],
+        outputs=["region_metrics", "region_confusion", "format_decoding"],
+        name="evaluate_regions",
+    )
     return pipeline(
-        pipeline([held_out]) + create_report_pipeline(held_out=True),
+        pipeline([held_out, regions]) + create_report_pipeline(held_out=True),
         namespace="evaluate",
         inputs={
             "model_input": "model_input",
             "predictor": "trained_model",
+            "reader_model": "reader_model",
+            "reader_report": "reader_report",
             "plate_config": "params:plate",
             "labelled_sets": "evaluate_labelled_sets",
         },

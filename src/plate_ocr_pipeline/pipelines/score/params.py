@@ -13,9 +13,6 @@ class ScoreParams(ReportParams):
     model_config = ConfigDict(extra="forbid")
 
     threads: int | None = Field(default=None, ge=1)  # intra-op threads (null: all cores)
-    # A set's region label -> the model's families it stands for (region accuracy); labels
-    # not listed map by the formats files (us-ca -> us, eu-de -> eu).
-    region_labels: dict[str, list[str]] = Field(default_factory=dict)
     # Only ever given on the command line; the catalog's `score_model` and
     # `score_labelled_sets` entries read them (`${runtime_params:...}`).
     model_path: str | None = None
