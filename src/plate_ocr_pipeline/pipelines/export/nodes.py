@@ -171,7 +171,12 @@ def log_reader_model(
         return {"logged": False, "reason": "no active MLflow run"}
     from plate_ocr_pipeline.inference.mlflow_model import log_plate_reader
 
-    info = log_plate_reader(onnx_model, registered_model_name=p.registered_model_name)
+    # The logged model carries the registry's name, so the run page and the registry agree.
+    info = log_plate_reader(
+        onnx_model,
+        name=p.registered_model_name or p.model_name,
+        registered_model_name=p.registered_model_name,
+    )
     return {
         "logged": True,
         "run_id": run.info.run_id,
