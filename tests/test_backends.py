@@ -49,10 +49,10 @@ def run_backend(backend: str, folder: Path) -> dict:
     return json.loads(summary.read_text())
 
 
-@pytest.mark.parametrize("backend", ["jax"])
+@pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_a_ctc_model_trains_evaluates_and_exports_under_the_backend(backend, tmp_path):
     if not _installed(backend):
-        pytest.skip(f"{backend} is not installed (pip install 'jax[cpu]')")
+        pytest.skip(f"{backend} is not installed (the {backend} extra)")
     for needed in ("tensorflow", "tf2onnx", "onnxruntime"):
         if not _installed(needed):
             pytest.skip(f"{needed} is not installed: the ONNX export needs it")
