@@ -275,3 +275,18 @@ def test_an_empty_hint_is_an_error(families):
 
 def test_a_hint_repeating_a_family_is_still_a_distribution():
     assert sum(family_hint(["ar-old", "ar-old", "mercosur"]).values()) == pytest.approx(1.0)
+
+
+def test_nan_family_probabilities_are_no_candidates():
+    probs = slot_probs("0PJ120", {(0, "O"): 0.45})
+    reading = fit_formats(probs, ALPHABET, {"br-old": float("nan"), "ar-old": 1.0})
+    assert (reading.text, reading.family) == ("OPJ120", "ar-old")
+    raw = fit_formats(probs, ALPHABET, {"ar-old": float("nan")})
+    assert (raw.text, raw.fits) == ("0PJ120", False)
+
+
+def test_a_uniform_hint_does_not_depend_on_its_order():
+    probs = slot_probs("ABC12")  # fits no Mercosur format; the US keeps the reading
+    for order in (["us", "mercosur"], ["mercosur", "us"]):
+        reading = fit_formats(probs, ALPHABET, family_hint(order))
+        assert (reading.text, reading.family, reading.fits) == ("ABC12", "us", True)

@@ -286,3 +286,8 @@ def test_the_exported_reader_matches_keras_and_the_recognizer_reads_its_regions(
         assert result.region == families[int(probs.argmax())]
         assert 0.0 <= result.region_prob <= 1.0
         assert result.region_prob == pytest.approx(float(probs.max()), abs=1e-5)
+
+
+def test_unknown_regions_are_unlabelled():
+    """ingest fills a missing region with "unknown": no family to learn."""
+    assert region_family("unknown") == region_family("") == ""

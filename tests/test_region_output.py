@@ -63,7 +63,9 @@ def test_format_aware_decoding_keeps_readings_that_fit_and_flags_a_hint_that_can
     assert by_region["AB123"].format_fit and by_region["K4M"].format_fit
     assert by_region["XY9876Z"].format_fit is False
     with pytest.raises(ValueError, match="unknown region families"):
-        ONNXPlateRecognizer(model_bytes, region_hint=["ar-old"])  # not one of the model's
+        ONNXPlateRecognizer(model_bytes, region_hint=["atlantis"])
+    # A hint may name a family the model's head does not know: it replaces the region output.
+    assert ONNXPlateRecognizer(model_bytes, region_hint=["ar-old"]).format_decoding
     hinted = ONNXPlateRecognizer(model_bytes, format_decoding=True, region_hint=["mercosur"])
     for result in hinted.run_detailed(paths):  # no reading fits a Mercosur format
         assert result.format_fit is False
@@ -119,7 +121,7 @@ def test_score_reports_region_accuracy_a_confusion_table_and_format_decoding(mod
             "region": np.array(["eu-de", "ar", "br-old"]),
         }
     }
-    score = {"region_labels": {"ar": ["ar-old", "mercosur"]}, "equivalences": ["O0"]}
+    score = {"region_labels": {"mine": {"ar": ["ar-old", "mercosur"]}}, "equivalences": ["O0"]}
     metrics, confusion, formats = score_regions_and_formats(
         ONNXPlateRecognizer(model_bytes), sets, score
     )

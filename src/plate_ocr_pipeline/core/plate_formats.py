@@ -30,7 +30,7 @@ import yaml
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 DIGITS = "0123456789"
 ROW_BREAK = "/"
-# A character the model gave less than this is never chosen by a format (log floor).
+# Log-probabilities are floored here, so a zero probability costs a finite amount.
 _LOG_FLOOR = np.log(1e-12)
 # A format may overrule the model only where the model gave the format's reading at least
 # 1/1000 of its own reading's probability (ln 1000 nats): a sure character is never replaced.
@@ -57,7 +57,7 @@ class FormatReading:
     char_probs: np.ndarray
     family: str | None  # the family whose format (or raw reading) won; None: nothing fitted
     pattern: str | None  # the pattern that fitted, None for the raw reading
-    fits: bool  # False: no family's format fits the read length; the raw text is kept
+    fits: bool  # False: no format of a likely family fits within max_cost; raw text kept
     changed: bool  # the text differs from the raw reading
 
 
@@ -148,7 +148,7 @@ def fit_formats(
 
     best: tuple[float, str, np.ndarray, str | None, str | None] | None = None
     for family, probability in family_probs.items():
-        if probability <= 0:
+        if not probability > 0:  # zero or NaN: not a candidate
             continue
         prior = float(np.log(probability))
         if family not in formats:
@@ -165,8 +165,10 @@ def fit_formats(
         for candidate in candidates:
             if best is None or candidate[0] > best[0]:
                 best = candidate
-    likeliest = max(family_probs, key=family_probs.__getitem__) if family_probs else None
-    if best is None or (best[4] is None and best[3] != likeliest):
+    usable = {f: p for f, p in family_probs.items() if p > 0}
+    top = max(usable.values(), default=0.0)
+    likeliest = {f for f, p in usable.items() if p == top}  # a uniform hint: every family
+    if best is None or (best[4] is None and best[3] not in likeliest):
         return FormatReading(raw, raw_probs.astype(np.float32), None, None, False, False)
     _, text, probs, family, pattern = best
     return FormatReading(text, probs.astype(np.float32), family, pattern, True, text != raw)

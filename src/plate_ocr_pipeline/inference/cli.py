@@ -148,7 +148,7 @@ def format_record(record: dict[str, Any], as_json: bool, as_csv: bool = False) -
         return json.dumps(record, ensure_ascii=False)
     if record["status"] == "ok":
         line = f"{_clean(record['path'])}\t{record['text']}\t{record['confidence']:.4f}"
-        if record["region"]:
+        if record["region"] and record["region_confidence"] is not None:
             line += f"\t{record['region']}\t{record['region_confidence']:.4f}"
         return line
     return f"{_clean(record['path'])}\t{ERROR_MARK}\t{_clean(record['error'])}"
@@ -198,9 +198,7 @@ def _load_recognizer(args: argparse.Namespace) -> Any:
             args.model,
             providers=args.provider,
             threads=args.threads,
-            # A region hint is only for format-aware decoding: giving one turns it on.
-            format_decoding=getattr(args, "format_decoding", False)
-            or bool(getattr(args, "region", None)),
+            format_decoding=getattr(args, "format_decoding", False),
             region_hint=getattr(args, "region", None),
         )
     except Exception as error:  # onnxruntime raises its own types for a bad file

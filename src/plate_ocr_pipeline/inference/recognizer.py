@@ -141,7 +141,8 @@ class ONNXPlateRecognizer:
             likely region family (``core.plate_formats``); needs the model's region output or
             ``region_hint``. Off: the model's own reading.
         region_hint: region families the plates come from (``["ar-old", "mercosur"]``),
-            used instead of the region output by format-aware decoding.
+            used instead of the region output by format-aware decoding (which a hint turns
+            on).
 
     ``model_path`` is kept as the model file's ``Path`` (``None`` for a model given in memory);
     ``name`` names the model in messages.
@@ -179,11 +180,18 @@ class ONNXPlateRecognizer:
         families = region_families_from_metadata(self.metadata)
         self.region_families = families if REGION_OUTPUT in outputs else []
         self._output_names = [self._output_name] + ([REGION_OUTPUT] if self.region_families else [])
-        self.format_decoding = bool(format_decoding)
+        # A region hint is only for format-aware decoding: giving one turns it on.
+        self.format_decoding = bool(format_decoding or region_hint)
         self.region_hint = None
         if region_hint:
-            known = self.region_families or [*shipped_formats(), "us"]
-            self.region_hint = family_hint(region_hint, known)
+            known = {*self.region_families, *shipped_formats(), "us"}
+            self.region_hint = family_hint(region_hint, sorted(known))
+        if self.format_decoding and not self.region_families and self.region_hint is None:
+            logger.warning(
+                "%s has no region output: format-aware decoding needs region_hint "
+                "(e.g. ['ar-old', 'mercosur']); reading without it",
+                self.name,
+            )
 
     # ------------------------------------------------------------------ setup
     def _resolve_config(self, override: PlateConfig | dict[str, Any] | None) -> PlateConfig:

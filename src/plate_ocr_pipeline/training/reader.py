@@ -1,7 +1,7 @@
 """The reader that ships: the trained OCR model plus a region head and a calibrated temperature.
 
 After the OCR model is trained, two small things are fitted on its frozen features, both on
-synthetic plates only:
+the training data's own splits (synthetic plates in the shipped recipe):
 
 - a **region head**: pooled features of the last conv map and of the text-line layers, a
   hidden layer and a softmax over region families (``us``, ``mercosur``, ``ar-old``, ...),
@@ -39,11 +39,18 @@ PLATE_OUTPUT = "plate"
 TEMPERATURES = np.geomspace(0.25, 4.0, 81)
 
 
+# Region labels that say nothing: ingest fills a missing region with "unknown".
+UNLABELLED = ("", "unknown")
+
+
 def region_family(region: str) -> str:
     """The family a region belongs to (``us-ca`` -> ``us``, ``eu-de`` -> ``eu``); regions the
-    formats files do not list (a user's own labels) are their own family; ``""`` stays ``""``."""
+    formats files do not list (a user's own labels) are their own family; no region
+    (``""``, ``"unknown"``) gives ``""``."""
     from plate_ocr_pipeline.core.plate_formats import region_label_family
 
+    if str(region).strip().lower() in UNLABELLED:
+        return ""
     return region_label_family(region)
 
 

@@ -471,6 +471,9 @@ def region_tables(
     (``raw``: the model's own text, ``text``: the format-aware one, ``region``: the family
     read).
 
+    A set's labels map to families by ``region_labels[set]`` (a real set's ``ar`` may stand
+    for every Argentine plate type), else by the formats files (``us-ca`` is ``us``).
+
     Returns the region metrics (``region_acc`` over plates whose label maps to families,
     ``region_plates``), the region confusion table (set, label, family read, plates) and the
     format-decoding table: per set and region label (grouped as ``_label_group``), exact and
@@ -481,9 +484,10 @@ def region_tables(
     metrics, confusion, formats = {}, [], []
     for name, read in readings.items():
         data = sets[name]
-        labels = [_label_group(str(r), params.region_labels) for r in data["region"]]
+        label_families = params.region_labels.get(name, {})
+        labels = [_label_group(str(r), label_families) for r in data["region"]]
         truths = [str(t) for t in data["plate_text"]]
-        accepted = [_accepted_families(label, params.region_labels) for label in labels]
+        accepted = [_accepted_families(label, label_families) for label in labels]
         known = [i for i, families in enumerate(accepted) if families]
         hits = [read["region"][i] in accepted[i] for i in known]
         metrics[name] = {

@@ -21,9 +21,9 @@ class ReportParams(BaseModel):
     gallery_size: int = Field(default=24, ge=0, le=200)
     gallery_columns: int = Field(default=4, ge=1, le=12)
     region_gallery_size: int = Field(default=4, ge=0, le=12)  # crops per (set, region) row
-    # A set's region label -> the model's families it stands for (region accuracy); labels
-    # not listed map by the formats files (us-ca -> us, eu-de -> eu).
-    region_labels: dict[str, list[str]] = Field(default_factory=dict)
+    # Per set name: a region label -> the model's families it stands for (region accuracy);
+    # labels not listed map by the formats files (us-ca -> us, eu-de -> eu).
+    region_labels: dict[str, dict[str, list[str]]] = Field(default_factory=dict)
 
 
 # No `report:` section: the template reads the section of the stage that instantiates it.

@@ -137,8 +137,10 @@ def fit_reader(
     plate: dict[str, Any],
 ) -> tuple[Any, dict[str, Any]]:
     """The model to export (``training.reader``): the trained model with a region head
-    fitted on its frozen features and its logits' temperature chosen on the val split; the
-    report holds the family names, the temperature and the fits' figures."""
+    fitted on its frozen features (when the training data has at least two region families)
+    and, for a CTC head, its logits' temperature chosen on the val split; the report holds
+    the family names, the temperature and the fits' figures."""
+    from plate_ocr_pipeline.training.models import has_ctc_head
     from plate_ocr_pipeline.training.params import TrainParams
     from plate_ocr_pipeline.training.reader import build_reader, fit_region_head, fit_temperature
 
@@ -160,7 +162,8 @@ def fit_reader(
         )
         report.update(figures)
         report["region_families"] = families if head is not None else []
-    if params.reader.calibrate and len(val["images"]):
+    # A temperature divides column logits: only a CTC head has them.
+    if params.reader.calibrate and has_ctc_head(trained_model) and len(val["images"]):
         temperature, figures = fit_temperature(
             trained_model, val["images"], val["plate_text"], config
         )
