@@ -141,17 +141,21 @@ def test_error_kind_shares_sum_with_text_accuracy_to_one():
     assert values["error_alignment"] == 0.25
 
 
-def test_plate_confidence_multiplies_the_read_characters_only():
-    # "AB__" read at 0.6 per slot: 0.36 (the pads do not count); "00B_": 0.6 ** 3.
-    np.testing.assert_allclose(m.plate_confidence(probs_for(PRED), PAD), [0.36, 0.216], rtol=1e-6)
-    assert m.plate_confidence(one_hot([[4, 4, 4, 4]]), PAD).tolist() == [1.0]
+def test_plate_confidence_is_the_mean_of_the_read_characters_only():
+    # "AB__" read at 0.6 and 0.9: 0.75 (the pads do not count); "00B_" at 0.6 each: 0.6.
+    probs = probs_for(PRED)
+    probs[0, 1] = 0.1 / (len(ALPHABET) - 1)
+    probs[0, 1, 2] = 0.9
+    np.testing.assert_allclose(m.plate_confidence(probs, PAD), [0.75, 0.6], rtol=1e-6)
+    assert m.plate_confidence(one_hot([[4, 4, 4, 4]]), PAD).tolist() == [0.0]
 
 
 def test_expected_calibration_error_by_hand():
     # Two bins: 0.36 right (gap 0.64) and 0.216 wrong (gap 0.216), half the plates each.
     assert m.expected_calibration_error([0.36, 0.216], [True, False]) == pytest.approx(0.428)
+    # One bin: both plates at 0.6, one right: gap 0.1.
     # Reported at 0.75 and right 3 times in 4: calibrated.
     assert m.expected_calibration_error([0.75] * 4, [1, 1, 1, 0]) == pytest.approx(0.0)
     assert np.isnan(m.expected_calibration_error([], []))
     values = m.compute_metrics(one_hot(TRUE), probs_for(PRED), ALPHABET, "_", ["O0"])
-    assert values["plate_ece"] == pytest.approx(0.428)
+    assert values["plate_ece"] == pytest.approx(0.1)

@@ -174,12 +174,15 @@ def error_kind_shares(y_true, y_pred, pad_index: int) -> dict[str, float]:
 
 
 def plate_confidence(y_pred: np.ndarray, pad_index: int) -> np.ndarray:
-    """Per plate: the product of its read characters' probabilities (slots whose most probable
-    class is not the pad); 1.0 for an empty reading. What reports call a plate's confidence."""
+    """Per plate: the mean probability of its read characters (slots whose most probable class
+    is not the pad); 0.0 for an empty reading. The recognizer's ``PlateResult.confidence``:
+    what users threshold, what the exported temperature calibrates and what reports use."""
     probabilities = np.asarray(y_pred, dtype=np.float64)
     best = probabilities.max(axis=-1)
     read = probabilities.argmax(axis=-1) != pad_index
-    return np.where(read, best, 1.0).prod(axis=-1)
+    count = read.sum(axis=-1)
+    total = np.where(read, best, 0.0).sum(axis=-1)
+    return np.divide(total, count, out=np.zeros_like(total), where=count > 0)
 
 
 def expected_calibration_error(confidence, correct, bins: int = 10) -> float:

@@ -139,33 +139,35 @@ def fit_formats(
     """
     formats = shipped_formats() if formats is None else formats
     char_probs = np.asarray(char_probs, dtype=np.float64)
+    positions = np.arange(len(char_probs))
     best_index = char_probs.argmax(-1) if len(char_probs) else np.zeros(0, int)
     raw = "".join(alphabet[i] for i in best_index)
-    raw_probs = char_probs[np.arange(len(best_index)), best_index]
+    raw_probs = char_probs[positions, best_index]
     log_probs = np.maximum(np.log(np.maximum(char_probs, 1e-300)), _LOG_FLOOR)
-    raw_score = float(log_probs[np.arange(len(best_index)), best_index].sum())
-    columns = {c: i for i, c in enumerate(alphabet)}
+    raw_score = float(log_probs[positions, best_index].sum())
 
+    usable = {f: float(p) for f, p in family_probs.items() if p > 0}  # not zero, not NaN
     best: tuple[float, str, np.ndarray, str | None, str | None] | None = None
-    for family, probability in family_probs.items():
-        if not probability > 0:  # zero or NaN: not a candidate
+    for family in sorted(usable, key=usable.__getitem__, reverse=True):
+        prior = float(np.log(usable[family]))
+        # No reading scores above the raw one: a family that cannot win is skipped.
+        if best is not None and prior + raw_score <= best[0]:
             continue
-        prior = float(np.log(probability))
         if family not in formats:
-            candidates = [(prior + raw_score, raw, raw_probs, family, None)]
-        else:
-            candidates = []
-            for pattern, allowed in formats[family].of_length(len(raw)):
-                fit = _best_fit(log_probs, char_probs, allowed, columns, alphabet)
-                if fit is None:  # the model's alphabet cannot write this pattern
-                    continue
-                text, probs, score = fit
-                if raw_score - score <= max_cost:
-                    candidates.append((prior + score, text, probs, family, pattern))
-        for candidate in candidates:
-            if best is None or candidate[0] > best[0]:
-                best = candidate
-    usable = {f: p for f, p in family_probs.items() if p > 0}
+            best = (prior + raw_score, raw, raw_probs, family, None)
+            continue
+        patterns, masks = _pattern_masks(formats[family], len(raw), alphabet)
+        if not patterns:
+            continue
+        masked = np.where(masks, log_probs[None], -np.inf)  # (patterns, positions, vocab)
+        choices = masked.argmax(-1)
+        scores = np.take_along_axis(masked, choices[..., None], -1)[..., 0].sum(-1)
+        scores = np.where(raw_score - scores <= max_cost, scores, -np.inf)
+        pick = int(scores.argmax())
+        if np.isfinite(scores[pick]) and (best is None or prior + scores[pick] > best[0]):
+            text = "".join(alphabet[i] for i in choices[pick])
+            probs = char_probs[positions, choices[pick]]
+            best = (prior + float(scores[pick]), text, probs, family, patterns[pick])
     top = max(usable.values(), default=0.0)
     likeliest = {f for f, p in usable.items() if p == top}  # a uniform hint: every family
     if best is None or (best[4] is None and best[3] not in likeliest):
@@ -174,23 +176,20 @@ def fit_formats(
     return FormatReading(text, probs.astype(np.float32), family, pattern, True, text != raw)
 
 
-def _best_fit(
-    log_probs: np.ndarray,
-    char_probs: np.ndarray,
-    allowed: Sequence[str],
-    columns: Mapping[str, int],
-    alphabet: str,
-) -> tuple[str, np.ndarray, float] | None:
-    text, probs, score = [], [], 0.0
-    for position, characters in enumerate(allowed):
-        options = [columns[c] for c in characters if c in columns]
-        if not options:
-            return None
-        choice = options[int(np.argmax(log_probs[position, options]))]
-        text.append(alphabet[choice])
-        probs.append(char_probs[position, choice])
-        score += float(log_probs[position, choice])
-    return "".join(text), np.array(probs), score
+@functools.lru_cache(maxsize=256)
+def _pattern_masks(
+    family: FamilyFormats, length: int, alphabet: str
+) -> tuple[list[str], np.ndarray]:
+    """The family's patterns of ``length`` characters that ``alphabet`` can write, and their
+    allowed characters as a ``(patterns, length, len(alphabet))`` boolean mask."""
+    names, masks = [], []
+    for pattern, allowed in family.of_length(length):
+        mask = np.array([[c in characters for c in alphabet] for characters in allowed])
+        if mask.size and mask.any(-1).all():
+            names.append(pattern)
+            masks.append(mask)
+    shape = (0, length, len(alphabet))
+    return names, np.stack(masks) if masks else np.zeros(shape, bool)
 
 
 def region_label_family(region: str) -> str:

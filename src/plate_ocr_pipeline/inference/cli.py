@@ -198,7 +198,7 @@ def _load_recognizer(args: argparse.Namespace) -> Any:
             args.model,
             providers=args.provider,
             threads=args.threads,
-            format_decoding=getattr(args, "format_decoding", False),
+            format_decoding=getattr(args, "format_decoding", True),
             region_hint=getattr(args, "region", None),
         )
     except Exception as error:  # onnxruntime raises its own types for a bad file
@@ -373,9 +373,9 @@ def build_parser() -> argparse.ArgumentParser:
     read.add_argument(
         "--format-decoding",
         action=argparse.BooleanOptionalAction,
-        default=False,
+        default=True,
         help="choose the most probable text that fits a format of the plate's likely region "
-        "(the model's region output, or --region)",
+        "(the model's region output, or --region); on by default",
     )
     read.add_argument(
         "--region",

@@ -138,8 +138,9 @@ class ONNXPlateRecognizer:
         threads: intra-op threads (``None``: onnxruntime's default, all cores).
         plate_config: Overrides the config from metadata/YAML (a ``PlateConfig`` or mapping).
         format_decoding: choose, per plate, the most probable text that fits a format of a
-            likely region family (``core.plate_formats``); needs the model's region output or
-            ``region_hint``. Off: the model's own reading.
+            likely region family (``core.plate_formats``), by the model's region output or
+            ``region_hint``; a model with neither reads as with it off. Off: the model's own
+            reading (``PlateResult.raw_text`` always holds it).
         region_hint: region families the plates come from (``["ar-old", "mercosur"]``),
             used instead of the region output by format-aware decoding (which a hint turns
             on).
@@ -154,7 +155,7 @@ class ONNXPlateRecognizer:
         providers: Sequence[str] | None = None,
         threads: int | None = None,
         plate_config: PlateConfig | dict[str, Any] | None = None,
-        format_decoding: bool = False,
+        format_decoding: bool = True,
         region_hint: Sequence[str] | None = None,
     ) -> None:
         model, self.model_path = _model_source(model_path)
@@ -186,12 +187,6 @@ class ONNXPlateRecognizer:
         if region_hint:
             known = {*self.region_families, *shipped_formats(), "us"}
             self.region_hint = family_hint(region_hint, sorted(known))
-        if self.format_decoding and not self.region_families and self.region_hint is None:
-            logger.warning(
-                "%s has no region output: format-aware decoding needs region_hint "
-                "(e.g. ['ar-old', 'mercosur']); reading without it",
-                self.name,
-            )
 
     # ------------------------------------------------------------------ setup
     def _resolve_config(self, override: PlateConfig | dict[str, Any] | None) -> PlateConfig:

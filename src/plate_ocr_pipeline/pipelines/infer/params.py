@@ -28,7 +28,7 @@ class InferParams(BaseModel):
     progress: bool = True
     # Choose the most probable text that fits a format of the plate's likely region family
     # (the model's region output, or region_hint); see core.plate_formats.
-    format_decoding: bool = False
+    format_decoding: bool = True
     region_hint: list[str] | None = Field(None, min_length=1)
     # Reading limits, applied by the catalog's `infer_images` (`${runtime_params:...}`) as it
     # reads each file; `recognize_images` checks that the two agree.

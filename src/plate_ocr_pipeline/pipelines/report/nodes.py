@@ -188,7 +188,8 @@ def compute_report_metrics(
                     "correct": bool(exact[i]),
                     "correct_eq": bool(equivalent[i]),
                     "error_kind": plate_metrics.error_kind(data["plate_text"][i], text) or "",
-                    "confidence": float(confidence.prod()) if len(confidence) else 0.0,
+                    # The recognizer's plate confidence (core.metrics.plate_confidence).
+                    "confidence": float(confidence.mean()) if len(confidence) else 0.0,
                     "min_char_confidence": float(confidence.min()) if len(confidence) else 0.0,
                 }
             )
