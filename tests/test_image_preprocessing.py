@@ -2,7 +2,6 @@ import cv2
 import numpy as np
 import pytest
 
-from plate_ocr_pipeline.core import preprocessing
 from plate_ocr_pipeline.core.plate_config import PlateConfig
 from plate_ocr_pipeline.core.preprocessing import (
     ImageReadError,
@@ -165,48 +164,3 @@ def test_an_image_too_large_by_its_header_is_refused_before_decoding(tmp_path):
     (tmp_path / "huge.png").write_bytes(png)
     with pytest.raises(ImageReadError, match="20000x20000 pixels.*not decoded"):
         read_image(tmp_path / "huge.png")
-
-
-def _png_variants() -> dict[str, bytes]:
-    import io
-
-    from PIL import Image
-
-    rng = np.random.default_rng(3)
-    gray = rng.integers(0, 256, (12, 20), dtype=np.uint8)
-    colour = rng.integers(0, 256, (12, 20, 3), dtype=np.uint8)
-    variants = {
-        "gray8": cv2.imencode(".png", gray)[1].tobytes(),
-        "rgb8": cv2.imencode(".png", colour)[1].tobytes(),
-        "rgba8": cv2.imencode(".png", rng.integers(0, 256, (12, 20, 4), dtype=np.uint8))[1],
-        "gray16": cv2.imencode(".png", rng.integers(0, 65536, (12, 20), dtype=np.uint16))[1],
-    }
-    for mode, image in (("P", Image.fromarray(colour).convert("P")),
-                        ("LA", Image.fromarray(np.dstack([gray, gray]), "LA"))):  # fmt: skip
-        buffer = io.BytesIO()
-        image.save(buffer, "PNG")
-        variants[mode] = buffer.getvalue()
-    buffer = io.BytesIO()
-    Image.fromarray(gray).save(buffer, "PNG", transparency=7)  # a tRNS chunk
-    variants["gray8_trns"] = buffer.getvalue()
-    return {name: bytes(data) for name, data in variants.items()}
-
-
-@pytest.mark.skipif(preprocessing.pyspng is None, reason="pyspng (the fast extra) not installed")
-def test_the_fast_png_decoder_gives_opencvs_pixels_and_verdicts(monkeypatch):
-    """libspng decodes what it can to OpenCV's pixels (RGB order); the rest, and files OpenCV
-    refuses (cut before the end chunk, corrupt), get OpenCV's result and message."""
-    variants = _png_variants()
-    fast = {name: read_image(data) for name, data in variants.items()}
-    assert preprocessing._decode_png_fast(variants["rgb8"]) is not None
-    assert preprocessing._decode_png_fast(variants["gray16"]) is None  # OpenCV's job
-    assert preprocessing._decode_png_fast(variants["gray8_trns"]) is None
-    whole = variants["rgb8"]
-    for broken in (whole[:-12], whole[: len(whole) // 2]):
-        with pytest.raises(ImageReadError, match="not a decodable image"):
-            read_image(broken)
-    monkeypatch.setattr(preprocessing, "pyspng", None)
-    for name, data in variants.items():
-        slow = read_image(data)
-        assert fast[name].shape == slow.shape and fast[name].dtype == slow.dtype, name
-        assert np.array_equal(fast[name], slow), name

@@ -85,8 +85,10 @@ print(json.dumps({
     "samples": str(samples),
     "labels": labels,
     "texts": {name: r.text for name, r in zip(names, results)},
-    "rows": [f"{r.source}\t{r.text}\t{r.confidence:.4f}" for r in results],
+    "rows": [f"{r.source}\t{r.text}\t{r.confidence:.4f}"
+             + (f"\t{r.region}\t{r.region_prob:.4f}" if r.region else "") for r in results],
     "bad_reason": bad_reason,
+    "families": reader.region_families,
 }))
 """
 
@@ -194,7 +196,8 @@ def test_plain_install_console_script_reads_the_samples(plain_env, probe, bad_fi
     assert probe["bad_reason"]
     assert rows == [*probe["rows"], f"{bad_file}\terror\t{probe['bad_reason']}"]
     for row in rows[:-1]:
-        path, text, confidence = row.split("\t")
+        path, text, confidence, region, region_confidence = row.split("\t")
+        assert region in probe["families"] and re.fullmatch(r"[01]\.\d{4}", region_confidence)
         assert Path(path).parent == Path(probe["samples"])
         assert re.fullmatch(r"[0-9A-Z]*", text)
         assert re.fullmatch(r"[01]\.\d{4}", confidence)

@@ -48,7 +48,12 @@ def test_the_recognizer_returns_each_plates_region_and_its_probability(model_byt
         assert results[text].region == family
         assert results[text].region_prob == pytest.approx(1.0, abs=1e-3)
         assert results[text].raw_text == text
-        assert results[text].format_fit is None  # format-aware decoding is off by default
+        # Format-aware decoding is on by default; no Mercosur format fits XY9876Z (flagged).
+        assert results[text].format_fit is (text != "XY9876Z")
+    off = ONNXPlateRecognizer(model_bytes, format_decoding=False).run_detailed(
+        str(crops / "K4M.png")
+    )
+    assert off[0].format_fit is None and off[0].region == "us"
 
 
 def test_format_aware_decoding_keeps_readings_that_fit_and_flags_a_hint_that_cannot(

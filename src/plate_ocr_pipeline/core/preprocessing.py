@@ -18,11 +18,6 @@ How an array's values are read (``to_uint8``); anything else is refused with
 - complex, object, string and other dtypes are refused.
 
 Images have 1 (gray), 3 (RGB) or 4 (RGBA) channels; other channel counts are refused.
-
-Files are decoded by OpenCV. When ``pyspng`` (libspng) is installed (the ``fast`` extra), the
-PNG files it decodes to the same pixels (8-bit gray, RGB and RGBA, no transparency chunk,
-complete up to their end chunk) are decoded by it instead: 0.73x OpenCV's CPU time on the real
-crops, already in RGB order. Anything else, and anything it refuses, goes to OpenCV.
 """
 
 from __future__ import annotations
@@ -32,11 +27,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
-try:  # optional: faster PNG decoding, identical pixels (see the module docstring)
-    import pyspng
-except ImportError:  # pragma: no cover - the plain install
-    pyspng = None
 
 from plate_ocr_pipeline.core.image_header import DEFAULT_MAX_PIXELS, image_size
 from plate_ocr_pipeline.core.plate_config import PlateConfig
@@ -50,32 +40,6 @@ _INTERPOLATION_FLAGS = {
     "cubic": cv2.INTER_CUBIC,
     "lanczos": cv2.INTER_LANCZOS4,
 }
-
-
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_PNG_END = b"IEND\xaeB`\x82"
-_SAME_PIXELS_COLOUR_TYPES = (0, 2, 6)  # gray, RGB, RGBA (8-bit): what both decoders agree on
-
-
-def _decode_png_fast(data: bytes) -> np.ndarray | None:
-    """``data`` decoded by libspng where it gives OpenCV's pixels; ``None``: use OpenCV."""
-    if pyspng is None or len(data) < 33 or not data.startswith(_PNG_SIGNATURE):
-        return None
-    bit_depth, colour_type = data[24], data[25]
-    # OpenCV refuses a file cut before its end chunk; libspng would read what is there.
-    if (
-        bit_depth != 8
-        or colour_type not in _SAME_PIXELS_COLOUR_TYPES
-        or not data.endswith(_PNG_END)
-    ):
-        return None
-    if b"tRNS" in data[: data.find(b"IDAT")]:  # OpenCV adds an alpha channel for it
-        return None
-    try:
-        image = pyspng.load(data)
-    except Exception:  # corrupt: OpenCV's verdict and message
-        return None
-    return image[..., 0] if image.ndim == 3 and image.shape[2] == 1 else image
 
 
 class ImageReadError(ValueError):
@@ -115,11 +79,6 @@ def read_image(source: str | os.PathLike | bytes) -> np.ndarray:
         raise ImageReadError(
             name, f"image is {size[0]}x{size[1]} pixels, over {DEFAULT_MAX_PIXELS:,}: not decoded"
         )
-    image = _decode_png_fast(data)
-    if image is not None:  # already RGB order
-        if image.size == 0:
-            raise ImageReadError(name, "image has zero size")
-        return image
     image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if image is None:
         raise ImageReadError(name, "not a decodable image (corrupt or unsupported format)")
