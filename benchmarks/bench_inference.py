@@ -3,10 +3,12 @@ batch 64, and the infer pipeline's work over a folder of crops (read, decode, re
 write), with where the time goes.
 
     .venv/bin/python benchmarks/bench_inference.py [--model data/06_models/model.onnx]
-        [--crops 2000] [--threads N] [--workers 2]
+        [--crops 2000] [--threads N] [--workers 2] [--synthetic-crops]
 
-Without ``--model`` it uses data/06_models/model.onnx if it exists, else a small untrained
-CNN of the default shape (64x128x1 input, 10 slots, 37 characters) built with onnx.helper.
+Without ``--model`` it uses data/06_models/model.onnx if it exists, else the shipped model.
+The crops are the real sets in ``../shared/datasets`` copied to reach ``--crops`` (real sizes
+and PNG files, which take 2-3x as long to decode as the drawn ones); ``--synthetic-crops``, or
+a checkout without the real sets, draws crops instead (said in the output).
 Absolute times vary run to run on shared machines: compare the ratios.
 """
 
@@ -22,85 +24,25 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
 
-from plate_ocr_pipeline.core.onnx_metadata import embed_metadata
-from plate_ocr_pipeline.core.plate_config import PlateConfig
 from plate_ocr_pipeline.core.preprocessing import preprocess_image, read_image
 from plate_ocr_pipeline.datasets.atomic_csv_dataset import AtomicCSVDataset
 from plate_ocr_pipeline.datasets.image_folder_dataset import ImageFolderDataset
-from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer
+from plate_ocr_pipeline.inference.recognizer import DEFAULT_MODEL_PATH, ONNXPlateRecognizer
 
-DEFAULT_PLATE = {
-    "max_plate_slots": 10,
-    "alphabet": "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_",
-    "pad_char": "_",
-    "img_height": 64,
-    "img_width": 128,
-    "color_mode": "grayscale",
-}
+REAL_SETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
 
-def untrained_cnn(config: PlateConfig, seed: int = 0) -> onnx.ModelProto:
-    """Four stride-2 3x3 conv + ReLU layers (32-64-128-128 channels, ~25M MACs) and a dense
-    head over all slots: roughly the size of fast-plate-ocr's small CNNs."""
-    rng = np.random.default_rng(seed)
-    channels = [config.num_channels, 32, 64, 128, 128]
-    nodes = [
-        helper.make_node("Cast", ["input"], ["xf"], to=TensorProto.FLOAT),
-        helper.make_node("Mul", ["xf", "scale"], ["xs"]),
-        helper.make_node("Transpose", ["xs"], ["x0"], perm=[0, 3, 1, 2]),
-    ]
-    inits = [numpy_helper.from_array(np.array(1 / 255, np.float32), "scale")]
-    for i, (cin, cout) in enumerate(zip(channels[:-1], channels[1:], strict=True)):
-        w = rng.normal(0, np.sqrt(2 / (9 * cin)), (cout, cin, 3, 3)).astype(np.float32)
-        inits += [
-            numpy_helper.from_array(w, f"w{i}"),
-            numpy_helper.from_array(np.zeros(cout, np.float32), f"b{i}"),
-        ]
-        nodes += [
-            helper.make_node(
-                "Conv",
-                [f"x{i}", f"w{i}", f"b{i}"],
-                [f"c{i}"],
-                kernel_shape=[3, 3],
-                strides=[2, 2],
-                pads=[1, 1, 1, 1],
-            ),
-            helper.make_node("Relu", [f"c{i}"], [f"x{i + 1}"]),
-        ]
-    features = channels[-1] * (config.img_height // 16) * (config.img_width // 16)
-    slots, vocab = config.max_plate_slots, config.vocabulary_size
-    inits += [
-        numpy_helper.from_array(
-            rng.normal(0, 0.02, (features, slots * vocab)).astype(np.float32), "wd"
-        ),
-        numpy_helper.from_array(np.zeros(slots * vocab, np.float32), "bd"),
-        numpy_helper.from_array(np.array([-1, slots, vocab], np.int64), "shape"),
-    ]
-    nodes += [
-        helper.make_node("Flatten", ["x4"], ["flat"], axis=1),
-        helper.make_node("Gemm", ["flat", "wd", "bd"], ["logits"]),
-        helper.make_node("Reshape", ["logits", "shape"], ["slots"]),
-        helper.make_node("Softmax", ["slots"], ["probabilities"], axis=-1),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "untrained_cnn",
-        [
-            helper.make_tensor_value_info(
-                "input",
-                TensorProto.UINT8,
-                [None, config.img_height, config.img_width, config.num_channels],
-            )
-        ],
-        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, slots, vocab])],
-        inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    return embed_metadata(model, config, "untrained_cnn", "bench")
+def copy_real_crops(folder: Path, count: int) -> bool:
+    """``count`` files copied from the real sets' crops (cycled); False when there are none."""
+    sources = sorted(REAL_SETS.glob("*/imgs/*.png"))
+    if not sources:
+        return False
+    for i in range(count):
+        subfolder = folder / f"part{i % 8}"
+        subfolder.mkdir(exist_ok=True)
+        (subfolder / f"{i:05d}.png").write_bytes(sources[i % len(sources)].read_bytes())
+    return True
 
 
 def write_crops(folder: Path, count: int, seed: int = 0) -> None:
@@ -208,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="infer decode threads")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=5, help="interleaved model/infer rounds")
+    parser.add_argument(
+        "--synthetic-crops", action="store_true", help="drawn crops instead of the real sets"
+    )
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -216,11 +161,8 @@ def main(argv: list[str] | None = None) -> int:
         if model_path is None and Path("data/06_models/model.onnx").is_file():
             model_path = Path("data/06_models/model.onnx")
         if model_path is None:
-            model_path = tmp_path / "untrained_cnn.onnx"
-            onnx.save(untrained_cnn(PlateConfig.from_dict(DEFAULT_PLATE)), model_path)
-            label = "untrained CNN 64x128x1, 10 slots, 37 characters (onnx.helper)"
-        else:
-            label = str(model_path)
+            model_path = DEFAULT_MODEL_PATH
+        label = str(model_path)
         reader = ONNXPlateRecognizer(model_path, threads=args.threads)
         print(f"model: {label}")
         print(
@@ -237,8 +179,12 @@ def main(argv: list[str] | None = None) -> int:
         folder = tmp_path / "crops"
         folder.mkdir()
         t = time.perf_counter()
-        write_crops(folder, args.crops)
-        print(f"wrote {args.crops} crops in {time.perf_counter() - t:.1f} s")
+        if not args.synthetic_crops and copy_real_crops(folder, args.crops):
+            source = f"real crops from {REAL_SETS}, cycled"
+        else:
+            write_crops(folder, args.crops)
+            source = "drawn crops (90-260 px wide, 3/4 PNG): they decode faster than real ones"
+        print(f"{args.crops} {source}, written in {time.perf_counter() - t:.1f} s")
 
         files = ImageFolderDataset(path=str(folder)).load()
         for loader in files.values():  # warm the page cache
