@@ -4,7 +4,7 @@ Light on purpose, like the recognizer it drives: argparse, numpy, OpenCV and onn
 Kedro, no TensorFlow), so it works from the plain install (``pip install plate_ocr_pipeline``)::
 
     plate-ocr read crop.png more_crops/ [--model m.onnx] [--threads N] [--json | --csv]
-                   [--format-decoding] [--region ar-old,mercosur]
+                   [--no-format-decoding] [--region ar-old,mercosur]
     plate-ocr benchmark [--model m.onnx] [--batch-size 8] [--json]
 
 ``read`` prints one line per input file, in input order: ``path<TAB>text<TAB>confidence``
@@ -13,8 +13,9 @@ Kedro, no TensorFlow), so it works from the plain install (``pip install plate_o
 one JSON object per line (``path``, ``text``, ``confidence``, ``char_confidences``, ``region``,
 ``region_confidence``, ``raw_text``, ``status``, ``error``: the columns of the ``infer``
 pipeline's predictions), or with ``--csv`` those columns as CSV with a header.
-``--format-decoding`` picks the most probable text that fits a format of the plate's likely
-region (the model's region output, or the families given with ``--region``). With more than a few files and a terminal on stderr, a progress line
+Format-aware decoding (on; ``--no-format-decoding`` turns it off) picks the most probable text
+that fits a format of the plate's likely region (the model's region output, or the families
+given with ``--region``). With more than a few files and a terminal on stderr, a progress line
 counts them there (``--progress`` / ``--no-progress`` force it). A folder stands for its image
 files (recursively, sorted, hidden files skipped). A file that cannot be read gets the row
 ``path<TAB>error<TAB>reason`` (``status: "error"`` in JSON) and the others are still read; the
