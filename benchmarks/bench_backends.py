@@ -3,11 +3,14 @@ optimizer, as the trainer compiles them) under each Keras backend, side by side.
 
     .venv/bin/python benchmarks/bench_backends.py [--backends tensorflow,jax] [--steps 300]
         [--warmup-steps 20] [--batch-size 64] [--augment] [--data-workers 1]
+        [--precisions float32,mixed_bfloat16]
 
 Keras fixes its backend per process, so each backend runs in its own child Python with
 ``KERAS_BACKEND`` set. Each child fits ``--warmup-steps`` first (tracing/XLA compilation,
-not timed), then times one ``fit`` of ``--steps`` steps on random crops and texts. Times
-vary run to run on shared machines: run it on idle cores, compare the ratio.
+not timed), then times one ``fit`` of ``--steps`` steps on random crops and texts, under each
+Keras dtype policy of ``--precisions`` (``mixed_bfloat16``: bf16 compute, float32 weights;
+this CPU has AVX512-BF16). Speed only: whether a policy keeps the accuracy takes a training
+run. Times vary run to run on shared machines: run it on idle cores, compare the ratio.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ def child(args: argparse.Namespace) -> None:
     params = TrainParams.model_validate({**train, "batch_size": args.batch_size})
     config = PlateConfig.from_dict(plate)
     set_seed(params.seed, params.deterministic)
+    keras.mixed_precision.set_global_policy(args.precision)
 
     transform = None
     if args.augment:
@@ -72,6 +76,7 @@ def child(args: argparse.Namespace) -> None:
     seconds = timed_fit(args.steps)
     result = {
         "backend": keras.backend.backend(),
+        "precision": args.precision,
         "params": net.count_params(),
         "warmup_s": round(warmup, 2),
         "steps": steps,
@@ -90,6 +95,12 @@ def main() -> None:
     parser.add_argument("--augment", action="store_true", help="include on-the-fly augmentation")
     parser.add_argument("--data-workers", type=int, default=1,
                         help="threads augmenting batches (train.data_workers)")  # fmt: skip
+    parser.add_argument(
+        "--precisions",
+        default="float32",
+        help="Keras dtype policies, comma-separated (e.g. float32,mixed_bfloat16)",
+    )
+    parser.add_argument("--precision", default="float32", help=argparse.SUPPRESS)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -103,22 +114,24 @@ def main() -> None:
           f"{args.warmup_steps} untimed, augmentation {'on' if args.augment else 'off'} "
           f"({args.data_workers} data worker(s)), "
           f"cpus {os.cpu_count()}")  # fmt: skip
-    print(f"{'backend':12s} {'params':>10s} {'warm-up s':>10s} {'timed s':>9s} {'samples/s':>10s}")
+    print(f"{'backend':24s} {'params':>10s} {'warm-up s':>10s} {'timed s':>9s} {'samples/s':>10s}")
     rates = {}
-    for backend in args.backends.split(","):
+    runs = [(b, p) for b in args.backends.split(",") for p in args.precisions.split(",")]
+    for backend, precision in runs:
+        label = backend if precision == "float32" else f"{backend} {precision}"
         env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3",
                "NO_ALBUMENTATIONS_UPDATE": "1"}  # fmt: skip
         result = subprocess.run(
-            [sys.executable, __file__, "--child", *forwarded],
+            [sys.executable, __file__, "--child", f"--precision={precision}", *forwarded],
             cwd=ROOT, env=env, capture_output=True, text=True, check=False,
         )  # fmt: skip
         lines = [line for line in result.stdout.splitlines() if line.startswith(MARKER)]
         if result.returncode != 0 or not lines:
-            print(f"{backend:12s} failed (exit {result.returncode}): {result.stderr[-1500:]}")
+            print(f"{label:24s} failed (exit {result.returncode}): {result.stderr[-1500:]}")
             continue
         r = json.loads(lines[-1][len(MARKER) :])
-        rates[backend] = r["samples_per_s"]
-        print(f"{backend:12s} {r['params']:10,d} {r['warmup_s']:10.1f} {r['seconds']:9.1f} "
+        rates[label] = r["samples_per_s"]
+        print(f"{label:24s} {r['params']:10,d} {r['warmup_s']:10.1f} {r['seconds']:9.1f} "
               f"{r['samples_per_s']:10.1f}")  # fmt: skip
     if "tensorflow" in rates:
         for backend, rate in rates.items():
