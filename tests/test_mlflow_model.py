@@ -33,6 +33,7 @@ from plate_ocr_pipeline.inference.recognizer import (  # noqa: E402
 
 SAMPLES = mlflow_model.SAMPLES_DIR
 NAME = "plate_ocr_test"
+OUTPUT_COLUMNS = ["text", "confidence", "char_probs", "region", "region_confidence", "error"]
 SERVER_START_TIMEOUT_S = 120
 
 
@@ -82,14 +83,7 @@ def test_logged_model_is_registered_with_signature_input_example_and_light_code(
 
     info = mlflow.models.get_model_info(f"models:/{NAME}/1")
     assert info.signature.inputs.input_names() == ["image_b64"]
-    assert info.signature.outputs.input_names() == [
-        "text",
-        "confidence",
-        "char_probs",
-        "region",
-        "region_confidence",
-        "error",
-    ]
+    assert info.signature.outputs.input_names() == OUTPUT_COLUMNS
     assert info.saved_input_example_info["type"] == "dataframe"
 
     local = Path(mlflow.artifacts.download_artifacts(f"models:/{NAME}/1"))
@@ -117,14 +111,7 @@ def test_loaded_model_reads_the_samples_like_the_recognizer(registry, recognizer
     frame.loc[len(frame)] = [not_an_image]
     out = model.predict(frame)
 
-    assert list(out.columns) == [
-        "text",
-        "confidence",
-        "char_probs",
-        "region",
-        "region_confidence",
-        "error",
-    ]
+    assert list(out.columns) == OUTPUT_COLUMNS
     assert len(out) == len(paths) + 2
     for path, row in zip(paths, out.head(len(paths)).itertuples(), strict=True):
         text, confidence, probs = recognizer_reads[path.name]

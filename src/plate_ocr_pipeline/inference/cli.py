@@ -111,19 +111,6 @@ def _error_record(path: str, reason: str) -> dict[str, Any]:
     }
 
 
-CSV_COLUMNS = (
-    "path",
-    "text",
-    "confidence",
-    "char_confidences",
-    "region",
-    "region_confidence",
-    "raw_text",
-    "status",
-    "error",
-)
-
-
 def _csv_line(values: Sequence[Any]) -> str:
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="").writerow(values)
@@ -247,7 +234,9 @@ def _cmd_read(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     progress = Progress(len(items), err, bool(show))
     failed = 0
     if args.csv:
-        print(_csv_line(CSV_COLUMNS), file=out)
+        from plate_ocr_pipeline.inference.recognizer import RESULT_COLUMNS
+
+        print(_csv_line(RESULT_COLUMNS), file=out)
     try:
         for record in read_records(recognizer, items, args.batch_size):
             failed += record["status"] != "ok"

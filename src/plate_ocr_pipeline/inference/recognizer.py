@@ -64,6 +64,18 @@ logger = logging.getLogger(__name__)
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[1] / "assets" / "models" / "default.onnx"
 DEFAULT_BATCH_SIZE = 64
 REGION_OUTPUT = "region"
+# One reading as a table row: the infer pipeline's predictions and `plate-ocr read --csv`.
+RESULT_COLUMNS = (
+    "path",
+    "text",
+    "confidence",
+    "char_confidences",
+    "region",
+    "region_confidence",
+    "raw_text",
+    "status",
+    "error",
+)
 
 Source = str | os.PathLike | bytes | np.ndarray
 ModelSource = str | os.PathLike | bytes | bytearray | memoryview

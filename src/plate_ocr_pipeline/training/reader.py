@@ -30,7 +30,12 @@ from keras import layers
 from plate_ocr_pipeline.core.metrics import expected_calibration_error
 from plate_ocr_pipeline.core.plate_config import PlateConfig
 from plate_ocr_pipeline.training.batches import AugmentedBatches
-from plate_ocr_pipeline.training.models import COLUMN_LOGITS_LAYER, ctc_decoding, has_ctc_head
+from plate_ocr_pipeline.training.models import (
+    COLUMN_LOGITS_LAYER,
+    column_logits_view,
+    ctc_decoding,
+    has_ctc_head,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -167,7 +172,7 @@ def fit_region_head(
 
 
 def _column_logits(model: keras.Model, images: np.ndarray, batch: int = 256) -> np.ndarray:
-    view = keras.Model(model.input, model.get_layer(COLUMN_LOGITS_LAYER).output)
+    view = column_logits_view(model)
     parts = [view.predict_on_batch(images[i : i + batch]) for i in range(0, len(images), batch)]
     return np.concatenate(parts) if parts else np.zeros((0, 1, 1), np.float32)
 

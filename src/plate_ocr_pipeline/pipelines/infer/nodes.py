@@ -32,6 +32,7 @@ import pandas as pd
 
 from plate_ocr_pipeline.datasets.image_folder_dataset import escape_name
 from plate_ocr_pipeline.inference.recognizer import (
+    RESULT_COLUMNS,
     ONNXPlateRecognizer,
     PlateResult,
 )
@@ -40,17 +41,7 @@ from .params import InferParams
 
 logger = logging.getLogger(__name__)
 
-PREDICTION_COLUMNS = [
-    "path",
-    "text",
-    "confidence",
-    "char_confidences",
-    "region",
-    "region_confidence",
-    "raw_text",
-    "status",
-    "error",
-]
+PREDICTION_COLUMNS = list(RESULT_COLUMNS)
 
 
 def _text(value: object) -> str:

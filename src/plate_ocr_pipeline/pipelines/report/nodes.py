@@ -173,6 +173,7 @@ def compute_report_metrics(
             truth, probs, config.alphabet, config.pad_char, equivalences
         )
         decoded = decode_with_confidence(probs, config)
+        confidences = plate_metrics.plate_confidence(probs, config.pad_index)
         exact = (truth == probs.argmax(-1)).all(-1)
         equivalent = plate_metrics.decoded_match(
             truth, probs, config.pad_index, config.alphabet, equivalences
@@ -188,8 +189,7 @@ def compute_report_metrics(
                     "correct": bool(exact[i]),
                     "correct_eq": bool(equivalent[i]),
                     "error_kind": plate_metrics.error_kind(data["plate_text"][i], text) or "",
-                    # The recognizer's plate confidence (core.metrics.plate_confidence).
-                    "confidence": float(confidence.mean()) if len(confidence) else 0.0,
+                    "confidence": float(confidences[i]),  # the recognizer's plate confidence
                     "min_char_confidence": float(confidence.min()) if len(confidence) else 0.0,
                 }
             )
