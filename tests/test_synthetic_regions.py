@@ -187,3 +187,26 @@ def test_br_old_draws_the_one_as_a_bare_bar():
     res = renderer.get_resources()
     style = renderer._serial_style(np.random.default_rng(0), res, 60.0, "dash", (0, 0, 0))
     assert renderer._br_style(style).glyphs.bar_one
+
+
+def test_ar_old_is_a_black_field_in_a_wide_light_frame():
+    # Argentina 1995-2016: white characters on black, framed by a wide white band.
+    res = renderer.get_resources()
+    for seed in range(5):
+        img = renderer.render_flat_plate(np.random.default_rng(seed), "ar-old", ["ABC", "123"], res)
+        grey = img.mean(axis=2)
+        H, W = grey.shape
+        top_band, bottom_band = grey[: int(0.1 * H)], grey[int(0.92 * H) :]
+        field = grey[int(0.3 * H) : int(0.75 * H), int(0.1 * W) : int(0.9 * W)]
+        assert np.median(top_band) > 150 and np.median(bottom_band) > 150
+        assert np.median(field) < 60  # mostly black field
+        assert (field > 180).mean() > 0.1  # white characters on it
+
+
+def test_the_renderer_version_is_part_of_the_set_fingerprint(monkeypatch):
+    from plate_ocr_pipeline.pipelines.synthesize import params as synth_params
+
+    p = synth_params.SynthesizeParams()
+    before = p.fingerprint()
+    monkeypatch.setattr(synth_params, "RENDERER_VERSION", renderer.RENDERER_VERSION + 1)
+    assert p.fingerprint() != before

@@ -32,6 +32,10 @@ from .formats import REGION_FORMATS, groups_to_label, sample_text, split_rows
 
 DEFAULT_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_"
 
+# Raised whenever a change to the drawing code changes the pixels of some plate: it is part of
+# the rendered set's fingerprint, so a set on disk drawn by older code is rendered again.
+RENDERER_VERSION = 2
+
 # Plate size in plate coordinates (width, height) per family; aspect = w / h.
 PLATE_SIZES: dict[str, tuple[int, int]] = {
     "us": (300, 150),
@@ -1267,23 +1271,71 @@ def _br_style(style: SerialStyle) -> SerialStyle:
     return replace(style, glyphs=replace(style.glyphs, bar_one=True, serif_i=False))
 
 
+def _ar_old_plate(rng, groups: list[str], res: Resources) -> np.ndarray:
+    """Argentina 1995-2016: a wide white frame (ARGENTINA in light blue at the top, bolt
+    holes, often a dealer's name at the bottom) round a black field filled by tall, narrow
+    white characters (the plates use the German FE face, condensed)."""
+    W, H = PLATE_SIZES["ar-old"]
+    img = np.empty((H, W, 3), np.float32)
+    img[:] = _jitter(rng, (236, 236, 232), 8) * rng.uniform(0.72, 1.0)  # dirt and shade
+    top, bottom = rng.uniform(0.15, 0.24) * H, rng.uniform(0.1, 0.2) * H
+    side = rng.uniform(0.025, 0.055) * W
+    bg, ink, strip = _old_colours(rng, "ar")
+    radius = int(rng.uniform(0.03, 0.08) * H)
+    x0, y0, x1, y1 = int(side), int(top), int(W - side), int(H - bottom)
+    cv2.rectangle(img, (x0 + radius, y0), (x1 - radius, y1), tuple(map(float, bg)), -1)
+    cv2.rectangle(img, (x0, y0 + radius), (x1, y1 - radius), tuple(map(float, bg)), -1)
+    for cx_, cy_ in (
+        (x0 + radius, y0 + radius),
+        (x1 - radius, y0 + radius),
+        (x0 + radius, y1 - radius),
+        (x1 - radius, y1 - radius),
+    ):
+        cv2.circle(img, (cx_, cy_), radius, tuple(map(float, bg)), -1, cv2.LINE_AA)
+    if rng.random() < 0.85:
+        blue = _jitter(rng, (110, 170, 225), 15)
+        _text_line(img, res.serial_fonts[0], strip, W / 2, 0.25 * top, 0.5 * top, 0.4 * W, blue)
+    for fx in (0.22, 0.78):  # bolt holes in the top band
+        cv2.circle(
+            img,
+            (int(fx * W), int(0.5 * top)),
+            max(2, int(0.18 * top)),
+            tuple(float(v) for v in rng.uniform(30, 110, 3)),
+            -1,
+            cv2.LINE_AA,
+        )
+    if rng.random() < 0.4:  # a dealer's name and phone on the bottom band
+        word = "".join(rng.choice(list("ABCDEFGHIJKLMNOPRSTUVZ"), int(rng.integers(4, 9))))
+        _small_text(
+            img,
+            res.decor_fonts[int(rng.integers(len(res.decor_fonts)))],
+            word,
+            W * rng.uniform(0.35, 0.65),
+            y1 + 0.2 * bottom,
+            0.6 * bottom,
+            0.5 * W,
+            tuple(float(v) for v in rng.uniform(20, 120, 3)),
+        )
+    field_h = y1 - y0
+    sep = "dot" if rng.random() < 0.2 else "space"  # some plates carry a seal between groups
+    style = _serial_style(rng, res, rng.uniform(0.74, 0.9) * field_h, sep, ink)
+    style = replace(style, xscale=style.xscale * rng.uniform(0.7, 0.95))
+    _draw_serial(
+        rng, img, groups, style, ink, W / 2, (y0 + y1) / 2, 0.94 * (x1 - x0), rng.random() < 0.7
+    )
+    return img
+
+
 def _old_plate(rng, groups: list[str], region: str, res: Resources) -> np.ndarray:
+    if region == "ar-old":
+        return _ar_old_plate(rng, groups, res)
     W, H = PLATE_SIZES[region]
     img = np.empty((H, W, 3), np.float32)
-    bg, ink, strip = _old_colours(rng, "ar" if region == "ar-old" else "br")
+    bg, ink, strip = _old_colours(rng, "br")
     img[:] = bg
-    if region == "ar-old":
-        strip_ink = ink if rng.random() < 0.5 else _jitter(rng, (120, 180, 230), 10)
-        _text_line(img, res.serial_fonts[0], strip, W / 2, 0.06 * H, 0.11 * H, 0.5 * W, strip_ink)
-        sep, cy = "space", 0.56 * H
-        height = rng.uniform(0.45, 0.55) * H
-    else:
-        _text_line(img, res.serial_fonts[0], strip, W / 2, 0.05 * H, 0.15 * H, 0.6 * W, ink)
-        sep, cy = ("dash" if rng.random() < 0.7 else "dot"), 0.6 * H
-        height = rng.uniform(0.5, 0.58) * H
-    style = _serial_style(rng, res, height, sep, ink)
-    if region == "br-old":
-        style = _br_style(style)
+    _text_line(img, res.serial_fonts[0], strip, W / 2, 0.05 * H, 0.15 * H, 0.6 * W, ink)
+    sep, cy = ("dash" if rng.random() < 0.7 else "dot"), 0.6 * H
+    style = _br_style(_serial_style(rng, res, rng.uniform(0.5, 0.58) * H, sep, ink))
     _draw_serial(rng, img, groups, style, ink, W / 2, cy, 0.9 * W, rng.random() < 0.7)
     _border(rng, img, ink)
     return img

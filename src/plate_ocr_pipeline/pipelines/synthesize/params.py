@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from plate_ocr_pipeline.synthetic.formats import DEFAULT_REGION_WEIGHTS, REGIONS
 from plate_ocr_pipeline.synthetic.generate import REPEAT_ODDS
-from plate_ocr_pipeline.synthetic.renderer import SerialGlyphs, UsLayout
+from plate_ocr_pipeline.synthetic.renderer import RENDERER_VERSION, SerialGlyphs, UsLayout
 
 _LAYOUT = UsLayout()  # the renderer's defaults are the schema's
 _GLYPH_ODDS = {
@@ -147,7 +147,10 @@ class SynthesizeParams(BaseModel):
         drawn = self.model_dump(
             mode="json", exclude={"num_workers", "gallery_per_region", "render"}
         )
-        text = json.dumps({"synthesize": drawn, "plate": plate or {}}, sort_keys=True)
+        text = json.dumps(
+            {"synthesize": drawn, "plate": plate or {}, "renderer": RENDERER_VERSION},
+            sort_keys=True,
+        )
         return hashlib.sha256(text.encode()).hexdigest()
 
     @field_validator("num_plates")
