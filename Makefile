@@ -67,6 +67,8 @@ viz: install
 	$(KEDRO_ENV) $(BIN)/kedro viz run
 
 mlflow-ui: install
+	@echo "Each kedro run ends by logging its run page; any page opens in the model-training view"
+	@echo "with ?workflowType=machine_learning (MLflow 3.17 otherwise opens the GenAI view)."
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --workers 1
 
 clean:

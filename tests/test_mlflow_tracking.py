@@ -60,7 +60,7 @@ def test_score_run_is_named_tagged_and_records_the_model_it_scored(
     kedro_project, model_path, tmp_path
 ):
     csv = write_set(tmp_path / "tiny-set")
-    kedro_project(
+    result = kedro_project(
         "--pipelines=score", f"--params=score.model_path={model_path},score.annotations=[{csv}]"
     )
     [run] = logged_runs(kedro_project.tracking)
@@ -74,6 +74,11 @@ def test_score_run_is_named_tagged_and_records_the_model_it_scored(
     # The temporary project is no git repository: no commit tag, and no failure.
     assert "mlflow.source.git.commit" not in run["tags"]
     assert run["experiment_tags"]["mlflow.experimentKind"] == "custom_model_development"
+    # The UI ignores that tag; the run's link names the model-training view instead.
+    with sqlite3.connect(kedro_project.tracking) as db:
+        [(run_id, experiment_id)] = db.execute("SELECT run_uuid, experiment_id FROM runs")
+    link = f"/#/experiments/{experiment_id}/runs/{run_id}?workflowType=machine_learning"
+    assert link in "".join((result.stdout + result.stderr).split())  # rich wraps lines
     # `<set>.<metric>`, as the report names them, without the dataset's name in front.
     assert run["metrics"]["tiny-set.plate_acc"] == pytest.approx(2 / 3)
     assert not [key for key in run["metrics"] if "mlflow_metrics" in key]

@@ -36,6 +36,10 @@ EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 EXPERIMENT_KIND = "custom_model_development"
 GIT_COMMIT_TAG = "mlflow.source.git.commit"  # shown by the UI as the run's git commit
 LOCAL_PROTOCOLS = (None, "", "file")
+# MLflow 3.17's UI ignores EXPERIMENT_KIND_TAG: it opens every experiment in the view the
+# browser last picked, GenAI until then; this URL parameter opens the model-training view.
+TRAINING_VIEW_QUERY = "workflowType=machine_learning"
+UI_ADDRESS = "http://127.0.0.1:5000"  # `mlflow ui`'s (and `make mlflow-ui`'s) default
 
 
 def run_name(pipeline_names: Any, env: str) -> str:
@@ -45,6 +49,11 @@ def run_name(pipeline_names: Any, env: str) -> str:
     elif isinstance(pipeline_names, str):
         pipeline_names = [pipeline_names]
     return f"{'+'.join(pipeline_names)} ({env})"
+
+
+def run_page_url(experiment_id: str, run_id: str, ui_address: str = UI_ADDRESS) -> str:
+    """The run's page in `mlflow ui`, in the model-training view."""
+    return f"{ui_address}/#/experiments/{experiment_id}/runs/{run_id}?{TRAINING_VIEW_QUERY}"
 
 
 def git_commit(folder: str | Path) -> str | None:
@@ -106,6 +115,7 @@ class MlflowRunDescriptionHook:
         self._env = "local"
         self._project_path: str | Path = "."
         self._artifact_folders: dict[str, tuple[str, str]] = {}
+        self._run_page: str | None = None
 
     @hook_impl
     def after_context_created(self, context) -> None:
@@ -116,9 +126,11 @@ class MlflowRunDescriptionHook:
     @hook_impl(trylast=True)
     def before_pipeline_run(self, run_params, pipeline, catalog) -> None:
         self._artifact_folders = {}
+        self._run_page = None
         run = mlflow.active_run()
         if run is None:
             return
+        self._run_page = run_page_url(run.info.experiment_id, run.info.run_id)
         env = run_params.get("env") or self._env
         tags = {"mlflow.runName": run_name(run_params.get("pipeline_names"), env), "env": env}
         commit = git_commit(run_params.get("project_path") or self._project_path)
@@ -161,3 +173,8 @@ class MlflowRunDescriptionHook:
             logger.info("%s saved nothing to log to MLflow", dataset_name)
             return
         mlflow.log_artifacts(folder, f"{artifact_path}/{Path(folder).name}")
+
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        if self._run_page:
+            logger.info("MLflow run (after `make mlflow-ui`): %s", self._run_page)
