@@ -100,10 +100,11 @@ def test_folder_dataset_lists_every_file_recursively_and_lazily(messy_folder):
         ImageFolderDataset(path=str(messy_folder / "nope")).load()
 
 
-@pytest.mark.parametrize("batch_size", [2, 64])
-def test_one_row_per_file_with_statuses(messy_folder, model, batch_size):
+@pytest.mark.parametrize("batch_size, lanes", [(2, False), (64, False), (2, True)])
+def test_one_row_per_file_with_statuses(messy_folder, model, batch_size, lanes):
     files = ImageFolderDataset(path=str(messy_folder)).load()
-    table = nodes.recognize_images(files, model, infer_params(batch_size=batch_size))
+    params = infer_params(batch_size=batch_size, lanes=lanes, threads=None)
+    table = nodes.recognize_images(files, model, params)
     _check(table)
     summary = nodes.summarise_predictions(table)
     assert summary["ok"] == 3 and summary["errors"] == 4

@@ -176,8 +176,8 @@ def test_run_files_gives_one_result_per_file_errors_included(reader, crop_files)
         "b.png": str(crop_files[1]),  # not callable: the input itself
         "c.jpg": crop_files[2].read_bytes,
     }
-    for batch_size in (1, 2, 64):
-        results = list(reader.run_files(files, batch_size=batch_size, num_workers=2))
+    for batch_size, lanes in ((1, False), (2, False), (64, False), (1, True), (2, True)):
+        results = list(reader.run_files(files, batch_size, num_workers=2, lanes=lanes))
         assert [r.source for r in results] == list(files)
         assert [r.text for r in results] == [TEXTS[0], "", "", TEXTS[1], TEXTS[2]]
         assert [r.ok for r in results] == [True, False, False, True, True]
@@ -186,6 +186,15 @@ def test_run_files_gives_one_result_per_file_errors_included(reader, crop_files)
         assert np.isnan(results[1].confidence) and len(results[1].char_probs) == 0
         assert results[0].error is None and results[0].confidence > 0.9
     assert list(reader.run_files({})) == []
+    assert list(reader.run_files({}, lanes=True)) == []
+
+
+def test_lanes_keep_the_order_of_many_batches(reader, crop_files):
+    files = {f"{i:03d}.png": crop_files[i % 3].read_bytes for i in range(41)}
+    for workers in (1, 3):
+        results = list(reader.run_files(files, batch_size=4, num_workers=workers, lanes=True))
+        assert [r.source for r in results] == list(files)
+        assert [r.text for r in results] == [TEXTS[i % 3] for i in range(41)]
 
 
 def test_run_files_refuses_non_positive_sizes(reader):

@@ -37,6 +37,7 @@ import logging
 import os
 import statistics
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -399,6 +400,7 @@ class ONNXPlateRecognizer:
         files: Mapping[str, Callable[[], Any] | Source],
         batch_size: int = DEFAULT_BATCH_SIZE,
         num_workers: int = 2,
+        lanes: bool = False,
     ) -> Iterator[PlateResult]:
         """One :class:`PlateResult` per entry of ``files``, in its order, errors included.
 
@@ -409,6 +411,10 @@ class ONNXPlateRecognizer:
             batch_size: files read, decoded and run together: memory stays bounded by two
                 batches (the next one is decoded while the model runs this one).
             num_workers: threads reading and decoding files (OpenCV releases the GIL).
+            lanes: each of the ``num_workers`` threads reads, decodes *and* runs the model on
+                whole batches (memory: ``num_workers + 1`` batches). Give the recognizer
+                ``threads=1`` so that N lanes keep N cores busy; without lanes one batch
+                runs on the model while the threads decode the next.
 
         A file that cannot be read or decoded gives a result whose ``error`` holds the reason
         (``source`` is its name); the others are still read. ``batch_size`` and
@@ -416,7 +422,31 @@ class ONNXPlateRecognizer:
         """
         size = _positive_int("batch_size", batch_size)
         workers = _positive_int("num_workers", num_workers)
+        if lanes:
+            return self._run_lanes(files, size, workers)
         return self._run_files(files, size, workers)
+
+    def _run_lanes(
+        self, files: Mapping[str, Callable[[], Any] | Source], size: int, lanes: int
+    ) -> Iterator[PlateResult]:
+        names = list(files)
+        chunks = iter([names[i : i + size] for i in range(0, len(names), size)])
+
+        def lane(chunk: list[str]) -> list[PlateResult]:
+            prepared = [self._prepare_file(name, files[name]) for name in chunk]
+            return list(self._read_prepared(chunk, prepared))
+
+        with ThreadPoolExecutor(lanes) as pool:
+            # One batch more than lanes in flight: a lane never waits for the consumer.
+            pending = deque(
+                pool.submit(lane, chunk) for chunk in itertools.islice(chunks, lanes + 1)
+            )
+            while pending:
+                results = pending.popleft().result()
+                following = next(chunks, None)
+                if following is not None:
+                    pending.append(pool.submit(lane, following))
+                yield from results
 
     def _run_files(
         self, files: Mapping[str, Callable[[], Any] | Source], size: int, workers: int

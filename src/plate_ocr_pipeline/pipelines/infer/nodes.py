@@ -130,11 +130,11 @@ def _read_files(
         recognizer = ONNXPlateRecognizer(
             model,
             providers=p.providers,
-            threads=p.threads,
+            threads=p.threads or (1 if p.lanes else None),
             format_decoding=p.format_decoding,
             region_hint=p.region_hint,
         )
-        yield recognizer.run_files(files, p.batch_size, p.num_workers)
+        yield recognizer.run_files(files, p.batch_size, p.num_workers, lanes=p.lanes)
         return
     from plate_ocr_pipeline.inference import distributed
 

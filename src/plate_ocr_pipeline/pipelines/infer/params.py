@@ -25,6 +25,9 @@ class InferParams(BaseModel):
     num_workers: int = Field(2, ge=1)
     providers: list[str] = Field(default_factory=lambda: ["CPUExecutionProvider"], min_length=1)
     threads: int | None = Field(None, ge=1)
+    # Each of num_workers threads reads, decodes and runs whole batches, with one onnxruntime
+    # thread each unless `threads` says otherwise (run_files(lanes=True)).
+    lanes: bool = False
     progress: bool = True
     # Choose the most probable text that fits a format of the plate's likely region family
     # (the model's region output, or region_hint); see core.plate_formats.
