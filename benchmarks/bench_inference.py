@@ -1,9 +1,10 @@
 """Inference speed, side by side in one run: recognizer batch-1 latency, model throughput at
-batch 64, and the infer pipeline's work over a folder of crops (read, decode, resize, model,
-write), with where the time goes.
+batch 64, the infer pipeline's work over a folder of crops (read, decode, resize, model,
+write) with decode-ahead and in lanes, where the time goes, and the fp32 and INT8 models at 1
+and 2 threads with CPU-ms per plate and the distance from this core's peak.
 
     .venv/bin/python benchmarks/bench_inference.py [--model data/06_models/model.onnx]
-        [--crops 2000] [--threads N] [--workers 2] [--synthetic-crops]
+        [--int8 PATH] [--crops 2000] [--threads N] [--workers 2] [--synthetic-crops]
 
 Without ``--model`` it uses data/06_models/model.onnx if it exists, else the shipped model.
 The crops are the real sets in ``../shared/datasets`` copied to reach ``--crops`` (real sizes
@@ -72,6 +73,87 @@ def write_crops(folder: Path, count: int, seed: int = 0) -> None:
             cv2.imwrite(str(subfolder / f"{i:05d}.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, 90])
         else:
             cv2.imwrite(str(subfolder / f"{i:05d}.png"), image)
+
+
+def model_macs(model_path: Path) -> int:
+    """Multiply-accumulates per plate of the Conv, MatMul and Gemm nodes (batch 1), from the
+    graph's inferred shapes."""
+    import onnx
+    from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
+
+    model = onnx.load(str(model_path))
+    model.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 1
+    model = SymbolicShapeInference.infer_shapes(model, auto_merge=True)
+    shapes = {t.name: list(t.dims) for t in model.graph.initializer}
+    for value in [*model.graph.value_info, *model.graph.input, *model.graph.output]:
+        shapes[value.name] = [d.dim_value for d in value.type.tensor_type.shape.dim]
+    total = 0
+    for node in model.graph.node:
+        if node.op_type == "Conv":  # each output element: (in channels / groups) x kernel
+            total += int(np.prod(shapes[node.output[0]])) * int(np.prod(shapes[node.input[1]][1:]))
+        elif node.op_type in ("MatMul", "Gemm"):
+            total += int(np.prod(shapes[node.input[0]])) * shapes[node.input[1]][-1]
+    return total
+
+
+def peak_fma_rate(size: int = 1024, repeats: int = 8) -> float:
+    """FMA/s of one onnxruntime thread on a large float32 MatMul: the best case of the
+    kernels the model runs on, as the ceiling of this core."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    def tensor(name: str):
+        return helper.make_tensor_value_info(name, TensorProto.FLOAT, [size, size])
+
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["a", "b"], ["c"])],
+        "peak",
+        [tensor("a"), tensor("b")],
+        [tensor("c")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(model.SerializeToString(), options, ["CPUExecutionProvider"])
+    a = np.random.default_rng(0).random((size, size), dtype=np.float32)
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        session.run(None, {"a": a, "b": a})
+        best = min(best, time.perf_counter() - t)
+    return size**3 / best
+
+
+def model_table(models: dict[str, Path], inputs: np.ndarray, batch: int, rounds: int) -> list:
+    """Each model at 1 and 2 onnxruntime threads, interleaved round by round: batch-1 latency
+    (median), throughput at ``batch`` over ``inputs`` and CPU-ms per plate (process time)."""
+    readers = {
+        (name, threads): ONNXPlateRecognizer(path, threads=threads)
+        for name, path in models.items()
+        for threads in (1, 2)
+    }
+    one = inputs[:1]
+    timings = {key: {"latency": [], "rate": [], "cpu_ms": []} for key in readers}
+    for _ in range(rounds):
+        for key, reader in readers.items():
+            for _ in range(10):
+                reader.predict(one)
+            latencies = []
+            for _ in range(100):
+                t = time.perf_counter()
+                reader.predict(one)
+                latencies.append(time.perf_counter() - t)
+            wall, cpu = time.perf_counter(), time.process_time()
+            for i in range(0, len(inputs), batch):
+                reader.predict(inputs[i : i + batch])
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            timings[key]["latency"].append(float(np.median(latencies)) * 1000)
+            timings[key]["rate"].append(len(inputs) / wall)
+            timings[key]["cpu_ms"].append(cpu * 1000 / len(inputs))
+    return [
+        (name, threads, *(float(np.median(values)) for values in timings[(name, threads)].values()))
+        for name, threads in readers
+    ]
 
 
 def infer_folder(
@@ -153,6 +235,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--workers", type=int, default=2, help="infer decode threads")
     parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument(
+        "--int8",
+        type=Path,
+        default=None,
+        help="INT8 copy to compare (default: data/06_models/quantized/model_int8.onnx if any)",
+    )
     parser.add_argument("--rounds", type=int, default=5, help="interleaved model/infer rounds")
     parser.add_argument(
         "--synthetic-crops", action="store_true", help="drawn crops instead of the real sets"
@@ -217,6 +305,16 @@ def main(argv: list[str] | None = None) -> int:
         assert (table["status"] == "ok").all(), table[table["status"] != "ok"].head()
         ratios = sorted(i / m for i, m in zip(infer_rates, model_rates, strict=True))
         breakdown = stage_breakdown(files, reader, tmp_path / "b.csv", args.batch)
+        int8 = args.int8
+        if int8 is None and Path("data/06_models/quantized/model_int8.onnx").is_file():
+            int8 = Path("data/06_models/quantized/model_int8.onnx")
+        models = {"fp32": Path(model_path)} | ({"int8": int8} if int8 else {})
+        table_rows = model_table(models, inputs, args.batch, args.rounds)
+        cpu = time.process_time()
+        for p in files:
+            read_image(files[p]())
+        decode_cpu_ms = (time.process_time() - cpu) * 1000 / len(files)
+        macs, peak = model_macs(Path(model_path)), peak_fma_rate()
 
     print()
     print(f"{'measure':48s} {'value':>12s}")
@@ -258,6 +356,20 @@ def main(argv: list[str] | None = None) -> int:
         f"{ratios[len(ratios) // 2]:9.0%}  (rounds: "
         + ", ".join(f"{r:.0%}" for r in ratios)
         + "; target >= 70%)"
+    )
+    print(
+        f"\nmodels side by side over the {len(inputs)} crops ({args.rounds} interleaved rounds, "
+        "medians; CPU-ms = process CPU time per plate):"
+    )
+    print(f"  {'model':6s} {'threads':>7s} {'batch-1 ms':>10s} {'plates/s':>9s} {'CPU-ms':>7s}")
+    for name, threads, latency_ms, rate, cpu_ms in table_rows:
+        print(f"  {name:6s} {threads:7d} {latency_ms:10.3f} {rate:9.0f} {cpu_ms:7.3f}")
+    fp32_one = next(row for row in table_rows if row[:2] == ("fp32", 1))
+    print(f"  decode only (cv2.imdecode of the PNG files): {decode_cpu_ms:.3f} CPU-ms per plate")
+    print(
+        f"  fp32: {macs / 1e6:.1f} M MACs per plate; this core's peak (1 thread, float32 "
+        f"MatMul) {peak / 1e9:.1f} G FMA/s; batch {args.batch} at 1 thread reaches "
+        f"{macs * fp32_one[3] / peak:.0%} of it, batch 1 {macs / (fp32_one[2] / 1000) / peak:.0%}"
     )
     total = sum(breakdown.values())
     print(
