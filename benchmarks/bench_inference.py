@@ -16,7 +16,6 @@ Absolute times vary run to run on shared machines: compare the ratios.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -167,14 +166,7 @@ def infer_folder(
 
     reader = ONNXPlateRecognizer(model.read_bytes(), threads=threads or (1 if lanes else None))
     rows = [
-        {
-            "path": r.source,
-            "text": r.text,
-            "confidence": round(r.confidence, 6) if r.ok else np.nan,
-            "char_confidences": json.dumps([round(float(p), 4) for p in r.char_probs]),
-            "status": "ok" if r.ok else "error",
-            "error": r.error or "",
-        }
+        r.record()
         for r in reader.run_files({p: files[p] for p in sorted(files)}, batch, workers, lanes)
     ]
     return pd.DataFrame(rows)

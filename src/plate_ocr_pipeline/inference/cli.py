@@ -82,35 +82,6 @@ def _clean(value: str) -> str:
     return value.replace("\t", " ").replace("\r", " ").replace("\n", " ")
 
 
-def _ok_record(path: str, result: Any) -> dict[str, Any]:
-    region_prob = result.region_prob
-    return {
-        "path": path,
-        "text": result.text,
-        "confidence": result.confidence,
-        "char_confidences": [round(float(p), 4) for p in result.char_probs],
-        "region": result.region,
-        "region_confidence": None if region_prob != region_prob else round(region_prob, 6),
-        "raw_text": result.raw_text,
-        "status": "ok",
-        "error": None,
-    }
-
-
-def _error_record(path: str, reason: str) -> dict[str, Any]:
-    return {
-        "path": path,
-        "text": "",
-        "confidence": None,
-        "char_confidences": [],
-        "region": None,
-        "region_confidence": None,
-        "raw_text": None,
-        "status": "error",
-        "error": reason,
-    }
-
-
 def _csv_line(values: Sequence[Any]) -> str:
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="").writerow(values)
@@ -147,7 +118,7 @@ def read_records(
     recognizer: Any, items: Sequence[tuple[str, str | None]], batch_size: int
 ) -> Iterator[dict[str, Any]]:
     """One record per item, in order; the model runs on ``batch_size`` good images at a time."""
-    from plate_ocr_pipeline.inference.recognizer import PlateInputError
+    from plate_ocr_pipeline.inference.recognizer import PlateInputError, PlateResult
 
     batch_size = max(1, int(batch_size))
     for start in range(0, len(items), batch_size):
@@ -168,10 +139,8 @@ def read_records(
             labels = [chunk[i][0] for i in good]
             read = dict(zip(good, recognizer.read_batch(batch, labels), strict=True))
         for i, (path, _) in enumerate(chunk):
-            if i in read:
-                yield _ok_record(path, read[i])
-            else:
-                yield _error_record(path, str(prepared[i]))
+            result = read[i] if i in read else PlateResult.failed(path, str(prepared[i]))
+            yield result.record()
 
 
 class ModelLoadError(Exception):

@@ -57,7 +57,7 @@ from mlflow.models import infer_signature
 from mlflow.pyfunc import PythonModel
 
 from plate_ocr_pipeline.core.onnx_metadata import MODEL_NAME_KEY
-from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer, _model_source
+from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer, PlateResult, _model_source
 
 logger = logging.getLogger(__name__)
 
@@ -166,33 +166,22 @@ def read_frame(reader: ONNXPlateRecognizer, model_input: Any) -> pd.DataFrame:
         try:
             images[str(index)] = _decode_cell(value)
         except ValueError as error:
-            rows[index] = _row("", [], 0.0, str(error))
+            rows[index] = _row(PlateResult.failed(str(index), str(error)))
     for result in reader.run_files(images):
-        probs = [float(p) for p in result.char_probs]
-        # An unreadable crop's confidence is NaN in PlateResult; 0.0 keeps the JSON valid.
-        confidence = result.confidence if result.ok else 0.0
-        rows[int(result.source)] = _row(
-            result.text, probs, confidence, result.error or "", result.region, result.region_prob
-        )
+        rows[int(result.source)] = _row(result)
     return pd.DataFrame(rows, columns=list(OUTPUT_COLUMNS))
 
 
-def _row(
-    text: str,
-    probs: list[float],
-    confidence: float,
-    error: str,
-    region: str | None = None,
-    region_prob: float = 0.0,
-) -> dict[str, Any]:
+def _row(result: PlateResult) -> dict[str, Any]:
+    """One answer row; a missing number is 0.0 (NaN would not survive the served JSON)."""
+    record = result.record()
     return {
-        "text": text,
-        "confidence": confidence,
-        "char_probs": probs,
-        "region": region or "",
-        # NaN (no region output) would not survive the JSON answer of a served model.
-        "region_confidence": 0.0 if region_prob != region_prob else float(region_prob),
-        "error": error,
+        "text": record["text"],
+        "confidence": record["confidence"] or 0.0,
+        "char_probs": [float(p) for p in result.char_probs],
+        "region": record["region"] or "",
+        "region_confidence": record["region_confidence"] or 0.0,
+        "error": record["error"] or "",
     }
 
 

@@ -121,6 +121,29 @@ class PlateResult:
         """``True`` unless the input could not be read (see ``error``)."""
         return self.error is None
 
+    @classmethod
+    def failed(cls, source: str, reason: str) -> PlateResult:
+        """The result of an input that could not be read."""
+        return cls("", np.zeros(0, dtype=np.float32), float("nan"), source, error=reason)
+
+    def record(self) -> dict[str, Any]:
+        """This reading as a row of :data:`RESULT_COLUMNS` in plain Python values: ``None``
+        where there is no value (an error row's confidence, a model without region output);
+        each output format (infer's CSV, the CLI, the MLflow model) writes those its own way.
+        """
+        region_prob = None if self.region_prob != self.region_prob else float(self.region_prob)
+        return {
+            "path": self.source,
+            "text": self.text,
+            "confidence": float(self.confidence) if self.ok else None,
+            "char_confidences": [round(float(p), 4) for p in self.char_probs],
+            "region": self.region,
+            "region_confidence": None if region_prob is None else round(region_prob, 6),
+            "raw_text": self.raw_text if self.raw_text is not None or not self.ok else self.text,
+            "status": "ok" if self.ok else "error",
+            "error": self.error,
+        }
+
 
 def _confidence(char_probs: np.ndarray) -> float:
     return float(np.mean(char_probs)) if len(char_probs) else 0.0
@@ -490,8 +513,7 @@ class ONNXPlateRecognizer:
             if i in read:
                 yield read[i]
             else:
-                empty = np.zeros(0, dtype=np.float32)
-                yield PlateResult("", empty, float("nan"), name, error=prepared[i][1])
+                yield PlateResult.failed(name, str(prepared[i][1]))
 
     def _fast_batch(self, batch: np.ndarray) -> np.ndarray | None:
         """A uint8 batch already of the model's shape goes straight to the model."""

@@ -50,29 +50,18 @@ def _text(value: object) -> str:
 
 
 def _row(result: PlateResult) -> dict[str, Any]:
-    """One predictions row: an ``ok`` reading, or an ``error`` row with the reason."""
-    if not result.ok:
-        return {
-            "path": _text(result.source),
-            "text": "",
-            "confidence": np.nan,
-            "char_confidences": "",
-            "region": "",
-            "region_confidence": np.nan,
-            "raw_text": "",
-            "status": "error",
-            "error": _text(result.error),
-        }
+    """One predictions row: an ``ok`` reading, or an ``error`` row with the reason (CSV: NaN
+    for a missing number, empty text for the rest)."""
+    record = result.record()
     return {
-        "path": _text(result.source),
-        "text": result.text,
-        "confidence": round(result.confidence, 6),
-        "char_confidences": json.dumps([round(float(p), 4) for p in result.char_probs]),
-        "region": result.region or "",
-        "region_confidence": round(result.region_prob, 6),
-        "raw_text": result.raw_text if result.raw_text is not None else result.text,
-        "status": "ok",
-        "error": "",
+        **{key: "" if value is None else value for key, value in record.items()},
+        "path": _text(record["path"]),
+        "error": _text(record["error"] or ""),
+        "confidence": np.nan if record["confidence"] is None else round(record["confidence"], 6),
+        "region_confidence": np.nan
+        if record["region_confidence"] is None
+        else record["region_confidence"],
+        "char_confidences": json.dumps(record["char_confidences"]) if result.ok else "",
     }
 
 
