@@ -16,6 +16,7 @@ from plate_ocr_pipeline.core.plate_formats import (
     ROW_BREAK,
     family_hint,
     fit_formats,
+    fit_slots,
     parse_family,
     shipped_formats,
 )
@@ -290,3 +291,12 @@ def test_a_uniform_hint_does_not_depend_on_its_order():
     for order in (["us", "mercosur"], ["mercosur", "us"]):
         reading = fit_formats(probs, ALPHABET, family_hint(order))
         assert (reading.text, reading.family, reading.fits) == ("ABC12", "us", True)
+
+
+def test_fit_slots_reads_the_characters_before_the_pad_slots():
+    # An old Argentine plate in 10 slots, its 0 read as O: the pad slots are no characters.
+    slots = slot_probs("ABCO12____", {(3, "0"): 0.3})
+    reading = fit_slots(slots, ALPHABET.index("_"), ALPHABET, {"ar-old": 1.0})
+    assert reading.text == "ABC012" and reading.changed and reading.family == "ar-old"
+    same = fit_formats(slots[:6], ALPHABET, {"ar-old": 1.0})
+    assert (reading.text, reading.pattern) == (same.text, same.pattern)

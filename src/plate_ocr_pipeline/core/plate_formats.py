@@ -176,6 +176,21 @@ def fit_formats(
     return FormatReading(text, probs.astype(np.float32), family, pattern, True, text != raw)
 
 
+def fit_slots(
+    slot_probs: np.ndarray,
+    pad_index: int,
+    alphabet: str,
+    family_probs: Mapping[str, float],
+    formats: Mapping[str, FamilyFormats] | None = None,
+    max_cost: float = DEFAULT_MAX_COST,
+) -> FormatReading:
+    """:func:`fit_formats` over the characters a model's output slots ``(slots, vocab)`` read:
+    those whose most probable class is not the pad."""
+    slot_probs = np.asarray(slot_probs)
+    kept = slot_probs[slot_probs.argmax(-1) != pad_index]
+    return fit_formats(kept, alphabet, family_probs, formats, max_cost)
+
+
 @functools.lru_cache(maxsize=256)
 def _pattern_masks(
     family: FamilyFormats, length: int, alphabet: str

@@ -53,7 +53,7 @@ from plate_ocr_pipeline.core.onnx_metadata import (
     region_families_from_metadata,
 )
 from plate_ocr_pipeline.core.plate_config import PlateConfig
-from plate_ocr_pipeline.core.plate_formats import family_hint, fit_formats, shipped_formats
+from plate_ocr_pipeline.core.plate_formats import family_hint, fit_slots, shipped_formats
 from plate_ocr_pipeline.core.preprocessing import ImageReadError, preprocess_image, read_image
 from plate_ocr_pipeline.core.text_codec import decode_with_confidence
 
@@ -334,8 +334,9 @@ class ONNXPlateRecognizer:
                 text, probs, _confidence(probs), label, None, region, region_prob, text
             )
             if self.format_decoding and family_probs is not None:
-                kept = plates[row][plates[row].argmax(-1) != self.config.pad_index]
-                fitted = fit_formats(kept, self.config.alphabet, family_probs)
+                fitted = fit_slots(
+                    plates[row], self.config.pad_index, self.config.alphabet, family_probs
+                )
                 result.text, result.char_probs = fitted.text, fitted.char_probs
                 result.confidence = _confidence(fitted.char_probs)
                 result.format_fit = fitted.fits

@@ -544,7 +544,7 @@ def read_regions_with_keras(
 ) -> dict[str, dict[str, list[str]]]:
     """``region_tables``' readings from a two-output Keras reader (``training.reader``):
     each plate's raw text, format-aware text (``core.plate_formats``) and family read."""
-    from plate_ocr_pipeline.core.plate_formats import fit_formats
+    from plate_ocr_pipeline.core.plate_formats import fit_slots
 
     config = PlateConfig.from_dict(plate_config)
     readings = {}
@@ -552,10 +552,11 @@ def read_regions_with_keras(
         plates, regions = reader_model.predict(data["images"], batch_size=batch_size, verbose=0)
         raw, text, region = [], [], []
         for probs, family_probs in zip(plates, regions, strict=True):
-            kept = probs[probs.argmax(-1) != config.pad_index]
             priors = dict(zip(families, family_probs.tolist(), strict=True))
-            fitted = fit_formats(kept, config.alphabet, priors)
-            raw.append("".join(config.alphabet[i] for i in kept.argmax(-1)))
+            fitted = fit_slots(probs, config.pad_index, config.alphabet, priors)
+            raw.append(
+                "".join(config.alphabet[i] for i in probs.argmax(-1) if i != config.pad_index)
+            )
             text.append(fitted.text)
             region.append(families[int(family_probs.argmax())])
         readings[name] = {"raw": raw, "text": text, "region": region}
