@@ -37,6 +37,16 @@ OUTPUT_COLUMNS = ["text", "confidence", "char_probs", "region", "region_confiden
 SERVER_START_TIMEOUT_S = 120
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _restore_sys_path():
+    """Loading a pyfunc model puts its code folder (a partial copy of the package) first on
+    sys.path; processes started later in this session (Dask's workers) would import the
+    package from there and miss its other modules."""
+    saved = list(sys.path)
+    yield
+    sys.path[:] = saved
+
+
 def sample_paths() -> list[Path]:
     with open(SAMPLES / "labels.csv", newline="") as handle:
         return [SAMPLES / row["image_path"] for row in csv.DictReader(handle)]
