@@ -267,8 +267,8 @@ def test_evaluate_pipeline_through_kedro_gives_exact_figures(tmp_path, plate_par
     catalog = DataCatalog(
         {
             "model_input": MemoryDataset(model_input),
-            "trained_model": MemoryDataset(GreyLevelModel(reads, config), copy_mode="assign"),
-            # A reader without a region head: the region tables stay empty.
+            # The reader (the trained model with its temperature) is what evaluate reads with:
+            # no trained_model here. Without a region head its region tables stay empty.
             "reader_model": MemoryDataset(GreyLevelModel(reads, config), copy_mode="assign"),
             "reader_report": MemoryDataset({"region_families": [], "temperature": 1.0}),
             "evaluate_labelled_sets": LabelledSetsDataset(
@@ -321,3 +321,15 @@ def test_no_stage_imports_another_stages_nodes():
             ]
             for other in others:
                 assert f"pipelines.{other}" not in text, (module, other)
+
+
+def test_a_two_output_reader_is_read_by_its_plate_output():
+    from plate_ocr_pipeline.pipelines.report.nodes import predict_probabilities
+
+    class TwoOutputs:
+        def predict(self, images, batch_size, verbose):
+            plates = np.full((len(images), 10, 37), 0.5, np.float32)
+            return [plates, np.full((len(images), 9), 1 / 9, np.float32)]
+
+    probs = predict_probabilities(TwoOutputs(), np.zeros((3, 64, 128, 1), np.uint8), 2)
+    assert probs.shape == (3, 10, 37) and (probs == 0.5).all()

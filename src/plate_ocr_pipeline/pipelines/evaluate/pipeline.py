@@ -1,4 +1,5 @@
-"""Evaluate pipeline: the report template on ``trained_model``, fed the held-out split(s) of
+"""Evaluate pipeline: the report template on ``reader_model`` (the trained model with its
+calibrated temperature: the confidences users get), fed the held-out split(s) of
 ``model_input`` and the labelled sets of ``evaluate_labelled_sets``; plate config
 ``params:plate``. Outputs are ``evaluate.*`` (see ``pipelines/report/pipeline.py``), and the
 exported reader's region accuracy, region confusion and format-aware decoding tables."""
@@ -27,7 +28,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         namespace="evaluate",
         inputs={
             "model_input": "model_input",
-            "predictor": "trained_model",
+            "predictor": "reader_model",
             "reader_model": "reader_model",
             "reader_report": "reader_report",
             "plate_config": "params:plate",

@@ -134,15 +134,17 @@ def prepare_sets(
 
 def predict_probabilities(predictor: Any, images: np.ndarray, batch_size: int) -> np.ndarray:
     """Per-slot probabilities ``(N, slots, vocab)`` from a Keras model
-    (``predict(x, batch_size=, verbose=)``) or an ``ONNXPlateRecognizer`` (``predict(batch)``,
-    called batch by batch)."""
+    (``predict(x, batch_size=, verbose=)``; of a model with several outputs, such as the
+    reader's ``plate`` and ``region``, the first) or an ``ONNXPlateRecognizer``
+    (``predict(batch)``, called batch by batch)."""
     from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer
 
     if isinstance(predictor, ONNXPlateRecognizer):
         batches = [predictor.predict(images[start : start + batch_size])
                    for start in range(0, max(1, len(images)), batch_size)]  # fmt: skip
         return np.concatenate(batches)
-    return np.asarray(predictor.predict(images, batch_size=batch_size, verbose=0))
+    outputs = predictor.predict(images, batch_size=batch_size, verbose=0)
+    return np.asarray(outputs[0] if isinstance(outputs, (list, tuple)) else outputs)
 
 
 def predict_sets(
