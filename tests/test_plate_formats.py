@@ -14,7 +14,9 @@ from plate_ocr_pipeline.core.plate_formats import (
     DIGITS,
     LETTERS,
     ROW_BREAK,
+    best_fitting_paths,
     family_hint,
+    fit_columns,
     fit_formats,
     fit_slots,
     parse_family,
@@ -300,3 +302,54 @@ def test_fit_slots_reads_the_characters_before_the_pad_slots():
     assert reading.text == "ABC012" and reading.changed and reading.family == "ar-old"
     same = fit_formats(slots[:6], ALPHABET, {"ar-old": 1.0})
     assert (reading.text, reading.pattern) == (same.text, same.pattern)
+
+
+BLANK = ALPHABET.index("_")
+
+
+def column_probs(spec: list, columns: int = 32) -> np.ndarray:
+    """``(columns, 37)`` CTC column probabilities: each entry of ``spec`` a character (0.99)
+    or ``{character: probability}``; columns past ``spec`` are blank."""
+    probs = np.full((columns, len(ALPHABET)), 1e-4)
+    for t in range(columns):
+        entry = spec[t] if t < len(spec) else "_"
+        for character, p in ({entry: 0.99} if isinstance(entry, str) else entry).items():
+            probs[t, ALPHABET.index(character)] = p
+    return probs / probs.sum(-1, keepdims=True)
+
+
+def test_columns_that_fit_keep_the_greedy_reading_at_no_cost():
+    probs = column_probs(list("__AA_B_CC__1_22__3__"))
+    reading = fit_columns(probs, ALPHABET, BLANK, {"ar-old": 1.0})
+    assert (reading.text, reading.fits, reading.changed) == ("ABC123", True, False)
+    masks = np.array([[[c == x for c in ALPHABET] for x in "ABC123"]])
+    scores, chars, starts = best_fitting_paths(np.log(probs), masks, BLANK)
+    greedy = np.log(probs.max(-1)).sum()
+    assert scores[0] == pytest.approx(greedy)
+    assert "".join(ALPHABET[i] for i in chars[0]) == "ABC123"
+    assert starts[0].tolist() == [2, 5, 7, 11, 13, 17]  # each character's first column
+
+
+def test_a_character_the_greedy_path_dropped_is_read_where_the_format_needs_it():
+    # The last digit at the crop's edge: blank 0.7, 3 only 0.3. An Argentine plate has 3.
+    probs = column_probs(list("__AA_B_CC__1_22__") + [{"_": 0.7, "3": 0.3}])
+    reading = fit_columns(probs, ALPHABET, BLANK, {"ar-old": 1.0})
+    assert (reading.text, reading.fits, reading.changed) == ("ABC123", True, True)
+    assert reading.char_probs[-1] == pytest.approx(0.3, abs=0.01)
+    # A US plate has no formats: the greedy reading stays.
+    assert fit_columns(probs, ALPHABET, BLANK, {"us": 1.0}).text == "ABC12"
+
+
+def test_a_frame_read_as_a_character_is_dropped_and_a_sure_one_never_is():
+    frame = [{"C": 0.6, "_": 0.4}]
+    probs = column_probs(frame + list("_NN_Y_SS__0_0__6_"))
+    assert fit_columns(probs, ALPHABET, BLANK, {"ar-old": 1.0}).text == "NYS006"
+    sure = column_probs(["C"] + list("_NN_Y_SS__0_0__6_"))  # 0.99: over ln 1000 to drop
+    reading = fit_columns(sure, ALPHABET, BLANK, {"ar-old": 1.0})
+    assert (reading.text, reading.fits) == ("CNYS006", False)
+
+
+def test_columns_choose_between_hinted_families_by_length():
+    probs = column_probs(list("_A_D_9_7_9_") + [{"_": 0.8, "E": 0.2}] + list("_A_"))
+    reading = fit_columns(probs, ALPHABET, BLANK, {"ar-old": 0.5, "mercosur": 0.5})
+    assert (reading.text, reading.family) == ("AD979EA", "mercosur")

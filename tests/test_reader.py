@@ -4,6 +4,8 @@ and the reader's ONNX export read back by the recognizer."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import yaml
@@ -21,6 +23,7 @@ from plate_ocr_pipeline.core.text_codec import (  # noqa: E402
 )
 from plate_ocr_pipeline.training.models import build_model  # noqa: E402
 from plate_ocr_pipeline.training.reader import (  # noqa: E402
+    COLUMNS_OUTPUT,
     PLATE_OUTPUT,
     REGION_OUTPUT,
     TEMPERATURES,
@@ -32,6 +35,7 @@ from plate_ocr_pipeline.training.reader import (  # noqa: E402
     greedy_ctc,
     plate_confidences,
     region_family,
+    with_columns_output,
 )
 from tests.conftest import REPO_ROOT  # noqa: E402
 
@@ -232,9 +236,10 @@ def test_a_temperature_keeps_the_texts_and_lowers_the_character_probabilities(
     config, model, images
 ):
     reader = build_reader(model, config, temperature=2.0, head=None)
-    assert reader.output_names == [PLATE_OUTPUT]
+    assert reader.output_names == [PLATE_OUTPUT, COLUMNS_OUTPUT]
+    plate, columns = reader.predict(images, verbose=0)
     plain = decode_with_confidence(model.predict(images, verbose=0), config)
-    warm = decode_with_confidence(reader.predict(images, verbose=0), config)
+    warm = decode_with_confidence(plate, config)
     assert [t for t, _ in warm] == [t for t, _ in plain]
     for (_, before), (_, after) in zip(plain, warm, strict=True):
         assert (after < before).all()
@@ -244,13 +249,24 @@ def test_a_temperature_keeps_the_texts_and_lowers_the_character_probabilities(
     np.testing.assert_allclose(
         [p.mean() for _, p in warm], plate_confidences(logits, positions, 2.0), rtol=1e-5
     )
+    # The columns output: the softmax of the same logits over the temperature.
+    scaled = np.exp(logits / 2.0 - (logits / 2.0).max(-1, keepdims=True))
+    np.testing.assert_allclose(columns, scaled / scaled.sum(-1, keepdims=True), atol=1e-5)
+
+
+def test_a_reader_saved_without_columns_gets_them_once(config, model):
+    reader = build_reader(model, config, temperature=2.0, head=None)
+    old = keras.Model(reader.input, reader.outputs[0], name=reader.name)  # as saved before
+    added = with_columns_output(old)
+    assert added.output_names == [PLATE_OUTPUT, COLUMNS_OUTPUT]
+    assert with_columns_output(added) is added
 
 
 def test_a_reader_with_a_head_gives_plate_and_region_outputs(config, model, images, region_fit):
     head, families, _ = region_fit
     reader = build_reader(model, config, head=head)
-    assert reader.output_names == [PLATE_OUTPUT, REGION_OUTPUT]
-    plate, region = reader.predict(images, verbose=0)
+    assert reader.output_names == [PLATE_OUTPUT, REGION_OUTPUT, COLUMNS_OUTPUT]
+    plate, region, _ = reader.predict(images, verbose=0)
     assert plate.shape == (len(images), config.max_plate_slots, config.vocabulary_size)
     assert region.shape == (len(images), len(families))
     np.testing.assert_allclose(region.sum(-1), 1.0, rtol=1e-5)
@@ -274,18 +290,27 @@ def test_the_exported_reader_matches_keras_and_the_recognizer_reads_its_regions(
     )
     report = check_onnx_parity(reader, onnx_model, images, 16, 1e-4)
     assert report["passed"] and report["images"] == len(images)
-    assert [o.name for o in onnx_session(onnx_model).get_outputs()] == ["plate", "region"]
+    outputs = ["plate", "region", "columns"]
+    assert [o.name for o in onnx_session(onnx_model).get_outputs()] == outputs
 
     recognizer = ONNXPlateRecognizer(onnx_model.SerializeToString())
     assert recognizer.region_families == families
     results = recognizer.run_detailed(images)
-    plate, region = reader.predict(images, verbose=0)
-    assert [r.text for r in results] == decode_predictions(plate, config)
+    plate, region, _ = reader.predict(images, verbose=0)
+    # The model's own readings (this untrained model is unsure enough that format-aware
+    # decoding rewrites its texts).
+    assert [r.raw_text for r in results] == decode_predictions(plate, config)
     for result, probs in zip(results, region, strict=True):
         assert result.region in families
         assert result.region == families[int(probs.argmax())]
         assert 0.0 <= result.region_prob <= 1.0
         assert result.region_prob == pytest.approx(float(probs.max()), abs=1e-5)
+    # With an old Argentine hint, each plate whose columns fit a format reads as one, at
+    # whatever length the model's own (10-character) readings had: the columns decide.
+    hinted = ONNXPlateRecognizer(onnx_model.SerializeToString(), region_hint=["ar-old"])
+    fitted = [r for r in hinted.run_detailed(images) if r.format_fit]
+    assert fitted and all(re.fullmatch("[A-Z]{3}[0-9]{3}", r.text) for r in fitted)
+    assert any(len(r.text) != len(r.raw_text) for r in fitted)
 
 
 def test_unknown_regions_are_unlabelled():

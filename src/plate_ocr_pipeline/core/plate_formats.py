@@ -14,6 +14,11 @@ character log-probability against the raw reading (the model was not sure of wha
 replaces). The best candidate wins; when the winner is a family without formats that the
 region output did not rank first (no format of the likely region fits well), or there is no
 candidate at all, the raw text is kept and flagged ``fits=False``. Plain numpy: the recognizer runs it on every plate.
+
+When no format of the read length fits and the model gives its CTC column probabilities,
+:func:`fit_columns` looks for the most probable column path that fits a format of any length
+(:func:`best_fitting_paths`): a character dropped at the crop's edge, or a frame or seal read as
+one, is then fixed if the model gave the format's reading enough probability.
 """
 
 from __future__ import annotations
@@ -233,3 +238,134 @@ def family_hint(families: Iterable[str], known: Sequence[str] | None = None) -> 
     if not names:
         raise ValueError("a region hint needs at least one family")
     return {name: 1.0 / len(names) for name in names}
+
+
+# ------------------------------------------------------------------ column-level decoding
+def best_fitting_paths(
+    log_probs: np.ndarray, masks: np.ndarray, blank: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The most probable CTC path over ``log_probs`` ``(columns, vocab)`` that emits, for each
+    pattern of ``masks`` ``(patterns, length, vocab)``, exactly ``length`` characters, the
+    i-th one allowed by ``masks[:, i]``.
+
+    Viterbi over the states (position, character) and (blank after position): a character
+    holds over a run of columns, a new position starts after a blank or with another
+    character. Returns each pattern's path log-probability ``(patterns,)`` (``-inf`` where no
+    path fits the columns), its characters ``(patterns, length)`` and the column where each
+    is first emitted ``(patterns, length)``.
+    """
+    columns = len(log_probs)
+    patterns, length, vocab = masks.shape
+    allowed = np.where(masks, 0.0, -np.inf)  # (P, L, V)
+    chars = np.zeros((patterns, length), int)
+    starts = np.zeros((patterns, length), int)
+    if patterns == 0 or length == 0 or columns < length:
+        return np.full(patterns, -np.inf), chars, starts
+    neg = np.full((patterns, length, vocab), -np.inf)
+    a = neg.copy()
+    a[:, 0] = log_probs[0] + allowed[:, 0]
+    b = np.full((patterns, length + 1), -np.inf)  # b[:, i]: blank after i characters
+    b[:, 0] = log_probs[0, blank]
+    # Back-pointers: for a, 0 = same state, 1 = from the blank before, 2 = from the previous
+    # position's best other character (prev_char); for b, 0 = same blank, 1 = from the last
+    # character (its best, b_char).
+    a_from = np.zeros((columns, patterns, length, vocab), np.int8)
+    prev_char = np.zeros((columns, patterns, length, vocab), np.int16)
+    b_from = np.zeros((columns, patterns, length + 1), np.int8)
+    b_char = np.zeros((columns, patterns, length + 1), np.int16)
+    for t in range(1, columns):
+        first = a.argmax(-1)  # (P, L): each position's best character, and its second best
+        top1 = np.take_along_axis(a, first[..., None], -1)[..., 0]
+        others = a.copy()
+        np.put_along_axis(others, first[..., None], -np.inf, -1)
+        second = others.argmax(-1)
+        top2 = np.take_along_axis(others, second[..., None], -1)[..., 0]
+        # Entering position i with character c from position i - 1's best other character.
+        same = np.arange(vocab)[None, None] == first[:, :-1, None]
+        from_char = np.where(same, top2[:, :-1, None], top1[:, :-1, None])  # (P, L-1, V)
+        from_which = np.where(same, second[:, :-1, None], first[:, :-1, None])
+        enter_char = np.concatenate([neg[:, :1], from_char], axis=1)
+        enter_blank = np.broadcast_to(b[:, :length, None], a.shape)
+        candidates = np.stack([a, enter_blank, enter_char])  # (3, P, L, V)
+        a_from[t] = candidates.argmax(0)
+        prev_char[t, :, 1:] = from_which
+        a = np.max(candidates, axis=0) + log_probs[t] + allowed
+        stay, leave = b, np.concatenate([np.full((patterns, 1), -np.inf), top1], axis=1)
+        b_from[t] = leave > stay
+        b_char[t, :, 1:] = first
+        b = np.maximum(stay, leave) + log_probs[t, blank]
+    last = a[:, -1].max(-1)
+    scores = np.maximum(last, b[:, -1])
+    for p in range(patterns):
+        if not np.isfinite(scores[p]):
+            continue
+        # Walk back from the best final state; a state is (kind, position, character).
+        if b[p, -1] >= last[p]:
+            kind, i, c = "b", length, 0
+        else:
+            kind, i, c = "a", length - 1, int(a[p, -1].argmax())
+        for t in range(columns - 1, -1, -1):
+            if kind == "a":
+                chars[p, i], starts[p, i] = c, t
+                step = a_from[t, p, i, c] if t else 0
+                if step == 1:
+                    kind = "b"
+                elif step == 2:
+                    c, i = int(prev_char[t, p, i, c]), i - 1
+            else:
+                if t and b_from[t, p, i]:
+                    kind, c, i = "a", int(b_char[t, p, i]), i - 1
+    return scores, chars, starts
+
+
+def fit_columns(
+    column_probs: np.ndarray,
+    alphabet: str,
+    blank: int,
+    family_probs: Mapping[str, float],
+    formats: Mapping[str, FamilyFormats] | None = None,
+    max_cost: float = DEFAULT_MAX_COST,
+) -> FormatReading:
+    """Format-aware decoding over a CTC model's column probabilities ``(columns, vocab)``:
+    unlike :func:`fit_formats` it may read more or fewer characters than the greedy reading
+    (a character dropped at the crop's edge, a frame or seal read as one). Each family with
+    formats scores its best fitting path (:func:`best_fitting_paths`) of every length it
+    writes; a path may cost at most ``max_cost`` nats against the greedy path. Families
+    without formats keep the greedy reading; the choice among families is
+    :func:`fit_formats`'."""
+    formats = shipped_formats() if formats is None else formats
+    column_probs = np.asarray(column_probs, dtype=np.float64)
+    log_probs = np.maximum(np.log(np.maximum(column_probs, 1e-300)), _LOG_FLOOR)
+    best_index = column_probs.argmax(-1)
+    greedy_score = float(log_probs[np.arange(len(log_probs)), best_index].sum())
+    emits = (best_index != blank) & np.r_[True, best_index[1:] != best_index[:-1]]
+    raw = "".join(alphabet[i] for i in best_index[emits])
+    raw_probs = column_probs[np.flatnonzero(emits), best_index[emits]].astype(np.float32)
+
+    usable = {f: float(p) for f, p in family_probs.items() if p > 0}
+    best: tuple[float, str, np.ndarray, str | None, str | None] | None = None
+    for family in sorted(usable, key=usable.__getitem__, reverse=True):
+        prior = float(np.log(usable[family]))
+        if best is not None and prior + greedy_score <= best[0]:
+            continue
+        if family not in formats:
+            best = (prior + greedy_score, raw, raw_probs, family, None)
+            continue
+        lengths = sorted({len(allowed) for _, allowed in formats[family].patterns})
+        for length in lengths:
+            names, masks = _pattern_masks(formats[family], length, alphabet)
+            if not names:
+                continue
+            scores, chars, starts = best_fitting_paths(log_probs, masks, blank)
+            scores = np.where(greedy_score - scores <= max_cost, scores, -np.inf)
+            pick = int(scores.argmax())
+            if np.isfinite(scores[pick]) and (best is None or prior + scores[pick] > best[0]):
+                text = "".join(alphabet[i] for i in chars[pick])
+                probs = column_probs[starts[pick], chars[pick]].astype(np.float32)
+                best = (prior + float(scores[pick]), text, probs, family, names[pick])
+    top = max(usable.values(), default=0.0)
+    likeliest = {f for f, p in usable.items() if p == top}
+    if best is None or (best[4] is None and best[3] not in likeliest):
+        return FormatReading(raw, raw_probs, None, None, False, False)
+    _, text, probs, family, pattern = best
+    return FormatReading(text, probs, family, pattern, True, text != raw)

@@ -53,7 +53,12 @@ from plate_ocr_pipeline.core.onnx_metadata import (
     region_families_from_metadata,
 )
 from plate_ocr_pipeline.core.plate_config import PlateConfig
-from plate_ocr_pipeline.core.plate_formats import family_hint, fit_slots, shipped_formats
+from plate_ocr_pipeline.core.plate_formats import (
+    family_hint,
+    fit_columns,
+    fit_slots,
+    shipped_formats,
+)
 from plate_ocr_pipeline.core.preprocessing import ImageReadError, preprocess_image, read_image
 from plate_ocr_pipeline.core.text_codec import decode_with_confidence
 
@@ -65,6 +70,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[1] / "assets" / "models" / "default.onnx"
 DEFAULT_BATCH_SIZE = 64
 REGION_OUTPUT = "region"
+COLUMNS_OUTPUT = "columns"  # a CTC model's column probabilities (training.reader)
 # One reading as a table row: the infer pipeline's predictions and `plate-ocr read --csv`.
 RESULT_COLUMNS = (
     "path",
@@ -217,6 +223,9 @@ class ONNXPlateRecognizer:
         families = region_families_from_metadata(self.metadata)
         self.region_families = families if REGION_OUTPUT in outputs else []
         self._output_names = [self._output_name] + ([REGION_OUTPUT] if self.region_families else [])
+        self._has_columns = COLUMNS_OUTPUT in outputs
+        if self._has_columns:
+            self._output_names.append(COLUMNS_OUTPUT)
         # A region hint is only for format-aware decoding: giving one turns it on.
         self.format_decoding = bool(format_decoding or region_hint)
         self.region_hint = None
@@ -320,7 +329,8 @@ class ONNXPlateRecognizer:
         batch = np.ascontiguousarray(batch, dtype=np.uint8)
         outputs = self.session.run(self._output_names, {self._input_name: batch})
         plates = outputs[0]
-        regions = outputs[1] if len(outputs) > 1 else None
+        regions = outputs[1] if self.region_families else None
+        columns = outputs[-1] if self._has_columns else None
         results = []
         for row, (label, (text, probs)) in enumerate(zip(labels, self.decode(plates), strict=True)):
             region, region_prob, family_probs = None, float("nan"), None
@@ -337,6 +347,12 @@ class ONNXPlateRecognizer:
                 fitted = fit_slots(
                     plates[row], self.config.pad_index, self.config.alphabet, family_probs
                 )
+                if not fitted.fits and columns is not None:
+                    # No format of that length fits: a character may have been dropped or
+                    # added (the crop's edge, a frame); the columns can read another length.
+                    fitted = fit_columns(
+                        columns[row], self.config.alphabet, self.config.pad_index, family_probs
+                    )
                 result.text, result.char_probs = fitted.text, fitted.char_probs
                 result.confidence = _confidence(fitted.char_probs)
                 result.format_fit = fitted.fits

@@ -41,6 +41,8 @@ logger = logging.getLogger(__name__)
 
 REGION_OUTPUT = "region"
 PLATE_OUTPUT = "plate"
+COLUMNS_OUTPUT = "columns"
+TEMPERATURE_LAYER = "temperature"
 TEMPERATURES = np.geomspace(0.25, 4.0, 81)
 
 
@@ -252,12 +254,27 @@ def build_reader(
     if has_ctc_head(model):
         logits = model.get_layer(COLUMN_LOGITS_LAYER).output
         if temperature != 1.0:
-            logits = layers.Rescaling(1.0 / temperature, name="temperature")(logits)
+            logits = layers.Rescaling(1.0 / temperature, name=TEMPERATURE_LAYER)(logits)
         plate = ctc_decoding(config)(logits)
     else:
         plate = model.output
     if head is None:
-        return keras.Model(model.input, plate, name=f"{model.name}_reader")
-    region = head(feature_model(model).output)
-    region = layers.Identity(name=REGION_OUTPUT)(region)
-    return keras.Model(model.input, [plate, region], name=f"{model.name}_reader")
+        reader = keras.Model(model.input, plate, name=f"{model.name}_reader")
+    else:
+        region = head(feature_model(model).output)
+        region = layers.Identity(name=REGION_OUTPUT)(region)
+        reader = keras.Model(model.input, [plate, region], name=f"{model.name}_reader")
+    return with_columns_output(reader)
+
+
+def with_columns_output(reader: keras.Model) -> keras.Model:
+    """``reader`` with one more output, ``columns``: the softmax of its CTC column logits
+    (divided by its temperature), which lets format-aware decoding change how many
+    characters a plate has. A reader without column logits, or with that output already, is
+    returned as it is (readers saved before the output existed get it at export)."""
+    if COLUMNS_OUTPUT in reader.output_names or not has_ctc_head(reader):
+        return reader
+    names = {layer.name for layer in reader.layers}
+    source = TEMPERATURE_LAYER if TEMPERATURE_LAYER in names else COLUMN_LOGITS_LAYER
+    columns = layers.Softmax(name=COLUMNS_OUTPUT)(reader.get_layer(source).output)
+    return keras.Model(reader.input, [*reader.outputs, columns], name=reader.name)

@@ -54,16 +54,17 @@ def export_onnx_model(
     plate: dict[str, Any],
 ) -> onnx.ModelProto:
     """Keras -> ONNX with the plate config, the region families and the temperature in the
-    file's metadata."""
+    file's metadata; outputs ``plate``, ``region`` (with a region head) and ``columns``."""
     from plate_ocr_pipeline.core.onnx_metadata import REGION_FAMILIES_KEY, TEMPERATURE_KEY
     from plate_ocr_pipeline.training.export import export_onnx
+    from plate_ocr_pipeline.training.reader import with_columns_output
 
     p = ExportParams.model_validate(export)
     extra = {TEMPERATURE_KEY: float(reader_report.get("temperature", 1.0))}
     if reader_report.get("region_families"):
         extra[REGION_FAMILIES_KEY] = list(reader_report["region_families"])
     return export_onnx(
-        reader_model,
+        with_columns_output(reader_model),
         PlateConfig.from_dict(plate),
         opset=p.opset,
         simplify=p.simplify,
@@ -81,10 +82,12 @@ def check_onnx_parity(
 ) -> dict[str, Any]:
     """Keras and ONNX agree on held-out crops; raises ``OnnxParityError`` otherwise."""
     from plate_ocr_pipeline.training.export import check_onnx_parity as check
+    from plate_ocr_pipeline.training.reader import with_columns_output
 
     p = ExportParams.model_validate(export)
     images, _ = held_out_crops(model_input, p.quantization_eval_limit)
-    return check(reader_model, onnx_model, images, p.parity_batch_size, p.parity_tolerance)
+    reader = with_columns_output(reader_model)  # what export_onnx_model converted
+    return check(reader, onnx_model, images, p.parity_batch_size, p.parity_tolerance)
 
 
 def quantize_onnx_model(

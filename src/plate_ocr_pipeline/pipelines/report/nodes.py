@@ -551,7 +551,8 @@ def read_regions_with_keras(
     config = PlateConfig.from_dict(plate_config)
     readings = {}
     for name, data in sets.items():
-        plates, regions = reader_model.predict(data["images"], batch_size=batch_size, verbose=0)
+        outputs = reader_model.predict(data["images"], batch_size=batch_size, verbose=0)
+        plates, regions = outputs[0], outputs[1]  # (a third output, `columns`, is not used)
         raw, text, region = [], [], []
         for probs, family_probs in zip(plates, regions, strict=True):
             priors = dict(zip(families, family_probs.tolist(), strict=True))
