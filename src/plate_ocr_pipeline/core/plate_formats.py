@@ -344,8 +344,11 @@ def fit_columns(
 
     usable = {f: float(p) for f, p in family_probs.items() if p > 0}
     best: tuple[float, str, np.ndarray, str | None, str | None] | None = None
+    top_prior = float(np.log(max(usable.values(), default=1.0)))
     for family in sorted(usable, key=usable.__getitem__, reverse=True):
         prior = float(np.log(usable[family]))
+        if prior < top_prior - max_cost:
+            break  # families a thousand times less likely than the first are not searched
         if best is not None and prior + greedy_score <= best[0]:
             continue
         if family not in formats:
