@@ -149,3 +149,30 @@ def test_score_leaves_the_region_tables_empty_for_a_model_without_a_region_outpu
     metrics, confusion, formats = score_regions_and_formats(reader, {}, {})
     assert metrics == {} and confusion.empty and formats.empty
     assert isinstance(formats, pd.DataFrame)
+
+
+def test_a_label_of_several_families_is_also_reported_by_family_and_layout():
+    from plate_ocr_pipeline.pipelines.report.nodes import region_tables
+
+    truths = ["ABC123", "DEF456", "AB123CD", "123ABC"]  # old, old, Mercosur, old motorcycle
+    sets = {"real": {"plate_text": np.array(truths), "region": np.array(["ar"] * 4)}}
+    readings = {
+        "real": {
+            "raw": ["ABC123", "DEF45", "AB123CD", "123A8C"],
+            "text": ["ABC123", "DEF456", "AB123CD", "123A8C"],
+            "region": ["ar-old", "ar-old", "mercosur", "us"],
+        }
+    }
+    report = {"region_labels": {"real": {"ar": ["ar-old", "mercosur", "old-moto"]}}}
+    _, _, formats = region_tables(sets, readings, report)
+    rows = formats.set_index("region")
+    assert rows.loc["(all)", "plates"] == rows.loc["ar", "plates"] == 4
+    assert rows.loc["ar/ar-old", ["plates", "plate_acc_raw", "plate_acc_format"]].tolist() == [
+        2,
+        0.5,
+        1.0,
+    ]
+    assert rows.loc["ar/mercosur", "plate_acc_format"] == 1.0
+    assert rows.loc["ar/old-moto", ["plates", "plate_acc_format"]].tolist() == [1, 0.0]
+    assert rows.loc["ar/one-row", "plates"] == 3 and rows.loc["ar/two-row", "plates"] == 1
+    assert rows.loc["ar/one-row", "texts_changed"] == 1

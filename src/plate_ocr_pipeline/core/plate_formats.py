@@ -212,6 +212,21 @@ def _pattern_masks(
     return names, np.stack(masks) if masks else np.zeros(shape, bool)
 
 
+def matching_format(
+    text: str, families: Sequence[str], formats: Mapping[str, FamilyFormats] | None = None
+) -> tuple[str, str] | None:
+    """``(family, pattern)`` of the first of ``families`` with a format ``text`` fits (the
+    pattern shows the layout: ``/`` marks a two-row plate); ``None`` if none does."""
+    formats = shipped_formats() if formats is None else formats
+    for family in families:
+        if family not in formats:
+            continue
+        for pattern, allowed in formats[family].of_length(len(text)):
+            if all(c in chars for c, chars in zip(text, allowed, strict=True)):
+                return family, pattern
+    return None
+
+
 def region_label_family(region: str) -> str:
     """The family of a region label: ``us`` and ``us-*`` are ``us``, a region listed in a
     shipped formats file is that file's family, any other label is its own family, ``""``

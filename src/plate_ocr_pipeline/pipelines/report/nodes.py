@@ -481,8 +481,12 @@ def region_tables(
     ``region_plates``), the region confusion table (set, label, family read, plates) and the
     format-decoding table: per set and region label (grouped as ``_label_group``), exact and
     equivalence plate_acc of the raw and the format-aware readings side by side and how many
-    texts format-aware decoding changed.
+    texts format-aware decoding changed. A label that stands for several families also gets a
+    row per family whose formats the true texts fit (``ar/ar-old``) and per layout
+    (``ar/one-row``, ``ar/two-row``).
     """
+    from plate_ocr_pipeline.core.plate_formats import ROW_BREAK, matching_format
+
     params = ReportParams.model_validate(report)
     metrics, confusion, formats = {}, [], []
     for name, read in readings.items():
@@ -509,10 +513,26 @@ def region_tables(
                 for t, truth in zip(read[key], truths, strict=True)
             ]
         table["changed"] = [a != b for a, b in zip(read["raw"], read["text"], strict=True)]
+        # Where a label stands for several families, the one whose formats the true text fits
+        # (`ar/ar-old`, `ar/mercosur`) and its layout (`ar/one-row`, `ar/two-row`).
+        fitted = [
+            matching_format(truth, families) if label in label_families else None
+            for truth, label, families in zip(truths, labels, accepted, strict=True)
+        ]
+        table["kind"] = [
+            f"{label}/{fit[0]}" if fit else "" for label, fit in zip(labels, fitted, strict=True)
+        ]
+        table["layout"] = [
+            f"{label}/{'two-row' if ROW_BREAK in fit[1] else 'one-row'}" if fit else ""
+            for label, fit in zip(labels, fitted, strict=True)
+        ]
         for (label, predicted), group in table.groupby(["label", "predicted"]):
             confusion.append({"set": name, "label": label, "predicted": predicted,
                               "plates": len(group)})  # fmt: skip
-        for label, group in [("(all)", table), *table.groupby("label")]:
+        groups = [("(all)", table), *table.groupby("label")]
+        for column in ("kind", "layout"):
+            groups += [(key, group) for key, group in table.groupby(column) if key]
+        for label, group in groups:
             formats.append(
                 {
                     "set": name,
