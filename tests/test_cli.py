@@ -65,7 +65,8 @@ def test_read_folder_is_recursive_and_skips_hidden_and_other_files(tmp_path, rea
     ]
 
 
-def test_bad_inputs_get_an_error_row_and_exit_code_1(tmp_path, reader, capsys):
+@pytest.mark.parametrize("workers", ["1", "3"])
+def test_bad_inputs_get_an_error_row_and_exit_code_1(tmp_path, reader, capsys, workers):
     corrupt = tmp_path / "corrupt.png"
     corrupt.write_bytes(b"\x89PNG\r\n\x1a\n not really")
     empty = tmp_path / "empty.jpg"
@@ -75,7 +76,8 @@ def test_bad_inputs_get_an_error_row_and_exit_code_1(tmp_path, reader, capsys):
     no_images.mkdir()
     good = SAMPLES / "03_us.png"
     paths = [corrupt, good, empty, missing, no_images]
-    assert main(["read", *map(str, paths), *ARGS]) == 1
+    command = ["read", *map(str, paths), *ARGS, "--workers", workers, "--batch-size", "1"]
+    assert main(command) == 1
     out, err = capsys.readouterr()
 
     def reason(path) -> str:
@@ -235,3 +237,9 @@ def test_read_progress_counts_files_on_stderr_when_asked(capsys):
     assert last.startswith("read 12/12 files (100%)") and "s left" in last
     assert main(["read", str(SAMPLES), *ARGS]) == 0  # not a terminal: no progress line
     assert capsys.readouterr().err == ""
+
+
+def test_workers_read_the_same_rows_in_order_a_file_given_twice_twice(reader, capsys):
+    files = [SAMPLES / n for n in ("05_us.png", "01_br.png", "05_us.png", "02_us.png")]
+    assert main(["read", *map(str, files), *ARGS, "--workers", "2", "--batch-size", "1"]) == 0
+    assert capsys.readouterr().out.splitlines() == [expected_row(reader, f) for f in files]

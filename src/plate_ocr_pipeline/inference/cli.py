@@ -35,8 +35,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-import numpy as np
-
 from plate_ocr_pipeline.core.preprocessing import IMAGE_EXTENSIONS
 
 PROG = "plate-ocr"
@@ -115,32 +113,23 @@ def format_record(record: dict[str, Any], as_json: bool, as_csv: bool = False) -
 
 # -------------------------------------------------------------------- read
 def read_records(
-    recognizer: Any, items: Sequence[tuple[str, str | None]], batch_size: int
+    recognizer: Any, items: Sequence[tuple[str, str | None]], batch_size: int, workers: int = 1
 ) -> Iterator[dict[str, Any]]:
-    """One record per item, in order; the model runs on ``batch_size`` good images at a time."""
-    from plate_ocr_pipeline.inference.recognizer import PlateInputError, PlateResult
+    """One record per item, in order: ``workers`` lanes each read, decode and run
+    ``batch_size`` images at a time (``run_files(lanes=True)``); an item that arrives with an
+    error (``expand_inputs``) is not read."""
+    from plate_ocr_pipeline.inference.recognizer import PlateResult
 
-    batch_size = max(1, int(batch_size))
-    for start in range(0, len(items), batch_size):
-        chunk = items[start : start + batch_size]
-        prepared: list[np.ndarray | str] = []
-        for path, error in chunk:
-            if error is not None:
-                prepared.append(error)
-                continue
-            try:
-                prepared.append(recognizer.preprocess(path, name=path))
-            except PlateInputError as failure:
-                prepared.append(failure.reason)
-        good = [i for i, value in enumerate(prepared) if isinstance(value, np.ndarray)]
-        read: dict[int, Any] = {}
-        if good:
-            batch = np.stack([prepared[i] for i in good])
-            labels = [chunk[i][0] for i in good]
-            read = dict(zip(good, recognizer.read_batch(batch, labels), strict=True))
-        for i, (path, _) in enumerate(chunk):
-            result = read[i] if i in read else PlateResult.failed(path, str(prepared[i]))
-            yield result.record()
+    # Keyed by position: the same file given twice is read twice.
+    files = {str(i): path for i, (path, error) in enumerate(items) if error is None}
+    results = recognizer.run_files(files, max(1, int(batch_size)), max(1, workers), lanes=True)
+    for path, error in items:
+        if error is not None:
+            yield PlateResult.failed(path, error).record()
+            continue
+        result = next(results)
+        result.source = path
+        yield result.record()
 
 
 class ModelLoadError(Exception):
@@ -154,7 +143,8 @@ def _load_recognizer(args: argparse.Namespace) -> Any:
         return ONNXPlateRecognizer(
             args.model,
             providers=args.provider,
-            threads=args.threads,
+            # Several lanes: one onnxruntime thread each, unless told otherwise.
+            threads=args.threads or (1 if getattr(args, "workers", 1) > 1 else None),
             format_decoding=getattr(args, "format_decoding", True),
             region_hint=getattr(args, "region", None),
         )
@@ -207,7 +197,7 @@ def _cmd_read(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
         print(_csv_line(RESULT_COLUMNS), file=out)
     try:
-        for record in read_records(recognizer, items, args.batch_size):
+        for record in read_records(recognizer, items, args.batch_size, args.workers):
             failed += record["status"] != "ok"
             print(format_record(record, args.json, args.csv), file=out, flush=True)
             progress.update()
@@ -321,6 +311,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_CLI_BATCH_SIZE,
         metavar="N",
         help=f"images per model call (default {DEFAULT_CLI_BATCH_SIZE})",
+    )
+    read.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="threads that each read, decode and run whole batches, with one onnxruntime "
+        "thread each unless --threads says otherwise (default 1)",
     )
     read.add_argument("--csv", action="store_true", help="print CSV with a header instead of TSV")
     read.add_argument(
