@@ -58,10 +58,11 @@ score-checkpoint: install
 	  $(or $(CHECKPOINT),data/06_models/checkpoints/last.keras) data/06_models/checkpoint.onnx
 	$(KEDRO_ENV) $(BIN)/kedro run --pipelines=score --params=score.model_path=data/06_models/checkpoint.onnx
 
-# Make the latest run's model (data/06_models/model.onnx and plate_ocr.keras) the package's
-# default.
+# Make the latest run's model the package's default: its static INT8 copy where the export
+# made one (the float32 model beside it as default_fp32.onnx), and plate_ocr.keras.
 ship-model: install
-	$(BIN)/python scripts/ship_model.py data/06_models/model.onnx data/06_models/plate_ocr.keras
+	$(BIN)/python scripts/ship_model.py data/06_models/model.onnx data/06_models/plate_ocr.keras \
+		$(wildcard data/06_models/quantized/model_int8.onnx)
 
 viz: install
 	$(KEDRO_ENV) $(BIN)/kedro viz run

@@ -100,8 +100,9 @@ def format_record(record: dict[str, Any], as_json: bool, as_csv: bool = False) -
             record["status"], record["error"] or "",
         ])  # fmt: skip
     if as_json:
-        if record["confidence"] is not None:
-            record = {**record, "confidence": round(record["confidence"], 6)}
+        for key in ("confidence", "region_confidence"):
+            if record[key] is not None:
+                record = {**record, key: round(record[key], 6)}
         return json.dumps(record, ensure_ascii=False)
     if record["status"] == "ok":
         line = f"{_clean(record['path'])}\t{record['text']}\t{record['confidence']:.4f}"

@@ -144,7 +144,7 @@ class PlateResult:
             "confidence": float(self.confidence) if self.ok else None,
             "char_confidences": [round(float(p), 4) for p in self.char_probs],
             "region": self.region,
-            "region_confidence": None if region_prob is None else round(region_prob, 6),
+            "region_confidence": region_prob,
             "raw_text": self.raw_text if self.raw_text is not None or not self.ok else self.text,
             "status": "ok" if self.ok else "error",
             "error": self.error,

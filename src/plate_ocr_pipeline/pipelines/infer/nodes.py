@@ -60,7 +60,7 @@ def _row(result: PlateResult) -> dict[str, Any]:
         "confidence": np.nan if record["confidence"] is None else round(record["confidence"], 6),
         "region_confidence": np.nan
         if record["region_confidence"] is None
-        else record["region_confidence"],
+        else round(record["region_confidence"], 6),
         "char_confidences": json.dumps(record["char_confidences"]) if result.ok else "",
     }
 

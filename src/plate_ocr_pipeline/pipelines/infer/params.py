@@ -27,7 +27,7 @@ class InferParams(BaseModel):
     threads: int | None = Field(None, ge=1)
     # Each of num_workers threads reads, decodes and runs whole batches, with one onnxruntime
     # thread each unless `threads` says otherwise (run_files(lanes=True)).
-    lanes: bool = False
+    lanes: bool = True
     progress: bool = True
     # Choose the most probable text that fits a format of the plate's likely region family
     # (the model's region output, or region_hint); see core.plate_formats.
