@@ -173,6 +173,18 @@ def fit_formats(
             text = "".join(alphabet[i] for i in choices[pick])
             probs = char_probs[positions, choices[pick]]
             best = (prior + float(scores[pick]), text, probs, family, patterns[pick])
+    return _chosen_reading(best, raw, raw_probs, usable)
+
+
+def _chosen_reading(
+    best: tuple[float, str, np.ndarray, str | None, str | None] | None,
+    raw: str,
+    raw_probs: np.ndarray,
+    usable: Mapping[str, float],
+) -> FormatReading:
+    """The winning candidate ``(score, text, probs, family, pattern)``, or the raw reading
+    flagged unfit when there is none or the winner is a family without formats that was not
+    among the likeliest (no format of the likely region fits well)."""
     top = max(usable.values(), default=0.0)
     likeliest = {f for f, p in usable.items() if p == top}  # a uniform hint: every family
     if best is None or (best[4] is None and best[3] not in likeliest):
@@ -381,9 +393,4 @@ def fit_columns(
                 text = "".join(alphabet[i] for i in chars[pick])
                 probs = column_probs[starts[pick], chars[pick]].astype(np.float32)
                 best = (prior + float(scores[pick]), text, probs, family, names[pick])
-    top = max(usable.values(), default=0.0)
-    likeliest = {f for f, p in usable.items() if p == top}
-    if best is None or (best[4] is None and best[3] not in likeliest):
-        return FormatReading(raw, raw_probs, None, None, False, False)
-    _, text, probs, family, pattern = best
-    return FormatReading(text, probs, family, pattern, True, text != raw)
+    return _chosen_reading(best, raw, raw_probs, usable)
