@@ -19,6 +19,7 @@ import onnxruntime as ort
 from plate_ocr_pipeline.core.onnx_metadata import embed_metadata, read_metadata
 from plate_ocr_pipeline.core.plate_config import PlateConfig
 from plate_ocr_pipeline.core.text_codec import decode_predictions
+from plate_ocr_pipeline.training.onnx_streamline import streamline
 
 logger = logging.getLogger(__name__)
 
@@ -193,11 +194,13 @@ def export_onnx(
     model_version: str = "1",
     extra_metadata: dict[str, Any] | None = None,
 ) -> onnx.ModelProto:
-    """The whole export: convert, simplify (when asked and a simplifier is installed), embed
-    the plate config (and ``extra_metadata``)."""
+    """The whole export: convert, simplify (when asked and a simplifier is installed), remove
+    the converter's reshapes around matmuls (``onnx_streamline``), embed the plate config (and
+    ``extra_metadata``)."""
     model = convert_keras_to_onnx(trained_model, config, opset)
     if simplify:
         model = simplify_onnx_graph(model)
+    model = streamline(model)
     return embed_plate_metadata(model, config, model_name, model_version, extra_metadata)
 
 
@@ -309,7 +312,8 @@ def quantize_static_int8(
     """Static INT8 copy: per-channel int8 weights and uint8 activations (QOperator) for the
     convolutions, pooling and the column layers, with activation ranges calibrated (min-max)
     on ``calibration_images`` (preprocessed training crops). The logits and the decoding after
-    them stay float (``FLOAT_LAYER_MARKERS``). The float model's metadata is kept."""
+    them stay float (``FLOAT_LAYER_MARKERS``). The uint8 input feeds the first convolution
+    directly (``onnx_streamline``). The float model's metadata is kept."""
     from onnxruntime.quantization import (
         CalibrationDataReader,
         CalibrationMethod,
@@ -348,7 +352,7 @@ def quantize_static_int8(
             nodes_to_exclude=_float_tail(onnx_model),
             calibrate_method=CalibrationMethod.MinMax,
         )
-        quantized = onnx.load(str(output))
+        quantized = streamline(onnx.load(str(output)))
     # Keep our metadata (the quantiser may add its own keys but must not drop ours).
     metadata = read_metadata(onnx_model)
     present = read_metadata(quantized)

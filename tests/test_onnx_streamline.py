@@ -1,0 +1,131 @@
+"""Exact ONNX rewrites: hand-made graphs in the converter's shapes, streamlined and run."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import onnxruntime
+from onnx import TensorProto, helper, numpy_helper
+
+from plate_ocr_pipeline.training.onnx_streamline import (
+    feed_quantized_input_directly,
+    matmuls_without_reshapes,
+    streamline,
+)
+
+PIXEL = np.float32(1 / 255)
+
+
+def _model(nodes, inits, out_shape, in_shape=("N", 4, 6)) -> onnx.ModelProto:
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("input", TensorProto.UINT8, list(in_shape))],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, list(out_shape))],
+        [numpy_helper.from_array(np.asarray(v), k) for k, v in inits.items()],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model
+
+
+def _input_chain(scale: np.float32) -> onnx.ModelProto:
+    """uint8 -> Cast -> Mul(1/255) -> Reshape -> QuantizeLinear(scale, 0) -> Dequantize."""
+    nodes = [
+        helper.make_node("Cast", ["input"], ["f"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["f", "k"], ["n"]),
+        helper.make_node("Reshape", ["n", "shape"], ["r"]),
+        helper.make_node("QuantizeLinear", ["r", "s", "z"], ["q"]),
+        helper.make_node("DequantizeLinear", ["q", "s", "z"], ["out"]),
+    ]
+    inits = {"k": PIXEL, "shape": np.array([-1, 24], np.int64), "s": scale, "z": np.uint8(0)}
+    return _model(nodes, inits, ["N", 24])
+
+
+def _run(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
+    session = onnxruntime.InferenceSession(model.SerializeToString())
+    return session.run(None, {"input": x})[0]
+
+
+def test_the_uint8_input_feeds_a_quantisation_to_its_own_scale_directly():
+    model = _input_chain(PIXEL)
+    x = np.arange(48, dtype=np.uint8).reshape(2, 4, 6) * 5
+    expected = _run(model, x)
+    streamlined = streamline(model)
+    assert [n.op_type for n in streamlined.graph.node] == ["Reshape", "DequantizeLinear"]
+    assert streamlined.graph.node[0].input[0] == "input"
+    np.testing.assert_array_equal(_run(streamlined, x), expected)
+    np.testing.assert_allclose(expected, x.reshape(2, 24) / 255, rtol=1e-6)
+
+
+def test_a_quantisation_to_another_scale_keeps_its_chain():
+    model = _input_chain(np.float32(2 / 255))
+    assert feed_quantized_input_directly(model) == 0
+    assert streamline(model) is model
+
+
+def _tensordot(hidden: int = 5) -> onnx.ModelProto:
+    """A Dense over (batch, 4 columns, 6 features) as tf2onnx writes it: flatten, MatMul,
+    then a reshape to a shape computed at run time."""
+    nodes = [
+        helper.make_node("Cast", ["input"], ["x"], to=TensorProto.FLOAT),
+        helper.make_node("Reshape", ["x", "flat"], ["x2"]),
+        helper.make_node("MatMul", ["x2", "w"], ["y2"]),
+        helper.make_node("Shape", ["x"], ["shape"]),
+        helper.make_node("Gather", ["shape", "free"], ["lead"]),
+        helper.make_node("Concat", ["lead", "units"], ["back"], axis=0),
+        helper.make_node("Reshape", ["y2", "back"], ["y"]),
+        helper.make_node("Add", ["y", "b"], ["out"]),
+    ]
+    rng = np.random.default_rng(3)
+    inits = {
+        "flat": np.array([-1, 6], np.int64),
+        "w": rng.normal(size=(6, hidden)).astype(np.float32),
+        "free": np.array([0, 1], np.int64),
+        "units": np.array([hidden], np.int64),
+        "b": rng.normal(size=hidden).astype(np.float32),
+    }
+    return _model(nodes, inits, ["N", 4, hidden])
+
+
+def test_a_dense_over_columns_loses_its_reshapes_and_their_shape_arithmetic():
+    model = _tensordot()
+    x = np.random.default_rng(0).integers(0, 256, (3, 4, 6), dtype=np.uint8)
+    expected = _run(model, x)
+    streamlined = streamline(model)
+    assert [n.op_type for n in streamlined.graph.node] == ["Cast", "MatMul", "Add"]
+    for batch in (x, x[:1]):
+        np.testing.assert_allclose(_run(streamlined, batch), _run(model, batch), rtol=1e-6)
+    assert expected.shape == (3, 4, 5)
+
+
+def test_a_flattening_that_is_not_from_three_dimensions_stays():
+    model = _tensordot()
+    model.graph.input[0].type.tensor_type.shape.dim[2].dim_value = 3
+    model.graph.input[0].type.tensor_type.shape.dim.add().dim_value = 2  # (N, 4, 3, 2)
+    assert matmuls_without_reshapes(model) == 0
+
+
+def test_export_streamlines_the_float_and_int8_reader(tmp_path):
+    import keras
+
+    from plate_ocr_pipeline.core.plate_config import PlateConfig
+    from plate_ocr_pipeline.training.export import export_onnx, quantize_static_int8
+    from plate_ocr_pipeline.training.models import build_model
+    from tests.plate_model_helpers import PLATE
+
+    config = PlateConfig.from_dict(PLATE)
+    keras.utils.set_random_seed(5)
+    model = build_model(config, "cnn", width_multiplier=0.25, head="ctc", head_units=16,
+                        pool_sizes=[[2, 2], [2, 2], [2, 1]], text_lines=2)  # fmt: skip
+    fp32 = export_onnx(model, config, model_name="tiny", model_version="1")
+    assert not [n.name for n in fp32.graph.node if "Tensordot" in n.name and n.op_type == "Reshape"]
+    images = np.random.default_rng(5).integers(0, 256, (24, 64, 128, 1), dtype=np.uint8)
+    int8 = quantize_static_int8(fp32, images[:16], batch_size=8)
+    first = next(n for n in int8.graph.node if "input" in n.input)
+    assert first.op_type == "Reshape"  # no Cast, Mul and QuantizeLinear before the first conv
+    keras_out = model.predict(images, verbose=0)  # one output: no region head
+    fp32_out = _run(fp32, images)
+    np.testing.assert_allclose(fp32_out, keras_out, atol=1e-5)
+    assert np.abs(_run(int8, images) - fp32_out).max() < 0.1
