@@ -34,7 +34,7 @@ DEFAULT_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_"
 
 # Raised whenever a change to the drawing code changes the pixels of some plate: it is part of
 # the rendered set's fingerprint, so a set on disk drawn by older code is rendered again.
-RENDERER_VERSION = 2
+RENDERER_VERSION = 3
 
 # Plate size in plate coordinates (width, height) per family; aspect = w / h.
 PLATE_SIZES: dict[str, tuple[int, int]] = {
@@ -357,7 +357,7 @@ class SerialStyle:
     height: float
     xscale: float
     spacing: float  # fraction of height between characters
-    separator: str  # none | space | dash | dot | emblem | symbol | seals
+    separator: str  # none | space | dash | dot | mark | emblem | symbol | seals
     sep_colour: tuple
     bold: int  # dilate (+) / erode (-) iterations
     glyphs: SerialGlyphs = SerialGlyphs()
@@ -399,6 +399,7 @@ def _layout_serial(groups: list[str], style: SerialStyle) -> tuple[list, float]:
                 "space": 0.42 * h,
                 "dash": 0.42 * h,
                 "dot": 0.3 * h,
+                "mark": 0.42 * h,
                 "emblem": 0.62 * h,
                 "symbol": 0.95 * h * style.symbol_scale,
                 "seals": 0.42 * h,
@@ -541,6 +542,13 @@ def _draw_serial(
             )
         elif sep == "dot":
             cv2.circle(mask, (int(sx), int(cy)), max(2, int(0.07 * h)), 1.0, -1, cv2.LINE_AA)
+        elif sep == "mark":  # a small D or T: the plate is a duplicate or triplicate
+            g = glyph_mask(style.font, "D" if rng.random() < 0.6 else "T")
+            if g is not None:
+                mh = h * rng.uniform(0.22, 0.4)
+                small = _resize_mask(g, g.shape[1] * mh / g.shape[0] * style.xscale, mh)
+                my = cy + h * rng.uniform(-0.1, 0.25) - mh / 2
+                _paste_mask_max(mask, small, sx - small.shape[1] / 2, my)
     r0, r1 = max(0, int(y - 6)), min(H, int(y + h + 8))
     band_img, band = img[r0:r1], mask[r0:r1]
     if emboss:
@@ -1317,7 +1325,10 @@ def _ar_old_plate(rng, groups: list[str], res: Resources) -> np.ndarray:
             tuple(float(v) for v in rng.uniform(20, 120, 3)),
         )
     field_h = y1 - y0
-    sep = "dot" if rng.random() < 0.2 else "space"  # some plates carry a seal between groups
+    # Some plates carry a seal between the groups, and duplicates and triplicates a small D
+    # or T there (not part of the registration).
+    draw = rng.random()
+    sep = "dot" if draw < 0.2 else "mark" if draw < 0.32 else "space"
     style = _serial_style(rng, res, rng.uniform(0.74, 0.9) * field_h, sep, ink)
     style = replace(style, xscale=style.xscale * rng.uniform(0.7, 0.95))
     _draw_serial(
