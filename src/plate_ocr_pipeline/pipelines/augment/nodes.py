@@ -9,19 +9,19 @@ from __future__ import annotations
 import copy
 import logging
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+from plate_ocr_pipeline.core.plate_config import PlateConfig
+from plate_ocr_pipeline.core.preprocessing import ImageReadError, preprocess_image
+from plate_ocr_pipeline.pipelines.figures import pyplot
 
-from plate_ocr_pipeline.core.plate_config import PlateConfig  # noqa: E402
-from plate_ocr_pipeline.core.preprocessing import ImageReadError, preprocess_image  # noqa: E402
+from .params import AugmentParams
 
-from .params import AugmentParams  # noqa: E402
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def preview_augmentations(
     augmentation_transform: Any,
     augment: dict[str, Any],
     plate: dict[str, Any],
-) -> plt.Figure:
+) -> Figure:
     """A grid: each row one of ``augment.preview_samples`` training crops, the original then
     ``augment.preview_variants`` augmented versions, seeded (``augment.seed``) so the figure
     is the same run to run."""
@@ -81,7 +81,7 @@ def preview_augmentations(
         )
 
     columns = preview_variants + 1
-    figure, axes = plt.subplots(
+    figure, axes = pyplot().subplots(
         max(1, len(rows)), columns, figsize=(1.9 * columns, 1.1 * max(1, len(rows))), squeeze=False
     )
     cmap = "gray" if config.num_channels == 1 else None

@@ -11,19 +11,19 @@ from __future__ import annotations
 import logging
 import os
 import platform
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
+import numpy as np
+import onnx
+import onnxruntime as ort
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import onnx  # noqa: E402
-import onnxruntime as ort  # noqa: E402
+from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer
+from plate_ocr_pipeline.pipelines.figures import pyplot
 
-from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer  # noqa: E402
+from .params import BenchmarkParams
 
-from .params import BenchmarkParams  # noqa: E402
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 logger = logging.getLogger(__name__)
 
@@ -143,13 +143,13 @@ def _label(row: dict[str, Any]) -> str:
     return f"{row['short_name']} x{row['threads']}t"
 
 
-def plot_benchmark(benchmark_results: dict[str, Any]) -> plt.Figure:
+def plot_benchmark(benchmark_results: dict[str, Any]) -> Figure:
     """Left: batch-1 latency (p50 bar, p95 whisker) per provider and thread count.
     Right: throughput per batch size. Skipped providers are listed under the title."""
     rows = [r for r in benchmark_results["results"] if r["status"] == "ok"]
     configs = list(dict.fromkeys(_label(r) for r in rows))
     batch_sizes = sorted({r["batch_size"] for r in rows})
-    figure, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8))
+    figure, (left, right) = pyplot().subplots(1, 2, figsize=(13, 4.8))
     single = {_label(r): r for r in rows if r["batch_size"] == min(batch_sizes, default=1)}
     positions = np.arange(len(configs))
     p50 = [single[c]["latency_p50_ms"] if c in single else 0.0 for c in configs]

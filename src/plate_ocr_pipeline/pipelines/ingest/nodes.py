@@ -10,23 +10,23 @@ import hashlib
 import logging
 import os
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from plate_ocr_pipeline.core.plate_config import PlateConfig  # noqa: E402
-from plate_ocr_pipeline.core.text_codec import (  # noqa: E402
+from plate_ocr_pipeline.core.plate_config import PlateConfig
+from plate_ocr_pipeline.core.text_codec import (
     describe_characters,
     invalid_characters,
     normalise_text,
 )
-from plate_ocr_pipeline.datasets.annotations_dataset import BLANK_LINE  # noqa: E402
+from plate_ocr_pipeline.datasets.annotations_dataset import BLANK_LINE
+from plate_ocr_pipeline.pipelines.figures import pyplot
 
-from .params import IngestParams  # noqa: E402
+from .params import IngestParams
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 logger = logging.getLogger(__name__)
 
@@ -240,9 +240,9 @@ def compute_dataset_statistics(plates_clean: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["statistic", "key", "value"])
 
 
-def plot_dataset_statistics(plates_clean: pd.DataFrame) -> plt.Figure:
+def plot_dataset_statistics(plates_clean: pd.DataFrame) -> Figure:
     """Four panels: split x region counts, text lengths, character frequency, image sizes."""
-    figure, axes = plt.subplots(2, 2, figsize=(14, 9))
+    figure, axes = pyplot().subplots(2, 2, figsize=(14, 9))
     if plates_clean.empty:
         figure.suptitle("no clean plates")
         return figure

@@ -10,30 +10,30 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from plate_ocr_pipeline.core import metrics as plate_metrics  # noqa: E402
-from plate_ocr_pipeline.core.plate_config import PlateConfig  # noqa: E402
-from plate_ocr_pipeline.core.preprocessing import (  # noqa: E402
+from plate_ocr_pipeline.core import metrics as plate_metrics
+from plate_ocr_pipeline.core.plate_config import PlateConfig
+from plate_ocr_pipeline.core.preprocessing import (
     ImageReadError,
     preprocess_image,
     read_image,
 )
-from plate_ocr_pipeline.core.text_codec import (  # noqa: E402
+from plate_ocr_pipeline.core.text_codec import (
     decode_with_confidence,
     encode_texts,
     invalid_characters,
     normalise_text,
     texts_equal,
 )
-from plate_ocr_pipeline.pipelines.report.params import ReportParams  # noqa: E402
+from plate_ocr_pipeline.pipelines.figures import pyplot
+from plate_ocr_pipeline.pipelines.report.params import ReportParams
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 logger = logging.getLogger(__name__)
 
@@ -311,11 +311,11 @@ def _gallery_grid(
     rows: int,
     columns: int,
     tile: tuple[float, float],
-) -> tuple[plt.Figure, np.ndarray, Callable[[Any, str, str], None]]:
+) -> tuple[Figure, np.ndarray, Callable[[Any, str, str], None]]:
     """A ``rows`` x ``columns`` grid of blank axes (``tile`` inches each) and ``show(axis, set,
     image_path)``, which draws that crop of ``sets`` as the model sees it."""
     config = PlateConfig.from_dict(plate_config)
-    figure, axes = plt.subplots(
+    figure, axes = pyplot().subplots(
         rows, columns, figsize=(tile[0] * columns, tile[1] * rows), squeeze=False
     )
     for axis in axes.ravel():
@@ -336,7 +336,7 @@ def plot_error_gallery(
     predictions: pd.DataFrame,
     plate_config: dict[str, Any],
     report: dict[str, Any],
-) -> plt.Figure:
+) -> Figure:
     """The most confident mistakes of every set: crop, truth, prediction, confidence."""
     params = ReportParams.model_validate(report)
     errors = predictions[~predictions["correct"].astype(bool)]
@@ -367,7 +367,7 @@ def plot_region_gallery(
     predictions: pd.DataFrame,
     plate_config: dict[str, Any],
     report: dict[str, Any],
-) -> plt.Figure:
+) -> Figure:
     """One row per (set, region): its first ``region_gallery_size`` crops as the model sees
     them, with truth and prediction (green when right, red when wrong). Where a region is
     weak, the row shows what its plates look like."""
@@ -392,10 +392,10 @@ def plot_region_gallery(
     return figure
 
 
-def plot_confidence_coverage(confidence_table: pd.DataFrame) -> plt.Figure:
+def plot_confidence_coverage(confidence_table: pd.DataFrame) -> Figure:
     """plate_acc of the most confident plates against the share of plates kept, per set,
     each point labelled with the confidence threshold that keeps it."""
-    figure, axis = plt.subplots(figsize=(6, 4))
+    figure, axis = pyplot().subplots(figsize=(6, 4))
     for name, part in confidence_table.groupby("set", sort=False):
         line = axis.plot(part["coverage"], part["plate_acc_eq"], marker="o", label=f"{name} (O=0)")
         axis.plot(part["coverage"], part["plate_acc"], linestyle="--", color=line[0].get_color(),
@@ -414,12 +414,12 @@ def plot_confidence_coverage(confidence_table: pd.DataFrame) -> plt.Figure:
     return figure
 
 
-def plot_per_region(evaluation_per_region: pd.DataFrame) -> plt.Figure:
+def plot_per_region(evaluation_per_region: pd.DataFrame) -> Figure:
     """plate_acc (and with O=0) per region for every set, as horizontal bars."""
     table = evaluation_per_region
     sets = list(dict.fromkeys(table["set"])) if not table.empty else []
     height = max(2.0, 0.22 * len(table) + 1.0)
-    figure, axes = plt.subplots(1, max(1, len(sets)), figsize=(5 * max(1, len(sets)), height),
+    figure, axes = pyplot().subplots(1, max(1, len(sets)), figsize=(5 * max(1, len(sets)), height),
                                 squeeze=False)  # fmt: skip
     for axis, name in zip(axes[0], sets, strict=False):
         part = table[table["set"] == name].sort_values("plate_acc")

@@ -10,11 +10,12 @@ import logging
 import math
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from PIL import Image
 
+from plate_ocr_pipeline.pipelines.figures import pyplot
 from plate_ocr_pipeline.synthetic.generate import (
     OrderedRenderStream,
     PlatePlan,
@@ -24,6 +25,9 @@ from plate_ocr_pipeline.synthetic.generate import (
 from plate_ocr_pipeline.synthetic.renderer import DEFAULT_ALPHABET
 
 from .params import validate_synthesize
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 logger = logging.getLogger(__name__)
 
@@ -152,13 +156,9 @@ def record_rendered_set(
     }
 
 
-def plot_synthetic_gallery(plan: pd.DataFrame, synthesize: dict[str, Any]):
+def plot_synthetic_gallery(plan: pd.DataFrame, synthesize: dict[str, Any]) -> Figure:
     """Grid of sample plates per region with their labels (re-rendered: same pixels)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     p = validate_synthesize(synthesize)
     glyph_odds, layout = p.serial_glyphs.model_dump(), p.us_layout.model_dump()
     per = max(1, p.gallery_per_region)

@@ -5,18 +5,18 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+from plate_ocr_pipeline.core.plate_config import PlateConfig
+from plate_ocr_pipeline.core.preprocessing import ImageReadError, preprocess_image
+from plate_ocr_pipeline.core.splits import select_split
+from plate_ocr_pipeline.pipelines.figures import pyplot
 
-from plate_ocr_pipeline.core.plate_config import PlateConfig  # noqa: E402
-from plate_ocr_pipeline.core.preprocessing import ImageReadError, preprocess_image  # noqa: E402
-from plate_ocr_pipeline.core.splits import select_split  # noqa: E402
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 logger = logging.getLogger(__name__)
 
@@ -172,7 +172,7 @@ def fit_reader(
     return build_reader(trained_model, config, report["temperature"], head), report
 
 
-def plot_training_curves(training_history: pd.DataFrame) -> plt.Figure:
+def plot_training_curves(training_history: pd.DataFrame) -> Figure:
     """Loss, plate_acc/cat_acc (train and val) and the learning rate per epoch."""
     panels = [
         ("loss", ["loss", "val_loss"]),
@@ -180,7 +180,7 @@ def plot_training_curves(training_history: pd.DataFrame) -> plt.Figure:
         ("cat_acc", ["cat_acc", "val_cat_acc", "top_3_k", "val_top_3_k"]),
         ("learning rate", ["learning_rate"]),
     ]
-    figure, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.2))
+    figure, axes = pyplot().subplots(1, len(panels), figsize=(4 * len(panels), 3.2))
     epochs = training_history.get("epoch", training_history.index)
     for axis, (title, columns) in zip(axes, panels, strict=True):
         for column in columns:
