@@ -120,12 +120,12 @@ def test_same_seed_same_bytes(region):
     assert c.tobytes() != a.tobytes()
 
 
-def test_default_weights_cover_every_region_and_sum_to_one():
+def test_default_weights_cover_every_region_no_family_dominating():
     assert set(DEFAULT_REGION_WEIGHTS) == set(REGIONS)
-    assert abs(sum(DEFAULT_REGION_WEIGHTS.values()) - 1) < 1e-9
     assert all(w > 0 for w in DEFAULT_REGION_WEIGHTS.values())
-    assert DEFAULT_REGION_WEIGHTS["us"] < 0.5  # many countries, not mainly the US
-    two_row = sum(DEFAULT_REGION_WEIGHTS[r] for r in TWO_ROW)
+    total = sum(DEFAULT_REGION_WEIGHTS.values())  # shares: the weights are normalised
+    assert DEFAULT_REGION_WEIGHTS["us"] / total < 0.5  # many countries, not mainly the US
+    two_row = sum(DEFAULT_REGION_WEIGHTS[r] for r in TWO_ROW) / total
     assert 0.08 < two_row < 0.15
     regions, p = _normalise_weights({"us": 2, "ar-moto": 1, "eu-cz-2row": 1})
     assert regions == ["ar-moto", "eu-cz-2row", "us"] and np.allclose(p, [0.25, 0.25, 0.5])
