@@ -129,3 +129,43 @@ def test_export_streamlines_the_float_and_int8_reader(tmp_path):
     fp32_out = _run(fp32, images)
     np.testing.assert_allclose(fp32_out, keras_out, atol=1e-5)
     assert np.abs(_run(int8, images) - fp32_out).max() < 0.1
+
+
+def _spelled_out_layer_norm(width: int = 6) -> onnx.ModelProto:
+    """The thirteen operators tf2onnx writes for a Keras LayerNormalization of (N, width)."""
+    make = helper.make_node
+    nodes = [
+        make("Cast", ["input"], ["x"], to=TensorProto.FLOAT),
+        make("ReduceMean", ["x"], ["mean"], axes=[1], keepdims=1),
+        make("Sub", ["x", "mean"], ["d"]),
+        make("Neg", ["mean"], ["neg"]),
+        make("Mul", ["d", "d"], ["sq"]),
+        make("ReduceMean", ["sq"], ["var"], axes=[1], keepdims=1),
+        make("Add", ["var", "eps"], ["ve"]),
+        make("Sqrt", ["ve"], ["root"]),
+        make("Reciprocal", ["root"], ["inv"]),
+        make("Mul", ["inv", "gamma"], ["g"]),
+        make("Mul", ["neg", "g"], ["shift"]),
+        make("Mul", ["x", "g"], ["xg"]),
+        make("Add", ["shift", "beta"], ["b"]),
+        make("Add", ["xg", "b"], ["out"]),
+    ]
+    rng = np.random.default_rng(9)
+    inits = {
+        "eps": np.float32(1e-3),
+        "gamma": rng.normal(size=(1, width)).astype(np.float32),
+        "beta": rng.normal(size=(1, width)).astype(np.float32),
+    }
+    return _model(nodes, inits, ["N", width], in_shape=("N", width))
+
+
+def test_a_spelled_out_layer_normalisation_becomes_one_operator():
+    model = _spelled_out_layer_norm()
+    x = np.random.default_rng(2).integers(0, 256, (5, 6), dtype=np.uint8)
+    streamlined = streamline(model)
+    assert [n.op_type for n in streamlined.graph.node] == ["Cast", "LayerNormalization"]
+    np.testing.assert_allclose(_run(streamlined, x), _run(model, x), rtol=1e-5, atol=1e-5)
+    xf = x.astype(np.float32)
+    gamma, beta = (numpy_helper.to_array(i) for i in model.graph.initializer[1:])
+    by_hand = (xf - xf.mean(1, keepdims=True)) / np.sqrt(xf.var(1, keepdims=True) + 1e-3)
+    np.testing.assert_allclose(_run(streamlined, x), by_hand * gamma + beta, rtol=1e-4, atol=1e-4)
