@@ -187,7 +187,9 @@ def fused_layer_norms(model: onnx.ModelProto) -> int:
     for mean in [n for n in graph.node if n.op_type == "ReduceMean"]:
         x = mean.input[0]
         users = consumers.get(mean.output[0], [])
-        sub = next((u for u in users if u.op_type == "Sub" and list(u.input) == [x, mean.output[0]]), None)
+        sub = next(
+            (u for u in users if u.op_type == "Sub" and list(u.input) == [x, mean.output[0]]), None
+        )
         neg = next((u for u in users if u.op_type == "Neg"), None)
         square = only(sub.output[0], "Mul") if sub else None
         if not (sub and neg and square and list(square.input) == [sub.output[0]] * 2):
