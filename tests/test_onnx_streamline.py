@@ -169,3 +169,40 @@ def test_a_spelled_out_layer_normalisation_becomes_one_operator():
     gamma, beta = (numpy_helper.to_array(i) for i in model.graph.initializer[1:])
     by_hand = (xf - xf.mean(1, keepdims=True)) / np.sqrt(xf.var(1, keepdims=True) + 1e-3)
     np.testing.assert_allclose(_run(streamlined, x), by_hand * gamma + beta, rtol=1e-4, atol=1e-4)
+
+
+def test_two_layer_normalisations_fuse_under_their_own_names():
+    single = _spelled_out_layer_norm()
+    nodes = list(single.graph.node)
+    second = onnx.ModelProto()
+    second.CopyFrom(single)
+    for node in second.graph.node:  # the same thirteen operators on the first one's output
+        node.input[:] = [f"{i}2" if i not in ("eps", "gamma", "beta") else i for i in node.input]
+        node.output[:] = [f"{o}2" for o in node.output]
+    chained = nodes + [n for n in second.graph.node if n.op_type != "Cast"]
+    for node in chained[len(nodes) :]:
+        node.input[:] = ["out" if i == "x2" else i for i in node.input]
+    model = _model(chained, {"eps": np.float32(1e-3), "gamma": np.ones((1, 6), np.float32),
+                             "beta": np.zeros((1, 6), np.float32)}, ["N", 6], ("N", 6))  # fmt: skip
+    model.graph.output[0].name = "out2"
+    x = np.random.default_rng(4).integers(0, 256, (3, 6), dtype=np.uint8)
+    streamlined = streamline(model)
+    fused = [n for n in streamlined.graph.node if n.op_type == "LayerNormalization"]
+    assert len(fused) == 2 and len({n.name for n in fused}) == 2
+    np.testing.assert_allclose(_run(streamlined, x), _run(model, x), rtol=1e-5, atol=1e-5)
+
+
+def test_a_rewrite_that_breaks_the_graph_is_left_out_and_the_others_kept(monkeypatch, caplog):
+    from plate_ocr_pipeline.training import onnx_streamline
+
+    def breaks(model: onnx.ModelProto) -> int:
+        model.graph.node[-1].input[0] = "nowhere"
+        return 1
+
+    monkeypatch.setattr(onnx_streamline, "fused_layer_norms", breaks)
+    model = _tensordot()
+    streamlined = streamline(model)
+    assert [n.op_type for n in streamlined.graph.node] == ["Cast", "MatMul", "Add"]
+    assert "breaks skipped" in caplog.text
+    x = np.random.default_rng(0).integers(0, 256, (2, 4, 6), dtype=np.uint8)
+    np.testing.assert_allclose(_run(streamlined, x), _run(model, x), rtol=1e-6)

@@ -1,7 +1,7 @@
 """Exact rewrites of an exported ONNX graph that remove work onnxruntime does not remove.
 
 At batch 1 the reader's convolutions take about a third of the time; the rest goes to small
-operators, each with its own dispatch cost. Two patterns from the Keras -> ONNX conversion
+operators, each with its own dispatch cost. Three patterns from the Keras -> ONNX conversion
 are pure overhead:
 
 - the input chain ``Cast(uint8 -> float) -> Mul(1/255) -> Reshape -> QuantizeLinear`` of the
@@ -13,8 +13,8 @@ are pure overhead:
 - a Keras LayerNormalization becomes thirteen elementwise operators (mean, variance, rsqrt,
   scale and shift spelled out); ONNX has ``LayerNormalization`` (opset 17).
 
-Every rewrite is checked: the streamlined graph must give the same outputs as the original
-on random crops, or the original is kept (with a warning).
+Every rewrite is checked on its own: the graph after it must give the original's outputs on
+random inputs, or the rewrite is left out (with a warning).
 """
 
 from __future__ import annotations
@@ -60,6 +60,8 @@ def feed_quantized_input_directly(model: onnx.ModelProto) -> int:
     producer = {out: node for node in graph.node for out in node.output}
     consumers = _consumers(graph)
     for quantize in [n for n in graph.node if n.op_type == "QuantizeLinear"]:
+        if len(quantize.input) < 3:
+            continue  # no zero point: not the uint8 pattern
         scale, zero = (constants.get(name) for name in quantize.input[1:3])
         if scale is None or zero is None or zero.dtype != np.uint8:
             continue
@@ -122,29 +124,46 @@ def matmuls_without_reshapes(model: onnx.ModelProto) -> int:
             and ranks.get(node.input[0]) == 3
         )
 
-    matches: list[tuple[onnx.NodeProto, onnx.NodeProto]] = []
+    matches: list[tuple[onnx.NodeProto, onnx.NodeProto, onnx.NodeProto]] = []
     for matmul in [n for n in graph.node if n.op_type in ("MatMul", "QLinearMatMul")]:
         weight = matmul.input[3] if matmul.op_type == "QLinearMatMul" else matmul.input[1]
         if weight not in constants or constants[weight].ndim != 2:
             continue
         before = producer.get(matmul.input[0])
         if before is not None and before.op_type in elementwise:
+            if len(consumers.get(before.output[0], [])) != 1 or _per_axis(before, constants):
+                continue
             before = producer.get(before.input[0])
         after = consumers.get(matmul.output[0], [])
         if len(after) == 1 and after[0].op_type in elementwise:
+            if _per_axis(after[0], constants):
+                continue
             after = consumers.get(after[0].output[0], [])
         if before is None or not flattens(before) or len(after) != 1:
             continue
         unflatten = after[0]
         if unflatten.op_type != "Reshape" or unflatten.output[0] in outputs:
             continue
-        # Every user of the flattened tensor must be a (quantised) matmul for this to hold.
-        users = consumers.get(before.output[0], [])
-        if not all(u.op_type in ("MatMul", "QLinearMatMul", "QuantizeLinear") for u in users):
-            continue
-        matches.append((before, unflatten))
+        if ranks.get(unflatten.output[0], 3) != 3:
+            continue  # back to (batch, columns, units), nothing else
+        matches.append((before, matmul, unflatten))
+    # Every user of a flattened tensor must be one of the matched matmuls (directly or through
+    # its quantisation), or the 3-D tensor would reach an operator expecting 2-D.
+    matched = {id(m) for _, m, _ in matches}
+
+    def feeds_matched(node: onnx.NodeProto) -> bool:
+        if id(node) in matched:
+            return True
+        users = consumers.get(node.output[0], []) if node.op_type == "QuantizeLinear" else []
+        return bool(users) and all(id(u) in matched for u in users)
+
+    matches = [
+        (before, matmul, unflatten)
+        for before, matmul, unflatten in matches
+        if all(feeds_matched(u) for u in consumers.get(before.output[0], []))
+    ]
     # Rewired only once all matches are known: two matmuls may share one flattening.
-    for before, unflatten in matches:
+    for before, _, unflatten in matches:
         if before.output[0] not in removed:
             _rename_uses(graph, before.output[0], before.input[0])
             removed.add(before.output[0])
@@ -158,6 +177,12 @@ def matmuls_without_reshapes(model: onnx.ModelProto) -> int:
     return len(removed)
 
 
+def _per_axis(node: onnx.NodeProto, constants: dict[str, np.ndarray]) -> bool:
+    """A (de)quantisation with a scale per channel: tied to the 2-D layout."""
+    scale = constants.get(node.input[1]) if len(node.input) > 1 else None
+    return scale is None or scale.size != 1
+
+
 def _constant(graph: onnx.GraphProto, name: str) -> np.ndarray | None:
     for init in graph.initializer:
         if init.name == name:
@@ -169,59 +194,23 @@ def fused_layer_norms(model: onnx.ModelProto) -> int:
     """Replace the converter's spelled-out layer normalisation over the last axis of a 2-D
     tensor (``x*g + (beta - mean*g)`` with ``g = gamma / sqrt(var + eps)``) by one
     ``LayerNormalization``. Returns the normalisations replaced."""
-    graph = model.graph
     if not any(op.domain in ("", "ai.onnx") and op.version >= 17 for op in model.opset_import):
         return 0
-    producer = {out: node for node in graph.node for out in node.output}
-    consumers = _consumers(graph)
-
-    def only(name: str, op_type: str) -> onnx.NodeProto | None:
-        users = consumers.get(name, [])
-        return users[0] if len(users) == 1 and users[0].op_type == op_type else None
-
-    def other(node: onnx.NodeProto, name: str) -> str:
-        rest = [i for i in node.input if i != name]
-        return rest[0] if len(rest) == 1 else ""
-
+    inferred = onnx.shape_inference.infer_shapes(model)
+    shapes = {
+        info.name: [d.dim_value for d in info.type.tensor_type.shape.dim]
+        for info in (*inferred.graph.value_info, *inferred.graph.input)
+        if info.type.tensor_type.HasField("shape")
+    }
     replaced = 0
-    for mean in [n for n in graph.node if n.op_type == "ReduceMean"]:
-        x = mean.input[0]
-        users = consumers.get(mean.output[0], [])
-        sub = next(
-            (u for u in users if u.op_type == "Sub" and list(u.input) == [x, mean.output[0]]), None
-        )
-        neg = next((u for u in users if u.op_type == "Neg"), None)
-        square = only(sub.output[0], "Mul") if sub else None
-        if not (sub and neg and square and list(square.input) == [sub.output[0]] * 2):
-            continue
-        variance = only(square.output[0], "ReduceMean")
-        add_eps = only(variance.output[0], "Add") if variance else None
-        sqrt = only(add_eps.output[0], "Sqrt") if add_eps else None
-        recip = only(sqrt.output[0], "Reciprocal") if sqrt else None
-        scale = only(recip.output[0], "Mul") if recip else None
-        if scale is None:
-            continue
-        eps = _constant(graph, other(add_eps, variance.output[0]))
-        gamma = _constant(graph, other(scale, recip.output[0]))
-        scaled = consumers.get(scale.output[0], [])
-        shift = next((u for u in scaled if u.op_type == "Mul" and neg.output[0] in u.input), None)
-        times_x = next((u for u in scaled if u.op_type == "Mul" and x in u.input), None)
-        add_beta = only(shift.output[0], "Add") if shift else None
-        beta = _constant(graph, other(add_beta, shift.output[0])) if add_beta else None
-        final = only(times_x.output[0], "Add") if times_x else None
-        if eps is None or gamma is None or beta is None or final is None:
-            continue
-        if sorted(final.input) != sorted([times_x.output[0], add_beta.output[0]]):
-            continue
-        axes = [list(a.ints) for a in (*mean.attribute, *variance.attribute) if a.name == "axes"]
-        if eps.size != 1 or axes != [[1], [1]] or gamma.ndim > 2 or beta.ndim > 2:
-            continue
-        width = gamma.size
-        name = mean.name + "/fused_layer_norm"
+    while (match := _spelled_out_layer_norm(model.graph, shapes)) is not None:
+        spelled_out, x, gamma, beta, eps = match
+        graph, final = model.graph, spelled_out[-1]
+        name = final.output[0] + "/fused_layer_norm"
         graph.initializer.extend(
             [
-                numpy_helper.from_array(gamma.reshape(width).astype(np.float32), name + "/gamma"),
-                numpy_helper.from_array(beta.reshape(width).astype(np.float32), name + "/beta"),
+                numpy_helper.from_array(gamma.reshape(-1).astype(np.float32), name + "/gamma"),
+                numpy_helper.from_array(beta.reshape(-1).astype(np.float32), name + "/beta"),
             ]
         )
         fused = onnx.helper.make_node(
@@ -230,18 +219,72 @@ def fused_layer_norms(model: onnx.ModelProto) -> int:
             [final.output[0]],
             name=name,
             axis=-1,
-            epsilon=float(eps.item()),
+            epsilon=eps,
         )
-        spelled_out = [mean, sub, neg, square, variance, add_eps, sqrt, recip, scale, shift,
-                       times_x, add_beta, final]  # fmt: skip
-        position = list(graph.node).index(final)
-        graph.node.insert(position, fused)
+        graph.node.insert(list(graph.node).index(final), fused)
         for node in spelled_out:
             graph.node.remove(node)
         _drop_value_info(graph, {n.output[0] for n in spelled_out})
-        del producer  # stale after the edit; one pass handles one normalisation at a time
-        return replaced + 1 + fused_layer_norms(model)
+        replaced += 1
     return replaced
+
+
+def _spelled_out_layer_norm(
+    graph: onnx.GraphProto, shapes: dict[str, list[int]]
+) -> tuple[list[onnx.NodeProto], str, np.ndarray, np.ndarray, float] | None:
+    """The first spelled-out layer normalisation: its nodes (the final Add last), input,
+    gamma, beta and epsilon; None when there is none."""
+    consumers = _consumers(graph)
+
+    def only(name: str, op_type: str) -> onnx.NodeProto | None:
+        users = consumers.get(name, [])
+        return users[0] if len(users) == 1 and users[0].op_type == op_type else None
+
+    def other(node: onnx.NodeProto, name: str) -> np.ndarray | None:
+        rest = [i for i in node.input if i != name]
+        return _constant(graph, rest[0]) if len(rest) == 1 else None
+
+    def last_axis_mean(node: onnx.NodeProto | None) -> bool:
+        attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute} if node else {}
+        return attrs.get("axes") in ([1], [-1]) and attrs.get("keepdims", 1) == 1
+
+    for mean in [n for n in graph.node if n.op_type == "ReduceMean" and len(n.input) == 1]:
+        x = mean.input[0]
+        shape = shapes.get(x, [])
+        if len(shape) != 2 or shape[1] <= 0 or not last_axis_mean(mean):
+            continue
+        users = consumers.get(mean.output[0], [])
+        sub = next((u for u in users if u.op_type == "Sub" and list(u.input) == [x, mean.output[0]]), None)  # fmt: skip
+        neg = next((u for u in users if u.op_type == "Neg"), None)
+        square = only(sub.output[0], "Mul") if sub else None
+        if len(users) != 2 or not (neg and square and list(square.input) == [sub.output[0]] * 2):
+            continue
+        variance = only(square.output[0], "ReduceMean")
+        add_eps = only(variance.output[0], "Add") if last_axis_mean(variance) else None
+        sqrt = only(add_eps.output[0], "Sqrt") if add_eps else None
+        recip = only(sqrt.output[0], "Reciprocal") if sqrt else None
+        scale = only(recip.output[0], "Mul") if recip else None
+        scaled = consumers.get(scale.output[0], []) if scale else []
+        shift = next((u for u in scaled if u.op_type == "Mul" and neg.output[0] in u.input), None)
+        times_x = next((u for u in scaled if u.op_type == "Mul" and x in u.input), None)
+        if len(scaled) != 2 or not (shift and times_x) or consumers.get(neg.output[0]) != [shift]:
+            continue
+        add_beta = only(shift.output[0], "Add")
+        final = only(times_x.output[0], "Add")
+        if add_beta is None or final is None or consumers.get(add_beta.output[0]) != [final]:
+            continue
+        eps = other(add_eps, variance.output[0])
+        gamma = other(scale, recip.output[0])
+        beta = other(add_beta, shift.output[0])
+        width = shape[1]
+        if eps is None or eps.size != 1 or gamma is None or beta is None:
+            continue
+        if gamma.shape not in ((width,), (1, width)) or beta.shape not in ((width,), (1, width)):
+            continue
+        nodes = [mean, sub, neg, square, variance, add_eps, sqrt, recip, scale, shift, times_x,
+                 add_beta, final]  # fmt: skip
+        return nodes, x, gamma, beta, float(eps.item())
+    return None
 
 
 def remove_dead_nodes(model: onnx.ModelProto) -> int:
@@ -275,33 +318,50 @@ def _outputs(model: onnx.ModelProto, batch: np.ndarray) -> list[np.ndarray]:
     return session.run(None, {session.get_inputs()[0].name: batch})
 
 
+def _differences(expected: list[np.ndarray], actual: list[np.ndarray]) -> str | None:
+    for a, b in zip(expected, actual, strict=True):
+        if a.shape != b.shape:
+            return f"an output of shape {b.shape} instead of {a.shape}"
+        if not np.allclose(a, b, rtol=1e-5, atol=1e-5):
+            return f"outputs differ by up to {np.abs(a - b).max():.3g}"
+    return None
+
+
 def streamline(model: onnx.ModelProto, check_images: int = 8, seed: int = 0) -> onnx.ModelProto:
-    """A copy of ``model`` with the rewrites above, checked on ``check_images`` random uint8
-    crops (and a batch of one) to give the same outputs; ``model`` itself when nothing
-    applies or the check fails."""
-    result = onnx.ModelProto()
-    result.CopyFrom(model)
-    changed = (
-        feed_quantized_input_directly(result)
-        + matmuls_without_reshapes(result)
-        + fused_layer_norms(result)
-    )
-    if not changed:
+    """``model`` with the rewrites above, each kept only if the graph then gives the
+    original's outputs on ``check_images`` random inputs and on a batch of one; ``model``
+    itself when none applies (or its input has dimensions unknown beyond the batch)."""
+    input_type = model.graph.input[0].type.tensor_type
+    dims = [d.dim_value for d in input_type.shape.dim[1:]]
+    if not dims or min(dims) <= 0:
+        logger.warning("ONNX streamlining skipped: input dimensions %s are not all known", dims)
         return model
-    dead = remove_dead_nodes(result)
-    dims = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim[1:]]
-    batch = np.random.default_rng(seed).integers(0, 256, (check_images, *dims), dtype=np.uint8)
-    try:
-        onnx.checker.check_model(result)
-        for images in (batch, batch[:1]):
-            for a, b in zip(_outputs(model, images), _outputs(result, images), strict=True):
-                if a.shape != b.shape or not np.allclose(a, b, rtol=0, atol=1e-5):
-                    raise ValueError(f"outputs differ by up to {np.abs(a - b).max():.3g}")
-    except Exception as error:  # noqa: BLE001 - any failure means: ship the graph as it was
-        logger.warning("ONNX streamlining skipped: %s", error)
-        return model
-    logger.info(
-        "ONNX streamlined: %d -> %d nodes (%d rewritten away, %d dead)",
-        len(model.graph.node), len(result.graph.node), changed, dead,
-    )  # fmt: skip
-    return result
+    rng = np.random.default_rng(seed)
+    dtype = onnx.helper.tensor_dtype_to_np_dtype(input_type.elem_type)
+    if np.issubdtype(dtype, np.integer):
+        batch = rng.integers(0, 256, (check_images, *dims)).astype(dtype)
+    else:
+        batch = rng.random((check_images, *dims)).astype(dtype)
+    expected = [_outputs(model, images) for images in (batch, batch[:1])]
+    current = model
+    for rewrite in (feed_quantized_input_directly, matmuls_without_reshapes, fused_layer_norms):
+        candidate = onnx.ModelProto()
+        candidate.CopyFrom(current)
+        try:
+            if not rewrite(candidate):
+                continue
+            remove_dead_nodes(candidate)
+            onnx.checker.check_model(candidate)
+            for images, outputs in zip((batch, batch[:1]), expected, strict=True):
+                problem = _differences(outputs, _outputs(candidate, images))
+                if problem:
+                    raise ValueError(problem)
+        except Exception as error:  # noqa: BLE001 - any failure: keep the graph without it
+            logger.warning("ONNX streamlining: %s skipped: %s", rewrite.__name__, error)
+            continue
+        current = candidate
+    if current is not model:
+        logger.info(
+            "ONNX streamlined: %d -> %d nodes", len(model.graph.node), len(current.graph.node)
+        )
+    return current
