@@ -123,6 +123,14 @@ def test_export_streamlines_the_float_and_int8_reader(tmp_path):
     assert not [n.name for n in fp32.graph.node if "Tensordot" in n.name and n.op_type == "Reshape"]
     images = np.random.default_rng(5).integers(0, 256, (24, 64, 128, 1), dtype=np.uint8)
     int8 = quantize_static_int8(fp32, images[:16], batch_size=8)
+    for graph in (fp32.graph, int8.graph):  # the two lines' matmuls share one flattening
+        matmul_inputs = {n.input[0] for n in graph.node if "MatMul" in n.op_type}
+        producers = {o: n for n in graph.node for o in n.output}
+        quantised = {producers[i].input[0] for i in matmul_inputs if i in producers
+                     and producers[i].op_type == "QuantizeLinear"}  # fmt: skip
+        fed_by = [producers.get(i) for i in matmul_inputs | quantised]
+        assert not [n for n in fed_by if n is not None and n.op_type == "Reshape"
+                    and "Tensordot" in n.name]  # fmt: skip
     first = next(n for n in int8.graph.node if "input" in n.input)
     assert first.op_type == "Reshape"  # no Cast, Mul and QuantizeLinear before the first conv
     keras_out = model.predict(images, verbose=0)  # one output: no region head
@@ -206,3 +214,63 @@ def test_a_rewrite_that_breaks_the_graph_is_left_out_and_the_others_kept(monkeyp
     assert "breaks skipped" in caplog.text
     x = np.random.default_rng(0).integers(0, 256, (2, 4, 6), dtype=np.uint8)
     np.testing.assert_allclose(_run(streamlined, x), _run(model, x), rtol=1e-6)
+
+
+def test_two_quantised_matmuls_sharing_one_flattening_take_the_3d_tensor():
+    """The INT8 reader's two text lines: one flattening, one quantisation, two QLinearMatMul."""
+    make = helper.make_node
+    nodes = [
+        make("Cast", ["input"], ["x"], to=TensorProto.FLOAT),
+        make("Reshape", ["x", "flat"], ["x2"]),
+        make("QuantizeLinear", ["x2", "xs", "xz"], ["xq"]),
+        make("Shape", ["x"], ["shape"]),
+        make("Gather", ["shape", "free"], ["lead"]),
+        make("Concat", ["lead", "units"], ["back"], axis=0),
+    ]
+    outputs = []
+    rng = np.random.default_rng(8)
+    inits = {
+        "flat": np.array([-1, 6], np.int64),
+        "xs": np.float32(1.0),
+        "xz": np.uint8(0),
+        "free": np.array([0, 1], np.int64),
+        "units": np.array([5], np.int64),
+        "ys": np.float32(8.0),
+        "yz": np.uint8(0),
+        "bias": np.arange(5, dtype=np.float32),
+    }
+    for line in ("a", "b"):
+        inits[f"w{line}"] = rng.integers(-3, 4, (6, 5)).astype(np.int8)
+        inits[f"ws{line}"] = np.float32(1.0)
+        inits[f"wz{line}"] = np.int8(0)
+        nodes += [
+            make(
+                "QLinearMatMul",
+                ["xq", "xs", "xz", f"w{line}", f"ws{line}", f"wz{line}", "ys", "yz"],
+                [f"q{line}"],
+            ),  # fmt: skip
+            make("DequantizeLinear", [f"q{line}", "ys", "yz"], [f"d{line}"]),
+            make("Reshape", [f"d{line}", "back"], [f"r{line}"]),
+            make("Add", [f"r{line}", "bias"], [f"out_{line}"]),
+        ]
+        outputs.append(helper.make_tensor_value_info(f"out_{line}", TensorProto.FLOAT, ["N", 4, 5]))
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("input", TensorProto.UINT8, ["N", 4, 6])],
+        outputs,
+        [numpy_helper.from_array(np.asarray(v), k) for k, v in inits.items()],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    x = np.random.default_rng(1).integers(0, 40, (3, 4, 6), dtype=np.uint8)
+    session = onnxruntime.InferenceSession(model.SerializeToString())
+    expected = session.run(None, {"input": x})
+    streamlined = streamline(model)
+    ops = [n.op_type for n in streamlined.graph.node]
+    assert "Reshape" not in ops and "Shape" not in ops and ops.count("QLinearMatMul") == 2
+    assert ops.count("QuantizeLinear") == 1
+    got = onnxruntime.InferenceSession(streamlined.SerializeToString()).run(None, {"input": x})
+    for a, b in zip(expected, got, strict=True):
+        assert a.shape == b.shape == (3, 4, 5)
+        np.testing.assert_array_equal(a, b)

@@ -131,7 +131,7 @@ def matmuls_without_reshapes(model: onnx.ModelProto) -> int:
             continue
         before = producer.get(matmul.input[0])
         if before is not None and before.op_type in elementwise:
-            if len(consumers.get(before.output[0], [])) != 1 or _per_axis(before, constants):
+            if _per_axis(before, constants):
                 continue
             before = producer.get(before.input[0])
         after = consumers.get(matmul.output[0], [])
