@@ -274,3 +274,13 @@ def test_two_quantised_matmuls_sharing_one_flattening_take_the_3d_tensor():
     for a, b in zip(expected, got, strict=True):
         assert a.shape == b.shape == (3, 4, 5)
         np.testing.assert_array_equal(a, b)
+
+
+def test_the_shipped_reader_is_streamlined():
+    from plate_ocr_pipeline.inference.recognizer import DEFAULT_MODEL_PATH
+
+    model = onnx.load(str(DEFAULT_MODEL_PATH))
+    ops = [n.op_type for n in model.graph.node]
+    first = next(n for n in model.graph.node if "input" in n.input)
+    assert first.op_type == "Reshape" and "LayerNormalization" in ops
+    assert streamline(model) is model  # nothing left to rewrite
