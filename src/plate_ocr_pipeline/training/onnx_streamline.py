@@ -45,6 +45,20 @@ def _rename_uses(graph: onnx.GraphProto, old: str, new: str) -> None:
                 node.input[k] = new
 
 
+def _initializers(graph: onnx.GraphProto) -> dict[str, np.ndarray]:
+    return {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+
+
+def _inferred_shapes(model: onnx.ModelProto) -> dict[str, list[int]]:
+    """Each tensor's shape as ONNX shape inference gives it (0 for an unknown dimension)."""
+    inferred = onnx.shape_inference.infer_shapes(model)
+    return {
+        info.name: [d.dim_value for d in info.type.tensor_type.shape.dim]
+        for info in (*inferred.graph.value_info, *inferred.graph.input)
+        if info.type.tensor_type.HasField("shape")
+    }
+
+
 def _drop_value_info(graph: onnx.GraphProto, names: set[str]) -> None:
     for info in list(graph.value_info):
         if info.name in names:
@@ -56,7 +70,7 @@ def feed_quantized_input_directly(model: onnx.ModelProto) -> int:
     input (the Reshape, if any, then reads the input). Returns the nodes removed (0 or 3)."""
     graph = model.graph
     inputs = {i.name for i in graph.input}
-    constants = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    constants = _initializers(graph)
     producer = {out: node for node in graph.node for out in node.output}
     consumers = _consumers(graph)
     for quantize in [n for n in graph.node if n.op_type == "QuantizeLinear"]:
@@ -101,14 +115,9 @@ def matmuls_without_reshapes(model: onnx.ModelProto) -> int:
     """``Reshape(x, [-1, K]) -> MatMul(W) -> Reshape(back)`` on a 3-D ``x`` becomes
     ``MatMul(x, W)`` (also through the ``QuantizeLinear``/``DequantizeLinear`` around a
     ``QLinearMatMul``). Returns the reshapes removed."""
-    inferred = onnx.shape_inference.infer_shapes(model)
-    ranks = {
-        info.name: len(info.type.tensor_type.shape.dim)
-        for info in (*inferred.graph.value_info, *inferred.graph.input)
-        if info.type.tensor_type.HasField("shape")
-    }
+    ranks = {name: len(shape) for name, shape in _inferred_shapes(model).items()}
     graph = model.graph
-    constants = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    constants = _initializers(graph)
     producer = {out: node for node in graph.node for out in node.output}
     consumers = _consumers(graph)
     outputs = {o.name for o in graph.output}
@@ -183,25 +192,13 @@ def _per_axis(node: onnx.NodeProto, constants: dict[str, np.ndarray]) -> bool:
     return scale is None or scale.size != 1
 
 
-def _constant(graph: onnx.GraphProto, name: str) -> np.ndarray | None:
-    for init in graph.initializer:
-        if init.name == name:
-            return numpy_helper.to_array(init)
-    return None
-
-
 def fused_layer_norms(model: onnx.ModelProto) -> int:
     """Replace the converter's spelled-out layer normalisation over the last axis of a 2-D
     tensor (``x*g + (beta - mean*g)`` with ``g = gamma / sqrt(var + eps)``) by one
     ``LayerNormalization``. Returns the normalisations replaced."""
     if not any(op.domain in ("", "ai.onnx") and op.version >= 17 for op in model.opset_import):
         return 0
-    inferred = onnx.shape_inference.infer_shapes(model)
-    shapes = {
-        info.name: [d.dim_value for d in info.type.tensor_type.shape.dim]
-        for info in (*inferred.graph.value_info, *inferred.graph.input)
-        if info.type.tensor_type.HasField("shape")
-    }
+    shapes = _inferred_shapes(model)
     replaced = 0
     while (match := _spelled_out_layer_norm(model.graph, shapes)) is not None:
         spelled_out, x, gamma, beta, eps = match
@@ -235,6 +232,7 @@ def _spelled_out_layer_norm(
     """The first spelled-out layer normalisation: its nodes (the final Add last), input,
     gamma, beta and epsilon; None when there is none."""
     consumers = _consumers(graph)
+    constants = _initializers(graph)
 
     def only(name: str, op_type: str) -> onnx.NodeProto | None:
         users = consumers.get(name, [])
@@ -242,7 +240,7 @@ def _spelled_out_layer_norm(
 
     def other(node: onnx.NodeProto, name: str) -> np.ndarray | None:
         rest = [i for i in node.input if i != name]
-        return _constant(graph, rest[0]) if len(rest) == 1 else None
+        return constants.get(rest[0]) if len(rest) == 1 else None
 
     def last_axis_mean(node: onnx.NodeProto | None) -> bool:
         attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute} if node else {}

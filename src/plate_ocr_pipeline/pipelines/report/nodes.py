@@ -419,8 +419,9 @@ def plot_per_region(evaluation_per_region: pd.DataFrame) -> Figure:
     table = evaluation_per_region
     sets = list(dict.fromkeys(table["set"])) if not table.empty else []
     height = max(2.0, 0.22 * len(table) + 1.0)
-    figure, axes = pyplot().subplots(1, max(1, len(sets)), figsize=(5 * max(1, len(sets)), height),
-                                squeeze=False)  # fmt: skip
+    figure, axes = pyplot().subplots(
+        1, max(1, len(sets)), figsize=(5 * max(1, len(sets)), height), squeeze=False
+    )
     for axis, name in zip(axes[0], sets, strict=False):
         part = table[table["set"] == name].sort_values("plate_acc")
         y = np.arange(len(part))
