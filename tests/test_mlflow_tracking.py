@@ -103,26 +103,47 @@ def test_benchmark_metrics_carry_the_stage_once(kedro_project, model_path):
         assert key.startswith("benchmark.") and "benchmark" not in key.removeprefix("benchmark.")
 
 
-def test_infer_run_records_its_folder_output_and_model(kedro_project, model_path, tmp_path):
+def run_infer(kedro_project, model_path, tmp_path) -> tuple:
     import cv2
 
     folder = tmp_path / "crops"
-    folder.mkdir()
+    folder.mkdir(exist_ok=True)
     cv2.imwrite(str(folder / "a.png"), render_plate(TEXTS[0]))
     output = tmp_path / "out" / "predictions.csv"
-    kedro_project(
+    result = kedro_project(
         "--pipelines=infer",
         "--env=quick",
         f"--params=infer.input_dir={folder},infer.output_path={output},"
         f"infer.model_path={model_path},infer.progress=false",
     )
     assert output.exists()
+    return folder, output, result
+
+
+def test_infer_is_untracked_by_default_and_opens_no_mlflow_store(
+    kedro_project, model_path, tmp_path
+):
+    _, _, result = run_infer(kedro_project, model_path, tmp_path)
+    assert "MLflow is not loaded" in result.stdout + result.stderr
+    assert not kedro_project.tracking.exists()  # MLflow would create its sqlite store
+
+
+def test_infer_run_tracked_on_request_records_its_folder_output_and_model(
+    kedro_project, model_path, tmp_path
+):
+    # An environment's mlflow.yml overrides single keys of conf/base's (soft merge).
+    (kedro_project.path / "conf" / "quick" / "mlflow.yml").write_text(
+        "tracking:\n  disable_tracking:\n    pipelines: []\n"
+    )
+    folder, output, _ = run_infer(kedro_project, model_path, tmp_path)
     [run] = logged_runs(kedro_project.tracking)
     assert run["name"] == "infer (quick)"
+    assert run["status"] == "FINISHED"
     assert run["tags"]["input_dir"] == str(folder)
     assert run["tags"]["output_path"] == str(output)
     assert run["tags"]["model_path"] == str(model_path)
     assert run["tags"]["model_sha256"] == hashlib.sha256(model_path.read_bytes()).hexdigest()
+    assert run["experiment_tags"]["mlflow.experimentKind"] == "custom_model_development"
 
 
 def test_int8_copy_is_logged_beside_the_fp32_model_and_an_empty_one_is_not(

@@ -106,8 +106,11 @@ class ParameterValidationHook:
 
     @hook_impl(tryfirst=True)
     def after_context_created(self, context) -> None:
-        validate_parameters(context.params)
-        logger.info("Parameters validated: %s", ", ".join(sorted(context.params)))
+        # The loader's parameters already carry the run's --params; `context.params` would
+        # first have Kedro inspect the type hints of every pipeline's nodes (0.2 s a call).
+        params = context.config_loader["parameters"]
+        validate_parameters(params)
+        logger.info("Parameters validated: %s", ", ".join(sorted(params)))
 
     @hook_impl(tryfirst=True)
     def before_pipeline_run(self, run_params, pipeline, catalog) -> None:

@@ -3,6 +3,10 @@ git commit, in an experiment that opens in MLflow's model-training view; the fil
 or writes (the model scored, infer's folder and output) recorded as tags, and folders such as
 the INT8 copy logged as artifacts.
 
+kedro-mlflow itself is loaded on demand (``OnDemandMlflowHook``): a pipeline listed under
+``tracking.disable_tracking.pipelines`` in ``mlflow.yml`` (``infer``) starts without importing
+MLflow or opening its store, seconds of start-up that a batch OCR run does not need.
+
 kedro-mlflow opens the run in its ``before_pipeline_run``; these hooks run after it
 (``trylast``) and do nothing when no run is active (tracking disabled for the pipeline, or
 kedro-mlflow not loaded), so they never open a run of their own.
@@ -21,10 +25,11 @@ import hashlib
 import logging
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
-import mlflow
+from kedro.config import MissingConfigException
 from kedro.framework.hooks import hook_impl
 
 logger = logging.getLogger(__name__)
@@ -40,6 +45,14 @@ LOCAL_PROTOCOLS = (None, "", "file")
 # browser last picked, GenAI until then; this URL parameter opens the model-training view.
 TRAINING_VIEW_QUERY = "workflowType=machine_learning"
 UI_ADDRESS = "http://127.0.0.1:5000"  # `mlflow ui`'s (and `make mlflow-ui`'s) default
+
+
+def active_run() -> Any:
+    """MLflow's active run; None without importing MLflow when nothing has imported it yet
+    (no run can be open then)."""
+    if "mlflow" not in sys.modules:
+        return None
+    return sys.modules["mlflow"].active_run()
 
 
 def run_name(pipeline_names: Any, env: str) -> str:
@@ -127,9 +140,11 @@ class MlflowRunDescriptionHook:
     def before_pipeline_run(self, run_params, pipeline, catalog) -> None:
         self._artifact_folders = {}
         self._run_page = None
-        run = mlflow.active_run()
+        run = active_run()
         if run is None:
             return
+        import mlflow
+
         self._run_page = run_page_url(run.info.experiment_id, run.info.run_id)
         env = run_params.get("env") or self._env
         tags = {"mlflow.runName": run_name(run_params.get("pipeline_names"), env), "env": env}
@@ -166,8 +181,10 @@ class MlflowRunDescriptionHook:
     @hook_impl
     def after_dataset_saved(self, dataset_name: str, data: Any, node) -> None:
         target = self._artifact_folders.get(dataset_name)
-        if target is None or mlflow.active_run() is None:
+        if target is None or active_run() is None:
             return
+        import mlflow
+
         folder, artifact_path = target
         if not Path(folder).is_dir() or not any(Path(folder).iterdir()):
             logger.info("%s saved nothing to log to MLflow", dataset_name)
@@ -178,3 +195,91 @@ class MlflowRunDescriptionHook:
     def after_pipeline_run(self) -> None:
         if self._run_page:
             logger.info("MLflow run (after `make mlflow-ui`): %s", self._run_page)
+
+
+class OnDemandMlflowHook:
+    """kedro-mlflow's hook, imported only for a run that MLflow tracks.
+
+    settings.py disables the plugin's own registration and registers this instead. A run whose
+    pipelines are all listed under ``tracking.disable_tracking.pipelines`` and use none of
+    kedro-mlflow's datasets never imports MLflow. Any other run gets kedro-mlflow's hook, called
+    at ``before_pipeline_run`` with what its earlier hooks would have received, then at every
+    later point as usual, so what it records is unchanged.
+    """
+
+    def __init__(self) -> None:
+        self._context = None
+        self._catalog_created: dict[str, Any] = {}
+        self._hook: Any = None
+
+    @hook_impl
+    def after_context_created(self, context) -> None:
+        self._context = context
+        self._hook = None
+
+    @hook_impl
+    def after_catalog_created(  # noqa: PLR0913
+        self, catalog, conf_catalog, conf_creds, parameters, save_version, load_versions
+    ) -> None:
+        self._catalog_created = {
+            "catalog": catalog,
+            "conf_catalog": conf_catalog,
+            "conf_creds": conf_creds,
+            "parameters": parameters,
+            "save_version": save_version,
+            "load_versions": load_versions,
+        }
+
+    @hook_impl
+    def before_pipeline_run(self, run_params, pipeline, catalog) -> None:
+        self._hook = None
+        names = run_params.get("pipeline_names") or ["__default__"]
+        if isinstance(names, str):
+            names = [names]
+        if self._context is None or self.runs_untracked(names, pipeline, catalog):
+            logger.info("MLflow is not loaded: %s is not tracked (mlflow.yml)", "+".join(names))
+            return
+        from kedro_mlflow.framework.hooks.mlflow_hook import MlflowHook
+
+        hook = MlflowHook()
+        hook.after_context_created(self._context)
+        if self._catalog_created:
+            hook.after_catalog_created(**self._catalog_created)
+        hook.before_pipeline_run(run_params, pipeline, catalog)
+        self._hook = hook
+
+    def untracked_pipelines(self) -> list[str]:
+        """``tracking.disable_tracking.pipelines`` of mlflow.yml, read without kedro-mlflow."""
+        loader = self._context.config_loader
+        if "mlflow" not in loader.config_patterns:
+            loader.config_patterns.update({"mlflow": ["mlflow*", "mlflow*/**", "**/mlflow*"]})
+        try:
+            conf = loader["mlflow"] or {}
+        except MissingConfigException:
+            return []
+        return list(conf.get("tracking", {}).get("disable_tracking", {}).get("pipelines") or [])
+
+    def runs_untracked(self, names: list[str], pipeline, catalog) -> bool:
+        untracked = self.untracked_pipelines()
+        if not all(name in untracked for name in names):
+            return False
+        # kedro-mlflow's datasets need its hook even untracked: it switches their logging off.
+        return not any(
+            (catalog.get_type(name) or "").startswith("kedro_mlflow.")
+            for name in pipeline.datasets()
+        )
+
+    @hook_impl
+    def before_node_run(self, node, catalog, inputs, is_async) -> None:
+        if self._hook is not None:
+            self._hook.before_node_run(node, catalog, inputs, is_async)
+
+    @hook_impl
+    def after_pipeline_run(self, run_params, pipeline, catalog) -> None:
+        if self._hook is not None:
+            self._hook.after_pipeline_run(run_params, pipeline, catalog)
+
+    @hook_impl
+    def on_pipeline_error(self, error, run_params, pipeline, catalog) -> None:
+        if self._hook is not None:
+            self._hook.on_pipeline_error(error, run_params, pipeline, catalog)
