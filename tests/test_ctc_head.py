@@ -229,3 +229,40 @@ def test_a_two_line_model_trains_with_ctc(model_input, plate_params):
     assert model.get_layer("line1_logits").kernel.shape[-1] == 37
     assert tuple(model.output_shape) == (None, 10, 37)
     assert np.isfinite(history["loss"]).all()
+
+
+def test_bf16_training_keeps_float32_logits_and_returns_a_float32_model(model_input, plate_params):
+    from plate_ocr_pipeline.training.trainer import dtype_policy, float32_copy
+
+    config = PlateConfig.from_dict(plate_params)
+    with dtype_policy("mixed_bfloat16"):
+        mixed = build_model(config, "cnn", **TWO_LINE_KNOBS)
+    assert keras.config.dtype_policy().name == "float32"  # restored after the block
+    assert mixed.get_layer("line0_hidden").compute_dtype == "bfloat16"
+    for name in ("line0_logits", "line1_logits", COLUMN_LOGITS_LAYER, "plate"):
+        assert mixed.get_layer(name).compute_dtype == "float32"
+    images = model_input["images"][:4]
+    copy = float32_copy(mixed)
+    assert {layer.compute_dtype for layer in copy.layers if layer.weights} == {"float32"}
+    for a, b in zip(mixed.get_weights(), copy.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    # bf16 keeps 8 bits of mantissa: the two agree on the probabilities to about 1e-2.
+    np.testing.assert_allclose(
+        copy.predict(images, verbose=0), mixed.predict(images, verbose=0), atol=0.05
+    )
+
+    params = quick_train_params(
+        model=TWO_LINE_KNOBS, epochs=1, augmentation=False, precision="mixed_bfloat16"
+    )
+    model, history = fit(model_input, None, plate_params, **params)
+    assert np.isfinite(history["loss"]).all()
+    assert {layer.compute_dtype for layer in model.layers if layer.weights} == {"float32"}
+    probabilities = model.predict(images, verbose=0)
+    assert probabilities.dtype == np.float32
+    np.testing.assert_allclose(probabilities.sum(-1), 1.0, rtol=1e-5)
+    onnxruntime = pytest.importorskip("onnxruntime")
+    pytest.importorskip("tf2onnx")
+    proto = convert_keras_to_onnx(model, config, opset=17)
+    assert "bfloat16" not in str(proto.graph)  # a plain float32 graph
+    session = onnxruntime.InferenceSession(proto.SerializeToString())
+    np.testing.assert_allclose(session.run(None, {"input": images})[0], probabilities, atol=1e-5)

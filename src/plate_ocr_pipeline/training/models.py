@@ -17,6 +17,9 @@ Two families, both built from plain parameters (``build_model(config, **params)`
   GELU uses the tanh approximation (exact GELU exports as ``Erf``/``Erfc``, which tf2onnx
   cannot map).
 
+The logits and everything after them are float32 layers whatever the dtype policy: under
+``mixed_bfloat16`` the body computes in bf16 while the CTC loss and the decoding see float32.
+
 Size knobs: ``width_multiplier`` scales every channel count, ``depth`` is the number of conv
 layers per stage (cnn) or transformer blocks (cct).
 """
@@ -88,7 +91,7 @@ def _conv_bn_act(
 
 def _slot_softmax(x, config: PlateConfig):
     x = layers.Reshape((config.max_plate_slots, config.vocabulary_size), name="slots")(x)
-    return layers.Softmax(axis=-1, name="plate")(x)
+    return layers.Softmax(axis=-1, name="plate", dtype="float32")(x)
 
 
 def build_cnn_model(
@@ -167,7 +170,9 @@ def build_cnn_model(
     x = layers.Flatten(name="flatten")(x)
     if dropout:
         x = layers.Dropout(dropout, name="head_dropout")(x)
-    x = layers.Dense(config.max_plate_slots * config.vocabulary_size, name="head_dense")(x)
+    x = layers.Dense(
+        config.max_plate_slots * config.vocabulary_size, name="head_dense", dtype="float32"
+    )(x)
     return keras.Model(inputs, _slot_softmax(x, config), name=name)
 
 
@@ -186,7 +191,7 @@ def _ctc_head(
         x = _activation(activation, "column_hidden_act")(x)
         if dropout:
             x = layers.Dropout(dropout, name="head_dropout")(x)
-        logits = layers.Dense(config.vocabulary_size, name=COLUMN_LOGITS_LAYER)(x)
+        logits = layers.Dense(config.vocabulary_size, name=COLUMN_LOGITS_LAYER, dtype="float32")(x)
         return ctc_decoding(config)(logits)
     per_line = []
     for line in range(text_lines):
@@ -194,8 +199,10 @@ def _ctc_head(
         x = _activation(activation, f"line{line}_hidden_act")(x)
         if dropout:
             x = layers.Dropout(dropout, name=f"line{line}_dropout")(x)
-        per_line.append(layers.Dense(config.vocabulary_size, name=f"line{line}_logits")(x))
-    logits = layers.Concatenate(axis=1, name=COLUMN_LOGITS_LAYER)(per_line)
+        per_line.append(
+            layers.Dense(config.vocabulary_size, name=f"line{line}_logits", dtype="float32")(x)
+        )
+    logits = layers.Concatenate(axis=1, name=COLUMN_LOGITS_LAYER, dtype="float32")(per_line)
     return ctc_decoding(config)(logits)
 
 
@@ -251,7 +258,7 @@ def ctc_greedy_slots(logits, slots: int, blank_index: int):
 
 def ctc_decoding(config: PlateConfig) -> CTCGreedySlots:
     """The greedy decoding layer for ``config``'s slots, named like every model's output."""
-    return CTCGreedySlots(config.max_plate_slots, config.pad_index, name="plate")
+    return CTCGreedySlots(config.max_plate_slots, config.pad_index, name="plate", dtype="float32")
 
 
 def has_ctc_head(model: keras.Model) -> bool:
@@ -384,7 +391,7 @@ def build_cct_model(
     y = _activation("gelu", "slot_gelu")(y)
     if dropout:
         y = layers.Dropout(dropout, name="slot_drop")(y)
-    y = layers.Dense(config.vocabulary_size, name="slot_logits")(y)
+    y = layers.Dense(config.vocabulary_size, name="slot_logits", dtype="float32")(y)
     return keras.Model(inputs, _slot_softmax(y, config), name=name)
 
 

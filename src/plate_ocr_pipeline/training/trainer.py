@@ -7,8 +7,10 @@ resumed run the numbers an uninterrupted one would have given.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import keras
@@ -144,6 +146,35 @@ def initial_model(
     return model
 
 
+@contextlib.contextmanager
+def dtype_policy(name: str) -> Iterator[None]:
+    """Keras' global dtype policy set to ``name`` for the block (layers built inside take it)."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def float32_copy(model: keras.Model) -> keras.Model:
+    """``model`` rebuilt with every layer's policy float32 and the same weights: a model
+    trained under ``mixed_bfloat16`` exports and serves in float32 (its weights already are)."""
+
+    def as_float32(config: Any) -> Any:
+        if isinstance(config, dict):
+            if config.get("class_name") == "DTypePolicy":
+                return {**config, "config": {**config["config"], "name": "float32"}}
+            return {key: as_float32(value) for key, value in config.items()}
+        if isinstance(config, list):
+            return [as_float32(value) for value in config]
+        return config
+
+    copy = model.__class__.from_config(as_float32(model.get_config()))
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def _resumable_state(
     checkpoints: CheckpointStore | None, params: TrainParams, fingerprint: dict[str, Any]
 ) -> dict[str, Any] | None:
@@ -222,52 +253,55 @@ def train_plate_model(
     fingerprint = run_fingerprint(recipe, {"images": images, "plate_text": np.asarray(texts)})
     state = _resumable_state(checkpoints, params, fingerprint)
 
-    history: dict[str, list[float]] = {}
-    initial_epoch = 0
-    if state is not None:
-        initial_epoch = int(state["epochs_done"])
-        history = {k: list(v) for k, v in state["history"].items()}
-        fitted = checkpoints.load_model()
-        net = as_slot_model(fitted, config)  # a CTC run checkpoints its column view
-        logger.info("Resuming from %s after epoch %d", checkpoints.directory, initial_epoch)
-        if params.lr_schedule == "cosine":
-            # A run extended on resume (more epochs) decays over the new count instead of
-            # spending its added epochs at the floor rate.
-            saved_steps = fitted.optimizer._learning_rate.total_steps
-            schedule = learning_rate(params, steps_per_epoch)
-            fitted.optimizer.learning_rate = schedule
-            if saved_steps != schedule.total_steps:
-                logger.info(
-                    "train.epochs is now %d: the cosine decay is stretched from %d to %d "
-                    "steps (the first %d epochs followed the shorter one)",
-                    params.epochs, saved_steps, schedule.total_steps, initial_epoch,
-                )  # fmt: skip
-    else:
-        net = initial_model(config, params, starting_model)
-        # A CTC head trains its per-column logits; the slot decoding on top has no weights.
-        fitted = column_logits_view(net) or net
-        compile_for_training(fitted, params, steps_per_epoch, config)
-    batches.set_epoch(initial_epoch)
-    logger.info(
-        "Training %s (%d params) on %d crops, %d val, %d epochs of %d steps",
-        net.name, net.count_params(), len(targets),
-        0 if validation is None else len(validation[0]), params.epochs, steps_per_epoch,
-    )  # fmt: skip
+    with dtype_policy(params.precision):
+        history: dict[str, list[float]] = {}
+        initial_epoch = 0
+        if state is not None:
+            initial_epoch = int(state["epochs_done"])
+            history = {k: list(v) for k, v in state["history"].items()}
+            fitted = checkpoints.load_model()
+            net = as_slot_model(fitted, config)  # a CTC run checkpoints its column view
+            logger.info("Resuming from %s after epoch %d", checkpoints.directory, initial_epoch)
+            if params.lr_schedule == "cosine":
+                # A run extended on resume (more epochs) decays over the new count instead of
+                # spending its added epochs at the floor rate.
+                saved_steps = fitted.optimizer._learning_rate.total_steps
+                schedule = learning_rate(params, steps_per_epoch)
+                fitted.optimizer.learning_rate = schedule
+                if saved_steps != schedule.total_steps:
+                    logger.info(
+                        "train.epochs is now %d: the cosine decay is stretched from %d to %d "
+                        "steps (the first %d epochs followed the shorter one)",
+                        params.epochs, saved_steps, schedule.total_steps, initial_epoch,
+                    )  # fmt: skip
+        else:
+            net = initial_model(config, params, starting_model)
+            # A CTC head trains its per-column logits; the slot decoding on top has no weights.
+            fitted = column_logits_view(net) or net
+            compile_for_training(fitted, params, steps_per_epoch, config)
+        batches.set_epoch(initial_epoch)
+        logger.info(
+            "Training %s (%d params) on %d crops, %d val, %d epochs of %d steps",
+            net.name, net.count_params(), len(targets),
+            0 if validation is None else len(validation[0]), params.epochs, steps_per_epoch,
+        )  # fmt: skip
 
-    callbacks = _callbacks(params, monitor, steps_per_epoch, checkpoints, history, fingerprint)
-    fit = keras.callbacks.History()
-    fitted.fit(
-        batches,
-        validation_data=validation,
-        epochs=params.epochs,
-        initial_epoch=initial_epoch,
-        callbacks=[*callbacks, fit],
-        verbose=params.verbose,
-    )
-    if checkpoints is None:
-        history = {k: [float(x) for x in v] for k, v in fit.history.items()}
-    else:
-        checkpoints.mark_finished()
+        callbacks = _callbacks(params, monitor, steps_per_epoch, checkpoints, history, fingerprint)
+        fit = keras.callbacks.History()
+        fitted.fit(
+            batches,
+            validation_data=validation,
+            epochs=params.epochs,
+            initial_epoch=initial_epoch,
+            callbacks=[*callbacks, fit],
+            verbose=params.verbose,
+        )
+        if checkpoints is None:
+            history = {k: [float(x) for x in v] for k, v in fit.history.items()}
+        else:
+            checkpoints.mark_finished()
+    if params.precision != "float32":
+        net = float32_copy(net)
     return net, history
 
 
