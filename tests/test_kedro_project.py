@@ -154,6 +154,29 @@ def test_registry_lists_the_stages(kedro_project):
         assert f"- {name}" in listed
 
 
+def test_every_node_has_type_hints_that_resolve_without_matplotlib():
+    # Kedro's parameter check reads each node's type hints at the start of a run: one that
+    # does not resolve is a warning on every run, and resolving must not import matplotlib.
+    import subprocess
+    import sys
+
+    script = """
+import sys, typing
+from kedro.framework.project import configure_project
+configure_project("plate_ocr_pipeline")
+from plate_ocr_pipeline.pipeline_registry import register_pipelines
+functions = {n.func for p in register_pipelines().values() for n in p.nodes}
+for function in functions:
+    typing.get_type_hints(function)
+print(len(functions), "matplotlib" in sys.modules)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True
+    )
+    count, matplotlib_loaded = result.stdout.split()[-2:]
+    assert int(count) > 30 and matplotlib_loaded == "False"
+
+
 @pytest.mark.parametrize("name", ["plates_clean", "evaluate.predictions", "score.predictions"])
 def test_plate_texts_load_back_from_the_catalog_as_text(name, tmp_path):
     """Tables of plate texts that later nodes load again keep "NA", "NULL" and "0123" as

@@ -4,6 +4,14 @@ imports every node module, and a run that draws nothing (``infer``) need not loa
 from __future__ import annotations
 
 from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+else:
+    # The figure nodes' return type. At run time a plain alias: Kedro's parameter check reads
+    # every node's type hints (typing.get_type_hints), which must resolve without matplotlib.
+    Figure = Any
 
 
 def pyplot() -> ModuleType:

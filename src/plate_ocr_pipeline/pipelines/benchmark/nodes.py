@@ -11,19 +11,16 @@ from __future__ import annotations
 import logging
 import os
 import platform
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import onnx
 import onnxruntime as ort
 
 from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer
-from plate_ocr_pipeline.pipelines.figures import pyplot
+from plate_ocr_pipeline.pipelines.figures import Figure, pyplot
 
 from .params import BenchmarkParams
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
 
 logger = logging.getLogger(__name__)
 

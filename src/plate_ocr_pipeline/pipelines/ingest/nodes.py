@@ -10,7 +10,7 @@ import hashlib
 import logging
 import os
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
@@ -21,12 +21,9 @@ from plate_ocr_pipeline.core.text_codec import (
     normalise_text,
 )
 from plate_ocr_pipeline.datasets.annotations_dataset import BLANK_LINE
-from plate_ocr_pipeline.pipelines.figures import pyplot
+from plate_ocr_pipeline.pipelines.figures import Figure, pyplot
 
 from .params import IngestParams
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
 
 logger = logging.getLogger(__name__)
 

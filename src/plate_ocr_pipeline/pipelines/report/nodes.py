@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,11 +29,8 @@ from plate_ocr_pipeline.core.text_codec import (
     normalise_text,
     texts_equal,
 )
-from plate_ocr_pipeline.pipelines.figures import pyplot
+from plate_ocr_pipeline.pipelines.figures import Figure, pyplot
 from plate_ocr_pipeline.pipelines.report.params import ReportParams
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
 
 logger = logging.getLogger(__name__)
 

@@ -10,12 +10,12 @@ import logging
 import math
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 from PIL import Image
 
-from plate_ocr_pipeline.pipelines.figures import pyplot
+from plate_ocr_pipeline.pipelines.figures import Figure, pyplot
 from plate_ocr_pipeline.synthetic.generate import (
     OrderedRenderStream,
     PlatePlan,
@@ -25,9 +25,6 @@ from plate_ocr_pipeline.synthetic.generate import (
 from plate_ocr_pipeline.synthetic.renderer import DEFAULT_ALPHABET
 
 from .params import validate_synthesize
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
 
 logger = logging.getLogger(__name__)
 

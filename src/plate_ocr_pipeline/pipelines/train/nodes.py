@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -13,10 +13,7 @@ import pandas as pd
 from plate_ocr_pipeline.core.plate_config import PlateConfig
 from plate_ocr_pipeline.core.preprocessing import ImageReadError, preprocess_image
 from plate_ocr_pipeline.core.splits import select_split
-from plate_ocr_pipeline.pipelines.figures import pyplot
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
+from plate_ocr_pipeline.pipelines.figures import Figure, pyplot
 
 logger = logging.getLogger(__name__)
 
