@@ -353,3 +353,27 @@ def test_columns_choose_between_hinted_families_by_length():
     probs = column_probs(list("_A_D_9_7_9_") + [{"_": 0.8, "E": 0.2}] + list("_A_"))
     reading = fit_columns(probs, ALPHABET, BLANK, {"ar-old": 0.5, "mercosur": 0.5})
     assert (reading.text, reading.family) == ("AD979EA", "mercosur")
+
+
+def test_patterns_of_several_lengths_in_one_search_score_as_searched_apart():
+    probs = column_probs(list("_A_D_9_7_9_") + [{"_": 0.8, "E": 0.2}] + list("_A_"))
+    log_probs = np.log(probs)
+
+    def mask(pattern: str) -> np.ndarray:
+        sets = {"L": LETTERS, "D": DIGITS}
+        return np.array([[c in sets[kind] for c in ALPHABET] for kind in pattern])
+
+    patterns = ["LLDDDLL", "LLDDDL", "LLL"]
+    padded = np.zeros((3, 7, len(ALPHABET)), bool)
+    for row, pattern in enumerate(patterns):
+        padded[row, : len(pattern)] = mask(pattern)
+    scores, chars, starts = best_fitting_paths(log_probs, padded, BLANK, [7, 6, 3])
+    for row, pattern in enumerate(patterns):
+        alone = best_fitting_paths(log_probs, mask(pattern)[None], BLANK)
+        assert scores[row] == alone[0][0]
+        assert chars[row, : len(pattern)].tolist() == alone[1][0].tolist()
+        assert starts[row, : len(pattern)].tolist() == alone[2][0].tolist()
+        assert (chars[row, len(pattern) :] == 0).all()
+    texts = ["".join(ALPHABET[i] for i in chars[r, :n]) for r, n in enumerate([7, 6, 3])]
+    assert texts[:2] == ["AD979EA", "AD979A"]
+    assert len(texts[2]) == 3 and scores[2] < scores[0] < scores[1]  # E is less sure than blank

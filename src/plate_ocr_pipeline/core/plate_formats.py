@@ -269,25 +269,29 @@ def family_hint(families: Iterable[str], known: Sequence[str] | None = None) -> 
 
 # ------------------------------------------------------------------ column-level decoding
 def best_fitting_paths(
-    log_probs: np.ndarray, masks: np.ndarray, blank: int
+    log_probs: np.ndarray, masks: np.ndarray, blank: int, lengths: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The most probable CTC path over ``log_probs`` ``(columns, vocab)`` that emits, for each
-    pattern of ``masks`` ``(patterns, length, vocab)``, exactly ``length`` characters, the
-    i-th one allowed by ``masks[:, i]``.
+    pattern of ``masks`` ``(patterns, length, vocab)``, exactly its length's characters, the
+    i-th one allowed by ``masks[:, i]``. ``lengths`` ``(patterns,)``: each pattern's own length
+    when patterns of several lengths share one call (positions past it unused); default all
+    ``length``.
 
     Viterbi over the states (position, character) and (blank after position): a character
     holds over a run of columns, a new position starts after a blank or with another
     character. Returns each pattern's path log-probability ``(patterns,)`` (``-inf`` where no
     path fits the columns), its characters ``(patterns, length)`` and the column where each
-    is first emitted ``(patterns, length)``.
+    is first emitted ``(patterns, length)``; entries past a pattern's length are 0.
     """
     columns = len(log_probs)
     patterns, length, vocab = masks.shape
-    allowed = np.where(masks, 0.0, -np.inf)  # (P, L, V)
+    lengths = np.full(patterns, length) if lengths is None else np.asarray(lengths, int)
     chars = np.zeros((patterns, length), int)
     starts = np.zeros((patterns, length), int)
-    if patterns == 0 or length == 0 or columns < length:
+    if patterns == 0 or length == 0 or columns == 0:
         return np.full(patterns, -np.inf), chars, starts
+    used = np.arange(length)[None] < lengths[:, None]  # (P, L)
+    allowed = np.where(masks & used[..., None], 0.0, -np.inf)  # (P, L, V)
     neg = np.full((patterns, length, vocab), -np.inf)
     a = neg.copy()
     a[:, 0] = log_probs[0] + allowed[:, 0]
@@ -300,6 +304,9 @@ def best_fitting_paths(
     prev_char = np.zeros((columns, patterns, length, vocab), np.int16)
     b_from = np.zeros((columns, patterns, length + 1), np.int8)
     b_char = np.zeros((columns, patterns, length + 1), np.int16)
+    vocab_ids = np.arange(vocab)[None, None]
+    candidates = np.empty((3, patterns, length, vocab))
+    candidates[2, :, 0] = -np.inf  # the first position is never entered from a character
     for t in range(1, columns):
         first = a.argmax(-1)  # (P, L): each position's best character, and its second best
         top1 = np.take_along_axis(a, first[..., None], -1)[..., 0]
@@ -308,29 +315,30 @@ def best_fitting_paths(
         second = others.argmax(-1)
         top2 = np.take_along_axis(others, second[..., None], -1)[..., 0]
         # Entering position i with character c from position i - 1's best other character.
-        same = np.arange(vocab)[None, None] == first[:, :-1, None]
-        from_char = np.where(same, top2[:, :-1, None], top1[:, :-1, None])  # (P, L-1, V)
-        from_which = np.where(same, second[:, :-1, None], first[:, :-1, None])
-        enter_char = np.concatenate([neg[:, :1], from_char], axis=1)
-        enter_blank = np.broadcast_to(b[:, :length, None], a.shape)
-        candidates = np.stack([a, enter_blank, enter_char])  # (3, P, L, V)
+        same = vocab_ids == first[:, :-1, None]
+        candidates[0] = a
+        candidates[1] = b[:, :length, None]
+        candidates[2, :, 1:] = np.where(same, top2[:, :-1, None], top1[:, :-1, None])
+        prev_char[t, :, 1:] = np.where(same, second[:, :-1, None], first[:, :-1, None])
         a_from[t] = candidates.argmax(0)
-        prev_char[t, :, 1:] = from_which
-        a = np.max(candidates, axis=0) + log_probs[t] + allowed
+        a = candidates.max(0) + log_probs[t] + allowed
         stay, leave = b, np.concatenate([np.full((patterns, 1), -np.inf), top1], axis=1)
         b_from[t] = leave > stay
         b_char[t, :, 1:] = first
         b = np.maximum(stay, leave) + log_probs[t, blank]
-    last = a[:, -1].max(-1)
-    scores = np.maximum(last, b[:, -1])
+    rows = np.arange(patterns)
+    last_state = a[rows, np.maximum(lengths - 1, 0)]  # (P, V): the last position's states
+    last = np.where(lengths > 0, last_state.max(-1), -np.inf)
+    end_blank = b[rows, lengths]
+    scores = np.where(lengths > 0, np.maximum(last, end_blank), -np.inf)
     for p in range(patterns):
         if not np.isfinite(scores[p]):
             continue
         # Walk back from the best final state; a state is (kind, position, character).
-        if b[p, -1] >= last[p]:
-            kind, i, c = "b", length, 0
+        if end_blank[p] >= last[p]:
+            kind, i, c = "b", int(lengths[p]), 0
         else:
-            kind, i, c = "a", length - 1, int(a[p, -1].argmax())
+            kind, i, c = "a", int(lengths[p]) - 1, int(last_state[p].argmax())
         for t in range(columns - 1, -1, -1):
             if kind == "a":
                 chars[p, i], starts[p, i] = c, t
@@ -370,27 +378,48 @@ def fit_columns(
     raw_probs = column_probs[np.flatnonzero(emits), best_index[emits]].astype(np.float32)
 
     usable = {f: float(p) for f, p in family_probs.items() if p > 0}
-    best: tuple[float, str, np.ndarray, str | None, str | None] | None = None
     top_prior = float(np.log(max(usable.values(), default=1.0)))
+    # Candidates in the order the families are tried (most likely first), each family's
+    # patterns by length; the first best one wins. One Viterbi call searches the patterns of
+    # every family and length at once.
+    order: list[tuple[float, str]] = []
+    sure = -np.inf  # the best score a family without formats already gives
     for family in sorted(usable, key=usable.__getitem__, reverse=True):
         prior = float(np.log(usable[family]))
         if prior < top_prior - max_cost:
             break  # families a thousand times less likely than the first are not searched
-        if best is not None and prior + greedy_score <= best[0]:
-            continue
+        if prior + greedy_score <= sure:
+            continue  # no path scores above the greedy one: this family cannot win
+        order.append((prior, family))
         if family not in formats:
-            best = (prior + greedy_score, raw, raw_probs, family, None)
+            sure = max(sure, prior + greedy_score)
+    names: list[tuple[str, str]] = []
+    masks: list[np.ndarray] = []
+    for _, family in order:
+        if family in formats:
+            for length in sorted({len(allowed) for _, allowed in formats[family].patterns}):
+                patterns, family_masks = _pattern_masks(formats[family], length, alphabet)
+                names.extend((family, pattern) for pattern in patterns)
+                masks.extend(family_masks)
+    if masks:
+        lengths = np.array([len(mask) for mask in masks])
+        padded = np.zeros((len(masks), lengths.max(), len(alphabet)), bool)
+        for row, mask in enumerate(masks):
+            padded[row, : len(mask)] = mask
+        scores, chars, starts = best_fitting_paths(log_probs, padded, blank, lengths)
+        scores = np.where(greedy_score - scores <= max_cost, scores, -np.inf)
+    best: tuple[float, str, np.ndarray, str | None, str | None] | None = None
+    row = 0
+    for prior, family in order:
+        if family not in formats:
+            if best is None or prior + greedy_score > best[0]:
+                best = (prior + greedy_score, raw, raw_probs, family, None)
             continue
-        lengths = sorted({len(allowed) for _, allowed in formats[family].patterns})
-        for length in lengths:
-            names, masks = _pattern_masks(formats[family], length, alphabet)
-            if not names:
-                continue
-            scores, chars, starts = best_fitting_paths(log_probs, masks, blank)
-            scores = np.where(greedy_score - scores <= max_cost, scores, -np.inf)
-            pick = int(scores.argmax())
-            if np.isfinite(scores[pick]) and (best is None or prior + scores[pick] > best[0]):
-                text = "".join(alphabet[i] for i in chars[pick])
-                probs = column_probs[starts[pick], chars[pick]].astype(np.float32)
-                best = (prior + float(scores[pick]), text, probs, family, names[pick])
+        while row < len(names) and names[row][0] == family:
+            if np.isfinite(scores[row]) and (best is None or prior + scores[row] > best[0]):
+                picked = chars[row, : lengths[row]]
+                text = "".join(alphabet[i] for i in picked)
+                probs = column_probs[starts[row, : lengths[row]], picked].astype(np.float32)
+                best = (prior + float(scores[row]), text, probs, family, names[row][1])
+            row += 1
     return _chosen_reading(best, raw, raw_probs, usable)
