@@ -251,6 +251,13 @@ def test_bf16_training_keeps_float32_logits_and_returns_a_float32_model(model_in
         copy.predict(images, verbose=0), mixed.predict(images, verbose=0), atol=0.05
     )
 
+    with dtype_policy("mixed_bfloat16"):
+        dense = build_model(config, "cnn", **{**CTC_KNOBS, "head": "dense"})
+    assert dense.get_layer("head_dense").compute_dtype == "float32"
+    assert dense.get_layer("slots").compute_dtype == "float32"  # no bf16 rounding of logits
+    with pytest.raises(ValueError, match="fine_tune"):
+        TrainParams(start="fine_tune", precision="mixed_bfloat16")
+
     params = quick_train_params(
         model=TWO_LINE_KNOBS, epochs=1, augmentation=False, precision="mixed_bfloat16"
     )

@@ -124,7 +124,7 @@ def test_infer_is_untracked_by_default_and_opens_no_mlflow_store(
     kedro_project, model_path, tmp_path
 ):
     _, _, result = run_infer(kedro_project, model_path, tmp_path)
-    assert "MLflow is not loaded" in result.stdout + result.stderr
+    assert "MLflow store not opened" in result.stdout + result.stderr
     assert not kedro_project.tracking.exists()  # MLflow would create its sqlite store
 
 
@@ -144,6 +144,37 @@ def test_infer_run_tracked_on_request_records_its_folder_output_and_model(
     assert run["tags"]["model_path"] == str(model_path)
     assert run["tags"]["model_sha256"] == hashlib.sha256(model_path.read_bytes()).hexdigest()
     assert run["experiment_tags"]["mlflow.experimentKind"] == "custom_model_development"
+
+
+def test_a_context_outside_kedro_run_is_set_up_by_kedro_mlflow(kedro_project):
+    # `kedro mlflow ui`, `kedro ipython` and notebooks read context.mlflow and expect MLflow
+    # pointed at the project's store: the hook is set up as soon as the context exists.
+    import os
+    import subprocess
+    import sys
+
+    script = """
+import mlflow
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+bootstrap_project(".")
+with KedroSession.create(project_path=".") as session:
+    context = session.load_context()
+    print(type(context.mlflow).__name__, mlflow.get_tracking_uri())
+"""
+    env = dict(os.environ, PLATE_OCR_MLFLOW_URI=f"sqlite:///{kedro_project.tracking}")
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=kedro_project.path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    config_class, uri = result.stdout.split()[-2:]
+    assert config_class == "KedroMlflowConfig"
+    assert uri == f"sqlite:///{kedro_project.tracking}"
 
 
 def test_int8_copy_is_logged_beside_the_fp32_model_and_an_empty_one_is_not(

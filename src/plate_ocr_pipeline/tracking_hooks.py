@@ -3,9 +3,10 @@ git commit, in an experiment that opens in MLflow's model-training view; the fil
 or writes (the model scored, infer's folder and output) recorded as tags, and folders such as
 the INT8 copy logged as artifacts.
 
-kedro-mlflow itself is loaded on demand (``OnDemandMlflowHook``): a pipeline listed under
-``tracking.disable_tracking.pipelines`` in ``mlflow.yml`` (``infer``) starts without importing
-MLflow or opening its store, seconds of start-up that a batch OCR run does not need.
+kedro-mlflow's hook is set up on demand (``OnDemandMlflowHook``): a run of a pipeline listed
+under ``tracking.disable_tracking.pipelines`` in ``mlflow.yml`` (``infer``) starts without it,
+without opening MLflow's store or setting up an experiment: seconds of start-up that a batch
+OCR run does not need.
 
 kedro-mlflow opens the run in its ``before_pipeline_run``; these hooks run after it
 (``trylast``) and do nothing when no run is active (tracking disabled for the pipeline, or
@@ -197,14 +198,39 @@ class MlflowRunDescriptionHook:
             logger.info("MLflow run (after `make mlflow-ui`): %s", self._run_page)
 
 
-class OnDemandMlflowHook:
-    """kedro-mlflow's hook, imported only for a run that MLflow tracks.
+def project_pipelines() -> Any:
+    """Kedro's project pipelines registry (imported late: settings import this module)."""
+    from kedro.framework.project import pipelines
 
-    settings.py disables the plugin's own registration and registers this instead. A run whose
-    pipelines are all listed under ``tracking.disable_tracking.pipelines`` and use none of
-    kedro-mlflow's datasets never imports MLflow. Any other run gets kedro-mlflow's hook, called
-    at ``before_pipeline_run`` with what its earlier hooks would have received, then at every
-    later point as usual, so what it records is unchanged.
+    return pipelines
+
+
+def _register_random_name_resolver() -> None:
+    """kedro-mlflow's ``${km.random_name:}`` (its template's run name), registered lazily so
+    that mlflow.yml resolves before kedro-mlflow is loaded."""
+    from omegaconf import OmegaConf
+
+    if OmegaConf.has_resolver("km.random_name"):
+        return
+
+    def random_name() -> str:
+        from kedro_mlflow.config.resolvers import resolve_random_name
+
+        return resolve_random_name()
+
+    OmegaConf.register_new_resolver("km.random_name", random_name, use_cache=True)
+
+
+class OnDemandMlflowHook:
+    """kedro-mlflow's hook, set up only where MLflow may track.
+
+    settings.py disables the plugin's own registration and registers this instead. A
+    ``kedro run`` whose pipelines are all listed under ``tracking.disable_tracking.pipelines``
+    and use none of kedro-mlflow's datasets never loads the hook: no MLflow store is opened, no
+    experiment set up (seconds of start-up). Every other context (other runs, ``kedro mlflow
+    ui``, ``kedro ipython``, notebooks) gets kedro-mlflow's hook from the moment the context
+    exists, called at every point as the plugin's own registration would be, so what it
+    records and sets up (``context.mlflow``, the tracking URI) is unchanged.
     """
 
     def __init__(self) -> None:
@@ -216,12 +242,25 @@ class OnDemandMlflowHook:
     def after_context_created(self, context) -> None:
         self._context = context
         self._hook = None
+        self._catalog_created = {}
+        # `kedro run` names its pipelines before it creates the context (Kedro 1.7 keeps them
+        # on the pipelines registry); elsewhere nothing is requested and the hook loads now.
+        requested = getattr(project_pipelines(), "_requested_pipelines", None)
+        if requested and all(name in self.untracked_pipelines() for name in requested):
+            return  # decided in before_pipeline_run, which also sees the pipeline's datasets
+        self._load()
+
+    def _load(self) -> None:
+        from kedro_mlflow.framework.hooks.mlflow_hook import MlflowHook
+
+        self._hook = MlflowHook()
+        self._hook.after_context_created(self._context)
 
     @hook_impl
     def after_catalog_created(  # noqa: PLR0913
         self, catalog, conf_catalog, conf_creds, parameters, save_version, load_versions
     ) -> None:
-        self._catalog_created = {
+        created = {
             "catalog": catalog,
             "conf_catalog": conf_catalog,
             "conf_creds": conf_creds,
@@ -229,35 +268,42 @@ class OnDemandMlflowHook:
             "save_version": save_version,
             "load_versions": load_versions,
         }
+        if self._hook is not None:
+            self._hook.after_catalog_created(**created)
+        else:
+            self._catalog_created = created
 
     @hook_impl
     def before_pipeline_run(self, run_params, pipeline, catalog) -> None:
-        self._hook = None
-        names = run_params.get("pipeline_names") or ["__default__"]
-        if isinstance(names, str):
-            names = [names]
-        if self._context is None or self.runs_untracked(names, pipeline, catalog):
-            logger.info("MLflow is not loaded: %s is not tracked (mlflow.yml)", "+".join(names))
-            return
-        from kedro_mlflow.framework.hooks.mlflow_hook import MlflowHook
-
-        hook = MlflowHook()
-        hook.after_context_created(self._context)
-        if self._catalog_created:
-            hook.after_catalog_created(**self._catalog_created)
-        hook.before_pipeline_run(run_params, pipeline, catalog)
-        self._hook = hook
+        if self._hook is None and self._context is not None:
+            names = run_params.get("pipeline_names") or ["__default__"]
+            if isinstance(names, str):
+                names = [names]
+            if self.runs_untracked(names, pipeline, catalog):
+                logger.info(
+                    "MLflow store not opened: %s is not tracked (mlflow.yml)", "+".join(names)
+                )
+                self._catalog_created = {}
+                return
+            self._load()
+            if self._catalog_created:
+                self._hook.after_catalog_created(**self._catalog_created)
+        self._catalog_created = {}
+        if self._hook is not None:
+            self._hook.before_pipeline_run(run_params, pipeline, catalog)
 
     def untracked_pipelines(self) -> list[str]:
         """``tracking.disable_tracking.pipelines`` of mlflow.yml, read without kedro-mlflow."""
         loader = self._context.config_loader
         if "mlflow" not in loader.config_patterns:
             loader.config_patterns.update({"mlflow": ["mlflow*", "mlflow*/**", "**/mlflow*"]})
+        _register_random_name_resolver()
         try:
             conf = loader["mlflow"] or {}
         except MissingConfigException:
             return []
-        return list(conf.get("tracking", {}).get("disable_tracking", {}).get("pipelines") or [])
+        names = conf.get("tracking", {}).get("disable_tracking", {}).get("pipelines") or []
+        return [names] if isinstance(names, str) else list(names)
 
     def runs_untracked(self, names: list[str], pipeline, catalog) -> bool:
         untracked = self.untracked_pipelines()

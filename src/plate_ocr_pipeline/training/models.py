@@ -90,7 +90,9 @@ def _conv_bn_act(
 
 
 def _slot_softmax(x, config: PlateConfig):
-    x = layers.Reshape((config.max_plate_slots, config.vocabulary_size), name="slots")(x)
+    x = layers.Reshape(
+        (config.max_plate_slots, config.vocabulary_size), name="slots", dtype="float32"
+    )(x)
     return layers.Softmax(axis=-1, name="plate", dtype="float32")(x)
 
 

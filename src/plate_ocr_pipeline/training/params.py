@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class ModelParams(BaseModel):
@@ -87,6 +87,17 @@ class TrainParams(BaseModel):
     # A log line every this many steps (loss, samples/s, time left); null: only per epoch.
     progress_every_steps: int | None = Field(default=200, ge=1)
     reader: ReaderParams = ReaderParams()
+
+    @model_validator(mode="after")
+    def _fine_tune_keeps_its_precision(self) -> TrainParams:
+        # A fine-tuned model keeps the dtype policy it was saved with (float32).
+        if self.start == "fine_tune" and self.precision != "float32":
+            raise ValueError(
+                f"train.precision={self.precision} needs a model built for it: with "
+                "start=fine_tune the starting model trains as saved, in float32; use "
+                "start=transfer (train.model seeded from it) or precision=float32"
+            )
+        return self
 
 
 PARAMETER_SCHEMAS = {"train": TrainParams}

@@ -248,6 +248,8 @@ def train_plate_model(
             "data_workers",
         }
     )
+    if params.precision == "float32":
+        del recipe["precision"]  # so that checkpoints written before the option still resume
     recipe["plate"] = config.to_dict()
     recipe["starting_model"] = None if starting_model is None else starting_model.name
     fingerprint = run_fingerprint(recipe, {"images": images, "plate_text": np.asarray(texts)})
