@@ -152,8 +152,19 @@ def fit_formats(
     raw_score = float(log_probs[positions, best_index].sum())
 
     usable = {f: float(p) for f, p in family_probs.items() if p > 0}  # not zero, not NaN
+    order = sorted(usable, key=usable.__getitem__, reverse=True)
+    # The likeliest family reading the raw text scores what no other candidate can beat: the
+    # common case (a US plate, or a plate that already fits its region) needs no search.
+    if order and order[0] not in formats:
+        return FormatReading(raw, raw_probs.astype(np.float32), order[0], None, True, False)
+    if order:
+        patterns, masks = _pattern_masks(formats[order[0]], len(raw), alphabet)
+        fitting = masks[:, positions, best_index].all(-1) if len(patterns) else []
+        if np.any(fitting):
+            pattern = patterns[int(np.argmax(fitting))]
+            return FormatReading(raw, raw_probs.astype(np.float32), order[0], pattern, True, False)
     best: tuple[float, str, np.ndarray, str | None, str | None] | None = None
-    for family in sorted(usable, key=usable.__getitem__, reverse=True):
+    for family in order:
         prior = float(np.log(usable[family]))
         # No reading scores above the raw one: a family that cannot win is skipped.
         if best is not None and prior + raw_score <= best[0]:
