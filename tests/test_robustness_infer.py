@@ -216,6 +216,21 @@ def test_a_file_replaced_by_a_fifo_after_listing_is_not_opened(tmp_path):
         files["a.png"]()
 
 
+def test_a_file_read_by_its_size_is_read_whole_even_if_it_grew_and_never_past_the_cap(tmp_path):
+    import io
+
+    dataset = ImageFolderDataset(path=str(tmp_path), max_file_bytes=100)
+    assert dataset._read_capped(io.BytesIO(b"x" * 40), 40) == b"x" * 40
+    # Measured at 10 bytes, 40 when read (written to meanwhile): all 40 are read.
+    assert dataset._read_capped(io.BytesIO(b"x" * 40), 10) == b"x" * 40
+    # Grown past the cap: the cap + 1 bytes, which the size check then refuses.
+    assert len(dataset._read_capped(io.BytesIO(b"x" * 500), 10)) == 101
+    assert len(dataset._read_capped(io.BytesIO(b"x" * 500), None)) == 101
+    (tmp_path / "big.png").write_bytes(b"x" * 150)
+    with pytest.raises(ImageFileError, match="over the cap of 100"):
+        dataset.load()["big.png"]()
+
+
 @pytest.mark.parametrize(
     ("extension", "flags"),
     [

@@ -308,7 +308,7 @@ class ImageFolderDataset(AbstractDataset[None, dict[str, Callable[[], bytes]]]):
             with open(descriptor, "rb") as handle:
                 info = os.fstat(descriptor)
                 self._check_file(info.st_mode, info.st_size)
-                data = handle.read(self._max_file_bytes + 1)
+                data = self._read_capped(handle, info.st_size)
         except ImageFileError:
             raise
         except OSError as error:
@@ -318,8 +318,19 @@ class ImageFolderDataset(AbstractDataset[None, dict[str, Callable[[], bytes]]]):
     def _read_fs(self, name: str, size: int | None) -> bytes:
         self._check_file(stat.S_IFREG, size or 0)
         with self._fs.open(name, "rb") as handle:
-            data = handle.read(self._max_file_bytes + 1)
+            data = self._read_capped(handle, size)
         return self._check_bytes(data)
+
+    def _read_capped(self, handle: Any, size: int | None) -> bytes:
+        """At most the cap + 1 bytes. Asked for the size the file has (+ 1, to see it grew):
+        ``read(n)`` sets aside n bytes first, and n = the cap (50 MB) cost more than the read."""
+        limit = self._max_file_bytes + 1
+        if size is None:
+            return handle.read(limit)
+        data = handle.read(min(size + 1, limit))
+        if len(data) == size + 1 and len(data) < limit:  # it grew since it was measured
+            data += handle.read(limit - len(data))
+        return data
 
     def _check_file(self, mode: int, size: int) -> None:
         if not stat.S_ISREG(mode):
