@@ -21,8 +21,8 @@ def _environment_variable(name: str, default: str | None = None) -> str | None:
 
 # Validates the plate config and every stage's parameters before any node runs; sets up
 # kedro-mlflow's hook except for runs it does not track (infer: MLflow's store and experiment
-# cost seconds of start-up); names and tags its run (`train (base)`) and records the files its catalog entries
-# declare.
+# cost seconds of start-up); names and tags its run (`train (base)`) and records the files
+# its catalog entries declare.
 HOOKS = (ParameterValidationHook(), OnDemandMlflowHook(), MlflowRunDescriptionHook())
 DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow",)  # registered above, on demand
 

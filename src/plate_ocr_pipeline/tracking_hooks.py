@@ -237,6 +237,7 @@ class OnDemandMlflowHook:
         self._context = None
         self._catalog_created: dict[str, Any] = {}
         self._hook: Any = None
+        self._untracked: list[str] = []
 
     @hook_impl
     def after_context_created(self, context) -> None:
@@ -246,7 +247,8 @@ class OnDemandMlflowHook:
         # `kedro run` names its pipelines before it creates the context (Kedro 1.7 keeps them
         # on the pipelines registry); elsewhere nothing is requested and the hook loads now.
         requested = getattr(project_pipelines(), "_requested_pipelines", None)
-        if requested and all(name in self.untracked_pipelines() for name in requested):
+        self._untracked = self.untracked_pipelines() if requested else []
+        if requested and all(name in self._untracked for name in requested):
             return  # decided in before_pipeline_run, which also sees the pipeline's datasets
         self._load()
 
@@ -293,21 +295,20 @@ class OnDemandMlflowHook:
             self._hook.before_pipeline_run(run_params, pipeline, catalog)
 
     def untracked_pipelines(self) -> list[str]:
-        """``tracking.disable_tracking.pipelines`` of mlflow.yml, read without kedro-mlflow."""
-        loader = self._context.config_loader
-        if "mlflow" not in loader.config_patterns:
-            loader.config_patterns.update({"mlflow": ["mlflow*", "mlflow*/**", "**/mlflow*"]})
+        """``tracking.disable_tracking.pipelines`` of mlflow.yml (settings.py gives the loader
+        its ``mlflow`` pattern), read without kedro-mlflow."""
         _register_random_name_resolver()
         try:
-            conf = loader["mlflow"] or {}
+            conf = self._context.config_loader["mlflow"] or {}
         except MissingConfigException:
             return []
         names = conf.get("tracking", {}).get("disable_tracking", {}).get("pipelines") or []
         return [names] if isinstance(names, str) else list(names)
 
     def runs_untracked(self, names: list[str], pipeline, catalog) -> bool:
-        untracked = self.untracked_pipelines()
-        if not all(name in untracked for name in names):
+        """Whether a run whose context deferred the hook (``after_context_created``) goes
+        without it: all its pipelines untracked, none of its datasets kedro-mlflow's."""
+        if not all(name in self._untracked for name in names):
             return False
         # kedro-mlflow's datasets need its hook even untracked: it switches their logging off.
         return not any(
