@@ -54,6 +54,8 @@ from plate_ocr_pipeline.core.onnx_metadata import (
 )
 from plate_ocr_pipeline.core.plate_config import PlateConfig
 from plate_ocr_pipeline.core.plate_formats import (
+    DEFAULT_SHARED_GLYPHS,
+    check_shared_glyphs,
     family_hint,
     fit_columns,
     fit_slots,
@@ -152,7 +154,8 @@ class PlateResult:
 
 
 def _confidence(char_probs: np.ndarray) -> float:
-    return float(np.mean(char_probs)) if len(char_probs) else 0.0
+    # np.mean's own arithmetic (a float32 sum over the count) without its per-call overhead.
+    return float(char_probs.sum() / len(char_probs)) if len(char_probs) else 0.0
 
 
 def find_plate_config_yaml(model_path: str | os.PathLike) -> Path | None:
@@ -186,6 +189,9 @@ class ONNXPlateRecognizer:
         region_hint: region families the plates come from (``["ar-old", "mercosur"]``),
             used instead of the region output by format-aware decoding (which a hint turns
             on).
+        shared_glyphs: pairs of characters format-aware decoding reads as one glyph where a
+            format allows only one of them (default ``("O0",)``: US labels write 0 for the
+            letter O); ``()`` for none. A pair that is not two distinct characters is an error.
 
     ``model_path`` is kept as the model file's ``Path`` (``None`` for a model given in memory);
     ``name`` names the model in messages.
@@ -199,7 +205,9 @@ class ONNXPlateRecognizer:
         plate_config: PlateConfig | dict[str, Any] | None = None,
         format_decoding: bool = True,
         region_hint: Sequence[str] | None = None,
+        shared_glyphs: Sequence[str] = DEFAULT_SHARED_GLYPHS,
     ) -> None:
+        self.shared_glyphs = check_shared_glyphs(shared_glyphs)
         model, self.model_path = _model_source(model_path)
         options = ort.SessionOptions()
         if threads is not None:
@@ -332,26 +340,46 @@ class ONNXPlateRecognizer:
         regions = outputs[1] if self.region_families else None
         columns = outputs[-1] if self._has_columns else None
         results = []
+        formats = shipped_formats()
         for row, (label, (text, probs)) in enumerate(zip(labels, self.decode(plates), strict=True)):
             region, region_prob, family_probs = None, float("nan"), None
             if regions is not None:
                 best = int(regions[row].argmax())
                 region, region_prob = self.region_families[best], float(regions[row, best])
-                family_probs = dict(zip(self.region_families, regions[row].tolist(), strict=True))
             if self.region_hint is not None:
                 family_probs = self.region_hint
+            elif regions is not None:
+                family_probs = dict(zip(self.region_families, regions[row].tolist(), strict=True))
             result = PlateResult(
                 text, probs, _confidence(probs), label, None, region, region_prob, text
             )
             if self.format_decoding and family_probs is not None:
+                if (
+                    family_probs is not self.region_hint
+                    and region not in formats
+                    and region_prob > 0
+                ):
+                    # The likeliest family has no formats (the US): fit_slots would keep the
+                    # model's reading, as fitting.
+                    result.format_fit = True
+                    results.append(result)
+                    continue
                 fitted = fit_slots(
-                    plates[row], self.config.pad_index, self.config.alphabet, family_probs
+                    plates[row],
+                    self.config.pad_index,
+                    self.config.alphabet,
+                    family_probs,
+                    shared_glyphs=self.shared_glyphs,
                 )
                 if not fitted.fits and columns is not None:
                     # No format of that length fits: a character may have been dropped or
                     # added (the crop's edge, a frame); the columns can read another length.
                     fitted = fit_columns(
-                        columns[row], self.config.alphabet, self.config.pad_index, family_probs
+                        columns[row],
+                        self.config.alphabet,
+                        self.config.pad_index,
+                        family_probs,
+                        shared_glyphs=self.shared_glyphs,
                     )
                 result.text, result.char_probs = fitted.text, fitted.char_probs
                 result.confidence = _confidence(fitted.char_probs)
