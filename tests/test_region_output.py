@@ -176,27 +176,3 @@ def test_a_label_of_several_families_is_also_reported_by_family_and_layout():
     assert rows.loc["ar/old-moto", ["plates", "plate_acc_format"]].tolist() == [1, 0.0]
     assert rows.loc["ar/one-row", "plates"] == 3 and rows.loc["ar/two-row", "plates"] == 1
     assert rows.loc["ar/one-row", "texts_changed"] == 1
-
-
-def test_a_zero_in_a_letter_place_of_an_old_argentine_plate_reads_as_the_letter_o(tmp_path):
-    """The model reads a sure 0 where the old Argentine format has a letter: US labels
-    write 0 for O, so that is the round glyph, and the reader writes O; without the shared
-    glyph the format does not fit and the model's reading stays, flagged."""
-    model = build_memorising_reader_onnx({"0PJ120": "ar-old", "K4M": "us"}, ["ar-old", "us"])
-    crop = tmp_path / "plate.png"
-    import cv2
-
-    cv2.imwrite(str(crop), render_plate("0PJ120"))
-    model_bytes = model.SerializeToString()
-    (read,) = ONNXPlateRecognizer(model_bytes).run_detailed(str(crop))
-    assert (read.raw_text, read.text, read.region, read.format_fit) == (
-        "0PJ120",
-        "OPJ120",
-        "ar-old",
-        True,
-    )
-    assert read.char_probs[0] == pytest.approx(1.0, abs=1e-3)  # the O's and the 0's together
-    (kept,) = ONNXPlateRecognizer(model_bytes, shared_glyphs=()).run_detailed(str(crop))
-    assert (kept.text, kept.format_fit) == ("0PJ120", False)
-    with pytest.raises(ValueError, match="shared_glyphs: 'O'"):
-        ONNXPlateRecognizer(model_bytes, shared_glyphs=["O"])

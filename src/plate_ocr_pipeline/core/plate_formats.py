@@ -19,11 +19,6 @@ When no format of the read length fits and the model gives its CTC column probab
 :func:`fit_columns` looks for the most probable column path that fits a format of any length
 (:func:`best_fitting_paths`): a character dropped at the crop's edge, or a frame or seal read as
 one, is then fixed if the model gave the format's reading enough probability.
-
-Both searches treat the pairs of ``shared_glyphs`` (default ``O0``) as one glyph where a
-format allows only one of the pair: US labels write the digit 0 for the letter O, so the model
-learned to call an O glyph 0 on plates that look American. Where a pattern has a letter, the
-probability of 0 counts for O (and of O for 0 where it has a digit).
 """
 
 from __future__ import annotations
@@ -45,8 +40,6 @@ _LOG_FLOOR = np.log(1e-12)
 # A format may overrule the model only where the model gave the format's reading at least
 # 1/1000 of its own reading's probability (ln 1000 nats): a sure character is never replaced.
 DEFAULT_MAX_COST = float(np.log(1000.0))
-# Characters that training labels write for one another (the US's 0 for the letter O).
-DEFAULT_SHARED_GLYPHS: tuple[str, ...] = ("O0",)
 
 
 @dataclass(frozen=True)
@@ -136,7 +129,6 @@ def fit_formats(
     family_probs: Mapping[str, float],
     formats: Mapping[str, FamilyFormats] | None = None,
     max_cost: float = DEFAULT_MAX_COST,
-    shared_glyphs: Sequence[str] = DEFAULT_SHARED_GLYPHS,
 ) -> FormatReading:
     """The most probable reading over families and their formats (see the module docstring).
 
@@ -149,11 +141,8 @@ def fit_formats(
         formats: families' formats; default the shipped ones.
         max_cost: the most character log-probability a format's reading may lose against the
             raw reading.
-        shared_glyphs: pairs of characters read as one glyph where a pattern allows only one
-            of them (``()``: none).
     """
     formats = shipped_formats() if formats is None else formats
-    pairs = _shared_pairs(shared_glyphs, alphabet)
     char_probs = np.asarray(char_probs, dtype=np.float64)
     positions = np.arange(len(char_probs))
     best_index = char_probs.argmax(-1) if len(char_probs) else np.zeros(0, int)
@@ -165,12 +154,9 @@ def fit_formats(
     # common case (a US plate, or a plate that already fits its region) needs no search.
     if order and order[0] not in formats:
         return FormatReading(raw, raw_probs.astype(np.float32), order[0], None, True, False)
-
     log_probs = np.maximum(np.log(np.maximum(char_probs, 1e-300)), _LOG_FLOOR)
     raw_score = float(log_probs[positions, best_index].sum())
-    # No format's reading scores above this (the raw reading, with pair partners' mass added).
-    ceiling = float(np.maximum(np.log(_ceiling(char_probs, pairs)), _LOG_FLOOR).sum())
-    if order and ceiling <= raw_score:
+    if order:
         patterns, masks = _pattern_masks(formats[order[0]], len(raw), alphabet)
         fitting = masks[:, positions, best_index].all(-1) if len(patterns) else []
         if np.any(fitting):
@@ -179,31 +165,23 @@ def fit_formats(
     best: tuple[float, str, np.ndarray, str | None, str | None] | None = None
     for family in order:
         prior = float(np.log(usable[family]))
-        # No reading scores above the ceiling: a family that cannot win is skipped.
-        if (
-            best is not None
-            and prior + (raw_score if family not in formats else ceiling) <= best[0]
-        ):
+        # No reading scores above the raw one: a family that cannot win is skipped.
+        if best is not None and prior + raw_score <= best[0]:
             continue
         if family not in formats:
-            if best is None or prior + raw_score > best[0]:
-                best = (prior + raw_score, raw, raw_probs, family, None)
+            best = (prior + raw_score, raw, raw_probs, family, None)
             continue
         patterns, masks = _pattern_masks(formats[family], len(raw), alphabet)
         if not patterns:
             continue
-        partners = _partners(masks, pairs)  # (patterns, positions, vocab)
-        shared = np.where(partners >= 0, char_probs[positions[:, None], partners], 0.0)
-        merged = char_probs[None] + shared
-        merged_log = np.maximum(np.log(np.maximum(merged, 1e-300)), _LOG_FLOOR)
-        masked = np.where(masks, merged_log, -np.inf)
+        masked = np.where(masks, log_probs[None], -np.inf)  # (patterns, positions, vocab)
         choices = masked.argmax(-1)
         scores = np.take_along_axis(masked, choices[..., None], -1)[..., 0].sum(-1)
         scores = np.where(raw_score - scores <= max_cost, scores, -np.inf)
         pick = int(scores.argmax())
         if np.isfinite(scores[pick]) and (best is None or prior + scores[pick] > best[0]):
             text = "".join(alphabet[i] for i in choices[pick])
-            probs = merged[pick, positions, choices[pick]]
+            probs = char_probs[positions, choices[pick]]
             best = (prior + float(scores[pick]), text, probs, family, patterns[pick])
     return _chosen_reading(best, raw, raw_probs, usable)
 
@@ -232,13 +210,12 @@ def fit_slots(
     family_probs: Mapping[str, float],
     formats: Mapping[str, FamilyFormats] | None = None,
     max_cost: float = DEFAULT_MAX_COST,
-    shared_glyphs: Sequence[str] = DEFAULT_SHARED_GLYPHS,
 ) -> FormatReading:
     """:func:`fit_formats` over the characters a model's output slots ``(slots, vocab)`` read:
     those whose most probable class is not the pad."""
     slot_probs = np.asarray(slot_probs)
     kept = slot_probs[slot_probs.argmax(-1) != pad_index]
-    return fit_formats(kept, alphabet, family_probs, formats, max_cost, shared_glyphs)
+    return fit_formats(kept, alphabet, family_probs, formats, max_cost)
 
 
 @functools.lru_cache(maxsize=256)
@@ -255,53 +232,6 @@ def _pattern_masks(
             masks.append(mask)
     shape = (0, length, len(alphabet))
     return names, np.stack(masks) if masks else np.zeros(shape, bool)
-
-
-def check_shared_glyphs(shared_glyphs: Iterable[str]) -> tuple[str, ...]:
-    """``shared_glyphs`` as a tuple, each entry two distinct characters found in no other
-    entry; anything else is a ``ValueError`` naming the entry."""
-    pairs, seen = tuple(shared_glyphs), set()
-    for pair in pairs:
-        if not isinstance(pair, str) or len(pair) != 2 or pair[0] == pair[1] or seen & set(pair):
-            raise ValueError(
-                f"shared_glyphs: {pair!r} is not a pair of two characters found in no other pair"
-            )
-        seen |= set(pair)
-    return pairs
-
-
-@functools.lru_cache(maxsize=64)
-def _cached_pairs(shared_glyphs: tuple[str, ...], alphabet: str) -> tuple[tuple[int, int], ...]:
-    return tuple(
-        (alphabet.index(a), alphabet.index(b))
-        for a, b in check_shared_glyphs(shared_glyphs)
-        if a in alphabet and b in alphabet
-    )
-
-
-def _shared_pairs(shared_glyphs: Iterable[str], alphabet: str) -> tuple[tuple[int, int], ...]:
-    """``shared_glyphs`` as alphabet index pairs; pairs the alphabet cannot write are skipped."""
-    return _cached_pairs(tuple(shared_glyphs), alphabet)
-
-
-def _partners(masks: np.ndarray, pairs: Sequence[tuple[int, int]]) -> np.ndarray:
-    """For ``masks`` ``(..., vocab)``: the index of the character whose probability adds to
-    each allowed one (its pair partner, where the position does not allow the partner), else
-    -1."""
-    partners = np.full(masks.shape, -1, np.int16)
-    for i, j in pairs:
-        partners[..., i] = np.where(masks[..., i] & ~masks[..., j], j, -1)
-        partners[..., j] = np.where(masks[..., j] & ~masks[..., i], i, -1)
-    return partners
-
-
-def _ceiling(probs: np.ndarray, pairs: Sequence[tuple[int, int]]) -> np.ndarray:
-    """Per row of ``probs`` ``(rows, vocab)``: the most probability any character can have
-    once a pair partner's is added to it (the bound of every format's reading)."""
-    top = probs.max(-1)
-    for i, j in pairs:
-        top = np.maximum(top, probs[:, i] + probs[:, j])
-    return np.minimum(top, 1.0)
 
 
 def matching_format(
@@ -349,18 +279,13 @@ def family_hint(families: Iterable[str], known: Sequence[str] | None = None) -> 
 
 # ------------------------------------------------------------------ column-level decoding
 def best_fitting_paths(
-    log_probs: np.ndarray,
-    masks: np.ndarray,
-    blank: int,
-    lengths: np.ndarray | None = None,
-    partners: np.ndarray | None = None,
+    log_probs: np.ndarray, masks: np.ndarray, blank: int, lengths: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The most probable CTC path over ``log_probs`` ``(columns, vocab)`` that emits, for each
     pattern of ``masks`` ``(patterns, length, vocab)``, exactly its length's characters, the
     i-th one allowed by ``masks[:, i]``. ``lengths`` ``(patterns,)``: each pattern's own length
     when patterns of several lengths share one call (positions past it unused); default all
-    ``length``. ``partners`` ``(patterns, length, vocab)``: where not -1, the character whose
-    probability adds to that allowed character's in each column (a shared glyph).
+    ``length``.
 
     Viterbi over the states (position, character) and (blank after position): a character
     holds over a run of columns, a new position starts after a blank or with another
@@ -378,19 +303,8 @@ def best_fitting_paths(
     used = np.arange(length)[None] < lengths[:, None]  # (P, L)
     allowed = np.where(masks & used[..., None], 0.0, -np.inf)  # (P, L, V)
     neg = np.full((patterns, length, vocab), -np.inf)
-    shared_at = np.nonzero(partners >= 0) if partners is not None else None
-
-    def emitted(t: int) -> np.ndarray:
-        """Column ``t``'s log-probability of each state's character (pair partners added)."""
-        emit = log_probs[t] + allowed
-        if shared_at is not None and len(shared_at[0]):
-            emit[shared_at] = np.logaddexp(
-                log_probs[t, shared_at[2]], log_probs[t, partners[shared_at]]
-            )
-        return emit
-
     a = neg.copy()
-    a[:, 0] = emitted(0)[:, 0]
+    a[:, 0] = log_probs[0] + allowed[:, 0]
     b = np.full((patterns, length + 1), -np.inf)  # b[:, i]: blank after i characters
     b[:, 0] = log_probs[0, blank]
     # Back-pointers: for a, 0 = same state, 1 = from the blank before, 2 = from the previous
@@ -417,7 +331,7 @@ def best_fitting_paths(
         candidates[2, :, 1:] = np.where(same, top2[:, :-1, None], top1[:, :-1, None])
         prev_char[t, :, 1:] = np.where(same, second[:, :-1, None], first[:, :-1, None])
         a_from[t] = candidates.argmax(0)
-        a = candidates.max(0) + emitted(t)
+        a = candidates.max(0) + log_probs[t] + allowed
         stay, leave = b, np.concatenate([np.full((patterns, 1), -np.inf), top1], axis=1)
         b_from[t] = leave > stay
         b_char[t, :, 1:] = first
@@ -450,19 +364,16 @@ def best_fitting_paths(
 
 
 def _merge_sure_blanks(
-    log_probs: np.ndarray, blank: int, pairs: Sequence[tuple[int, int]], margin: float
+    log_probs: np.ndarray, blank: int, max_cost: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``log_probs`` with each run of columns whose blank beats every character (pairs
-    merged) by more than ``margin`` nats made one blank column, and each kept column's index
-    in ``log_probs``. A path that emits a character in such a column costs more than the
-    search accepts, and a run of blanks scores the same for every path as one blank column
-    with the run's log-probability: the search gives the same answer, several times faster
-    (most columns of a plate are sure blanks)."""
-    characters = np.delete(log_probs, blank, axis=-1)
-    best = characters.max(-1)
-    for i, j in pairs:
-        best = np.maximum(best, np.logaddexp(log_probs[:, i], log_probs[:, j]))
-    sure = log_probs[:, blank] - best > margin
+    """``log_probs`` with each run of columns whose blank beats every character by more than
+    ``max_cost`` nats made one blank column, and each kept column's index in ``log_probs``.
+    A path that emits a character in such a column costs more than the search accepts, and a
+    run of blanks scores the same for every path as one blank column with the run's
+    log-probability: the search gives the same answer, several times faster (most columns of
+    a plate are sure blanks)."""
+    best = np.delete(log_probs, blank, axis=-1).max(-1)
+    sure = log_probs[:, blank] - best > max_cost
     run_start = sure & ~np.r_[False, sure[:-1]]  # the first column of each run of sure blanks
     kept = ~sure | run_start
     if kept.all():
@@ -480,7 +391,6 @@ def fit_columns(
     family_probs: Mapping[str, float],
     formats: Mapping[str, FamilyFormats] | None = None,
     max_cost: float = DEFAULT_MAX_COST,
-    shared_glyphs: Sequence[str] = DEFAULT_SHARED_GLYPHS,
 ) -> FormatReading:
     """Format-aware decoding over a CTC model's column probabilities ``(columns, vocab)``:
     unlike :func:`fit_formats` it may read more or fewer characters than the greedy reading
@@ -488,9 +398,8 @@ def fit_columns(
     formats scores its best fitting path (:func:`best_fitting_paths`) of every length it
     writes; a path may cost at most ``max_cost`` nats against the greedy path. Families
     without formats keep the greedy reading; the choice among families is
-    :func:`fit_formats`' (so is ``shared_glyphs``)."""
+    :func:`fit_formats`'."""
     formats = shipped_formats() if formats is None else formats
-    pairs = _shared_pairs(shared_glyphs, alphabet)
     column_probs = np.asarray(column_probs, dtype=np.float64)
     log_probs = np.maximum(np.log(np.maximum(column_probs, 1e-300)), _LOG_FLOOR)
     best_index = column_probs.argmax(-1)
@@ -498,7 +407,6 @@ def fit_columns(
     emits = (best_index != blank) & np.r_[True, best_index[1:] != best_index[:-1]]
     raw = "".join(alphabet[i] for i in best_index[emits])
     raw_probs = column_probs[np.flatnonzero(emits), best_index[emits]].astype(np.float32)
-    ceiling = float(np.maximum(np.log(_ceiling(column_probs, pairs)), _LOG_FLOOR).sum())
 
     usable = {f: float(p) for f, p in family_probs.items() if p > 0}
     top_prior = float(np.log(max(usable.values(), default=1.0)))
@@ -511,8 +419,8 @@ def fit_columns(
         prior = float(np.log(usable[family]))
         if prior < top_prior - max_cost:
             break  # families a thousand times less likely than the first are not searched
-        if prior + (ceiling if family in formats else greedy_score) <= sure:
-            continue  # no path scores above the ceiling: this family cannot win
+        if prior + greedy_score <= sure:
+            continue  # no path scores above the greedy one: this family cannot win
         order.append((prior, family))
         if family not in formats:
             sure = max(sure, prior + greedy_score)
@@ -529,12 +437,8 @@ def fit_columns(
         padded = np.zeros((len(masks), lengths.max(), len(alphabet)), bool)
         for row, mask in enumerate(masks):
             padded[row, : len(mask)] = mask
-        partners = _partners(padded, pairs)
-        # A path may gain at most ceiling - greedy_score over the greedy path elsewhere.
-        columns, origin = _merge_sure_blanks(
-            log_probs, blank, pairs, max_cost + ceiling - greedy_score
-        )
-        scores, chars, starts = best_fitting_paths(columns, padded, blank, lengths, partners)
+        columns, origin = _merge_sure_blanks(log_probs, blank, max_cost)
+        scores, chars, starts = best_fitting_paths(columns, padded, blank, lengths)
         starts = origin[starts]
         scores = np.where(greedy_score - scores <= max_cost, scores, -np.inf)
     best: tuple[float, str, np.ndarray, str | None, str | None] | None = None
@@ -548,10 +452,7 @@ def fit_columns(
             if np.isfinite(scores[row]) and (best is None or prior + scores[row] > best[0]):
                 picked = chars[row, : lengths[row]]
                 text = "".join(alphabet[i] for i in picked)
-                at = starts[row, : lengths[row]]
-                partner = partners[row, np.arange(lengths[row]), picked]
-                shared = np.where(partner >= 0, column_probs[at, np.maximum(partner, 0)], 0.0)
-                probs = (column_probs[at, picked] + shared).astype(np.float32)
+                probs = column_probs[starts[row, : lengths[row]], picked].astype(np.float32)
                 best = (prior + float(scores[row]), text, probs, family, names[row][1])
             row += 1
     return _chosen_reading(best, raw, raw_probs, usable)

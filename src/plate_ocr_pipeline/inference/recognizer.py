@@ -54,8 +54,6 @@ from plate_ocr_pipeline.core.onnx_metadata import (
 )
 from plate_ocr_pipeline.core.plate_config import PlateConfig
 from plate_ocr_pipeline.core.plate_formats import (
-    DEFAULT_SHARED_GLYPHS,
-    check_shared_glyphs,
     family_hint,
     fit_columns,
     fit_slots,
@@ -189,9 +187,6 @@ class ONNXPlateRecognizer:
         region_hint: region families the plates come from (``["ar-old", "mercosur"]``),
             used instead of the region output by format-aware decoding (which a hint turns
             on).
-        shared_glyphs: pairs of characters format-aware decoding reads as one glyph where a
-            format allows only one of them (default ``("O0",)``: US labels write 0 for the
-            letter O); ``()`` for none. A pair that is not two distinct characters is an error.
 
     ``model_path`` is kept as the model file's ``Path`` (``None`` for a model given in memory);
     ``name`` names the model in messages.
@@ -205,9 +200,7 @@ class ONNXPlateRecognizer:
         plate_config: PlateConfig | dict[str, Any] | None = None,
         format_decoding: bool = True,
         region_hint: Sequence[str] | None = None,
-        shared_glyphs: Sequence[str] = DEFAULT_SHARED_GLYPHS,
     ) -> None:
-        self.shared_glyphs = check_shared_glyphs(shared_glyphs)
         model, self.model_path = _model_source(model_path)
         options = ort.SessionOptions()
         if threads is not None:
@@ -369,7 +362,6 @@ class ONNXPlateRecognizer:
                     self.config.pad_index,
                     self.config.alphabet,
                     family_probs,
-                    shared_glyphs=self.shared_glyphs,
                 )
                 if not fitted.fits and columns is not None:
                     # No format of that length fits: a character may have been dropped or
@@ -379,7 +371,6 @@ class ONNXPlateRecognizer:
                         self.config.alphabet,
                         self.config.pad_index,
                         family_probs,
-                        shared_glyphs=self.shared_glyphs,
                     )
                 result.text, result.char_probs = fitted.text, fitted.char_probs
                 result.confidence = _confidence(fitted.char_probs)
