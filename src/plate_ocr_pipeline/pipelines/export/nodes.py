@@ -106,7 +106,7 @@ def quantize_onnx_model(
     if not p.quantize:
         return {}, {"quantized": False}
     calibration = calibration_crops(model_input, p.calibration_images)
-    quantized = quantize_static_int8(onnx_model, calibration, float_first_conv=p.float_first_conv)
+    quantized = quantize_static_int8(onnx_model, calibration, reduce_range=p.int8_reduce_range)
     images, texts = held_out_crops(model_input, p.quantization_eval_limit)
     config = PlateConfig.from_dict(plate)
     report: dict[str, Any] = {

@@ -16,7 +16,7 @@ class ExportParams(BaseModel):
     simplify: bool = True
     quantize: bool = True
     calibration_images: int = Field(512, ge=1)
-    float_first_conv: bool = True
+    int8_reduce_range: bool = True
     quantization_eval_limit: int | None = Field(500, ge=1)
     log_mlflow_model: bool = True
     registered_model_name: str | None = Field("plate_ocr", min_length=1)
