@@ -235,6 +235,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--rounds", type=int, default=5, help="interleaved model/infer rounds")
     parser.add_argument(
+        "--infer-int8",
+        action="store_true",
+        help="the infer rounds run the INT8 copy (as the shipped default does), not --model",
+    )
+    parser.add_argument(
         "--synthetic-crops", action="store_true", help="drawn crops instead of the real sets"
     )
     args = parser.parse_args(argv)
@@ -247,8 +252,16 @@ def main(argv: list[str] | None = None) -> int:
         if model_path is None:
             model_path = DEFAULT_MODEL_PATH
         label = str(model_path)
+        int8 = args.int8
+        if int8 is None and Path("data/06_models/quantized/model_int8.onnx").is_file():
+            int8 = Path("data/06_models/quantized/model_int8.onnx")
+        if args.infer_int8 and int8 is None:
+            parser.error("--infer-int8 needs an INT8 copy (--int8)")
+        infer_model = int8 if args.infer_int8 else model_path
         reader = ONNXPlateRecognizer(model_path, threads=args.threads)
-        print(f"model: {label}")
+        print(
+            f"model: {label}" + (f" (infer runs the INT8 copy {int8})" if args.infer_int8 else "")
+        )
         print(
             f"cores: {os.cpu_count()}, onnxruntime threads: {args.threads or 'default (all)'}, "
             f"decode workers: {args.workers}"
@@ -277,29 +290,27 @@ def main(argv: list[str] | None = None) -> int:
         inputs = np.stack([preprocess_image(read_image(files[p]()), config) for p in files])
         # Side by side, interleaved rounds: model-only over the same 2000 preprocessed crops
         # (batches of --batch), then infer_folder (the infer node's work) + atomic CSV write.
+        infer_reader = ONNXPlateRecognizer(infer_model, threads=args.threads)
         model_rates, infer_rates, lane_rates = [], [], []
         for _ in range(args.rounds):
             t = time.perf_counter()
             for i in range(0, len(inputs), args.batch):
-                reader.predict(inputs[i : i + args.batch])
+                infer_reader.predict(inputs[i : i + args.batch])
             model_rates.append(len(inputs) / (time.perf_counter() - t))
             t = time.perf_counter()
             listing = ImageFolderDataset(path=str(folder)).load()
-            table = infer_folder(listing, model_path, args.batch, args.workers, args.threads)
+            table = infer_folder(listing, infer_model, args.batch, args.workers, args.threads)
             AtomicCSVDataset(filepath=str(tmp_path / "predictions.csv")).save(table)
             infer_rates.append(len(listing) / (time.perf_counter() - t))
             t = time.perf_counter()
             listing = ImageFolderDataset(path=str(folder)).load()
-            lane_table = infer_folder(listing, model_path, args.batch, args.workers, None, True)
+            lane_table = infer_folder(listing, infer_model, args.batch, args.workers, None, True)
             AtomicCSVDataset(filepath=str(tmp_path / "predictions.csv")).save(lane_table)
             lane_rates.append(len(listing) / (time.perf_counter() - t))
             assert lane_table["text"].tolist() == table["text"].tolist()
         assert (table["status"] == "ok").all(), table[table["status"] != "ok"].head()
         ratios = sorted(i / m for i, m in zip(infer_rates, model_rates, strict=True))
         breakdown = stage_breakdown(files, reader, tmp_path / "b.csv", args.batch)
-        int8 = args.int8
-        if int8 is None and Path("data/06_models/quantized/model_int8.onnx").is_file():
-            int8 = Path("data/06_models/quantized/model_int8.onnx")
         models = {"fp32": Path(model_path)} | ({"int8": int8} if int8 else {})
         table_rows = model_table(models, inputs, args.batch, args.rounds)
         cpu = time.process_time()
@@ -342,6 +353,15 @@ def main(argv: list[str] | None = None) -> int:
         f"{lane_ratios[len(lane_ratios) // 2]:9.2f}x (rounds: "
         + ", ".join(f"{r:.2f}" for r in lane_ratios)
         + ")"
+    )
+    # The bound: every core busy decoding and running the infer model, nothing else.
+    infer_row = next(r for r in table_rows if r[:2] == ("int8" if args.infer_int8 else "fp32", 1))
+    bound = (os.cpu_count() or 1) * 1000 / (decode_cpu_ms + infer_row[4])
+    lanes_median = sorted(lane_rates)[len(lane_rates) // 2]
+    print(
+        f"{'infer in lanes / bound, median':48s} {lanes_median / bound:9.0%}  ({lanes_median:.0f} "
+        f"of {bound:.0f} plates/s: {os.cpu_count()} cores / (decode {decode_cpu_ms:.3f} + "
+        f"{infer_row[0]} model {infer_row[4]:.3f} CPU-ms per plate))"
     )
     print(
         f"{'infer / model-only throughput, median of rounds':48s} "
