@@ -8,11 +8,13 @@ than features the least-squares solution reproduces the target logits exactly, s
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import cv2
 import numpy as np
 import onnx
+import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
 from plate_ocr_pipeline.core.onnx_metadata import embed_metadata
@@ -162,3 +164,12 @@ def build_memorising_keras(config: PlateConfig | None = None, texts=TEXTS):
     model = keras.Model(inputs, outputs, name="memorising_plate_model")
     dense.set_weights([kernel, bias])
     return model
+
+
+def column_logits(model: onnx.ModelProto, images: np.ndarray) -> np.ndarray:
+    """The model's column logits (the float tensor the CTC decoding reads), as an output."""
+    name = next(n.output[0] for n in model.graph.node if "column_logits" in n.name)
+    model = copy.deepcopy(model)
+    model.graph.output.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, None))
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session.run([name], {session.get_inputs()[0].name: images})[0]

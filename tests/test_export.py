@@ -22,7 +22,13 @@ from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer
 from plate_ocr_pipeline.pipelines.export import nodes
 from plate_ocr_pipeline.training import export
 from tests.conftest import image_files, load_script
-from tests.plate_model_helpers import PLATE, TEXTS, build_memorising_keras, render_plate
+from tests.plate_model_helpers import (
+    PLATE,
+    TEXTS,
+    build_memorising_keras,
+    column_logits,
+    render_plate,
+)
 
 pytest.importorskip("tf2onnx")
 
@@ -193,6 +199,8 @@ def test_static_int8_quantises_the_convolutions_and_keeps_the_ctc_tail_float():
     run = {name: onnxruntime.InferenceSession(m.SerializeToString()).run(None, {"input": images})[0]
            for name, m in (("fp32", fp32), ("int8", int8))}  # fmt: skip
     np.testing.assert_allclose(run["int8"].sum(-1), 1.0, rtol=1e-5)
-    assert np.abs(run["int8"] - run["fp32"]).max() < 0.1
+    # Close column logits (an untrained model's decoded slots move with any small change).
+    reference = column_logits(fp32, images)
+    assert np.abs(column_logits(int8, images) - reference).max() < 0.15 * np.abs(reference).max()
     with pytest.raises(ValueError, match="calibration image"):
         quantize_static_int8(fp32, images[:0])

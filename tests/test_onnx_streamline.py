@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 import onnx
 import onnxruntime
@@ -115,7 +113,7 @@ def test_export_streamlines_the_float_and_int8_reader(tmp_path):
     from plate_ocr_pipeline.core.plate_config import PlateConfig
     from plate_ocr_pipeline.training.export import export_onnx, quantize_static_int8
     from plate_ocr_pipeline.training.models import build_model
-    from tests.plate_model_helpers import PLATE
+    from tests.plate_model_helpers import PLATE, column_logits
 
     config = PlateConfig.from_dict(PLATE)
     keras.utils.set_random_seed(5)
@@ -142,22 +140,9 @@ def test_export_streamlines_the_float_and_int8_reader(tmp_path):
     np.testing.assert_allclose(fp32_out, keras_out, atol=1e-5)
     # The INT8 copies' column logits stay close to float32's. (Not the slots after the greedy
     # decoding: an untrained model's logits are nearly even, and a small change moves a path.)
-    logits = _column_logits(fp32, images)
+    logits = column_logits(fp32, images)
     for quantised in (int8, eight_bits):
-        assert (
-            np.abs(_column_logits(quantised, images) - logits).max() < 0.15 * np.abs(logits).max()
-        )
-
-
-def _column_logits(model: onnx.ModelProto, images: np.ndarray) -> np.ndarray:
-    """The model's column logits (the float tensor the CTC decoding reads), as an output."""
-    name = next(n.output[0] for n in model.graph.node if "column_logits" in n.name)
-    model = copy.deepcopy(model)
-    model.graph.output.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, None))
-    session = onnxruntime.InferenceSession(
-        model.SerializeToString(), providers=["CPUExecutionProvider"]
-    )
-    return session.run([name], {session.get_inputs()[0].name: images})[0]
+        assert np.abs(column_logits(quantised, images) - logits).max() < 0.15 * np.abs(logits).max()
 
 
 def _spelled_out_layer_norm(width: int = 6) -> onnx.ModelProto:
