@@ -333,3 +333,39 @@ def test_a_two_output_reader_is_read_by_its_plate_output():
 
     probs = predict_probabilities(TwoOutputs(), np.zeros((3, 64, 128, 1), np.uint8), 2)
     assert probs.shape == (3, 10, 37) and (probs == 0.5).all()
+
+
+def test_region_readings_search_the_columns_where_the_slots_fit_no_format():
+    """Evaluate's format-aware reading decodes as the recognizer does: where the slots fit no
+    format of the likely family, the CTC columns are searched (a last digit the greedy path
+    dropped at the crop's edge is read)."""
+    from plate_ocr_pipeline.pipelines.report.nodes import read_regions_with_keras
+    from tests.plate_model_helpers import PLATE
+
+    config = PlateConfig.from_dict(PLATE)
+    alphabet = config.alphabet
+    slots = np.full((1, config.max_plate_slots, len(alphabet)), 1e-4)
+    for i, character in enumerate("ABC12".ljust(config.max_plate_slots, "_")):
+        slots[0, i, alphabet.index(character)] = 1.0
+    columns = np.full((1, 16, len(alphabet)), 1e-4)
+    for t, entry in enumerate(list("_A_B_C_1_2_") + [{"_": 0.7, "3": 0.3}] + list("____")):
+        for character, p in ({entry: 1.0} if isinstance(entry, str) else entry).items():
+            columns[0, t, alphabet.index(character)] = p
+    columns /= columns.sum(-1, keepdims=True)
+    regions = np.array([[1.0, 0.0]])
+
+    class Reader:
+        def __init__(self, outputs):
+            self.outputs = outputs
+
+        def predict(self, images, batch_size, verbose):
+            return self.outputs
+
+    sets = {"s": {"images": np.zeros((1, 64, 128, 1), np.uint8)}}
+    families = ["ar-old", "us"]
+    with_columns = read_regions_with_keras(
+        Reader([slots, regions, columns]), families, sets, PLATE, 8
+    )
+    assert with_columns["s"] == {"raw": ["ABC12"], "text": ["ABC123"], "region": ["ar-old"]}
+    slots_only = read_regions_with_keras(Reader([slots, regions]), families, sets, PLATE, 8)
+    assert slots_only["s"]["text"] == ["ABC12"]

@@ -562,19 +562,24 @@ def read_regions_with_keras(
     plate_config: dict[str, Any],
     batch_size: int,
 ) -> dict[str, dict[str, list[str]]]:
-    """``region_tables``' readings from a two-output Keras reader (``training.reader``):
-    each plate's raw text, format-aware text (``core.plate_formats``) and family read."""
-    from plate_ocr_pipeline.core.plate_formats import fit_slots
+    """``region_tables``' readings from a Keras reader (``training.reader``: ``plate``,
+    ``region`` and, where it has one, ``columns``): each plate's raw text, format-aware text
+    (``core.plate_formats``, with the column search where the slots fit no format, as the
+    recognizer reads) and family read."""
+    from plate_ocr_pipeline.core.plate_formats import fit_columns, fit_slots
 
     config = PlateConfig.from_dict(plate_config)
     readings = {}
     for name, data in sets.items():
         outputs = reader_model.predict(data["images"], batch_size=batch_size, verbose=0)
-        plates, regions = outputs[0], outputs[1]  # (a third output, `columns`, is not used)
+        plates, regions = outputs[0], outputs[1]
+        columns = outputs[2] if len(outputs) > 2 else [None] * len(plates)
         raw, text, region = [], [], []
-        for probs, family_probs in zip(plates, regions, strict=True):
+        for probs, family_probs, column_probs in zip(plates, regions, columns, strict=True):
             priors = dict(zip(families, family_probs.tolist(), strict=True))
             fitted = fit_slots(probs, config.pad_index, config.alphabet, priors)
+            if not fitted.fits and column_probs is not None:
+                fitted = fit_columns(column_probs, config.alphabet, config.pad_index, priors)
             raw.append(
                 "".join(config.alphabet[i] for i in probs.argmax(-1) if i != config.pad_index)
             )
