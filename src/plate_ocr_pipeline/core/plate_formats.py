@@ -317,13 +317,15 @@ def best_fitting_paths(
     vocab_ids = np.arange(vocab)[None, None]
     candidates = np.empty((3, patterns, length, vocab))
     candidates[2, :, 0] = -np.inf  # the first position is never entered from a character
+    grid = np.ogrid[:patterns, :length]  # (P, 1) and (1, L) indices, for per-state picks
+    leave = np.full((patterns, length + 1), -np.inf)  # into blank i from character i
     for t in range(1, columns):
         first = a.argmax(-1)  # (P, L): each position's best character, and its second best
-        top1 = np.take_along_axis(a, first[..., None], -1)[..., 0]
+        top1 = a.max(-1)
         others = a.copy()
-        np.put_along_axis(others, first[..., None], -np.inf, -1)
+        others[grid[0], grid[1], first] = -np.inf
         second = others.argmax(-1)
-        top2 = np.take_along_axis(others, second[..., None], -1)[..., 0]
+        top2 = others.max(-1)
         # Entering position i with character c from position i - 1's best other character.
         same = vocab_ids == first[:, :-1, None]
         candidates[0] = a
@@ -332,7 +334,8 @@ def best_fitting_paths(
         prev_char[t, :, 1:] = np.where(same, second[:, :-1, None], first[:, :-1, None])
         a_from[t] = candidates.argmax(0)
         a = candidates.max(0) + log_probs[t] + allowed
-        stay, leave = b, np.concatenate([np.full((patterns, 1), -np.inf), top1], axis=1)
+        stay = b
+        leave[:, 1:] = top1
         b_from[t] = leave > stay
         b_char[t, :, 1:] = first
         b = np.maximum(stay, leave) + log_probs[t, blank]
