@@ -333,44 +333,26 @@ class ONNXPlateRecognizer:
         regions = outputs[1] if self.region_families else None
         columns = outputs[-1] if self._has_columns else None
         results = []
-        formats = shipped_formats()
         for row, (label, (text, probs)) in enumerate(zip(labels, self.decode(plates), strict=True)):
             region, region_prob, family_probs = None, float("nan"), None
             if regions is not None:
                 best = int(regions[row].argmax())
                 region, region_prob = self.region_families[best], float(regions[row, best])
+                family_probs = dict(zip(self.region_families, regions[row].tolist(), strict=True))
             if self.region_hint is not None:
                 family_probs = self.region_hint
-            elif regions is not None:
-                family_probs = dict(zip(self.region_families, regions[row].tolist(), strict=True))
             result = PlateResult(
                 text, probs, _confidence(probs), label, None, region, region_prob, text
             )
             if self.format_decoding and family_probs is not None:
-                if (
-                    family_probs is not self.region_hint
-                    and region not in formats
-                    and region_prob > 0
-                ):
-                    # The likeliest family has no formats (the US): fit_slots would keep the
-                    # model's reading, as fitting.
-                    result.format_fit = True
-                    results.append(result)
-                    continue
                 fitted = fit_slots(
-                    plates[row],
-                    self.config.pad_index,
-                    self.config.alphabet,
-                    family_probs,
+                    plates[row], self.config.pad_index, self.config.alphabet, family_probs
                 )
                 if not fitted.fits and columns is not None:
                     # No format of that length fits: a character may have been dropped or
                     # added (the crop's edge, a frame); the columns can read another length.
                     fitted = fit_columns(
-                        columns[row],
-                        self.config.alphabet,
-                        self.config.pad_index,
-                        family_probs,
+                        columns[row], self.config.alphabet, self.config.pad_index, family_probs
                     )
                 result.text, result.char_probs = fitted.text, fitted.char_probs
                 result.confidence = _confidence(fitted.char_probs)
