@@ -290,7 +290,9 @@ def main(argv: list[str] | None = None) -> int:
         inputs = np.stack([preprocess_image(read_image(files[p]()), config) for p in files])
         # Side by side, interleaved rounds: model-only over the same 2000 preprocessed crops
         # (batches of --batch), then infer_folder (the infer node's work) + atomic CSV write.
-        infer_reader = ONNXPlateRecognizer(infer_model, threads=args.threads)
+        infer_reader = (
+            ONNXPlateRecognizer(infer_model, threads=args.threads) if args.infer_int8 else reader
+        )
         model_rates, infer_rates, lane_rates = [], [], []
         for _ in range(args.rounds):
             t = time.perf_counter()

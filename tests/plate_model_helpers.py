@@ -173,3 +173,14 @@ def column_logits(model: onnx.ModelProto, images: np.ndarray) -> np.ndarray:
     model.graph.output.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, None))
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     return session.run([name], {session.get_inputs()[0].name: images})[0]
+
+
+def column_probs(spec: list, columns: int = 32, alphabet: str = PLATE["alphabet"]) -> np.ndarray:
+    """``(columns, len(alphabet))`` CTC column probabilities: each entry of ``spec`` a character
+    (0.99) or ``{character: probability}``; columns past ``spec`` are blank (``_``)."""
+    probs = np.full((columns, len(alphabet)), 1e-4)
+    for t in range(columns):
+        entry = spec[t] if t < len(spec) else "_"
+        for character, p in ({entry: 0.99} if isinstance(entry, str) else entry).items():
+            probs[t, alphabet.index(character)] = p
+    return probs / probs.sum(-1, keepdims=True)

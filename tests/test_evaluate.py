@@ -340,18 +340,14 @@ def test_region_readings_search_the_columns_where_the_slots_fit_no_format():
     format of the likely family, the CTC columns are searched (a last digit the greedy path
     dropped at the crop's edge is read)."""
     from plate_ocr_pipeline.pipelines.report.nodes import read_regions_with_keras
-    from tests.plate_model_helpers import PLATE
+    from tests.plate_model_helpers import PLATE, column_probs
 
     config = PlateConfig.from_dict(PLATE)
     alphabet = config.alphabet
     slots = np.full((1, config.max_plate_slots, len(alphabet)), 1e-4)
     for i, character in enumerate("ABC12".ljust(config.max_plate_slots, "_")):
         slots[0, i, alphabet.index(character)] = 1.0
-    columns = np.full((1, 16, len(alphabet)), 1e-4)
-    for t, entry in enumerate(list("_A_B_C_1_2_") + [{"_": 0.7, "3": 0.3}] + list("____")):
-        for character, p in ({entry: 1.0} if isinstance(entry, str) else entry).items():
-            columns[0, t, alphabet.index(character)] = p
-    columns /= columns.sum(-1, keepdims=True)
+    columns = column_probs(list("_A_B_C_1_2_") + [{"_": 0.7, "3": 0.3}], columns=16)[None]
     regions = np.array([[1.0, 0.0]])
 
     class Reader:

@@ -23,6 +23,7 @@ from plate_ocr_pipeline.core.plate_formats import (
     shipped_formats,
 )
 from plate_ocr_pipeline.synthetic.formats import REGION_FORMATS
+from tests.plate_model_helpers import column_probs
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_"
 SHIPPED_FAMILIES = {
@@ -305,17 +306,6 @@ def test_fit_slots_reads_the_characters_before_the_pad_slots():
 
 
 BLANK = ALPHABET.index("_")
-
-
-def column_probs(spec: list, columns: int = 32) -> np.ndarray:
-    """``(columns, 37)`` CTC column probabilities: each entry of ``spec`` a character (0.99)
-    or ``{character: probability}``; columns past ``spec`` are blank."""
-    probs = np.full((columns, len(ALPHABET)), 1e-4)
-    for t in range(columns):
-        entry = spec[t] if t < len(spec) else "_"
-        for character, p in ({entry: 0.99} if isinstance(entry, str) else entry).items():
-            probs[t, ALPHABET.index(character)] = p
-    return probs / probs.sum(-1, keepdims=True)
 
 
 def test_columns_that_fit_keep_the_greedy_reading_at_no_cost():
