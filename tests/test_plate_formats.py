@@ -192,6 +192,20 @@ def test_an_even_us_prior_keeps_the_raw_reading():
     assert (reading.text, reading.family) == ("0PJ120", "us")
 
 
+def test_a_us_reading_writes_its_letter_o_as_0_and_other_families_keep_it():
+    """US labels write the letter O as 0: a reader that tells the glyphs apart reads O, and a
+    reading the US wins is written as the US labels are. The same O stays on an old
+    Argentine plate, and a plate no family claims keeps the raw text."""
+    probs = slot_probs("OPJ120")
+    us = fit_formats(probs, ALPHABET, {"us": 0.9, "ar-old": 0.1})
+    assert (us.text, us.family, us.fits, us.changed) == ("0PJ120", "us", True, True)
+    assert fit_formats(probs, ALPHABET, {"us": 0.1, "ar-old": 0.9}).text == "OPJ120"
+    assert fit_formats(probs, ALPHABET, {}).text == "OPJ120"
+    # Through the search as well: an even hint, and no old Argentine format of 4 characters.
+    mixed = fit_formats(slot_probs("OP12"), ALPHABET, {"ar-old": 0.5, "us": 0.5})
+    assert (mixed.text, mixed.family) == ("0P12", "us")
+
+
 def test_a_two_row_pattern_fits_the_reading_of_both_rows():
     probs = slot_probs("382EMY")
     reading = fit_formats(probs, ALPHABET, {"old-moto": 1.0})

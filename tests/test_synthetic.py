@@ -213,13 +213,34 @@ def test_glyph_variants_change_only_the_chosen_characters():
     )
 
 
+def test_us_plates_draw_their_o_as_the_0_they_are_labelled():
+    """US labels write O as 0 and US fonts draw the two alike: with ``zero_for_o`` a US plate
+    draws its O as its 0, so a round O is never labelled 0. Other regions keep their O."""
+    from plate_ocr_pipeline.synthetic.renderer import SerialGlyphs
+
+    def draw(region, groups, glyphs):
+        return render_plate(np.random.default_rng(5), region, groups=groups, glyphs=glyphs)
+
+    zero = SerialGlyphs(zero_for_o=True)
+    with_o, label = draw("us", ["ABO", "120"], zero)
+    with_zero, zero_label = draw("us", ["AB0", "120"], zero)
+    assert label == zero_label == "AB0120"
+    np.testing.assert_array_equal(with_o, with_zero)
+    assert not np.array_equal(draw("us", ["ABO", "120"], SerialGlyphs())[0], with_zero)
+    letter, letter_label = draw("ar-old", ["ABO", "120"], zero)
+    assert letter_label == "ABO120"
+    assert not np.array_equal(letter, draw("ar-old", ["AB0", "120"], zero)[0])
+
+
 def test_glyph_odds_use_their_own_stream_and_a_bare_one_needs_a_serif_i():
     from plate_ocr_pipeline.synthetic.generate import render_planned
     from plate_ocr_pipeline.synthetic.renderer import SerialGlyphs
 
     # Every glyph variant but the serif face always or never: only plates that show one of
     # the characters they change look different (no stacked letters, which may show them too).
-    never = dict.fromkeys(["serif_i", "bar_one", "plate_w", "plate_q", "flipped_m_w"], 0.0)
+    never = dict.fromkeys(
+        ["serif_i", "bar_one", "plate_w", "plate_q", "flipped_m_w", "zero_for_o"], 0.0
+    )
     always = dict.fromkeys(never, 1.0)
     unstacked = {"stacked_odds": 0.0, "stacked_odds_short": 0.0}
     plans = plan_plates(30, {"us": 1}, seed=3)
@@ -231,7 +252,7 @@ def test_glyph_odds_use_their_own_stream_and_a_bare_one_needs_a_serif_i():
             render_planned(plan, 3, glyph_odds={**always, "serif_font": 0.0}, us_layout=unstacked),
         )
     }
-    assert changed and all(set(label) & set("I1WQ") for label in changed)
+    assert changed and all(set(label) & set("I1WQ0") for label in changed)
     assert len(changed) < len(plans)
     draws = [SerialGlyphs.draw(np.random.default_rng(i), 0.5, 0.5, 0.5, 0.5) for i in range(200)]
     assert all(g.serif_i for g in draws if g.bar_one)
@@ -246,7 +267,7 @@ def test_glyph_odds_use_their_own_stream_and_a_bare_one_needs_a_serif_i():
     halves = [SerialGlyphs.draw(np.random.default_rng(i), **half) for i in range(200)]
     assert 60 < sum(g.serif_font for g in halves) < 140
     assert 60 < sum(g.flipped_m_w for g in halves) < 140
-    for variant in ("serif_i", "plate_w", "plate_q", "serif_font", "flipped_m_w"):
+    for variant in ("serif_i", "plate_w", "plate_q", "serif_font", "flipped_m_w", "zero_for_o"):
         for odds in (0.0, 1.0):
             changed = [
                 SerialGlyphs.draw(np.random.default_rng(i), **{**half, variant: odds})

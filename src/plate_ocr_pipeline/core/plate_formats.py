@@ -40,6 +40,10 @@ _LOG_FLOOR = np.log(1e-12)
 # A format may overrule the model only where the model gave the format's reading at least
 # 1/1000 of its own reading's probability (ln 1000 nats): a sure character is never replaced.
 DEFAULT_MAX_COST = float(np.log(1000.0))
+# Families whose labels write the letter O as the digit 0 (US ground truth: US plate fonts draw
+# the two alike). The model reads the glyph; a reading of such a family is written as its
+# labels are.
+ZERO_FOR_O_FAMILIES = frozenset({"us"})
 
 
 @dataclass(frozen=True)
@@ -153,7 +157,8 @@ def fit_formats(
     # The likeliest family reading the raw text scores what no other candidate can beat: the
     # common case (a US plate, or a plate that already fits its region) needs no search.
     if order and order[0] not in formats:
-        return FormatReading(raw, raw_probs.astype(np.float32), order[0], None, True, False)
+        text = written_as_labelled(raw, order[0])
+        return FormatReading(text, raw_probs.astype(np.float32), order[0], None, True, text != raw)
     log_probs = np.maximum(np.log(np.maximum(char_probs, 1e-300)), _LOG_FLOOR)
     raw_score = float(log_probs[positions, best_index].sum())
     if order:
@@ -200,7 +205,13 @@ def _chosen_reading(
     if best is None or (best[4] is None and best[3] not in likeliest):
         return FormatReading(raw, raw_probs.astype(np.float32), None, None, False, False)
     _, text, probs, family, pattern = best
+    text = written_as_labelled(text, family)
     return FormatReading(text, probs.astype(np.float32), family, pattern, True, text != raw)
+
+
+def written_as_labelled(text: str, family: str | None) -> str:
+    """``text`` as ``family``'s labels write it: ``O`` as ``0`` for the US."""
+    return text.replace("O", "0") if family in ZERO_FOR_O_FAMILIES else text
 
 
 def fit_slots(

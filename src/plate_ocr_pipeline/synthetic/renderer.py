@@ -34,7 +34,7 @@ DEFAULT_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_"
 
 # Raised whenever a change to the drawing code changes the pixels of some plate: it is part of
 # the rendered set's fingerprint, so a set on disk drawn by older code is rendered again.
-RENDERER_VERSION = 3
+RENDERER_VERSION = 4
 
 # Plate size in plate coordinates (width, height) per family; aspect = w / h.
 PLATE_SIZES: dict[str, tuple[int, int]] = {
@@ -173,6 +173,10 @@ class SerialGlyphs:
     plate_q: bool = False  # Q as the 0 with a short tail across its lower right
     serif_font: bool = False  # the serial in a serif face (Virginia), not a sans one
     flipped_m_w: bool = False  # W as the font's M upside down (wins over plate_w)
+    # O drawn as the font's 0 where the region's label writes 0 for O (the US: its plate fonts
+    # draw the two alike). Otherwise a round O labelled 0 teaches the reader to read every
+    # region's O as 0.
+    zero_for_o: bool = False
 
     @classmethod
     def draw(
@@ -184,13 +188,14 @@ class SerialGlyphs:
         plate_q: float = 0.4,
         serif_font: float = 0.15,
         flipped_m_w: float = 0.6,
+        zero_for_o: float = 1.0,
     ) -> SerialGlyphs:
         """Variants with the given odds (``bar_one``: share of serif-I plates with a bare 1);
         the defaults are conf/base's ``synthesize.serial_glyphs``."""
         # One draw per variant whatever the odds, so changing the odds of one variant leaves
         # the others of every plate as they were.
-        odds = (serif_i, bar_one, plate_w, plate_q, serif_font, flipped_m_w)
-        serif, bare, w, q, roman, flipped = rng.random(len(odds)) < odds
+        odds = (serif_i, bar_one, plate_w, plate_q, serif_font, flipped_m_w, zero_for_o)
+        serif, bare, w, q, roman, flipped, zero = rng.random(len(odds)) < odds
         return cls(
             serif_i=bool(serif),
             bar_one=bool(serif and bare),
@@ -198,6 +203,7 @@ class SerialGlyphs:
             plate_q=bool(q),
             serif_font=bool(roman),
             flipped_m_w=bool(flipped),
+            zero_for_o=bool(zero),
         )
 
 
@@ -1682,6 +1688,9 @@ def render_plate(
         groups, label = sample_text(rng, region, max_plate_slots, alphabet.replace(pad_char, ""))
     else:
         label = groups_to_label(list(groups), region)
+    label_map = REGION_FORMATS[region].label_map
+    if res.glyphs.zero_for_o and label_map.get("O") == "0":
+        groups = [group.replace("O", "0") for group in groups]
     if width is None:
         width = 320
     if height is None:

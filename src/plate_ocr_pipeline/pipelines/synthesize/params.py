@@ -45,6 +45,12 @@ class SerialGlyphOdds(BaseModel):
     flipped_m_w: float = Field(
         _GLYPH_ODDS["flipped_m_w"], ge=0, le=1, description="share of plates whose W is M flipped"
     )
+    zero_for_o: float = Field(
+        _GLYPH_ODDS["zero_for_o"],
+        ge=0,
+        le=1,
+        description="share of plates labelled 0 for O (US) that draw O as their 0",
+    )
 
 
 def _share_range(v: tuple[float, float], name: str) -> tuple[float, float]:
