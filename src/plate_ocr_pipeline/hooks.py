@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from plate_ocr_pipeline import pipelines as pipelines_package
 from plate_ocr_pipeline.core.plate_config import PlateConfig
+from plate_ocr_pipeline.training.backend import prefer_keras_backend
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +112,9 @@ class ParameterValidationHook:
         params = parameters.get("parameters", {})
         validate_parameters(params)
         logger.info("Parameters validated: %s", ", ".join(sorted(params)))
+        train = params.get("train")
+        if isinstance(train, Mapping) and train.get("backend"):
+            prefer_keras_backend(train["backend"])  # before any node imports Keras
 
     @hook_impl(tryfirst=True)
     def before_pipeline_run(self, run_params, pipeline, catalog) -> None:

@@ -34,7 +34,7 @@ DEFAULT_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_"
 
 # Raised whenever a change to the drawing code changes the pixels of some plate: it is part of
 # the rendered set's fingerprint, so a set on disk drawn by older code is rendered again.
-RENDERER_VERSION = 4
+RENDERER_VERSION = 3
 
 # Plate size in plate coordinates (width, height) per family; aspect = w / h.
 PLATE_SIZES: dict[str, tuple[int, int]] = {
@@ -188,7 +188,7 @@ class SerialGlyphs:
         plate_q: float = 0.4,
         serif_font: float = 0.15,
         flipped_m_w: float = 0.6,
-        zero_for_o: float = 1.0,
+        zero_for_o: float = 0.0,
     ) -> SerialGlyphs:
         """Variants with the given odds (``bar_one``: share of serif-I plates with a bare 1);
         the defaults are conf/base's ``synthesize.serial_glyphs``."""

@@ -107,10 +107,12 @@ def train_model(
 ) -> tuple[Any, pd.DataFrame]:
     """Fit on the train split, monitoring the val split (``training.trainer``); returns the
     model and the per-epoch history table."""
+    from plate_ocr_pipeline.training.backend import require_keras_backend
     from plate_ocr_pipeline.training.params import TrainParams
     from plate_ocr_pipeline.training.trainer import train_plate_model
 
     params = TrainParams.model_validate(train)
+    require_keras_backend(params.backend)
     fit, val = select_split(model_input, "train"), select_split(model_input, "val")
     model, history = train_plate_model(
         (fit["images"], fit["plate_text"]),
