@@ -124,8 +124,8 @@ def child(folder: Path) -> None:
     parity_images = np.concatenate([model_input["images"], random_crops])
     runs = {}
     for lines in TEXT_LINES:
-        params = quick_train_params(model={**CTC_KNOBS, "text_lines": lines},
-                                    augmentation=False, seed=lines)  # fmt: skip
+        params = quick_train_params(model={**CTC_KNOBS, "text_lines": lines}, augmentation=False,
+                                    seed=lines, backend=keras.backend.backend())  # fmt: skip
         model, history = fit(model_input, None, DEFAULT_PLATE, **params)
         if (
             lines == TEXT_LINES[0]

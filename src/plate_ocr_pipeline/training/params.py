@@ -83,8 +83,9 @@ class TrainParams(BaseModel):
     # mixed_bfloat16: bf16 compute with float32 weights (faster on CPUs with AVX-512 BF16);
     # the logits and what follows stay float32, and the model returned is a float32 copy.
     precision: Literal["float32", "mixed_bfloat16"] = "float32"
-    # The Keras backend a `kedro run` trains on (set before Keras loads; training/backend.py).
-    backend: Literal["tensorflow", "jax", "torch"] = "tensorflow"
+    # The Keras backend a `kedro run` trains on (set before Keras loads; training/backend.py);
+    # None: whatever Keras loaded (KERAS_BACKEND).
+    backend: Literal["tensorflow", "jax", "torch"] | None = None
     verbose: Literal[0, 1, 2] = 2
     # A log line every this many steps (loss, samples/s, time left); null: only per epoch.
     progress_every_steps: int | None = Field(default=200, ge=1)

@@ -112,7 +112,8 @@ def train_model(
     from plate_ocr_pipeline.training.trainer import train_plate_model
 
     params = TrainParams.model_validate(train)
-    require_keras_backend(params.backend)
+    if params.backend is not None:
+        require_keras_backend(params.backend)
     fit, val = select_split(model_input, "train"), select_split(model_input, "val")
     model, history = train_plate_model(
         (fit["images"], fit["plate_text"]),
