@@ -44,8 +44,10 @@ def test_the_recipe_backend_wins_over_the_environment_before_keras_loads():
     assert _backend_in_child({"epochs": 1}, "jax") == "jax"
 
 
-def test_a_training_run_on_another_loaded_backend_fails_naming_both():
+def test_a_training_run_on_another_loaded_backend_fails_naming_both(plate_params):
     import keras
+
+    from tests.test_train_pipeline import fit, quick_train_params
 
     running = keras.backend.backend()
     other = "jax" if running != "jax" else "tensorflow"
@@ -53,8 +55,9 @@ def test_a_training_run_on_another_loaded_backend_fails_naming_both():
     prefer_keras_backend(other)  # Keras is loaded: nothing changes
     assert os.environ.get("KERAS_BACKEND") == before
     require_keras_backend(running)
+    # The train node checks before it fits anything (the data is never looked at).
     with pytest.raises(RuntimeError, match=f"train.backend is '{other}'.*runs on '{running}'"):
-        require_keras_backend(other)
+        fit({}, None, plate_params, **quick_train_params(backend=other))
     with pytest.raises(ValueError, match="unknown Keras backend 'jaxx'"):
         prefer_keras_backend("jaxx")
 

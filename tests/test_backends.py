@@ -125,7 +125,7 @@ def child(folder: Path) -> None:
     runs = {}
     for lines in TEXT_LINES:
         params = quick_train_params(model={**CTC_KNOBS, "text_lines": lines}, augmentation=False,
-                                    seed=lines, backend=keras.backend.backend())  # fmt: skip
+                                    seed=lines, backend=os.environ["KERAS_BACKEND"])  # fmt: skip
         model, history = fit(model_input, None, DEFAULT_PLATE, **params)
         if (
             lines == TEXT_LINES[0]

@@ -204,6 +204,19 @@ def test_a_us_reading_writes_its_letter_o_as_0_and_other_families_keep_it():
     # Through the search as well: an even hint, and no old Argentine format of 4 characters.
     mixed = fit_formats(slot_probs("OP12"), ALPHABET, {"ar-old": 0.5, "us": 0.5})
     assert (mixed.text, mixed.family) == ("0P12", "us")
+    # An even hint reads the same whatever its order: the fitting format family first.
+    for hint in ({"us": 0.5, "ar-old": 0.5}, {"ar-old": 0.5, "us": 0.5}):
+        reading = fit_formats(probs, ALPHABET, hint)
+        assert (reading.text, reading.family) == ("OPJ120", "ar-old")
+        columns = column_probs(list("O_P_J_1_2_0"), alphabet=ALPHABET)
+        assert fit_columns(columns, ALPHABET, len(ALPHABET) - 1, hint).text == "OPJ120"
+
+
+def test_the_families_written_o_as_0_are_those_whose_labels_write_it():
+    from plate_ocr_pipeline.core.plate_formats import ZERO_FOR_O_FAMILIES
+
+    labelled = {fmt.family for fmt in REGION_FORMATS.values() if fmt.label_map.get("O") == "0"}
+    assert labelled == ZERO_FOR_O_FAMILIES
 
 
 def test_a_two_row_pattern_fits_the_reading_of_both_rows():

@@ -37,7 +37,8 @@ def train_params_of(env: str) -> dict:
 def quick_train_params(**overrides) -> dict:
     # conf/quick overrides sizes only; the rest comes from conf/base (soft merge).
     params = train_params_of("quick")
-    params.update({"verbose": 0}, **overrides)
+    # backend None: whatever Keras loaded in this process (KERAS_BACKEND of the test run).
+    params.update({"verbose": 0, "backend": None}, **overrides)
     return params
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import logging
 import pkgutil
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from plate_ocr_pipeline import pipelines as pipelines_package
 from plate_ocr_pipeline.core.plate_config import PlateConfig
-from plate_ocr_pipeline.training.backend import prefer_keras_backend
+from plate_ocr_pipeline.training.backend import prefer_keras_backend, require_keras_backend
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +89,16 @@ def check_starting_model(pipeline, catalog) -> None:
         )
 
 
+def check_keras_backend(pipeline, catalog) -> None:
+    """A run that trains in a process where Keras already runs on another backend than
+    ``train.backend`` (a notebook) fails before rendering anything."""
+    if "params:train" not in pipeline.inputs() or "keras" not in sys.modules:
+        return
+    train = catalog.load("params:train")
+    if isinstance(train, Mapping) and train.get("backend"):
+        require_keras_backend(train["backend"])
+
+
 def check_augmentation_pipeline(pipeline, catalog) -> None:
     """A run that augments builds the catalog's ``augmentation_pipeline`` (strictly) before
     any node, so that a bad augmentation YAML fails before ingest decodes every image."""
@@ -119,4 +130,5 @@ class ParameterValidationHook:
     @hook_impl(tryfirst=True)
     def before_pipeline_run(self, run_params, pipeline, catalog) -> None:
         check_starting_model(pipeline, catalog)
+        check_keras_backend(pipeline, catalog)
         check_augmentation_pipeline(pipeline, catalog)

@@ -9,7 +9,7 @@ the alphabet) and the probabilities of each family (the model's region output, o
 hint), :func:`fit_formats` scores every reading that keeps the read length and fits a pattern:
 ``log P(family) + sum log P(character)``, each position taking its most probable allowed
 character. Families without formats (the US: its formats are many and loose) are scored with
-the raw reading. A format's reading is a candidate only if it costs at most ``max_cost`` nats of
+the raw reading, written as their labels write it (the US: O as 0). A format's reading is a candidate only if it costs at most ``max_cost`` nats of
 character log-probability against the raw reading (the model was not sure of what it
 replaces). The best candidate wins; when the winner is a family without formats that the
 region output did not rank first (no format of the likely region fits well), or there is no
@@ -153,7 +153,7 @@ def fit_formats(
     raw = "".join(alphabet[i] for i in best_index)
     raw_probs = char_probs[positions, best_index]
     usable = {f: float(p) for f, p in family_probs.items() if p > 0}  # not zero, not NaN
-    order = sorted(usable, key=usable.__getitem__, reverse=True)
+    order = _likeliest_first(usable, formats)
     # The likeliest family reading the raw text scores what no other candidate can beat: the
     # common case (a US plate, or a plate that already fits its region) needs no search.
     if order and order[0] not in formats:
@@ -207,6 +207,14 @@ def _chosen_reading(
     _, text, probs, family, pattern = best
     text = written_as_labelled(text, family)
     return FormatReading(text, probs.astype(np.float32), family, pattern, True, text != raw)
+
+
+def _likeliest_first(
+    usable: Mapping[str, float], formats: Mapping[str, FamilyFormats]
+) -> list[str]:
+    """Families by probability; among equally likely ones (a hint), those with formats first,
+    so that a reading fitting one of them does not depend on the hint's order."""
+    return sorted(usable, key=lambda family: (-usable[family], family not in formats))
 
 
 def written_as_labelled(text: str, family: str | None) -> str:
@@ -429,7 +437,7 @@ def fit_columns(
     # every family and length at once.
     order: list[tuple[float, str]] = []
     sure = -np.inf  # the best score a family without formats already gives
-    for family in sorted(usable, key=usable.__getitem__, reverse=True):
+    for family in _likeliest_first(usable, formats):
         prior = float(np.log(usable[family]))
         if prior < top_prior - max_cost:
             break  # families a thousand times less likely than the first are not searched

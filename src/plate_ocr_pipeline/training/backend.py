@@ -7,10 +7,13 @@ loaded, and the train node checks with :func:`require_keras_backend` that Keras 
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
-KERAS_BACKENDS = ("tensorflow", "jax", "torch")
+from plate_ocr_pipeline.training.params import KERAS_BACKENDS
+
+logger = logging.getLogger(__name__)
 
 
 def prefer_keras_backend(backend: str) -> None:
@@ -19,8 +22,13 @@ def prefer_keras_backend(backend: str) -> None:
     tells a training run that it runs on another one."""
     if backend not in KERAS_BACKENDS:
         raise ValueError(f"unknown Keras backend {backend!r}; known: {', '.join(KERAS_BACKENDS)}")
-    if "keras" not in sys.modules:
-        os.environ["KERAS_BACKEND"] = backend
+    if "keras" in sys.modules:
+        return
+    chosen = os.environ.get("KERAS_BACKEND")
+    if chosen and chosen != backend:
+        logger.warning("KERAS_BACKEND=%s ignored: train.backend is %s", chosen, backend)
+    os.environ["KERAS_BACKEND"] = backend
+    logger.info("Keras backend: %s (train.backend)", backend)
 
 
 def require_keras_backend(backend: str) -> None:

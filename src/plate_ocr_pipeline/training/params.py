@@ -3,9 +3,12 @@ a run starts, so a typo fails before any plate is rendered."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+KerasBackend = Literal["tensorflow", "jax", "torch"]
+KERAS_BACKENDS: tuple[str, ...] = get_args(KerasBackend)
 
 
 class ModelParams(BaseModel):
@@ -85,7 +88,7 @@ class TrainParams(BaseModel):
     precision: Literal["float32", "mixed_bfloat16"] = "float32"
     # The Keras backend a `kedro run` trains on (set before Keras loads; training/backend.py);
     # None: whatever Keras loaded (KERAS_BACKEND).
-    backend: Literal["tensorflow", "jax", "torch"] | None = None
+    backend: KerasBackend | None = None
     verbose: Literal[0, 1, 2] = 2
     # A log line every this many steps (loss, samples/s, time left); null: only per epoch.
     progress_every_steps: int | None = Field(default=200, ge=1)

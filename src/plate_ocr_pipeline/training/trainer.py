@@ -250,6 +250,11 @@ def train_plate_model(
     )
     if params.precision == "float32":
         del recipe["precision"]  # so that checkpoints written before the option still resume
+    # The backend Keras runs on, whatever named it; TensorFlow left out, as every checkpoint
+    # written before train.backend trained on it.
+    del recipe["backend"]
+    if keras.backend.backend() != "tensorflow":
+        recipe["keras_backend"] = keras.backend.backend()
     recipe["plate"] = config.to_dict()
     recipe["starting_model"] = None if starting_model is None else starting_model.name
     fingerprint = run_fingerprint(recipe, {"images": images, "plate_text": np.asarray(texts)})

@@ -153,6 +153,9 @@ class SynthesizeParams(BaseModel):
         drawn = self.model_dump(
             mode="json", exclude={"num_workers", "gallery_per_region", "render"}
         )
+        if drawn["serial_glyphs"]["zero_for_o"] == 0:
+            # Renderings made before the option drew every O as an O: they stay valid.
+            del drawn["serial_glyphs"]["zero_for_o"]
         text = json.dumps(
             {"synthesize": drawn, "plate": plate or {}, "renderer": RENDERER_VERSION},
             sort_keys=True,
