@@ -9,11 +9,12 @@ the alphabet) and the probabilities of each family (the model's region output, o
 hint), :func:`fit_formats` scores every reading that keeps the read length and fits a pattern:
 ``log P(family) + sum log P(character)``, each position taking its most probable allowed
 character. Families without formats (the US: its formats are many and loose) are scored with
-the raw reading, written as their labels write it (the US: O as 0). A format's reading is a candidate only if it costs at most ``max_cost`` nats of
-character log-probability against the raw reading (the model was not sure of what it
-replaces). The best candidate wins; when the winner is a family without formats that the
-region output did not rank first (no format of the likely region fits well), or there is no
-candidate at all, the raw text is kept and flagged ``fits=False``. Plain numpy: the recognizer runs it on every plate.
+the raw reading, written as their labels write it (the US: O as 0). A format's reading is a
+candidate only if it costs at most ``max_cost`` nats of character log-probability against the
+raw reading (the model was not sure of what it replaces). The best candidate wins; when the
+winner is a family without formats that the region output did not rank first (no format of the
+likely region fits well), or there is no candidate at all, the raw text is kept and flagged
+``fits=False``. Plain numpy: the recognizer runs it on every plate.
 
 When no format of the read length fits and the model gives its CTC column probabilities,
 :func:`fit_columns` looks for the most probable column path that fits a format of any length
