@@ -232,6 +232,40 @@ def test_us_plates_draw_their_o_as_the_0_they_are_labelled():
     assert not np.array_equal(letter, draw("ar-old", ["AB0", "120"], zero)[0])
 
 
+def test_glyph_variants_may_be_kept_to_the_families_whose_fonts_draw_them():
+    """``serial_glyphs.families: [us]`` keeps the US plate-font variants (serif I, bare 1,
+    flipped-M W, ...) off other plates, which then draw their font's own glyphs; US plates
+    render as before. A family that does not exist fails when the parameters are read."""
+    from plate_ocr_pipeline.pipelines.synthesize.params import SynthesizeParams
+    from plate_ocr_pipeline.synthetic.generate import render_planned
+
+    always = dict.fromkeys(
+        ["serif_i", "bar_one", "plate_w", "plate_q", "serif_font", "flipped_m_w"], 1.0
+    )
+    never = dict.fromkeys(always, 0.0)
+    plans = plan_plates(12, {"us": 1, "ar-old": 1, "eu-de": 1}, seed=4)
+    assert {plan.region for plan in plans} == {"us", "ar-old", "eu-de"}
+    for plan in plans:
+        us_only = render_planned(plan, 4, glyph_odds={**always, "families": ["us"]})
+        expected = always if plan.region == "us" else never
+        np.testing.assert_array_equal(us_only, render_planned(plan, 4, glyph_odds=expected))
+    # Plates that show a changed character differ from their every-family rendering.
+    shown = [p for p in plans if p.region != "us" and set("".join(p.groups)) & set("I1WQ")]
+    assert shown and all(
+        not np.array_equal(
+            render_planned(p, 4, glyph_odds={**always, "families": ["us"]}),
+            render_planned(p, 4, glyph_odds=always),
+        )
+        for p in shown
+    )
+    everywhere = SynthesizeParams()
+    assert everywhere.serial_glyphs.families is None
+    us_only_params = SynthesizeParams(serial_glyphs={"families": ["us"]})
+    assert us_only_params.fingerprint() != everywhere.fingerprint()
+    with pytest.raises(ValueError, match="usa"):
+        SynthesizeParams(serial_glyphs={"families": ["usa"]})
+
+
 def test_glyph_odds_use_their_own_stream_and_a_bare_one_needs_a_serif_i():
     from plate_ocr_pipeline.synthetic.generate import render_planned
     from plate_ocr_pipeline.synthetic.renderer import SerialGlyphs

@@ -33,6 +33,9 @@ from .renderer import (
 )
 
 REPEAT_ODDS = 0.3  # share of US plates with a run of one repeated character (conf/base's)
+# Plate families whose serials take the glyph variants of ``SerialGlyphs`` (None: every
+# family; conf/base's ``synthesize.serial_glyphs.families``).
+GLYPH_FAMILIES: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -137,10 +140,16 @@ def render_planned(
     """Render the image of one planned plate (uint8 RGB, plan.height x plan.width).
 
     ``glyph_odds`` (``{"serif_i": p, "bar_one": q, ...}``) override the odds of
-    ``SerialGlyphs.draw``, ``us_layout`` the fields of ``UsLayout``; unset ones keep their
-    defaults (conf/base's)."""
+    ``SerialGlyphs.draw`` (and ``"families"`` the plate families that take the variants),
+    ``us_layout`` the fields of ``UsLayout``; unset ones keep their defaults (conf/base's)."""
     rng = np.random.default_rng([seed, plan.index, 1])
-    glyphs = SerialGlyphs.draw(np.random.default_rng([seed, plan.index, 2]), **(glyph_odds or {}))
+    odds = dict(glyph_odds or {})
+    families = odds.pop("families", GLYPH_FAMILIES)
+    # Drawn for every plate, so the variants of the families that take them do not depend on
+    # which other families do.
+    glyphs = SerialGlyphs.draw(np.random.default_rng([seed, plan.index, 2]), **odds)
+    if families is not None and REGION_FORMATS[plan.region].family not in families:
+        glyphs = SerialGlyphs()
     image, _ = render_plate(
         rng,
         plan.region,

@@ -10,8 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from plate_ocr_pipeline.synthetic.formats import DEFAULT_REGION_WEIGHTS, REGIONS
-from plate_ocr_pipeline.synthetic.generate import REPEAT_ODDS
+from plate_ocr_pipeline.synthetic.formats import DEFAULT_REGION_WEIGHTS, REGION_FORMATS, REGIONS
+from plate_ocr_pipeline.synthetic.generate import GLYPH_FAMILIES, REPEAT_ODDS
 from plate_ocr_pipeline.synthetic.renderer import RENDERER_VERSION, SerialGlyphs, UsLayout
 
 _LAYOUT = UsLayout()  # the renderer's defaults are the schema's
@@ -51,6 +51,24 @@ class SerialGlyphOdds(BaseModel):
         le=1,
         description="share of plates labelled 0 for O (US) that draw O as their 0",
     )
+    families: list[str] | None = Field(
+        None if GLYPH_FAMILIES is None else list(GLYPH_FAMILIES),
+        description="plate families whose serials take these variants (null: every family)",
+    )
+
+    @field_validator("families")
+    @classmethod
+    def _known_families(cls, v: list[str] | None) -> list[str] | None:
+        if v is None:
+            return v
+        known = sorted({region.family for region in REGION_FORMATS.values()})
+        unknown = sorted(set(v) - set(known))
+        if unknown:
+            raise ValueError(
+                f"synthesize.serial_glyphs.families: unknown {unknown}; "
+                f"known: {', '.join(known)} (or null for every family)"
+            )
+        return v
 
 
 def _share_range(v: tuple[float, float], name: str) -> tuple[float, float]:
@@ -156,6 +174,9 @@ class SynthesizeParams(BaseModel):
         if drawn["serial_glyphs"]["zero_for_o"] == 0:
             # Renderings made before the option drew every O as an O: they stay valid.
             del drawn["serial_glyphs"]["zero_for_o"]
+        if drawn["serial_glyphs"]["families"] is None:
+            # The same: renderings made before it gave every family the variants.
+            del drawn["serial_glyphs"]["families"]
         text = json.dumps(
             {"synthesize": drawn, "plate": plate or {}, "renderer": RENDERER_VERSION},
             sort_keys=True,
