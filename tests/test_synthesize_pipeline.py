@@ -135,7 +135,7 @@ def test_the_renderers_defaults_are_the_conf_base_recipe():
 
     from plate_ocr_pipeline.settings import CONFIG_LOADER_ARGS
     from plate_ocr_pipeline.synthetic import DEFAULT_REGION_WEIGHTS
-    from plate_ocr_pipeline.synthetic.generate import REPEAT_ODDS
+    from plate_ocr_pipeline.synthetic.generate import GLYPH_FAMILIES, REPEAT_ODDS
     from plate_ocr_pipeline.synthetic.renderer import SerialGlyphs, UsLayout
     from tests.conftest import REPO_ROOT
 
@@ -143,9 +143,10 @@ def test_the_renderers_defaults_are_the_conf_base_recipe():
     recipe = SynthesizeParams.model_validate(base["synthesize"])
     assert recipe.us_layout.model_dump() == asdict(UsLayout())
     odds = inspect.signature(SerialGlyphs.draw).parameters
-    assert recipe.serial_glyphs.model_dump() == {
-        name: odds[name].default for name in recipe.serial_glyphs.model_dump()
-    }
+    glyphs = recipe.serial_glyphs.model_dump()
+    families = glyphs.pop("families")
+    assert glyphs == {name: odds[name].default for name in glyphs}
+    assert families == (None if GLYPH_FAMILIES is None else list(GLYPH_FAMILIES))
     assert recipe.repeat_odds == REPEAT_ODDS
     assert recipe.region_weights == DEFAULT_REGION_WEIGHTS
 

@@ -188,7 +188,7 @@ class SerialGlyphs:
         plate_q: float = 0.4,
         serif_font: float = 0.15,
         flipped_m_w: float = 0.6,
-        zero_for_o: float = 0.0,
+        zero_for_o: float = 1.0,
     ) -> SerialGlyphs:
         """Variants with the given odds (``bar_one``: share of serif-I plates with a bare 1);
         the defaults are conf/base's ``synthesize.serial_glyphs``."""
