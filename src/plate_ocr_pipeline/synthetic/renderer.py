@@ -1288,7 +1288,8 @@ def _br_style(style: SerialStyle) -> SerialStyle:
 def _ar_old_plate(rng, groups: list[str], res: Resources) -> np.ndarray:
     """Argentina 1995-2016: a wide white frame (ARGENTINA in light blue at the top, bolt
     holes, often a dealer's name at the bottom) round a black field filled by tall, narrow
-    white characters (the plates use the German FE face, condensed)."""
+    white characters, drawn in condensed open faces (one unsourced page names the German FE
+    face; docs/plate-regions.md)."""
     W, H = PLATE_SIZES["ar-old"]
     img = np.empty((H, W, 3), np.float32)
     img[:] = _jitter(rng, (236, 236, 232), 8) * rng.uniform(0.72, 1.0)  # dirt and shade
