@@ -8,7 +8,11 @@ import sys
 
 import pytest
 
-from plate_ocr_pipeline.training.backend import prefer_keras_backend, require_keras_backend
+from plate_ocr_pipeline.training.backend import (
+    prefer_keras_backend,
+    require_backend_installed,
+    require_keras_backend,
+)
 from tests.conftest import REPO_ROOT
 
 # The project hook, given the loaded parameters, then Keras imported as a node would.
@@ -67,3 +71,28 @@ def test_a_backend_typo_fails_at_start_naming_the_key(plate_params):
 
     with pytest.raises(ParameterError, match="train.backend"):
         validate_parameters({"plate": plate_params, "train": {"backend": "jaxx"}})
+
+
+def test_a_backend_that_is_not_installed_fails_at_start_naming_the_extra(monkeypatch):
+    import importlib.util
+
+    from kedro.io import DataCatalog, MemoryDataset
+    from kedro.pipeline import node, pipeline
+
+    from plate_ocr_pipeline import hooks
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a)
+    )
+    with pytest.raises(ModuleNotFoundError, match=r"train.backend is 'torch'.*\.\[torch\]"):
+        require_backend_installed("torch")
+    require_backend_installed("tensorflow")
+    # The hook checks it before a pipeline that trains runs, when Keras is not loaded yet.
+    monkeypatch.delitem(sys.modules, "keras", raising=False)
+    catalog = DataCatalog({"params:train": MemoryDataset({"backend": "torch"})})
+    trains = pipeline([node(lambda train: train, "params:train", "out")])
+    with pytest.raises(ModuleNotFoundError, match="torch"):
+        hooks.check_keras_backend(trains, catalog)
+    reads = pipeline([node(lambda x: x, "images", "texts")])
+    hooks.check_keras_backend(reads, catalog)  # does not train: nothing to check

@@ -236,8 +236,12 @@ def test_glyph_variants_may_be_kept_to_the_families_whose_fonts_draw_them():
     """``serial_glyphs.families: [us]`` keeps the US plate-font variants (serif I, bare 1,
     flipped-M W, ...) off other plates, which then draw their font's own glyphs; US plates
     render as before. A family that does not exist fails when the parameters are read."""
+    import hashlib
+    import json
+
     from plate_ocr_pipeline.pipelines.synthesize.params import SynthesizeParams
     from plate_ocr_pipeline.synthetic.generate import render_planned
+    from plate_ocr_pipeline.synthetic.renderer import RENDERER_VERSION
 
     always = dict.fromkeys(
         ["serif_i", "bar_one", "plate_w", "plate_q", "serif_font", "flipped_m_w"], 1.0
@@ -258,11 +262,30 @@ def test_glyph_variants_may_be_kept_to_the_families_whose_fonts_draw_them():
         )
         for p in shown
     )
+    # The US labelling rule is no glyph variant: a US plate left out still draws O as its 0.
+    us_plan = next(plan for plan in plans if plan.region == "us")
+    np.testing.assert_array_equal(
+        render_planned(us_plan, 4, glyph_odds={**never, "zero_for_o": 1.0, "families": []}),
+        render_planned(us_plan, 4, glyph_odds={**never, "zero_for_o": 1.0}),
+    )
     everywhere = SynthesizeParams()
     assert everywhere.serial_glyphs.families is None
+    # null leaves the fingerprint of the sets rendered before the option was there.
+    dumped = everywhere.model_dump(
+        mode="json", exclude={"num_workers", "gallery_per_region", "render"}
+    )
+    del dumped["serial_glyphs"]["families"]
+    before = json.dumps(
+        {"synthesize": dumped, "plate": {}, "renderer": RENDERER_VERSION}, sort_keys=True
+    )
+    assert everywhere.fingerprint() == hashlib.sha256(before.encode()).hexdigest()
     us_only_params = SynthesizeParams(serial_glyphs={"families": ["us"]})
     assert us_only_params.fingerprint() != everywhere.fingerprint()
-    with pytest.raises(ValueError, match="usa"):
+    assert (
+        SynthesizeParams(serial_glyphs={"families": ["us", "eu", "us"]}).fingerprint()
+        == SynthesizeParams(serial_glyphs={"families": ["eu", "us"]}).fingerprint()
+    )
+    with pytest.raises(ValueError, match="usa.*not regions"):
         SynthesizeParams(serial_glyphs={"families": ["usa"]})
 
 

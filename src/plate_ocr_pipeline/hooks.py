@@ -15,7 +15,11 @@ from pydantic import BaseModel, ValidationError
 
 from plate_ocr_pipeline import pipelines as pipelines_package
 from plate_ocr_pipeline.core.plate_config import PlateConfig
-from plate_ocr_pipeline.training.backend import prefer_keras_backend, require_keras_backend
+from plate_ocr_pipeline.training.backend import (
+    prefer_keras_backend,
+    require_backend_installed,
+    require_keras_backend,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -90,13 +94,17 @@ def check_starting_model(pipeline, catalog) -> None:
 
 
 def check_keras_backend(pipeline, catalog) -> None:
-    """A run that trains in a process where Keras already runs on another backend than
-    ``train.backend`` (a notebook) fails before rendering anything."""
-    if "params:train" not in pipeline.inputs() or "keras" not in sys.modules:
+    """A run that trains fails before rendering anything when ``train.backend`` is not
+    installed, or when Keras in this process already runs on another backend (a notebook)."""
+    if "params:train" not in pipeline.inputs():
         return
     train = catalog.load("params:train")
-    if isinstance(train, Mapping) and train.get("backend"):
+    if not (isinstance(train, Mapping) and train.get("backend")):
+        return
+    if "keras" in sys.modules:
         require_keras_backend(train["backend"])
+    else:
+        require_backend_installed(train["backend"])
 
 
 def check_augmentation_pipeline(pipeline, catalog) -> None:

@@ -134,7 +134,7 @@ def render_planned(
     plan: PlatePlan,
     seed: int,
     fonts_dir: str | None = None,
-    glyph_odds: Mapping[str, float] | None = None,
+    glyph_odds: Mapping[str, Any] | None = None,
     us_layout: Mapping[str, Any] | None = None,
 ) -> np.ndarray:
     """Render the image of one planned plate (uint8 RGB, plan.height x plan.width).
@@ -149,7 +149,8 @@ def render_planned(
     # which other families do.
     glyphs = SerialGlyphs.draw(np.random.default_rng([seed, plan.index, 2]), **odds)
     if families is not None and REGION_FORMATS[plan.region].family not in families:
-        glyphs = SerialGlyphs()
+        # zero_for_o is the US labelling rule, not a font's glyph: it stays.
+        glyphs = SerialGlyphs(zero_for_o=glyphs.zero_for_o)
     image, _ = render_plate(
         rng,
         plan.region,
@@ -176,7 +177,7 @@ _WORKER: dict = {}
 def _init_worker(
     seed: int,
     fonts_dir: str | None,
-    glyph_odds: Mapping[str, float] | None,
+    glyph_odds: Mapping[str, Any] | None,
     us_layout: Mapping[str, Any] | None,
 ) -> None:
     _WORKER["seed"] = seed
@@ -215,7 +216,7 @@ def iter_rendered(
     fonts_dir: str | None = None,
     progress: bool = True,
     chunksize: int = 16,
-    glyph_odds: Mapping[str, float] | None = None,
+    glyph_odds: Mapping[str, Any] | None = None,
     us_layout: Mapping[str, Any] | None = None,
 ) -> Iterator[tuple[PlatePlan, np.ndarray]]:
     """Yield (plan, image) in plan order, rendered by ``num_workers`` processes (0/None: all)."""
@@ -273,7 +274,7 @@ def generate_plates(
     alphabet: str = DEFAULT_ALPHABET,
     pad_char: str = "_",
     progress: bool = False,
-    glyph_odds: Mapping[str, float] | None = None,
+    glyph_odds: Mapping[str, Any] | None = None,
     us_layout: Mapping[str, Any] | None = None,
     repeat_odds: float = REPEAT_ODDS,
 ) -> list[tuple[np.ndarray, str, str]]:
@@ -314,7 +315,7 @@ class OrderedRenderStream:
         seed: int,
         num_workers: int | None,
         fonts_dir: str | None,
-        glyph_odds: dict[str, float],
+        glyph_odds: dict[str, Any],
         us_layout: dict[str, Any],
     ) -> None:
         self._plans, self._seed = plans, seed

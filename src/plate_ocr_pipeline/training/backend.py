@@ -7,6 +7,7 @@ loaded, and the train node checks with :func:`require_keras_backend` that Keras 
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import sys
@@ -29,6 +30,21 @@ def prefer_keras_backend(backend: str) -> None:
         logger.warning("KERAS_BACKEND=%s ignored: train.backend is %s", chosen, backend)
     os.environ["KERAS_BACKEND"] = backend
     logger.info("Keras backend: %s (train.backend)", backend)
+
+
+# The pip extra that installs each backend's library.
+_BACKEND_EXTRAS = {"tensorflow": "train", "jax": "jax", "torch": "torch"}
+
+
+def require_backend_installed(backend: str) -> None:
+    """Fail, naming the extra to install, when ``backend``'s library is missing: at the start
+    of a run, not when the first node imports Keras."""
+    if importlib.util.find_spec(backend) is None:
+        raise ModuleNotFoundError(
+            f"train.backend is {backend!r}, but {backend} is not installed: "
+            f'pip install ".[{_BACKEND_EXTRAS.get(backend, backend)}]", or set train.backend '
+            "to an installed backend"
+        )
 
 
 def require_keras_backend(backend: str) -> None:

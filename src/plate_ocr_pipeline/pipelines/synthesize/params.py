@@ -65,10 +65,11 @@ class SerialGlyphOdds(BaseModel):
         unknown = sorted(set(v) - set(known))
         if unknown:
             raise ValueError(
-                f"synthesize.serial_glyphs.families: unknown {unknown}; "
-                f"known: {', '.join(known)} (or null for every family)"
+                f"synthesize.serial_glyphs.families: unknown {unknown}; plate families, not "
+                f"regions (e.g. region ar is in family mercosur): {', '.join(known)}, or null "
+                "for every family"
             )
-        return v
+        return sorted(set(v))  # the same set, the same fingerprint, in any order
 
 
 def _share_range(v: tuple[float, float], name: str) -> tuple[float, float]:
