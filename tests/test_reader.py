@@ -316,3 +316,40 @@ def test_the_exported_reader_matches_keras_and_the_recognizer_reads_its_regions(
 def test_unknown_regions_are_unlabelled():
     """ingest fills a missing region with "unknown": no family to learn."""
     assert region_family("unknown") == region_family("") == ""
+
+
+def test_a_region_head_may_read_the_crops_brightness_over_a_grid(config, model, images):
+    """``input_grid`` adds the mean brightness of each grid cell (0-1) to the head's
+    features; the reader built with it gives the head those features, and exports."""
+    from plate_ocr_pipeline.training.export import check_onnx_parity, export_onnx
+    from plate_ocr_pipeline.training.reader import feature_model
+
+    grid = (2, 4)
+    plain = feature_model(model).predict(images, verbose=0)
+    with_grid = feature_model(model, grid).predict(images, verbose=0)
+    assert with_grid.shape == (len(images), plain.shape[1] + 8)
+    np.testing.assert_allclose(with_grid[:, : plain.shape[1]], plain, rtol=1e-6)
+    height, width = config.img_height, config.img_width
+    cells = images[..., 0].reshape(len(images), 2, height // 2, 4, width // 4).mean(axis=(2, 4))
+    np.testing.assert_allclose(with_grid[:, -8:], cells.reshape(len(images), 8) / 255, atol=1e-5)
+
+    head, families, _ = fit_region_head(
+        model, (images, REGIONS), (images[:4], REGIONS[:4]), epochs=1, input_grid=grid
+    )
+    assert head.input_shape == (None, plain.shape[1] + 8)
+    reader = build_reader(model, config, head=head, input_grid=grid)
+    _, region, _ = reader.predict(images, verbose=0)
+    np.testing.assert_allclose(region, head.predict(with_grid, verbose=0), atol=1e-5)
+    report = check_onnx_parity(reader, export_onnx(reader, config), images, 16, 1e-4)
+    assert report["passed"], report
+
+
+def test_a_bad_region_input_grid_fails_at_start_naming_the_key(plate_params):
+    from plate_ocr_pipeline.hooks import ParameterError, validate_parameters
+
+    for grid in ([0, 4], [4], "4x8"):
+        with pytest.raises(ParameterError, match="region_input_grid"):
+            validate_parameters(
+                {"plate": plate_params, "train": {"reader": {"region_input_grid": grid}}}
+            )
+    validate_parameters({"plate": plate_params, "train": {"reader": {"region_input_grid": [4, 8]}}})

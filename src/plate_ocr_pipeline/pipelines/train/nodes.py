@@ -159,6 +159,7 @@ def fit_reader(
             epochs=params.reader.region_epochs,
             seed=params.seed,
             augmentation=augmentation_transform if params.augmentation else None,
+            input_grid=params.reader.region_input_grid,
         )
         report.update(figures)
         report["region_families"] = families if head is not None else []
@@ -169,7 +170,10 @@ def fit_reader(
         )
         report.update(figures)
         report["temperature"] = temperature
-    return build_reader(trained_model, config, report["temperature"], head), report
+    reader = build_reader(
+        trained_model, config, report["temperature"], head, params.reader.region_input_grid
+    )
+    return reader, report
 
 
 def plot_training_curves(training_history: pd.DataFrame) -> Figure:
