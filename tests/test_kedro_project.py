@@ -150,7 +150,7 @@ def test_registry_lists_the_stages(kedro_project):
         timeout=300,
         check=True,
     ).stdout
-    for name in ("ingest", "train", "__default__"):
+    for name in ("ingest", "train", "reader", "__default__"):
         assert f"- {name}" in listed
 
 

@@ -244,6 +244,17 @@ def test_quick_environment_runs_end_to_end_from_a_fresh_clone(kedro_project):
     kedro_project("--env=quick", "--pipelines=synthesize")
     assert [p.stat().st_mtime_ns for p in rendered] == stamps  # nothing rendered again
 
+    # The reader alone, again on the trained model on disk: the same seeds give the same
+    # region head and temperature, and nothing is trained.
+    trained = data / "06_models/plate_ocr.keras"
+    trained_stamp, report = trained.stat().st_mtime_ns, (data / "08_reporting/train/reader.json")
+    first = json.loads(report.read_text())
+    exported = (data / "06_models/model.onnx").stat().st_mtime_ns
+    kedro_project("--env=quick", "--pipelines=reader")
+    assert trained.stat().st_mtime_ns == trained_stamp
+    assert json.loads(report.read_text()) == first
+    assert (data / "06_models/model.onnx").stat().st_mtime_ns != exported  # exported again
+
 
 RECIPE_ENVIRONMENTS = sorted(
     p.name for p in (REPO_ROOT / "conf").iterdir() if p.is_dir() and p.name not in ("base", "local")

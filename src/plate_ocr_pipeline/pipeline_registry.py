@@ -50,7 +50,8 @@ def register_pipelines() -> dict[str, Pipeline]:
     Kedro 1.7 imports only the packages named on the command line, so the chain imports its
     stages itself rather than relying on what ``find_pipelines`` returned. The fit alone, on
     the data already ingested, runs with ``kedro run --pipelines=train --tags=augment,train``
-    (the augmentation transform is kept in memory, so augment runs too).
+    (the augmentation transform is kept in memory, so augment runs too); ``reader`` fits the
+    region head and temperature again on the trained model on disk, and exports.
     """
     pipelines = find_pipelines(raise_errors=True)
     pipelines.pop("report", None)  # a template reused by evaluate and score, not a stage
