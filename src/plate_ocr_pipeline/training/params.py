@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 KerasBackend = Literal["tensorflow", "jax", "torch"]
 KERAS_BACKENDS: tuple[str, ...] = get_args(KerasBackend)
@@ -51,9 +51,6 @@ class ReaderParams(BaseModel):
     region_units: int = Field(default=64, ge=4)
     region_samples: int = Field(default=24000, ge=1)  # training crops, each augmented once
     region_epochs: int = Field(default=8, ge=1)
-    # [rows, columns]: the head also reads the crop's mean brightness over this grid (where
-    # the plate is dark or light); null: the OCR features alone.
-    region_input_grid: tuple[PositiveInt, PositiveInt] | None = None
     calibrate: bool = True  # temperature chosen on the val split
 
 

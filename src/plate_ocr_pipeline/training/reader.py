@@ -66,23 +66,9 @@ def families_of(regions: Sequence[str]) -> list[str]:
     return sorted({f for f in (region_family(r) for r in regions) if f})
 
 
-def _input_layout(model: keras.Model, grid: tuple[int, int]) -> Any:
-    """The crop's mean brightness (0-1) over a ``grid`` of cells: a black field in a white
-    frame or dark characters on a light plate tell families apart, where features trained to
-    read either polarity may not."""
-    height, width = model.input.shape[1:3]
-    rows, columns = min(grid[0], height), min(grid[1], width)
-    scaled = layers.Rescaling(1.0 / 255.0, name="region_input_scale")(model.input)
-    cells = layers.AveragePooling2D((height // rows, width // columns), name="region_input_grid")(
-        scaled
-    )
-    return layers.Flatten(name="region_input_layout")(cells)
-
-
-def _feature_tensors(model: keras.Model, input_grid: tuple[int, int] | None = None) -> list[Any]:
+def _feature_tensors(model: keras.Model) -> list[Any]:
     """Pooled features the region head reads: mean and max of the last 4-D map over its
-    positions and of each text-line layer over its columns; with ``input_grid``, the crop's
-    brightness over that grid too."""
+    positions and of each text-line layer over its columns."""
     maps = [layer for layer in model.layers if len(layer.output.shape) == 4]
     if not maps:
         raise ValueError(f"{model.name} has no convolutional map for a region head")
@@ -99,14 +85,12 @@ def _feature_tensors(model: keras.Model, input_grid: tuple[int, int] | None = No
     for index, line in enumerate(lines):
         pooled.append(layers.GlobalAveragePooling1D(name=f"region_line{index}_mean")(line))
         pooled.append(layers.GlobalMaxPooling1D(name=f"region_line{index}_max")(line))
-    if input_grid is not None:
-        pooled.append(_input_layout(model, input_grid))
     return pooled
 
 
-def feature_model(model: keras.Model, input_grid: tuple[int, int] | None = None) -> keras.Model:
+def feature_model(model: keras.Model) -> keras.Model:
     """``model``'s input to the region head's concatenated features (shared weights)."""
-    features = layers.Concatenate(name="region_features")(_feature_tensors(model, input_grid))
+    features = layers.Concatenate(name="region_features")(_feature_tensors(model))
     return keras.Model(model.input, features, name=f"{model.name}_region_features")
 
 
@@ -142,11 +126,9 @@ def fit_region_head(
     epochs: int = 8,
     seed: int = 0,
     augmentation: Any | None = None,
-    input_grid: tuple[int, int] | None = None,
 ) -> tuple[keras.Model | None, list[str], dict[str, float]]:
     """Train a region head on ``model``'s frozen features of up to ``samples`` training crops
-    (each augmented once, when ``augmentation`` is given) labelled by family; with
-    ``input_grid``, on the crops' brightness over that grid too.
+    (each augmented once, when ``augmentation`` is given) labelled by family.
 
     ``train``/``val`` are ``(images, regions)``. Returns the head (``None`` when the data
     has fewer than two families), the family names in output order, and a report with the
@@ -162,7 +144,7 @@ def fit_region_head(
     rng = np.random.default_rng(seed)
     chosen = np.sort(rng.permutation(keep)[:samples])
     index = {family: i for i, family in enumerate(families)}
-    extractor = feature_model(model, input_grid)
+    extractor = feature_model(model)
     features = _features(extractor, images[chosen], augmentation, seed)
     targets = np.array([index[f] for f in labels[chosen]])
 
@@ -265,12 +247,10 @@ def build_reader(
     config: PlateConfig,
     temperature: float = 1.0,
     head: keras.Model | None = None,
-    input_grid: tuple[int, int] | None = None,
 ) -> keras.Model:
     """One model with the outputs ``plate`` (slot probabilities of the logits divided by
-    ``temperature``) and, with a ``head``, ``region`` (family probabilities; ``input_grid`` as
-    the head was fitted with). A model without a CTC head keeps its own slot output (a
-    temperature needs column logits)."""
+    ``temperature``) and, with a ``head``, ``region`` (family probabilities). A model without
+    a CTC head keeps its own slot output (a temperature needs column logits)."""
     if has_ctc_head(model):
         logits = model.get_layer(COLUMN_LOGITS_LAYER).output
         if temperature != 1.0:
@@ -281,7 +261,7 @@ def build_reader(
     if head is None:
         reader = keras.Model(model.input, plate, name=f"{model.name}_reader")
     else:
-        region = head(feature_model(model, input_grid).output)
+        region = head(feature_model(model).output)
         region = layers.Identity(name=REGION_OUTPUT)(region)
         reader = keras.Model(model.input, [plate, region], name=f"{model.name}_reader")
     return with_columns_output(reader)

@@ -250,8 +250,6 @@ def train_plate_model(
     )
     if params.precision == "float32":
         del recipe["precision"]  # so that checkpoints written before the option still resume
-    if recipe["reader"]["region_input_grid"] is None:
-        del recipe["reader"]["region_input_grid"]  # the same, for the region head's input grid
     # The backend Keras runs on, whatever named it; TensorFlow left out, as every checkpoint
     # written before train.backend trained on it.
     del recipe["backend"]

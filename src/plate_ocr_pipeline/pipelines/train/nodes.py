@@ -159,7 +159,6 @@ def fit_reader(
             epochs=params.reader.region_epochs,
             seed=params.seed,
             augmentation=augmentation_transform if params.augmentation else None,
-            input_grid=params.reader.region_input_grid,
         )
         report.update(figures)
         report["region_families"] = families if head is not None else []
@@ -170,10 +169,7 @@ def fit_reader(
         )
         report.update(figures)
         report["temperature"] = temperature
-    reader = build_reader(
-        trained_model, config, report["temperature"], head, params.reader.region_input_grid
-    )
-    return reader, report
+    return build_reader(trained_model, config, report["temperature"], head), report
 
 
 def plot_training_curves(training_history: pd.DataFrame) -> Figure:
