@@ -30,6 +30,7 @@ from plate_ocr_pipeline.training.reader import (  # noqa: E402
     _column_logits,
     build_reader,
     families_of,
+    feature_model,
     fit_region_head,
     fit_temperature,
     greedy_ctc,
@@ -227,6 +228,20 @@ def test_rows_without_a_region_are_left_out_of_the_head_fit(model, images):
     assert head is not None
     assert families == families_of(regions)
     assert report["region_train_crops"] == int((regions != "").sum())
+
+
+@pytest.mark.parametrize(("balanced", "expected_us"), [(False, 0.75), (True, 0.5)])
+def test_a_balanced_region_head_carries_no_prior_from_the_mix(model, images, balanced, expected_us):
+    """One crop 16 times, 12 labelled us and 4 eu: the features cannot tell them apart, so
+    the head learns only the prior, the mix's 3:1 or, balanced, even odds."""
+    same = np.repeat(images[:1], 16, axis=0)
+    regions = np.array(["us-ca"] * 12 + ["eu-de"] * 4)
+    head, families, _ = fit_region_head(
+        model, (same, regions), (same, regions), epochs=60, balanced=balanced
+    )
+    probs = head.predict(feature_model(model).predict(same[:1], verbose=0), verbose=0)[0]
+    assert families == ["eu", "us"]
+    assert probs[1] == pytest.approx(expected_us, abs=0.05)
 
 
 # ------------------------------------------------------------------------------- reader

@@ -51,6 +51,7 @@ class ReaderParams(BaseModel):
     region_units: int = Field(default=64, ge=4)
     region_samples: int = Field(default=24000, ge=1)  # training crops, each augmented once
     region_epochs: int = Field(default=8, ge=1)
+    region_balanced: bool = False  # every family weighs the same, whatever its share of the data
     calibrate: bool = True  # temperature chosen on the val split
 
 

@@ -126,9 +126,14 @@ def fit_region_head(
     epochs: int = 8,
     seed: int = 0,
     augmentation: Any | None = None,
+    balanced: bool = False,
 ) -> tuple[keras.Model | None, list[str], dict[str, float]]:
     """Train a region head on ``model``'s frozen features of up to ``samples`` training crops
     (each augmented once, when ``augmentation`` is given) labelled by family.
+
+    ``balanced`` weighs each family's crops by the inverse of its share, so that every family
+    counts the same in the loss: the head then carries no prior from the training mix (a
+    family drawn four times as often is not four times likelier on an unsure crop).
 
     ``train``/``val`` are ``(images, regions)``. Returns the head (``None`` when the data
     has fewer than two families), the family names in output order, and a report with the
@@ -161,7 +166,19 @@ def fit_region_head(
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    head.fit(features, targets, batch_size=128, epochs=epochs, shuffle=True, verbose=0)
+    weights = None
+    if balanced:
+        counts = np.bincount(targets, minlength=len(families))
+        weights = {i: len(targets) / (len(families) * c) for i, c in enumerate(counts) if c}
+    head.fit(
+        features,
+        targets,
+        batch_size=128,
+        epochs=epochs,
+        shuffle=True,
+        verbose=0,
+        class_weight=weights,
+    )
     report: dict[str, float] = {
         "region_families": len(families),
         "region_train_crops": len(chosen),

@@ -157,6 +157,7 @@ def fit_reader(
             units=params.reader.region_units,
             samples=params.reader.region_samples,
             epochs=params.reader.region_epochs,
+            balanced=params.reader.region_balanced,
             seed=params.seed,
             augmentation=augmentation_transform if params.augmentation else None,
         )
