@@ -136,12 +136,13 @@ def test_the_renderers_defaults_are_the_conf_base_recipe():
     from plate_ocr_pipeline.settings import CONFIG_LOADER_ARGS
     from plate_ocr_pipeline.synthetic import DEFAULT_REGION_WEIGHTS
     from plate_ocr_pipeline.synthetic.generate import GLYPH_FAMILIES, REPEAT_ODDS
-    from plate_ocr_pipeline.synthetic.renderer import SerialGlyphs, UsLayout
+    from plate_ocr_pipeline.synthetic.renderer import ArOldLook, SerialGlyphs, UsLayout
     from tests.conftest import REPO_ROOT
 
     base = OmegaConfigLoader(str(REPO_ROOT / "conf"), **CONFIG_LOADER_ARGS)["parameters"]
     recipe = SynthesizeParams.model_validate(base["synthesize"])
     assert recipe.us_layout.model_dump() == asdict(UsLayout())
+    assert recipe.ar_old.model_dump() == asdict(ArOldLook())
     odds = inspect.signature(SerialGlyphs.draw).parameters
     glyphs = recipe.serial_glyphs.model_dump()
     families = glyphs.pop("families")
@@ -165,6 +166,10 @@ def test_the_renderers_defaults_are_the_conf_base_recipe():
         ({"us_layout": {"serial_height": [0.4, 1.2]}}, "us_layout.serial_height"),
         ({"us_layout": {"stacked_odds_short": -0.1}}, "stacked_odds_short"),
         ({"repeat_odds": 1.2}, "repeat_odds"),
+        ({"ar_old": {"rim_odds": 2}}, "rim_odds"),
+        ({"ar_old": {"xscale": [0.9, 0.7]}}, "ar_old.xscale"),
+        ({"ar_old": {"serial_height": [0.5, 1.1]}}, "ar_old.serial_height"),
+        ({"ar_old": {"rim": 0.5}}, "ar_old.rim"),
     ],
 )
 def test_invalid_params_fail_naming_the_key(override, message):

@@ -275,6 +275,7 @@ def test_glyph_variants_may_be_kept_to_the_families_whose_fonts_draw_them():
         mode="json", exclude={"num_workers", "gallery_per_region", "render"}
     )
     del dumped["serial_glyphs"]["families"]
+    del dumped["ar_old"]  # the same for synthesize.ar_old's defaults
     before = json.dumps(
         {"synthesize": dumped, "plate": {}, "renderer": RENDERER_VERSION}, sort_keys=True
     )
@@ -373,6 +374,38 @@ def test_default_us_layout_draws_the_same_plates_and_wider_ranges_change_them():
         plain = render_planned(plan, 4)
         np.testing.assert_array_equal(plain, render_planned(plan, 4, us_layout=defaults))
         assert not np.array_equal(plain, render_planned(plan, 4, us_layout=wide))
+
+
+def test_ar_old_rim_and_bloom_change_only_old_argentine_plates_and_only_when_asked():
+    from plate_ocr_pipeline.pipelines.synthesize.params import ArOldDrawing, SynthesizeParams
+    from plate_ocr_pipeline.synthetic.generate import render_planned
+
+    defaults = ArOldDrawing().model_dump()
+    rim = {**defaults, "rim_odds": 1.0}
+    bloom = {**defaults, "bloom_odds": 1.0}
+    for plan in plan_plates(4, {"ar-old": 1}, seed=9):
+        plain = render_planned(plan, 9)
+        np.testing.assert_array_equal(plain, render_planned(plan, 9, ar_old=defaults))
+        assert not np.array_equal(plain, render_planned(plan, 9, ar_old=rim))
+        assert not np.array_equal(plain, render_planned(plan, 9, ar_old=bloom))
+    for plan in plan_plates(6, {"ar": 1, "us": 1, "ar-old-moto": 1}, seed=9):
+        np.testing.assert_array_equal(
+            render_planned(plan, 9), render_planned(plan, 9, ar_old={**rim, "bloom_odds": 1.0})
+        )
+    # Bloom on a black field with one white bar: the field next to the bar turns grey, the far
+    # field stays black, and no pixel gets darker.
+    from plate_ocr_pipeline.synthetic.renderer import _bloom
+
+    field = np.zeros((100, 200, 3), np.float32)
+    field[40:60, 90:110] = 240.0
+    glowing = field.copy()
+    _bloom(np.random.default_rng(0), glowing)
+    assert (glowing >= field).all()
+    assert glowing[50, 112, 0] > 10 and glowing[50, 5, 0] < 1
+    # The defaults leave the fingerprint as it was, so sets rendered before the option stay valid.
+    base = SynthesizeParams(num_plates=10)
+    assert base.fingerprint() == SynthesizeParams(num_plates=10, ar_old=defaults).fingerprint()
+    assert base.fingerprint() != SynthesizeParams(num_plates=10, ar_old=rim).fingerprint()
 
 
 def test_stacked_letters_odds_for_short_serials_apply_to_short_serials_only():

@@ -25,6 +25,7 @@ import numpy as np
 from .formats import REGION_FORMATS, groups_to_label, repeat_a_run, sample_text
 from .renderer import (
     DEFAULT_ALPHABET,
+    ArOldLook,
     SerialGlyphs,
     UsLayout,
     get_resources,
@@ -136,12 +137,14 @@ def render_planned(
     fonts_dir: str | None = None,
     glyph_odds: Mapping[str, Any] | None = None,
     us_layout: Mapping[str, Any] | None = None,
+    ar_old: Mapping[str, Any] | None = None,
 ) -> np.ndarray:
     """Render the image of one planned plate (uint8 RGB, plan.height x plan.width).
 
     ``glyph_odds`` (``{"serif_i": p, "bar_one": q, ...}``) override the odds of
     ``SerialGlyphs.draw`` (and ``"families"`` the plate families that take the variants),
-    ``us_layout`` the fields of ``UsLayout``; unset ones keep their defaults (conf/base's)."""
+    ``us_layout`` the fields of ``UsLayout`` and ``ar_old`` those of ``ArOldLook``; unset ones
+    keep their defaults (conf/base's)."""
     rng = np.random.default_rng([seed, plan.index, 1])
     odds = dict(glyph_odds or {})
     families = odds.pop("families", GLYPH_FAMILIES)
@@ -159,14 +162,15 @@ def render_planned(
         groups=list(plan.groups),
         fonts_dir=fonts_dir,
         glyphs=glyphs,
-        us_layout=_us_layout(us_layout),
+        us_layout=_fields(UsLayout, us_layout),
+        ar_old=_fields(ArOldLook, ar_old),
     )
     return image
 
 
-def _us_layout(us_layout: Mapping[str, Any] | None) -> UsLayout:
-    items = (us_layout or {}).items()
-    return UsLayout(**{k: tuple(v) if isinstance(v, list) else v for k, v in items})
+def _fields(kind: type, values: Mapping[str, Any] | None) -> Any:
+    items = (values or {}).items()
+    return kind(**{k: tuple(v) if isinstance(v, list) else v for k, v in items})
 
 
 # ------------------------------------------------------------------------ multiprocessing
@@ -179,17 +183,24 @@ def _init_worker(
     fonts_dir: str | None,
     glyph_odds: Mapping[str, Any] | None,
     us_layout: Mapping[str, Any] | None,
+    ar_old: Mapping[str, Any] | None = None,
 ) -> None:
     _WORKER["seed"] = seed
     _WORKER["fonts_dir"] = fonts_dir
     _WORKER["glyph_odds"] = glyph_odds
     _WORKER["us_layout"] = us_layout
+    _WORKER["ar_old"] = ar_old
     get_resources(fonts_dir)
 
 
 def _render_one(plan: PlatePlan) -> tuple[int, np.ndarray]:
     image = render_planned(
-        plan, _WORKER["seed"], _WORKER["fonts_dir"], _WORKER["glyph_odds"], _WORKER["us_layout"]
+        plan,
+        _WORKER["seed"],
+        _WORKER["fonts_dir"],
+        _WORKER["glyph_odds"],
+        _WORKER["us_layout"],
+        _WORKER["ar_old"],
     )
     return plan.index, image
 
@@ -218,6 +229,7 @@ def iter_rendered(
     chunksize: int = 16,
     glyph_odds: Mapping[str, Any] | None = None,
     us_layout: Mapping[str, Any] | None = None,
+    ar_old: Mapping[str, Any] | None = None,
 ) -> Iterator[tuple[PlatePlan, np.ndarray]]:
     """Yield (plan, image) in plan order, rendered by ``num_workers`` processes (0/None: all)."""
     from tqdm.auto import tqdm
@@ -236,14 +248,16 @@ def iter_rendered(
         if workers == 1 or len(plans) < 2 * chunksize:
             get_resources(fonts_dir)
             for plan in plans:
-                yield plan, render_planned(plan, seed, fonts_dir, glyph_odds, us_layout)
+                yield plan, render_planned(plan, seed, fonts_dir, glyph_odds, us_layout, ar_old)
                 bar.update()
             return
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
         chunks = [plans[i : i + chunksize] for i in range(0, len(plans), chunksize)]
         max_in_flight = 4 * workers  # bounded: the consumer (PNG writer) sets the pace
         with ctx.Pool(
-            workers, initializer=_init_worker, initargs=(seed, fonts_dir, glyph_odds, us_layout)
+            workers,
+            initializer=_init_worker,
+            initargs=(seed, fonts_dir, glyph_odds, us_layout, ar_old),
         ) as pool:
             pending: deque = deque()
             next_chunk = 0
@@ -277,6 +291,7 @@ def generate_plates(
     glyph_odds: Mapping[str, Any] | None = None,
     us_layout: Mapping[str, Any] | None = None,
     repeat_odds: float = REPEAT_ODDS,
+    ar_old: Mapping[str, Any] | None = None,
 ) -> list[tuple[np.ndarray, str, str]]:
     """Render ``n`` plates in memory: list of (image uint8 RGB, label, region)."""
     from .formats import DEFAULT_REGION_WEIGHTS
@@ -302,6 +317,7 @@ def generate_plates(
             progress,
             glyph_odds=glyph_odds,
             us_layout=us_layout,
+            ar_old=ar_old,
         )
     ]
 
@@ -317,10 +333,11 @@ class OrderedRenderStream:
         fonts_dir: str | None,
         glyph_odds: dict[str, Any],
         us_layout: dict[str, Any],
+        ar_old: dict[str, Any] | None = None,
     ) -> None:
         self._plans, self._seed = plans, seed
         self._workers, self._fonts_dir = num_workers, fonts_dir
-        self._glyph_odds, self._us_layout = glyph_odds, us_layout
+        self._glyph_odds, self._us_layout, self._ar_old = glyph_odds, us_layout, ar_old
         self._iter: Iterator | None = None
         self._buffer: dict[int, np.ndarray] = {}
 
@@ -338,6 +355,7 @@ class OrderedRenderStream:
                     progress=True,
                     glyph_odds=self._glyph_odds,
                     us_layout=self._us_layout,
+                    ar_old=self._ar_old,
                 )
             for plan, image in self._iter:
                 self._buffer[plan.index] = image

@@ -253,6 +253,21 @@ class UsLayout:
 
 
 @dataclass(frozen=True)
+class ArOldLook:
+    """How Argentina's 1995-2016 plates are drawn; the defaults are conf/base's
+    ``synthesize.ar_old``. Their white characters are debossed in a black field framed by a
+    raised white border, and the whole plate is reflective: at night a flash or infrared
+    light makes the white parts glow into the field."""
+
+    serial_height: tuple[float, float] = (0.74, 0.9)  # character height, of the black field's
+    xscale: tuple[float, float] = (0.7, 0.95)  # squeeze of the serial face: tall, narrow faces
+    # Share of plates with the raised white line round the inside of the black field.
+    rim_odds: float = 0.0
+    # Share of over-exposed plates, where the white frame and characters glow into the field.
+    bloom_odds: float = 0.0
+
+
+@dataclass(frozen=True)
 class Resources:
     """Fonts available to one process (cached per fonts_dir), and the serial glyph variants
     and US layout of the plate being drawn."""
@@ -262,6 +277,7 @@ class Resources:
     serif_serial_fonts: tuple[FontSpec, ...] = ()
     glyphs: SerialGlyphs = SerialGlyphs()
     us_layout: UsLayout = UsLayout()
+    ar_old: ArOldLook = ArOldLook()
 
 
 @lru_cache(maxsize=8)
@@ -1336,12 +1352,40 @@ def _ar_old_plate(rng, groups: list[str], res: Resources) -> np.ndarray:
     # or T there (not part of the registration).
     draw = rng.random()
     sep = "dot" if draw < 0.2 else "mark" if draw < 0.32 else "space"
-    style = _serial_style(rng, res, rng.uniform(0.74, 0.9) * field_h, sep, ink)
-    style = replace(style, xscale=style.xscale * rng.uniform(0.7, 0.95))
-    _draw_serial(
-        rng, img, groups, style, ink, W / 2, (y0 + y1) / 2, 0.94 * (x1 - x0), rng.random() < 0.7
-    )
+    look = res.ar_old
+    style = _serial_style(rng, res, rng.uniform(*look.serial_height) * field_h, sep, ink)
+    style = replace(style, xscale=style.xscale * rng.uniform(*look.xscale))
+    # Drawn only when asked for, so that plates without them keep their pixels.
+    rim = bool(look.rim_odds) and rng.random() < look.rim_odds
+    span = 0.94 * (x1 - x0)
+    if rim:
+        inset = rng.uniform(0.035, 0.07) * field_h
+        thickness = max(1, int(round(rng.uniform(0.02, 0.04) * field_h)))
+        cv2.rectangle(
+            img,
+            (int(x0 + inset), int(y0 + inset)),
+            (int(x1 - inset), int(y1 - inset)),
+            tuple(map(float, ink)),
+            thickness,
+            cv2.LINE_AA,
+        )
+        style = replace(style, height=style.height * 0.92)
+        span = 0.9 * (x1 - x0)
+    _draw_serial(rng, img, groups, style, ink, W / 2, (y0 + y1) / 2, span, rng.random() < 0.7)
+    if look.bloom_odds and rng.random() < look.bloom_odds:
+        _bloom(rng, img)
     return img
+
+
+def _bloom(rng, img: np.ndarray) -> None:
+    """Over-exposure of a reflective plate: light from its bright parts spreads into the dark
+    ones (white strokes thicken, the black field turns grey near them)."""
+    H = img.shape[0]
+    bright = np.clip(img - 150.0, 0, None)
+    sigma = rng.uniform(0.015, 0.04) * H
+    glow = cv2.GaussianBlur(bright, (0, 0), sigma)
+    img += rng.uniform(0.4, 1.0) * glow
+    np.clip(img, 0, 255, out=img)
 
 
 def _old_plate(rng, groups: list[str], region: str, res: Resources) -> np.ndarray:
@@ -1670,13 +1714,15 @@ def render_plate(
     pad_char: str = "_",
     glyphs: SerialGlyphs | None = None,
     us_layout: UsLayout | None = None,
+    ar_old: ArOldLook | None = None,
 ) -> tuple[np.ndarray, str]:
     """Render one plate crop: (uint8 RGB image of height x width, label).
 
     ``groups`` fixes the printed character groups (otherwise sampled from the region's
     formats; a ``"/"`` group is a two-row plate's row break); ``width``/``height`` default
     to 320 and the region's aspect; ``glyphs`` picks serial glyph variants (default: none)
-    and ``us_layout`` the US layout ranges (default: ``UsLayout()``, conf/base's).
+    ``us_layout`` the US layout ranges (default: ``UsLayout()``, conf/base's) and ``ar_old``
+    the drawing of Argentina's 1995-2016 plates (default: ``ArOldLook()``).
 
     A share of crops (``SMALL_ODDS``) is rendered 16-30 px high, as a far plate comes out
     of a detector, and scaled up to ``height`` x ``width`` (the size every crop is stored at).
@@ -1684,7 +1730,12 @@ def render_plate(
     if region not in REGION_FORMATS:
         raise ValueError(f"unknown region {region!r}; known: {', '.join(REGION_FORMATS)}")
     res = get_resources(None if fonts_dir is None else str(fonts_dir))
-    res = replace(res, glyphs=glyphs or SerialGlyphs(), us_layout=us_layout or UsLayout())
+    res = replace(
+        res,
+        glyphs=glyphs or SerialGlyphs(),
+        us_layout=us_layout or UsLayout(),
+        ar_old=ar_old or ArOldLook(),
+    )
     if groups is None:
         groups, label = sample_text(rng, region, max_plate_slots, alphabet.replace(pad_char, ""))
     else:

@@ -119,6 +119,7 @@ def render_synthetic_images(
         p.fonts_dir,
         p.serial_glyphs.model_dump(),
         p.us_layout.model_dump(),
+        p.ar_old.model_dump(),
     )
     n = len(plans)
     return {_partition_name(pl.index, n): partial(stream.get, pl.index) for pl in plans}
@@ -158,6 +159,7 @@ def plot_synthetic_gallery(plan: pd.DataFrame, synthesize: dict[str, Any]) -> Fi
     plt = pyplot()
     p = validate_synthesize(synthesize)
     glyph_odds, layout = p.serial_glyphs.model_dump(), p.us_layout.model_dump()
+    ar_old = p.ar_old.model_dump()
     per = max(1, p.gallery_per_region)
     regions = sorted(plan["region"].unique(), key=lambda r: (r != "us", r))
     picks = {r: plan[plan["region"] == r].head(per * (3 if r == "us" else 1)) for r in regions}
@@ -171,7 +173,7 @@ def plot_synthetic_gallery(plan: pd.DataFrame, synthesize: dict[str, Any]) -> Fi
         plans = _plans_from_frame(df)
         for k, pl in enumerate(plans):
             ax = axes[row + k // cols, k % cols]
-            ax.imshow(render_planned(pl, p.seed, p.fonts_dir, glyph_odds, layout))
+            ax.imshow(render_planned(pl, p.seed, p.fonts_dir, glyph_odds, layout, ar_old))
             ax.set_title(f"{region}: {pl.label}", fontsize=8)
         row += math.ceil(len(plans) / cols)
     fig.tight_layout(rect=(0, 0, 1, 0.98))

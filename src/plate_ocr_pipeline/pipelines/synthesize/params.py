@@ -12,9 +12,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from plate_ocr_pipeline.synthetic.formats import DEFAULT_REGION_WEIGHTS, REGION_FORMATS, REGIONS
 from plate_ocr_pipeline.synthetic.generate import GLYPH_FAMILIES, REPEAT_ODDS
-from plate_ocr_pipeline.synthetic.renderer import RENDERER_VERSION, SerialGlyphs, UsLayout
+from plate_ocr_pipeline.synthetic.renderer import (
+    RENDERER_VERSION,
+    ArOldLook,
+    SerialGlyphs,
+    UsLayout,
+)
 
 _LAYOUT = UsLayout()  # the renderer's defaults are the schema's
+_AR_OLD = ArOldLook()
 _GLYPH_ODDS = {
     name: parameter.default
     for name, parameter in inspect.signature(SerialGlyphs.draw).parameters.items()
@@ -141,6 +147,41 @@ class UsLayoutRanges(BaseModel):
         return v
 
 
+class ArOldDrawing(BaseModel):
+    """``synthesize.ar_old``: how Argentina's 1995-2016 plates are drawn (see ``ArOldLook``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    serial_height: tuple[float, float] = Field(
+        _AR_OLD.serial_height, description="character height, of the black field's"
+    )
+    xscale: tuple[float, float] = Field(
+        _AR_OLD.xscale, description="squeeze of the serial face (below 1: narrower)"
+    )
+    rim_odds: float = Field(
+        _AR_OLD.rim_odds, ge=0, le=1, description="raised white line inside the black field"
+    )
+    bloom_odds: float = Field(
+        _AR_OLD.bloom_odds, ge=0, le=1, description="over-exposed: white parts glow into the field"
+    )
+
+    @field_validator("serial_height")
+    @classmethod
+    def _height(cls, v: tuple[float, float]) -> tuple[float, float]:
+        return _share_range(v, "synthesize.ar_old.serial_height")
+
+    @field_validator("xscale")
+    @classmethod
+    def _xscale(cls, v: tuple[float, float]) -> tuple[float, float]:
+        lo, hi = v
+        if not 0.4 <= lo <= hi <= 1.5:
+            raise ValueError(
+                "synthesize.ar_old.xscale must be [min, max] with 0.4 <= min <= max <= 1.5, "
+                f"got {list(v)}"
+            )
+        return v
+
+
 class SynthesizeParams(BaseModel):
     """``synthesize:`` section. Every field has a default so nodes can validate their keys."""
 
@@ -163,6 +204,7 @@ class SynthesizeParams(BaseModel):
     )
     serial_glyphs: SerialGlyphOdds = SerialGlyphOdds()
     us_layout: UsLayoutRanges = UsLayoutRanges()
+    ar_old: ArOldDrawing = ArOldDrawing()
     # auto: render unless the set on disk was rendered with these same parameters (its
     # manifest says so); always: render again; never: use what is there (one's own data).
     render: Literal["auto", "always", "never"] = "auto"
@@ -178,6 +220,9 @@ class SynthesizeParams(BaseModel):
         if drawn["serial_glyphs"]["families"] is None:
             # The same: renderings made before it gave every family the variants.
             del drawn["serial_glyphs"]["families"]
+        if drawn["ar_old"] == ArOldDrawing().model_dump(mode="json"):
+            # And before this section: the defaults draw those plates as they were drawn.
+            del drawn["ar_old"]
         text = json.dumps(
             {"synthesize": drawn, "plate": plate or {}, "renderer": RENDERER_VERSION},
             sort_keys=True,
