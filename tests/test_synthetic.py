@@ -376,18 +376,22 @@ def test_default_us_layout_draws_the_same_plates_and_wider_ranges_change_them():
         assert not np.array_equal(plain, render_planned(plan, 4, us_layout=wide))
 
 
-def test_ar_old_rim_and_bloom_change_only_old_argentine_plates_and_only_when_asked():
+def test_ar_old_options_change_only_old_argentine_plates_and_only_when_asked():
     from plate_ocr_pipeline.pipelines.synthesize.params import ArOldDrawing, SynthesizeParams
     from plate_ocr_pipeline.synthetic.generate import render_planned
+    from plate_ocr_pipeline.synthetic.renderer import ArOldLook
 
+    # The defaults are the ranges the renderer drew these plates with before the section, with
+    # rim and bloom off: then it takes no extra random draws and every plate keeps its pixels.
+    assert ArOldLook() == ArOldLook((0.74, 0.9), (0.7, 0.95), 0.0, 0.0)
     defaults = ArOldDrawing().model_dump()
     rim = {**defaults, "rim_odds": 1.0}
     bloom = {**defaults, "bloom_odds": 1.0}
+    short = {**defaults, "serial_height": [0.5, 0.55]}
     for plan in plan_plates(4, {"ar-old": 1}, seed=9):
         plain = render_planned(plan, 9)
-        np.testing.assert_array_equal(plain, render_planned(plan, 9, ar_old=defaults))
-        assert not np.array_equal(plain, render_planned(plan, 9, ar_old=rim))
-        assert not np.array_equal(plain, render_planned(plan, 9, ar_old=bloom))
+        for changed in (rim, bloom, short):
+            assert not np.array_equal(plain, render_planned(plan, 9, ar_old=changed))
     for plan in plan_plates(6, {"ar": 1, "us": 1, "ar-old-moto": 1}, seed=9):
         np.testing.assert_array_equal(
             render_planned(plan, 9), render_planned(plan, 9, ar_old={**rim, "bloom_odds": 1.0})
@@ -401,11 +405,23 @@ def test_ar_old_rim_and_bloom_change_only_old_argentine_plates_and_only_when_ask
     glowing = field.copy()
     _bloom(np.random.default_rng(0), glowing)
     assert (glowing >= field).all()
-    assert glowing[50, 112, 0] > 10 and glowing[50, 5, 0] < 1
-    # The defaults leave the fingerprint as it was, so sets rendered before the option stay valid.
+    assert glowing[50, 111, 0] > 5 and glowing[50, 5, 0] < 1
+    # A set drawn with rim or bloom never passes for one drawn without (and the reverse).
     base = SynthesizeParams(num_plates=10)
-    assert base.fingerprint() == SynthesizeParams(num_plates=10, ar_old=defaults).fingerprint()
     assert base.fingerprint() != SynthesizeParams(num_plates=10, ar_old=rim).fingerprint()
+
+
+def test_ar_old_options_reach_the_worker_processes():
+    from plate_ocr_pipeline.synthetic.generate import iter_rendered, render_planned
+
+    look = {"rim_odds": 1.0, "bloom_odds": 1.0}
+    plans = plan_plates(32, {"ar-old": 1}, seed=12, width_range=(96, 96), height_range=(48, 48))
+    rendered = iter_rendered(plans, 12, num_workers=2, progress=False, ar_old=look)
+    pooled = {plan.index: image for plan, image in rendered}
+    assert len(pooled) == 32
+    for plan in plans[:6]:
+        np.testing.assert_array_equal(pooled[plan.index], render_planned(plan, 12, ar_old=look))
+        assert not np.array_equal(pooled[plan.index], render_planned(plan, 12))
 
 
 def test_stacked_letters_odds_for_short_serials_apply_to_short_serials_only():

@@ -21,6 +21,14 @@ from plate_ocr_pipeline.synthetic.renderer import (
 
 _LAYOUT = UsLayout()  # the renderer's defaults are the schema's
 _AR_OLD = ArOldLook()
+# How old Argentine plates were drawn before ``synthesize.ar_old`` existed: fixed here, not
+# the defaults, so that a set drawn so is never taken for one drawn with new defaults.
+_AR_OLD_BEFORE = {
+    "serial_height": [0.74, 0.9],
+    "xscale": [0.7, 0.95],
+    "rim_odds": 0.0,
+    "bloom_odds": 0.0,
+}
 _GLYPH_ODDS = {
     name: parameter.default
     for name, parameter in inspect.signature(SerialGlyphs.draw).parameters.items()
@@ -220,8 +228,8 @@ class SynthesizeParams(BaseModel):
         if drawn["serial_glyphs"]["families"] is None:
             # The same: renderings made before it gave every family the variants.
             del drawn["serial_glyphs"]["families"]
-        if drawn["ar_old"] == ArOldDrawing().model_dump(mode="json"):
-            # And before this section: the defaults draw those plates as they were drawn.
+        if drawn["ar_old"] == _AR_OLD_BEFORE:
+            # The same: these values draw those plates as they were drawn before the section.
             del drawn["ar_old"]
         text = json.dumps(
             {"synthesize": drawn, "plate": plate or {}, "renderer": RENDERER_VERSION},
