@@ -1720,7 +1720,7 @@ def render_plate(
 
     ``groups`` fixes the printed character groups (otherwise sampled from the region's
     formats; a ``"/"`` group is a two-row plate's row break); ``width``/``height`` default
-    to 320 and the region's aspect; ``glyphs`` picks serial glyph variants (default: none)
+    to 320 and the region's aspect; ``glyphs`` picks serial glyph variants (default: none),
     ``us_layout`` the US layout ranges (default: ``UsLayout()``, conf/base's) and ``ar_old``
     the drawing of Argentina's 1995-2016 plates (default: ``ArOldLook()``).
 

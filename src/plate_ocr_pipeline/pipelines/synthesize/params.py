@@ -93,6 +93,17 @@ def _share_range(v: tuple[float, float], name: str) -> tuple[float, float]:
     return v
 
 
+def _scale_range(
+    v: tuple[float, float], name: str, lowest: float, highest: float
+) -> tuple[float, float]:
+    lo, hi = v
+    if not lowest <= lo <= hi <= highest:
+        raise ValueError(
+            f"{name} must be [min, max] with {lowest} <= min <= max <= {highest}, got {list(v)}"
+        )
+    return v
+
+
 class UsLayoutRanges(BaseModel):
     """``synthesize.us_layout``: ranges of the US serial layout (see ``UsLayout``)."""
 
@@ -145,14 +156,8 @@ class UsLayoutRanges(BaseModel):
 
     @field_validator("symbol_scale", "short_xscale", "serial_xscale")
     @classmethod
-    def _scale_range(cls, v: tuple[float, float], info) -> tuple[float, float]:
-        lo, hi = v
-        if not 0.5 <= lo <= hi <= 2:
-            raise ValueError(
-                f"synthesize.us_layout.{info.field_name} must be [min, max] with "
-                f"0.5 <= min <= max <= 2, got {list(v)}"
-            )
-        return v
+    def _scales(cls, v: tuple[float, float], info) -> tuple[float, float]:
+        return _scale_range(v, f"synthesize.us_layout.{info.field_name}", 0.5, 2)
 
 
 class ArOldDrawing(BaseModel):
@@ -181,13 +186,7 @@ class ArOldDrawing(BaseModel):
     @field_validator("xscale")
     @classmethod
     def _xscale(cls, v: tuple[float, float]) -> tuple[float, float]:
-        lo, hi = v
-        if not 0.4 <= lo <= hi <= 1.5:
-            raise ValueError(
-                "synthesize.ar_old.xscale must be [min, max] with 0.4 <= min <= max <= 1.5, "
-                f"got {list(v)}"
-            )
-        return v
+        return _scale_range(v, "synthesize.ar_old.xscale", 0.4, 1.5)
 
 
 class SynthesizeParams(BaseModel):
