@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -135,7 +136,12 @@ def test_the_renderers_defaults_are_the_conf_base_recipe():
 
     from plate_ocr_pipeline.settings import CONFIG_LOADER_ARGS
     from plate_ocr_pipeline.synthetic import DEFAULT_REGION_WEIGHTS
-    from plate_ocr_pipeline.synthetic.generate import GLYPH_FAMILIES, REPEAT_ODDS
+    from plate_ocr_pipeline.synthetic.generate import (
+        GLYPH_FAMILIES,
+        REPEAT_ODDS,
+        plan_plates,
+        render_planned,
+    )
     from plate_ocr_pipeline.synthetic.renderer import ArOldLook, SerialGlyphs, UsLayout
     from tests.conftest import REPO_ROOT
 
@@ -150,6 +156,13 @@ def test_the_renderers_defaults_are_the_conf_base_recipe():
     assert families == (None if GLYPH_FAMILIES is None else list(GLYPH_FAMILIES))
     assert recipe.repeat_odds == REPEAT_ODDS
     assert recipe.region_weights == DEFAULT_REGION_WEIGHTS
+    # The section's drawing options, as the nodes hand them over, draw the default plates.
+    drawing = recipe.drawing()
+    assert (drawing.us_layout, drawing.ar_old) == (UsLayout(), ArOldLook())
+    for plan in plan_plates(6, {"us": 1, "ar-old": 1, "br": 1}, seed=3):
+        np.testing.assert_array_equal(
+            render_planned(plan, 3, drawing=drawing), render_planned(plan, 3)
+        )
 
 
 @pytest.mark.parametrize(

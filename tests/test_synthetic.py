@@ -240,7 +240,7 @@ def test_glyph_variants_may_be_kept_to_the_families_whose_fonts_draw_them():
     import json
 
     from plate_ocr_pipeline.pipelines.synthesize.params import SynthesizeParams
-    from plate_ocr_pipeline.synthetic.generate import render_planned
+    from plate_ocr_pipeline.synthetic.generate import PlateDrawing, render_planned
     from plate_ocr_pipeline.synthetic.renderer import RENDERER_VERSION
 
     always = dict.fromkeys(
@@ -250,23 +250,35 @@ def test_glyph_variants_may_be_kept_to_the_families_whose_fonts_draw_them():
     plans = plan_plates(12, {"us": 1, "ar-old": 1, "eu-de": 1}, seed=4)
     assert {plan.region for plan in plans} == {"us", "ar-old", "eu-de"}
     for plan in plans:
-        us_only = render_planned(plan, 4, glyph_odds={**always, "families": ["us"]})
+        us_only = render_planned(
+            plan, 4, drawing=PlateDrawing.of(glyph_odds={**always, "families": ["us"]})
+        )
         expected = always if plan.region == "us" else never
-        np.testing.assert_array_equal(us_only, render_planned(plan, 4, glyph_odds=expected))
+        np.testing.assert_array_equal(
+            us_only, render_planned(plan, 4, drawing=PlateDrawing.of(glyph_odds=expected))
+        )
     # Plates that show a changed character differ from their every-family rendering.
     shown = [p for p in plans if p.region != "us" and set("".join(p.groups)) & set("I1WQ")]
     assert shown and all(
         not np.array_equal(
-            render_planned(p, 4, glyph_odds={**always, "families": ["us"]}),
-            render_planned(p, 4, glyph_odds=always),
+            render_planned(
+                p, 4, drawing=PlateDrawing.of(glyph_odds={**always, "families": ["us"]})
+            ),
+            render_planned(p, 4, drawing=PlateDrawing.of(glyph_odds=always)),
         )
         for p in shown
     )
     # The US labelling rule is no glyph variant: a US plate left out still draws O as its 0.
     us_plan = next(plan for plan in plans if plan.region == "us")
     np.testing.assert_array_equal(
-        render_planned(us_plan, 4, glyph_odds={**never, "zero_for_o": 1.0, "families": []}),
-        render_planned(us_plan, 4, glyph_odds={**never, "zero_for_o": 1.0}),
+        render_planned(
+            us_plan,
+            4,
+            drawing=PlateDrawing.of(glyph_odds={**never, "zero_for_o": 1.0, "families": []}),
+        ),
+        render_planned(
+            us_plan, 4, drawing=PlateDrawing.of(glyph_odds={**never, "zero_for_o": 1.0})
+        ),
     )
     everywhere = SynthesizeParams()
     assert everywhere.serial_glyphs.families is None
@@ -291,7 +303,7 @@ def test_glyph_variants_may_be_kept_to_the_families_whose_fonts_draw_them():
 
 
 def test_glyph_odds_use_their_own_stream_and_a_bare_one_needs_a_serif_i():
-    from plate_ocr_pipeline.synthetic.generate import render_planned
+    from plate_ocr_pipeline.synthetic.generate import PlateDrawing, render_planned
     from plate_ocr_pipeline.synthetic.renderer import SerialGlyphs
 
     # Every glyph variant but the serif face always or never: only plates that show one of
@@ -306,8 +318,20 @@ def test_glyph_odds_use_their_own_stream_and_a_bare_one_needs_a_serif_i():
         "".join(plan.groups)
         for plan in plans
         if not np.array_equal(
-            render_planned(plan, 3, glyph_odds={**never, "serif_font": 0.0}, us_layout=unstacked),
-            render_planned(plan, 3, glyph_odds={**always, "serif_font": 0.0}, us_layout=unstacked),
+            render_planned(
+                plan,
+                3,
+                drawing=PlateDrawing.of(
+                    glyph_odds={**never, "serif_font": 0.0}, us_layout=unstacked
+                ),
+            ),
+            render_planned(
+                plan,
+                3,
+                drawing=PlateDrawing.of(
+                    glyph_odds={**always, "serif_font": 0.0}, us_layout=unstacked
+                ),
+            ),
         )
     }
     assert changed and all(set(printed) & set("I1WQO") for printed in changed)
@@ -343,7 +367,7 @@ def test_serif_font_variant_draws_the_serial_in_a_serif_face_and_nothing_else_ch
     from dataclasses import replace
 
     from plate_ocr_pipeline.pipelines.synthesize.params import SerialGlyphOdds
-    from plate_ocr_pipeline.synthetic.generate import render_planned
+    from plate_ocr_pipeline.synthetic.generate import PlateDrawing, render_planned
     from plate_ocr_pipeline.synthetic.renderer import SerialGlyphs, _serial_style, get_resources
 
     resources = get_resources()
@@ -359,26 +383,32 @@ def test_serif_font_variant_draws_the_serial_in_a_serif_face_and_nothing_else_ch
     plans = plan_plates(4, {"us": 1}, seed=6)
     off, on = SerialGlyphOdds(serif_font=0).model_dump(), SerialGlyphOdds(serif_font=1).model_dump()
     for plan in plans:
-        plain = render_planned(plan, 6, glyph_odds=off)
-        assert not np.array_equal(plain, render_planned(plan, 6, glyph_odds=on))
+        plain = render_planned(plan, 6, drawing=PlateDrawing.of(glyph_odds=off))
+        assert not np.array_equal(
+            plain, render_planned(plan, 6, drawing=PlateDrawing.of(glyph_odds=on))
+        )
 
 
 def test_default_us_layout_draws_the_same_plates_and_wider_ranges_change_them():
     from plate_ocr_pipeline.pipelines.synthesize.params import UsLayoutRanges
-    from plate_ocr_pipeline.synthetic.generate import render_planned
+    from plate_ocr_pipeline.synthetic.generate import PlateDrawing, render_planned
 
     defaults = UsLayoutRanges().model_dump()
     wide = {**defaults, "serial_height": [0.6, 0.62], "serial_span": [0.97, 0.98]}
     plans = plan_plates(6, {"us": 1}, seed=4)
     for plan in plans:
         plain = render_planned(plan, 4)
-        np.testing.assert_array_equal(plain, render_planned(plan, 4, us_layout=defaults))
-        assert not np.array_equal(plain, render_planned(plan, 4, us_layout=wide))
+        np.testing.assert_array_equal(
+            plain, render_planned(plan, 4, drawing=PlateDrawing.of(us_layout=defaults))
+        )
+        assert not np.array_equal(
+            plain, render_planned(plan, 4, drawing=PlateDrawing.of(us_layout=wide))
+        )
 
 
 def test_ar_old_options_change_only_old_argentine_plates_and_only_when_asked():
     from plate_ocr_pipeline.pipelines.synthesize.params import ArOldDrawing, SynthesizeParams
-    from plate_ocr_pipeline.synthetic.generate import render_planned
+    from plate_ocr_pipeline.synthetic.generate import PlateDrawing, render_planned
     from plate_ocr_pipeline.synthetic.renderer import ArOldLook
 
     # The defaults are the ranges the renderer drew these plates with before the section, with
@@ -391,10 +421,13 @@ def test_ar_old_options_change_only_old_argentine_plates_and_only_when_asked():
     for plan in plan_plates(4, {"ar-old": 1}, seed=9):
         plain = render_planned(plan, 9)
         for changed in (rim, bloom, short):
-            assert not np.array_equal(plain, render_planned(plan, 9, ar_old=changed))
+            assert not np.array_equal(
+                plain, render_planned(plan, 9, drawing=PlateDrawing.of(ar_old=changed))
+            )
     for plan in plan_plates(6, {"ar": 1, "us": 1, "ar-old-moto": 1}, seed=9):
         np.testing.assert_array_equal(
-            render_planned(plan, 9), render_planned(plan, 9, ar_old={**rim, "bloom_odds": 1.0})
+            render_planned(plan, 9),
+            render_planned(plan, 9, drawing=PlateDrawing.of(ar_old={**rim, "bloom_odds": 1.0})),
         )
     # Bloom on a black field with one white bar: the field next to the bar turns grey, the far
     # field stays black, and no pixel gets darker.
@@ -412,15 +445,19 @@ def test_ar_old_options_change_only_old_argentine_plates_and_only_when_asked():
 
 
 def test_ar_old_options_reach_the_worker_processes():
-    from plate_ocr_pipeline.synthetic.generate import iter_rendered, render_planned
+    from plate_ocr_pipeline.synthetic.generate import PlateDrawing, iter_rendered, render_planned
 
     look = {"rim_odds": 1.0, "bloom_odds": 1.0}
     plans = plan_plates(32, {"ar-old": 1}, seed=12, width_range=(96, 96), height_range=(48, 48))
-    rendered = iter_rendered(plans, 12, num_workers=2, progress=False, ar_old=look)
+    rendered = iter_rendered(
+        plans, 12, num_workers=2, progress=False, drawing=PlateDrawing.of(ar_old=look)
+    )
     pooled = {plan.index: image for plan, image in rendered}
     assert len(pooled) == 32
     for plan in plans[:6]:
-        np.testing.assert_array_equal(pooled[plan.index], render_planned(plan, 12, ar_old=look))
+        np.testing.assert_array_equal(
+            pooled[plan.index], render_planned(plan, 12, drawing=PlateDrawing.of(ar_old=look))
+        )
         assert not np.array_equal(pooled[plan.index], render_planned(plan, 12))
 
 
@@ -440,12 +477,15 @@ def test_larger_symbol_separators_change_only_plates_that_have_one():
     from pydantic import ValidationError
 
     from plate_ocr_pipeline.pipelines.synthesize.params import UsLayoutRanges
-    from plate_ocr_pipeline.synthetic.generate import render_planned
+    from plate_ocr_pipeline.synthetic.generate import PlateDrawing, render_planned
 
     tall = {**UsLayoutRanges().model_dump(), "symbol_scale": [1.4, 1.5]}
     plans = plan_plates(60, {"us": 1}, seed=11)
     changed = sum(
-        not np.array_equal(render_planned(plan, 11), render_planned(plan, 11, us_layout=tall))
+        not np.array_equal(
+            render_planned(plan, 11),
+            render_planned(plan, 11, drawing=PlateDrawing.of(us_layout=tall)),
+        )
         for plan in plans
     )
     assert 0 < changed < 0.25 * len(plans)  # a pictogram separator is on about 1 plate in 10
@@ -456,7 +496,7 @@ def test_larger_symbol_separators_change_only_plates_that_have_one():
 def _plans_drawn_differently(layout_change: dict, seed: int, count: int) -> list:
     """The US plates that a ``us_layout`` change renders differently from the defaults."""
     from plate_ocr_pipeline.pipelines.synthesize.params import UsLayoutRanges
-    from plate_ocr_pipeline.synthetic.generate import render_planned
+    from plate_ocr_pipeline.synthetic.generate import PlateDrawing, render_planned
 
     defaults = UsLayoutRanges().model_dump()
     changed = {**defaults, **layout_change}
@@ -464,8 +504,8 @@ def _plans_drawn_differently(layout_change: dict, seed: int, count: int) -> list
         plan
         for plan in plan_plates(count, {"us": 1}, seed=seed)
         if not np.array_equal(
-            render_planned(plan, seed, us_layout=defaults),
-            render_planned(plan, seed, us_layout=changed),
+            render_planned(plan, seed, drawing=PlateDrawing.of(us_layout=defaults)),
+            render_planned(plan, seed, drawing=PlateDrawing.of(us_layout=changed)),
         )
     ]
 
@@ -526,14 +566,15 @@ def test_side_picture_stays_between_the_serial_and_the_plate_side():
 
 def test_side_picture_odds_give_a_picture_only_where_the_side_is_free():
     from plate_ocr_pipeline.pipelines.synthesize.params import UsLayoutRanges
-    from plate_ocr_pipeline.synthetic.generate import render_planned
+    from plate_ocr_pipeline.synthetic.generate import PlateDrawing, render_planned
 
     never = {**UsLayoutRanges().model_dump(), "side_picture_odds": 0.0}
     always = {**never, "side_picture_odds": 1.0}
     plans = plan_plates(20, {"us": 1}, seed=21)
     changed = sum(
         not np.array_equal(
-            render_planned(plan, 21, us_layout=never), render_planned(plan, 21, us_layout=always)
+            render_planned(plan, 21, drawing=PlateDrawing.of(us_layout=never)),
+            render_planned(plan, 21, drawing=PlateDrawing.of(us_layout=always)),
         )
         for plan in plans
     )

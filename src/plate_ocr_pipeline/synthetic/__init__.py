@@ -7,6 +7,7 @@
 
 from .formats import DEFAULT_REGION_WEIGHTS, REGION_FORMATS, REGIONS, sample_text
 from .generate import (
+    PlateDrawing,
     PlatePlan,
     generate_plates,
     iter_rendered,
@@ -20,6 +21,7 @@ __all__ = [
     "DEFAULT_REGION_WEIGHTS",
     "REGIONS",
     "REGION_FORMATS",
+    "PlateDrawing",
     "PlatePlan",
     "generate_plates",
     "iter_rendered",

@@ -6,8 +6,8 @@ plans it (region, text, size), ``[s, i, 3]`` repeats a run of characters in its 
 the same whatever the worker count, labels are known without rendering, and changing the odds
 of a repeated run or of a glyph variant changes only the plates that gain or lose it.
 
-The defaults (``repeat_odds``, the glyph odds of ``SerialGlyphs.draw``, ``UsLayout``) are
-conf/base's recipe.
+The defaults (``repeat_odds``, ``PlateDrawing``: the glyph odds of ``SerialGlyphs.draw``,
+``UsLayout``, ``ArOldLook``) are conf/base's recipe.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import os
 import sys
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -37,6 +37,40 @@ REPEAT_ODDS = 0.3  # share of US plates with a run of one repeated character (co
 # Plate families whose serials take the glyph variants of ``SerialGlyphs`` (None: every
 # family; conf/base's ``synthesize.serial_glyphs.families``).
 GLYPH_FAMILIES: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class PlateDrawing:
+    """How plates are drawn beyond their plan: the odds of the serial glyph variants and the
+    families that take them, the US layout ranges and the old Argentine look. The defaults
+    are conf/base's; ``SynthesizeParams.drawing()`` builds one from the ``synthesize`` section."""
+
+    glyph_odds: Mapping[str, float] = field(default_factory=dict)
+    glyph_families: tuple[str, ...] | None = GLYPH_FAMILIES
+    us_layout: UsLayout = UsLayout()
+    ar_old: ArOldLook = ArOldLook()
+
+    @classmethod
+    def of(
+        cls,
+        glyph_odds: Mapping[str, Any] | None = None,
+        us_layout: Mapping[str, Any] | None = None,
+        ar_old: Mapping[str, Any] | None = None,
+    ) -> PlateDrawing:
+        """From parameter mappings: ``glyph_odds`` as ``synthesize.serial_glyphs`` (its
+        ``families`` key included), ``us_layout`` and ``ar_old`` the fields of ``UsLayout`` and
+        ``ArOldLook``; unset keys keep their defaults."""
+        odds = dict(glyph_odds or {})
+        families = odds.pop("families", GLYPH_FAMILIES)
+        return cls(
+            glyph_odds=odds,
+            glyph_families=None if families is None else tuple(families),
+            us_layout=_fields(UsLayout, us_layout),
+            ar_old=_fields(ArOldLook, ar_old),
+        )
+
+
+DEFAULT_DRAWING = PlateDrawing()
 
 
 @dataclass(frozen=True)
@@ -135,22 +169,14 @@ def render_planned(
     plan: PlatePlan,
     seed: int,
     fonts_dir: str | None = None,
-    glyph_odds: Mapping[str, Any] | None = None,
-    us_layout: Mapping[str, Any] | None = None,
-    ar_old: Mapping[str, Any] | None = None,
+    drawing: PlateDrawing = DEFAULT_DRAWING,
 ) -> np.ndarray:
-    """Render the image of one planned plate (uint8 RGB, plan.height x plan.width).
-
-    ``glyph_odds`` (``{"serif_i": p, "bar_one": q, ...}``) override the odds of
-    ``SerialGlyphs.draw`` (and ``"families"`` the plate families that take the variants),
-    ``us_layout`` the fields of ``UsLayout`` and ``ar_old`` those of ``ArOldLook``; unset ones
-    keep their defaults (conf/base's)."""
+    """Render the image of one planned plate (uint8 RGB, plan.height x plan.width)."""
     rng = np.random.default_rng([seed, plan.index, 1])
-    odds = dict(glyph_odds or {})
-    families = odds.pop("families", GLYPH_FAMILIES)
     # Drawn for every plate, so the variants of the families that take them do not depend on
     # which other families do.
-    glyphs = SerialGlyphs.draw(np.random.default_rng([seed, plan.index, 2]), **odds)
+    glyphs = SerialGlyphs.draw(np.random.default_rng([seed, plan.index, 2]), **drawing.glyph_odds)
+    families = drawing.glyph_families
     if families is not None and REGION_FORMATS[plan.region].family not in families:
         # zero_for_o is the US labelling rule, not a font's glyph: it stays.
         glyphs = SerialGlyphs(zero_for_o=glyphs.zero_for_o)
@@ -162,8 +188,8 @@ def render_planned(
         groups=list(plan.groups),
         fonts_dir=fonts_dir,
         glyphs=glyphs,
-        us_layout=_fields(UsLayout, us_layout),
-        ar_old=_fields(ArOldLook, ar_old),
+        us_layout=drawing.us_layout,
+        ar_old=drawing.ar_old,
     )
     return image
 
@@ -178,30 +204,15 @@ def _fields(kind: type, values: Mapping[str, Any] | None) -> Any:
 _WORKER: dict = {}
 
 
-def _init_worker(
-    seed: int,
-    fonts_dir: str | None,
-    glyph_odds: Mapping[str, Any] | None,
-    us_layout: Mapping[str, Any] | None,
-    ar_old: Mapping[str, Any] | None = None,
-) -> None:
+def _init_worker(seed: int, fonts_dir: str | None, drawing: PlateDrawing) -> None:
     _WORKER["seed"] = seed
     _WORKER["fonts_dir"] = fonts_dir
-    _WORKER["glyph_odds"] = glyph_odds
-    _WORKER["us_layout"] = us_layout
-    _WORKER["ar_old"] = ar_old
+    _WORKER["drawing"] = drawing
     get_resources(fonts_dir)
 
 
 def _render_one(plan: PlatePlan) -> tuple[int, np.ndarray]:
-    image = render_planned(
-        plan,
-        _WORKER["seed"],
-        _WORKER["fonts_dir"],
-        _WORKER["glyph_odds"],
-        _WORKER["us_layout"],
-        _WORKER["ar_old"],
-    )
+    image = render_planned(plan, _WORKER["seed"], _WORKER["fonts_dir"], _WORKER["drawing"])
     return plan.index, image
 
 
@@ -227,9 +238,7 @@ def iter_rendered(
     fonts_dir: str | None = None,
     progress: bool = True,
     chunksize: int = 16,
-    glyph_odds: Mapping[str, Any] | None = None,
-    us_layout: Mapping[str, Any] | None = None,
-    ar_old: Mapping[str, Any] | None = None,
+    drawing: PlateDrawing = DEFAULT_DRAWING,
 ) -> Iterator[tuple[PlatePlan, np.ndarray]]:
     """Yield (plan, image) in plan order, rendered by ``num_workers`` processes (0/None: all)."""
     from tqdm.auto import tqdm
@@ -248,7 +257,7 @@ def iter_rendered(
         if workers == 1 or len(plans) < 2 * chunksize:
             get_resources(fonts_dir)
             for plan in plans:
-                yield plan, render_planned(plan, seed, fonts_dir, glyph_odds, us_layout, ar_old)
+                yield plan, render_planned(plan, seed, fonts_dir, drawing)
                 bar.update()
             return
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
@@ -257,7 +266,7 @@ def iter_rendered(
         with ctx.Pool(
             workers,
             initializer=_init_worker,
-            initargs=(seed, fonts_dir, glyph_odds, us_layout, ar_old),
+            initargs=(seed, fonts_dir, drawing),
         ) as pool:
             pending: deque = deque()
             next_chunk = 0
@@ -288,10 +297,8 @@ def generate_plates(
     alphabet: str = DEFAULT_ALPHABET,
     pad_char: str = "_",
     progress: bool = False,
-    glyph_odds: Mapping[str, Any] | None = None,
-    us_layout: Mapping[str, Any] | None = None,
+    drawing: PlateDrawing = DEFAULT_DRAWING,
     repeat_odds: float = REPEAT_ODDS,
-    ar_old: Mapping[str, Any] | None = None,
 ) -> list[tuple[np.ndarray, str, str]]:
     """Render ``n`` plates in memory: list of (image uint8 RGB, label, region)."""
     from .formats import DEFAULT_REGION_WEIGHTS
@@ -315,9 +322,7 @@ def generate_plates(
             num_workers,
             fonts_dir,
             progress,
-            glyph_odds=glyph_odds,
-            us_layout=us_layout,
-            ar_old=ar_old,
+            drawing=drawing,
         )
     ]
 
@@ -331,13 +336,11 @@ class OrderedRenderStream:
         seed: int,
         num_workers: int | None,
         fonts_dir: str | None,
-        glyph_odds: dict[str, Any],
-        us_layout: dict[str, Any],
-        ar_old: dict[str, Any] | None = None,
+        drawing: PlateDrawing = DEFAULT_DRAWING,
     ) -> None:
         self._plans, self._seed = plans, seed
         self._workers, self._fonts_dir = num_workers, fonts_dir
-        self._glyph_odds, self._us_layout, self._ar_old = glyph_odds, us_layout, ar_old
+        self._drawing = drawing
         self._iter: Iterator | None = None
         self._buffer: dict[int, np.ndarray] = {}
 
@@ -353,9 +356,7 @@ class OrderedRenderStream:
                     self._workers,
                     self._fonts_dir,
                     progress=True,
-                    glyph_odds=self._glyph_odds,
-                    us_layout=self._us_layout,
-                    ar_old=self._ar_old,
+                    drawing=self._drawing,
                 )
             for plan, image in self._iter:
                 self._buffer[plan.index] = image

@@ -112,15 +112,7 @@ def render_synthetic_images(
         )
         return {}
     plans = _plans_from_frame(plan)
-    stream = OrderedRenderStream(
-        plans,
-        p.seed,
-        p.num_workers,
-        p.fonts_dir,
-        p.serial_glyphs.model_dump(),
-        p.us_layout.model_dump(),
-        p.ar_old.model_dump(),
-    )
+    stream = OrderedRenderStream(plans, p.seed, p.num_workers, p.fonts_dir, p.drawing())
     n = len(plans)
     return {_partition_name(pl.index, n): partial(stream.get, pl.index) for pl in plans}
 
@@ -158,8 +150,7 @@ def plot_synthetic_gallery(plan: pd.DataFrame, synthesize: dict[str, Any]) -> Fi
     """Grid of sample plates per region with their labels (re-rendered: same pixels)."""
     plt = pyplot()
     p = validate_synthesize(synthesize)
-    glyph_odds, layout = p.serial_glyphs.model_dump(), p.us_layout.model_dump()
-    ar_old = p.ar_old.model_dump()
+    drawing = p.drawing()
     per = max(1, p.gallery_per_region)
     regions = sorted(plan["region"].unique(), key=lambda r: (r != "us", r))
     picks = {r: plan[plan["region"] == r].head(per * (3 if r == "us" else 1)) for r in regions}
@@ -173,7 +164,7 @@ def plot_synthetic_gallery(plan: pd.DataFrame, synthesize: dict[str, Any]) -> Fi
         plans = _plans_from_frame(df)
         for k, pl in enumerate(plans):
             ax = axes[row + k // cols, k % cols]
-            ax.imshow(render_planned(pl, p.seed, p.fonts_dir, glyph_odds, layout, ar_old))
+            ax.imshow(render_planned(pl, p.seed, p.fonts_dir, drawing))
             ax.set_title(f"{region}: {pl.label}", fontsize=8)
         row += math.ceil(len(plans) / cols)
     fig.tight_layout(rect=(0, 0, 1, 0.98))

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from plate_ocr_pipeline.synthetic.formats import DEFAULT_REGION_WEIGHTS, REGION_FORMATS, REGIONS
-from plate_ocr_pipeline.synthetic.generate import GLYPH_FAMILIES, REPEAT_ODDS
+from plate_ocr_pipeline.synthetic.generate import GLYPH_FAMILIES, REPEAT_ODDS, PlateDrawing
 from plate_ocr_pipeline.synthetic.renderer import (
     RENDERER_VERSION,
     ArOldLook,
@@ -215,6 +215,12 @@ class SynthesizeParams(BaseModel):
     # auto: render unless the set on disk was rendered with these same parameters (its
     # manifest says so); always: render again; never: use what is there (one's own data).
     render: Literal["auto", "always", "never"] = "auto"
+
+    def drawing(self) -> PlateDrawing:
+        """The drawing options of this section, as the renderer takes them."""
+        return PlateDrawing.of(
+            self.serial_glyphs.model_dump(), self.us_layout.model_dump(), self.ar_old.model_dump()
+        )
 
     def fingerprint(self, plate: dict | None = None) -> str:
         """SHA-256 of everything that decides the rendered pixels and labels."""
