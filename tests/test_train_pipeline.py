@@ -327,3 +327,49 @@ def test_augmenting_on_two_threads_trains_the_same_model(model_input, augmentati
         _, history = fit(model_input, augmentation, plate_params, **params)
         losses.append(float(history["loss"][0]))
     assert losses[0] == pytest.approx(losses[1], rel=1e-6)
+
+
+def test_weight_average_is_returned_and_kept_in_the_checkpoint(
+    tmp_path, model_input, augmentation, plate_params
+):
+    """``ema_momentum``: the same training, but the model returned holds the weights' moving
+    average; the average lives in the checkpoint's optimizer, so a cut-off run continues it;
+    another momentum is another recipe; bad values fail at start."""
+    import keras
+    from pydantic import ValidationError
+
+    from plate_ocr_pipeline.training.checkpoints import CheckpointStore
+    from plate_ocr_pipeline.training.params import TrainParams
+
+    images = model_input["images"][:4]
+    params = quick_train_params(epochs=2, lr_schedule="constant", warmup_epochs=0)
+    ema = {**params, "ema_momentum": 0.5}
+    plain, plain_history = fit(model_input, augmentation, plate_params, **params)
+    averaged, history = fit(model_input, augmentation, plate_params, **ema)
+    # Same seed, same batches, same steps: only the returned weights differ.
+    pd.testing.assert_series_equal(history["loss"], plain_history["loss"])
+    assert not np.allclose(plain.predict(images, verbose=0), averaged.predict(images, verbose=0))
+
+    checkpoints = tmp_path / "ckpt"
+    fit(model_input, augmentation, plate_params, checkpoints=checkpoints, **{**ema, "epochs": 1})
+    saved = CheckpointStore(checkpoints).load_model()
+    assert saved.optimizer.use_ema and saved.optimizer.ema_momentum == 0.5
+    averages = [np.asarray(v) for v in saved.optimizer._model_variables_moving_average]
+    weights = [np.asarray(v) for v in saved.trainable_variables]
+    # The checkpoint holds the raw weights (training goes on from them) and their average.
+    assert len(averages) == len(weights)
+    assert any(not np.allclose(a, w) for a, w in zip(averages, weights, strict=True))
+    pretend_cut_off(checkpoints)
+    resumed, resumed_history = fit(
+        model_input, augmentation, plate_params, checkpoints=checkpoints, **{**ema, "resume": True}
+    )
+    assert list(resumed_history["epoch"]) == [1, 2]
+    assert isinstance(resumed, keras.Model)
+    # Another momentum is another recipe: its checkpoint is not resumed.
+    pretend_cut_off(checkpoints)
+    with pytest.raises(ValueError, match="ema_momentum"):
+        fit(model_input, augmentation, plate_params, checkpoints=checkpoints,
+            **{**ema, "ema_momentum": 0.9, "resume": True})  # fmt: skip
+    for bad in (0, 1, 1.5):
+        with pytest.raises(ValidationError, match="ema_momentum"):
+            TrainParams(ema_momentum=bad)

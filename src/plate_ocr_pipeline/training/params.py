@@ -74,6 +74,10 @@ class TrainParams(BaseModel):
     min_lr_fraction: float = Field(default=0.01, ge=0, le=1)
     label_smoothing: float = Field(default=0.05, ge=0, lt=1)
     early_stopping_patience: int | None = Field(default=12, ge=1)
+    # Weights returned as their exponential moving average over the training steps (Polyak
+    # averaging; Keras' optimizer option), this fraction kept per step; null: the last step's.
+    # With it, early stopping only stops: restoring a best epoch would undo the average.
+    ema_momentum: float | None = Field(default=None, gt=0, lt=1)
     reduce_lr_patience: int = Field(default=4, ge=1)
     monitor: str = "val_plate_acc"
     augmentation: bool = True

@@ -93,6 +93,8 @@ def compile_for_training(
             learning_rate=learning_rate(params, steps_per_epoch),
             weight_decay=params.weight_decay,
             clipnorm=5.0,
+            use_ema=params.ema_momentum is not None,
+            ema_momentum=params.ema_momentum or 0.99,
         ),
         loss=loss,
         metrics=metrics,
@@ -213,7 +215,8 @@ def train_plate_model(
     starting_model: keras.Model | None = None,
 ) -> tuple[keras.Model, dict[str, list[float]]]:
     """Fit a plate model on ``train`` (uint8 images, texts), monitoring ``val``; returns the
-    slot model (best epoch's weights restored when early stopping is on) and the per-epoch
+    slot model (best epoch's weights restored when early stopping is on, the weights' moving
+    average with ``params.ema_momentum``) and the per-epoch
     history. With ``checkpoints`` the model and history are saved every epoch, and a cut-off
     run of the same recipe and data continues from there (``params.resume``)."""
     set_seed(params.seed, params.deterministic)
@@ -250,6 +253,8 @@ def train_plate_model(
     )
     if params.precision == "float32":
         del recipe["precision"]  # so that checkpoints written before the option still resume
+    if params.ema_momentum is None:
+        del recipe["ema_momentum"]  # the same
     # The backend Keras runs on, whatever named it; TensorFlow left out, as every checkpoint
     # written before train.backend trained on it.
     del recipe["backend"]
@@ -336,7 +341,7 @@ def _callbacks(
         callbacks.append(
             keras.callbacks.EarlyStopping(
                 monitor=monitor, mode=mode, patience=params.early_stopping_patience,
-                restore_best_weights=True, verbose=1,
+                restore_best_weights=params.ema_momentum is None, verbose=1,
             )
         )  # fmt: skip
     if checkpoints is not None:
