@@ -373,3 +373,38 @@ def test_weight_average_is_returned_and_kept_in_the_checkpoint(
     for bad in (0, 1, 1.5):
         with pytest.raises(ValidationError, match="ema_momentum"):
             TrainParams(ema_momentum=bad)
+
+
+def test_a_run_cut_off_and_resumed_trains_what_an_uninterrupted_one_does(
+    tmp_path, model_input, augmentation, plate_params, monkeypatch
+):
+    """Killed after its first epoch's checkpoint and run again, a run ends with the weights
+    and history of one that was never stopped: the same batch orders, augmentation and
+    dropout draws. (Early stopping is off: its best epoch so far is not in the checkpoint.)"""
+    import keras
+
+    from plate_ocr_pipeline.training import trainer
+
+    class Killed(Exception):
+        pass
+
+    class KillAfterFirstEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            raise Killed
+
+    params = quick_train_params(epochs=2, data_workers=2, early_stopping_patience=None)
+    whole, whole_history = fit(model_input, augmentation, plate_params, **params)
+    checkpoints = tmp_path / "ckpt"
+    with monkeypatch.context() as patch:
+        callbacks = trainer._callbacks  # the checkpoint callback runs before the kill
+        patch.setattr(trainer, "_callbacks", lambda *a: [*callbacks(*a), KillAfterFirstEpoch()])
+        with pytest.raises(Killed):
+            fit(model_input, augmentation, plate_params, checkpoints=checkpoints, **params)
+    assert json.loads((checkpoints / "state.json").read_text())["epochs_done"] == 1
+    resumed, history = fit(model_input, augmentation, plate_params, checkpoints=checkpoints,
+                           **{**params, "resume": True})  # fmt: skip
+    np.testing.assert_allclose(history["loss"], whole_history["loss"], rtol=1e-6)
+    images = model_input["images"][:4]
+    np.testing.assert_allclose(
+        resumed.predict(images, verbose=0), whole.predict(images, verbose=0), atol=1e-6
+    )

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from plate_ocr_pipeline.training.checkpoints import CheckpointStore
+from plate_ocr_pipeline.training.checkpoints import CheckpointStore, random_states
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +119,11 @@ class EpochCheckpoint(keras.callbacks.Callback):
         for key, value in (logs or {}).items():
             if np.isscalar(value):
                 self.history.setdefault(key, []).append(float(value))
-        state: dict[str, Any] = {"epochs_done": epoch + 1, "history": self.history}
+        state: dict[str, Any] = {
+            "epochs_done": epoch + 1,
+            "history": self.history,
+            "random_states": [np.asarray(v).tolist() for v in random_states(self.model)],
+        }
         if self.fingerprint is not None:
             state["fingerprint"] = self.fingerprint
         self.store.save(self.model, state)

@@ -29,6 +29,7 @@ from plate_ocr_pipeline.training.callbacks import (
 from plate_ocr_pipeline.training.checkpoints import (
     CheckpointStore,
     fingerprint_mismatch,
+    random_states,
     run_fingerprint,
 )
 from plate_ocr_pipeline.training.losses import WarmupCosine, loss_and_metrics
@@ -273,6 +274,7 @@ def train_plate_model(
             history = {k: list(v) for k, v in state["history"].items()}
             fitted = checkpoints.load_model()
             net = as_slot_model(fitted, config)  # a CTC run checkpoints its column view
+            _restore_random_states(fitted, state)
             logger.info("Resuming from %s after epoch %d", checkpoints.directory, initial_epoch)
             if params.lr_schedule == "cosine":
                 # A run extended on resume (more epochs) decays over the new count instead of
@@ -292,6 +294,7 @@ def train_plate_model(
             fitted = column_logits_view(net) or net
             compile_for_training(fitted, params, steps_per_epoch, config)
         batches.set_epoch(initial_epoch)
+        _replay_batch_shuffles(initial_epoch, steps_per_epoch)
         logger.info(
             "Training %s (%d params) on %d crops, %d val, %d epochs of %d steps",
             net.name, net.count_params(), len(targets),
@@ -315,6 +318,27 @@ def train_plate_model(
     if params.precision != "float32":
         net = float32_copy(net)
     return net, history
+
+
+def _restore_random_states(model: keras.Model, state: dict[str, Any]) -> None:
+    saved = state.get("random_states")
+    variables = random_states(model)
+    if saved is None or len(saved) != len(variables):
+        # A checkpoint written before they were kept: the run continues, not bit-exactly.
+        logger.warning("The checkpoint has no random states: dropout draws start again")
+        return
+    for variable, value in zip(variables, saved, strict=True):
+        variable.assign(np.asarray(value, dtype=variable.dtype))
+
+
+def _replay_batch_shuffles(epochs_done: int, steps_per_epoch: int) -> None:
+    """Draw the batch-order shuffles of the epochs a resumed run skips. ``fit`` shuffles the
+    order of a PyDataset's batches each epoch with Python's ``random``, which ``set_seed``
+    restarts: without this, a resumed run's epochs would take the first run's first orders."""
+    import random
+
+    for _ in range(epochs_done):
+        random.shuffle(list(range(steps_per_epoch)))
 
 
 def _callbacks(
