@@ -21,7 +21,8 @@ class AugmentedBatches(keras.utils.PyDataset):
 
     ``workers`` > 1 augments batches on that many threads while the model trains (Keras
     fetches one epoch's batches in order); each thread has its own copy of the Compose, so
-    the batches are the same as with one worker.
+    each batch is the same as with one worker. The order Keras trains them in is drawn
+    differently with one worker and with several, so a run repeats with the same count.
     """
 
     def __init__(
