@@ -217,9 +217,9 @@ def train_plate_model(
 ) -> tuple[keras.Model, dict[str, list[float]]]:
     """Fit a plate model on ``train`` (uint8 images, texts), monitoring ``val``; returns the
     slot model (best epoch's weights restored when early stopping is on, the weights' moving
-    average with ``params.ema_momentum``) and the per-epoch
-    history. With ``checkpoints`` the model and history are saved every epoch, and a cut-off
-    run of the same recipe and data continues from there (``params.resume``)."""
+    average with ``params.ema_momentum``) and the per-epoch history. With ``checkpoints`` the
+    model and history are saved every epoch, and a cut-off run of the same recipe and data
+    continues from there (``params.resume``) as if it had never stopped."""
     set_seed(params.seed, params.deterministic)
     images, texts = train
     if len(images) == 0:
