@@ -102,7 +102,8 @@ class LinearWarmup(keras.callbacks.Callback):
 
 class EpochCheckpoint(keras.callbacks.Callback):
     """Each epoch: save the model (weights and optimizer state) and the state (epochs done,
-    history so far, the run's fingerprint) into ``store``."""
+    history so far, the dropout layers' random states, the run's fingerprint) into
+    ``store``."""
 
     def __init__(
         self,

@@ -20,8 +20,8 @@ import numpy as np
 
 def random_states(model: Any) -> list[Any]:
     """The model's random-number states (its dropout layers' seed generators), in layer order.
-    ``model.save`` keeps their seeds but not how far they have drawn, so the checkpoint state
-    keeps them: a resumed run then drops the units an uninterrupted one would."""
+    ``model.save`` does not keep how far they have drawn, so the checkpoint state keeps them:
+    a resumed run then drops the units an uninterrupted one would."""
     return [v for v in model.non_trainable_variables if v.path.endswith("seed_generator_state")]
 
 

@@ -77,6 +77,7 @@ class TrainParams(BaseModel):
     # Weights returned as their exponential moving average over the training steps (Polyak
     # averaging; Keras' optimizer option), this fraction kept per step; null: the last step's.
     # With it, early stopping only stops: restoring a best epoch would undo the average.
+    # BatchNorm statistics are not averaged: they stay the last step's.
     ema_momentum: float | None = Field(default=None, gt=0, lt=1)
     reduce_lr_patience: int = Field(default=4, ge=1)
     monitor: str = "val_plate_acc"

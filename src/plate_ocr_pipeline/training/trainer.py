@@ -219,7 +219,8 @@ def train_plate_model(
     slot model (best epoch's weights restored when early stopping is on, the weights' moving
     average with ``params.ema_momentum``) and the per-epoch history. With ``checkpoints`` the
     model and history are saved every epoch, and a cut-off run of the same recipe and data
-    continues from there (``params.resume``) as if it had never stopped."""
+    continues from there (``params.resume``) with the batches, augmentation and dropout draws
+    it would have had (exactly so with one data worker; see ``_replay_batch_shuffles``)."""
     set_seed(params.seed, params.deterministic)
     images, texts = train
     if len(images) == 0:
@@ -323,9 +324,17 @@ def train_plate_model(
 def _restore_random_states(model: keras.Model, state: dict[str, Any]) -> None:
     saved = state.get("random_states")
     variables = random_states(model)
-    if saved is None or len(saved) != len(variables):
-        # A checkpoint written before they were kept: the run continues, not bit-exactly.
+    if not variables:
+        return
+    if saved is None:
+        # Written before checkpoints kept them: the run continues, not exactly.
         logger.warning("The checkpoint has no random states: dropout draws start again")
+        return
+    if len(saved) != len(variables):
+        logger.warning(
+            "The checkpoint has %d random states for %d dropout layers: draws start again",
+            len(saved), len(variables),
+        )  # fmt: skip
         return
     for variable, value in zip(variables, saved, strict=True):
         variable.assign(np.asarray(value, dtype=variable.dtype))
@@ -334,7 +343,9 @@ def _restore_random_states(model: keras.Model, state: dict[str, Any]) -> None:
 def _replay_batch_shuffles(epochs_done: int, steps_per_epoch: int) -> None:
     """Draw the batch-order shuffles of the epochs a resumed run skips. ``fit`` shuffles the
     order of a PyDataset's batches each epoch with Python's ``random``, which ``set_seed``
-    restarts: without this, a resumed run's epochs would take the first run's first orders."""
+    restarts: without this, a resumed run's epochs would take the first run's first orders.
+    With several data workers, Keras' prefetch queue also starts the first epoch of a ``fit``
+    with batches queued before its first peek, which this does not undo."""
     import random
 
     for _ in range(epochs_done):
