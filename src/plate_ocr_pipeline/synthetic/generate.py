@@ -61,7 +61,7 @@ class PlateDrawing:
         ``families`` key included), ``us_layout`` and ``ar_old`` the fields of ``UsLayout`` and
         ``ArOldLook``; unset keys keep their defaults."""
         odds = dict(glyph_odds or {})
-        families = odds.pop("families", GLYPH_FAMILIES)
+        families = odds.pop("families", cls.glyph_families)
         return cls(
             glyph_odds=odds,
             glyph_families=None if families is None else tuple(families),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import random
 from collections.abc import Iterator
 from typing import Any
 
@@ -94,8 +95,11 @@ def compile_for_training(
             learning_rate=learning_rate(params, steps_per_epoch),
             weight_decay=params.weight_decay,
             clipnorm=5.0,
-            use_ema=params.ema_momentum is not None,
-            ema_momentum=params.ema_momentum or 0.99,
+            **(
+                {}
+                if params.ema_momentum is None
+                else {"use_ema": True, "ema_momentum": params.ema_momentum}
+            ),
         ),
         loss=loss,
         metrics=metrics,
@@ -206,6 +210,10 @@ def _resumable_state(
     return None
 
 
+# Train options and the value every run had before the option was added.
+_BEFORE_THE_OPTION: dict[str, Any] = {"precision": "float32", "ema_momentum": None}
+
+
 def train_plate_model(
     train: tuple[np.ndarray, np.ndarray],
     val: tuple[np.ndarray, np.ndarray] | None,
@@ -253,10 +261,11 @@ def train_plate_model(
             "data_workers",
         }
     )
-    if params.precision == "float32":
-        del recipe["precision"]  # so that checkpoints written before the option still resume
-    if params.ema_momentum is None:
-        del recipe["ema_momentum"]  # the same
+    # Options at the value runs had before the option existed are left out, so that
+    # checkpoints written before it still resume.
+    for key, before in _BEFORE_THE_OPTION.items():
+        if recipe[key] == before:
+            del recipe[key]
     # The backend Keras runs on, whatever named it; TensorFlow left out, as every checkpoint
     # written before train.backend trained on it.
     del recipe["backend"]
@@ -346,8 +355,6 @@ def _replay_batch_shuffles(epochs_done: int, steps_per_epoch: int) -> None:
     restarts: without this, a resumed run's epochs would take the first run's first orders.
     With several data workers, Keras' prefetch queue also starts the first epoch of a ``fit``
     with batches queued before its first peek, which this does not undo."""
-    import random
-
     for _ in range(epochs_done):
         random.shuffle(list(range(steps_per_epoch)))
 
