@@ -115,8 +115,11 @@ def test_augmented_batches_on_the_fly(compose):
     again = AugmentedBatches(images, targets, 4, seed_augmentation(compose, {"seed": 3}), seed=3)
     np.testing.assert_array_equal(again[1][0], batches[1][0])
     np.testing.assert_array_equal(again[2][0], x)
-    batches.on_epoch_end()
+    batches.set_epoch(1)
     assert not np.array_equal(batches[0][0], again[0][0])
+    # Keras' end-of-epoch call does not move the order: the trainer sets the epoch.
+    again.on_epoch_end()
+    np.testing.assert_array_equal(again[2][0], x)
 
 
 def test_augmented_batches_on_threads_are_the_batches_of_one_thread(compose):
@@ -131,13 +134,22 @@ def test_augmented_batches_on_threads_are_the_batches_of_one_thread(compose):
     threaded = AugmentedBatches(
         images, targets, 4, seed_augmentation(compose, {"seed": 5}), seed=5, workers=4
     )
-    assert threaded.workers == 4
+    # Keras gets one worker: the batches prefetch on their own threads, in index order.
+    assert threaded.workers == 1 and threaded.augment_workers == 4
     # Four threads asking for every batch three times over, in a scrambled order.
     order = [int(i) for i in np.random.default_rng(2).permutation(3 * len(threaded)) % 12]
     with ThreadPoolExecutor(4) as pool:
         got = list(pool.map(lambda i: (i, threaded[i][0]), order))
     for index, batch in got:
         np.testing.assert_array_equal(batch, expected[index])
+    # Moving to another epoch while its batches prefetch: the next epoch's batches, whole.
+    threaded[0]
+    threaded.set_epoch(1)
+    serial.set_epoch(1)
+    for index in range(len(threaded)):
+        np.testing.assert_array_equal(threaded[index][0], serial[index][0])
+    with pytest.raises(IndexError):
+        threaded[len(threaded)]
 
 
 def test_preview_grid(tmp_path, compose, plate_params):

@@ -6,6 +6,7 @@ import copy
 import math
 import threading
 import warnings
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import keras
@@ -15,14 +16,16 @@ import numpy as np
 class AugmentedBatches(keras.utils.PyDataset):
     """Shuffled uint8 batches with an albumentations ``Compose`` applied per image.
 
-    The order of epoch ``e`` and the augmentation of its batch ``i`` depend only on ``seed``,
-    ``e`` and ``i`` (the Compose is re-seeded per batch), so two runs with one seed see the same
-    batches, and a resumed run sees what an uninterrupted one would have.
+    Batch ``i`` of epoch ``e`` depends only on ``seed``, ``e`` and ``i``: the epoch's order is
+    drawn from ``seed + e`` and the Compose is re-seeded per batch. The epoch is set by
+    ``set_epoch`` (the trainer's ``BatchEpoch`` callback), not counted from Keras' calls, so a
+    resumed run asks for the batches an uninterrupted one would have.
 
-    ``workers`` > 1 augments batches on that many threads while the model trains (Keras
-    fetches one epoch's batches in order); each thread has its own copy of the Compose, so
-    each batch is the same as with one worker. The order Keras trains them in is drawn
-    differently with one worker and with several, so a run repeats with the same count.
+    ``workers`` > 1 augments the next batches on that many threads of its own while the
+    model trains on this one. Keras itself gets one worker and fetches the batches in index
+    order (``fit(shuffle=False)``): its own prefetch queue carries batches from one epoch into
+    the next by a count that depends on thread timing. Each thread has its own copy of the
+    Compose, so the batches, and so the training, are the same with any worker count.
     """
 
     def __init__(
@@ -36,26 +39,45 @@ class AugmentedBatches(keras.utils.PyDataset):
         epoch: int = 0,
         workers: int = 1,
     ) -> None:
-        super().__init__(workers=workers, use_multiprocessing=False)
+        super().__init__(workers=1, use_multiprocessing=False)
         if len(images) != len(targets):
             raise ValueError(f"{len(images)} images but {len(targets)} targets")
         if images.dtype != np.uint8:
             raise ValueError(f"images must be uint8, got {images.dtype}")
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, got {workers}")
         self.images = images
         self.targets = targets
         self.batch_size = int(batch_size)
         self.transform = transform
         self.seed = int(seed)
         self.shuffle = shuffle
+        self.augment_workers = int(workers)
         self._per_thread = threading.local()
+        self._lock = threading.Lock()
+        self._pending: dict[tuple[int, int], Future] = {}
+        self._pool = (
+            ThreadPoolExecutor(self.augment_workers, thread_name_prefix="augment")
+            if self.augment_workers > 1
+            else None
+        )
+        self.epoch = -1
         self.set_epoch(epoch)
 
     def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-        rng = np.random.default_rng(self.seed + self.epoch)
-        self.order = (
-            rng.permutation(len(self.images)) if self.shuffle else np.arange(len(self.images))
-        )
+        """Order the batches as epoch ``epoch`` (a no-op when it already is)."""
+        epoch = int(epoch)
+        with self._lock:
+            if epoch == self.epoch:
+                return
+            self.epoch = epoch
+            rng = np.random.default_rng(self.seed + epoch)
+            self.order = (
+                rng.permutation(len(self.images)) if self.shuffle else np.arange(len(self.images))
+            )
+            for future in self._pending.values():
+                future.cancel()
+            self._pending.clear()
 
     def __len__(self) -> int:
         return math.ceil(len(self.images) / self.batch_size)
@@ -85,15 +107,32 @@ class AugmentedBatches(keras.utils.PyDataset):
             )
         return out
 
-    def __getitem__(self, index: int):
-        rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+    def _batch(self, order: np.ndarray, epoch: int, index: int) -> tuple[np.ndarray, np.ndarray]:
+        rows = order[index * self.batch_size : (index + 1) * self.batch_size]
         batch = self.images[rows]
         if self.transform is not None:
-            # Seeded per (epoch, batch): independent of the order Keras asks for batches.
+            # Seeded per (epoch, batch): independent of the order batches are asked for.
             transform = self._thread_transform()
-            transform.set_random_seed(self.seed + 1_000_003 * self.epoch + index)
+            transform.set_random_seed(self.seed + 1_000_003 * epoch + index)
             batch = np.stack([self.augment(image, transform) for image in batch])
         return batch, self.targets[rows]
 
-    def on_epoch_end(self) -> None:
-        self.set_epoch(self.epoch + 1)
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        index = int(index)
+        if not 0 <= index < len(self):
+            raise IndexError(f"batch {index} of {len(self)}")
+        if self._pool is None:
+            return self._batch(self.order, self.epoch, index)
+        with self._lock:
+            # The order is passed, not read in the thread: set_epoch may replace it meanwhile.
+            epoch, order = self.epoch, self.order
+            future = self._pending.pop((epoch, index), None)
+            if future is None:
+                future = self._pool.submit(self._batch, order, epoch, index)
+            ahead = range(index + 1, min(index + 1 + 2 * self.augment_workers, len(self)))
+            for later in ahead:
+                if (epoch, later) not in self._pending:
+                    self._pending[(epoch, later)] = self._pool.submit(
+                        self._batch, order, epoch, later
+                    )
+        return future.result()

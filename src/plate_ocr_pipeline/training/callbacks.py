@@ -22,6 +22,18 @@ def _duration(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds:02d}s"
 
 
+class BatchEpoch(keras.callbacks.Callback):
+    """Sets the training batches to Keras' epoch number before each epoch: the batch order
+    follows the epoch a run is at, including the first epoch of a resumed run."""
+
+    def __init__(self, batches: Any) -> None:
+        super().__init__()
+        self.batches = batches
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self.batches.set_epoch(epoch)
+
+
 class StepProgress(keras.callbacks.Callback):
     """Every ``every`` steps, one log line: epoch, step, running loss, samples per second and
     the time left in the epoch and in the run. Epochs last minutes on a CPU; a log file

@@ -82,8 +82,7 @@ class TrainParams(BaseModel):
     reduce_lr_patience: int = Field(default=4, ge=1)
     monitor: str = "val_plate_acc"
     augmentation: bool = True
-    # Threads augmenting batches while the model trains. Each batch is the same whatever the
-    # count, but Keras draws their order differently with one worker and with several.
+    # Threads augmenting the next batches while the model trains; the run is the same with any.
     data_workers: int = Field(default=1, ge=1, le=16)
     # auto: continue an unfinished checkpoint of this same run, else start afresh; true: the
     # same, but a checkpoint of another run is an error; false: always start afresh.

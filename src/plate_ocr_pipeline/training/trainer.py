@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import random
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +20,7 @@ from plate_ocr_pipeline.core.plate_config import PlateConfig
 from plate_ocr_pipeline.core.text_codec import one_hot_encode
 from plate_ocr_pipeline.training.batches import AugmentedBatches
 from plate_ocr_pipeline.training.callbacks import (
+    BatchEpoch,
     EpochCheckpoint,
     LearningRateLogger,
     LinearWarmup,
@@ -228,7 +228,7 @@ def train_plate_model(
     average with ``params.ema_momentum``) and the per-epoch history. With ``checkpoints`` the
     model and history are saved every epoch, and a cut-off run of the same recipe and data
     continues from there (``params.resume``) with the batches, augmentation and dropout draws
-    it would have had (exactly so with one data worker; see ``_replay_batch_shuffles``)."""
+    it would have had."""
     set_seed(params.seed, params.deterministic)
     images, texts = train
     if len(images) == 0:
@@ -271,6 +271,9 @@ def train_plate_model(
     del recipe["backend"]
     if keras.backend.backend() != "tensorflow":
         recipe["keras_backend"] = keras.backend.backend()
+    # Runs whose batch order Keras shuffled on top of the dataset's had none of this key:
+    # their checkpoints would resume into another order, so they do not match.
+    recipe["batch_order"] = "dataset"
     recipe["plate"] = config.to_dict()
     recipe["starting_model"] = None if starting_model is None else starting_model.name
     fingerprint = run_fingerprint(recipe, {"images": images, "plate_text": np.asarray(texts)})
@@ -304,7 +307,6 @@ def train_plate_model(
             fitted = column_logits_view(net) or net
             compile_for_training(fitted, params, steps_per_epoch, config)
         batches.set_epoch(initial_epoch)
-        _replay_batch_shuffles(initial_epoch, steps_per_epoch)
         logger.info(
             "Training %s (%d params) on %d crops, %d val, %d epochs of %d steps",
             net.name, net.count_params(), len(targets),
@@ -318,7 +320,10 @@ def train_plate_model(
             validation_data=validation,
             epochs=params.epochs,
             initial_epoch=initial_epoch,
-            callbacks=[*callbacks, fit],
+            # The batches are shuffled per epoch by their own seed; Keras' shuffle draws from
+            # Python's global random, which a resumed run would have to replay.
+            shuffle=False,
+            callbacks=[BatchEpoch(batches), *callbacks, fit],
             verbose=params.verbose,
         )
         if checkpoints is None:
@@ -347,16 +352,6 @@ def _restore_random_states(model: keras.Model, state: dict[str, Any]) -> None:
         return
     for variable, value in zip(variables, saved, strict=True):
         variable.assign(np.asarray(value, dtype=variable.dtype))
-
-
-def _replay_batch_shuffles(epochs_done: int, steps_per_epoch: int) -> None:
-    """Draw the batch-order shuffles of the epochs a resumed run skips. ``fit`` shuffles the
-    order of a PyDataset's batches each epoch with Python's ``random``, which ``set_seed``
-    restarts: without this, a resumed run's epochs would take the first run's first orders.
-    With several data workers, Keras' prefetch queue also starts the first epoch of a ``fit``
-    with batches queued before its first peek, which this does not undo."""
-    for _ in range(epochs_done):
-        random.shuffle(list(range(steps_per_epoch)))
 
 
 def _callbacks(
