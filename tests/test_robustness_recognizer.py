@@ -248,3 +248,26 @@ def test_a_usable_or_incomplete_checkpoint_is_read_or_ignored(tmp_path):
     assert store.state() is None  # no model beside it: no checkpoint
     (tmp_path / "last.keras").write_bytes(b"dummy model")
     assert store.state() == state
+
+
+def test_early_stoppings_best_weights_are_kept_once_per_best_epoch(tmp_path):
+    class Model:  # what CheckpointStore.save needs of a Keras model
+        def save(self, path):
+            Path(path).write_bytes(b"dummy model")
+
+    store = CheckpointStore(tmp_path)
+    weights = [np.arange(3, dtype=np.float32), np.ones((2, 2), np.float32)]
+    store.save(Model(), {"epochs_done": 1, "history": {}}, (0, weights))
+    state = store.state()
+    assert state["best_weights_epoch"] == 0
+    for got, saved in zip(store.best_weights(state), weights, strict=True):
+        np.testing.assert_array_equal(got, saved)
+    # A new best epoch replaces the file; without best weights the state names none.
+    store.save(Model(), {"epochs_done": 2, "history": {}}, (1, [w + 1 for w in weights]))
+    assert [p.name for p in tmp_path.glob("best-*.npz")] == ["best-1.npz"]
+    assert store.best_weights(store.state())[0][0] == 1
+    (tmp_path / "best-1.npz").unlink()
+    with pytest.raises(CheckpointError, match="best-1.npz is missing"):
+        store.best_weights(store.state())
+    store.save(Model(), {"epochs_done": 3, "history": {}})
+    assert store.best_weights(store.state()) is None

@@ -106,10 +106,29 @@ def test_cut_off_run_resumes_from_checkpoint(tmp_path, model_input, augmentation
     assert (checkpoints / "last.keras").exists()
     state = pretend_cut_off(checkpoints)  # then ask for two epochs
     assert state["epochs_done"] == 1 and state["finished"]
+    assert set(state["callbacks"]["plateau"]) == {"wait", "best", "cooldown_counter"}
     params.update(resume=True, epochs=2)
     _, resumed = fit(model_input, augmentation, plate_params, **params)
     assert list(resumed["epoch"]) == [1, 2]
     assert resumed.loc[0, "loss"] == pytest.approx(first.loc[0, "loss"])
+
+
+def test_plateau_and_early_stopping_counts_come_back_after_train_begin():
+    from plate_ocr_pipeline.training.callbacks import ResumableEarlyStopping, ResumablePlateau
+
+    plateau = ResumablePlateau(monitor="val_loss", patience=4)
+    plateau.restore_counts({"wait": 3, "best": 0.5, "cooldown_counter": 1})
+    plateau.on_train_begin()  # Keras zeroes the counts here
+    assert (plateau.wait, plateau.best, plateau.cooldown_counter) == (3, 0.5, 1)
+    stopping = ResumableEarlyStopping(monitor="val_loss", patience=4, restore_best_weights=True)
+    weights = [np.ones(2, np.float32)]
+    stopping.restore({"wait": 2, "best": 0.4, "best_epoch": 5}, weights)
+    stopping.on_train_begin()
+    assert stopping.counts() == {"wait": 2, "best": 0.4, "best_epoch": 5}
+    assert stopping.best_weights is weights
+    fresh = ResumableEarlyStopping(monitor="val_loss", patience=4)
+    fresh.on_train_begin()
+    assert fresh.counts() == {"wait": 0, "best": None, "best_epoch": 0}
 
 
 def test_run_extended_on_resume_stretches_the_cosine_decay(
@@ -385,10 +404,11 @@ def test_a_run_cut_off_and_resumed_trains_what_an_uninterrupted_one_does(
 ):
     """Killed after its first epoch's checkpoint and run again, a run ends with the weights
     and history of one that was never stopped: the same batch orders, augmentation and
-    dropout draws. (Early stopping is off: its state is not in the checkpoint.)"""
+    dropout draws, and early stopping's best epoch from before the cut."""
     import keras
 
     from plate_ocr_pipeline.training import trainer
+    from plate_ocr_pipeline.training.checkpoints import CheckpointStore
 
     class Killed(Exception):
         pass
@@ -397,24 +417,39 @@ def test_a_run_cut_off_and_resumed_trains_what_an_uninterrupted_one_does(
         def on_epoch_end(self, epoch, logs=None):
             raise Killed
 
+    class FirstEpochBest(keras.callbacks.Callback):
+        """The monitored figure falls after epoch 1: early stopping must return epoch 1's
+        weights, which only the checkpoint of the cut-off run has."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs["val_plate_acc"] = [0.9, 0.1][epoch]
+
+    callbacks = trainer._callbacks
+    monkeypatch.setattr(trainer, "_callbacks", lambda *a: [FirstEpochBest(), *callbacks(*a)])
     # One batch per crop: enough steps for a wrong order to show. Two data workers: their
     # prefetch must not carry batches across the cut.
     params = quick_train_params(
-        epochs=2, data_workers=2, batch_size=1, early_stopping_patience=None
-    )
+        epochs=2, data_workers=2, batch_size=1, early_stopping_patience=5,
+        monitor="val_plate_acc",
+    )  # fmt: skip
     whole, whole_history = fit(model_input, augmentation, plate_params, **params)
     checkpoints = tmp_path / "ckpt"
     with monkeypatch.context() as patch:
-        callbacks = trainer._callbacks  # the checkpoint callback runs before the kill
-        patch.setattr(trainer, "_callbacks", lambda *a: [*callbacks(*a), KillAfterFirstEpoch()])
+        patched = trainer._callbacks  # the checkpoint callback runs before the kill
+        patch.setattr(trainer, "_callbacks", lambda *a: [*patched(*a), KillAfterFirstEpoch()])
         with pytest.raises(Killed):
             fit(model_input, augmentation, plate_params, checkpoints=checkpoints, **params)
     state = json.loads((checkpoints / "state.json").read_text())
     assert state["epochs_done"] == 1 and state["random_states"]  # the dropout layers' draws
+    assert state["callbacks"]["early_stopping"] == {"wait": 0, "best": 0.9, "best_epoch": 0}
+    assert state["best_weights_epoch"] == 0 and (checkpoints / "best-0.npz").is_file()
     resumed, history = fit(model_input, augmentation, plate_params, checkpoints=checkpoints,
                            **{**params, "resume": True})  # fmt: skip
     np.testing.assert_allclose(history["loss"], whole_history["loss"], rtol=1e-6)
-    images = model_input["images"][:4]
-    np.testing.assert_allclose(
-        resumed.predict(images, verbose=0), whole.predict(images, verbose=0), atol=1e-6
-    )
+    returned = {v.path: np.asarray(v) for v in whole.weights}
+    for variable in resumed.weights:
+        np.testing.assert_allclose(np.asarray(variable), returned[variable.path], atol=1e-6)
+    # What both returned is the best epoch's weights, not the last epoch's.
+    last = {v.path: np.asarray(v) for v in CheckpointStore(checkpoints).load_model().weights}
+    assert set(last) == set(returned)
+    assert any(not np.allclose(last[path], returned[path]) for path in last)

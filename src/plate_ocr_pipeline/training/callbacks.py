@@ -112,21 +112,74 @@ class LinearWarmup(keras.callbacks.Callback):
             self.model.optimizer.learning_rate.assign(self.peak)
 
 
+class _KeepsCounts:
+    """A Keras callback whose counts (``COUNTS``) go into the checkpoint each epoch and come
+    back after ``on_train_begin`` zeroes them, so a resumed run waits, stops and lowers the
+    rate when an uninterrupted one would."""
+
+    COUNTS: tuple[str, ...] = ()
+
+    def counts(self) -> dict[str, Any]:
+        return {name: _plain(getattr(self, name)) for name in self.COUNTS}
+
+    def restore_counts(self, saved: dict[str, Any] | None) -> None:
+        self._saved_counts = saved
+
+    def _put_back_counts(self) -> None:
+        for name, value in (getattr(self, "_saved_counts", None) or {}).items():
+            setattr(self, name, value)
+
+
+def _plain(value: Any) -> Any:
+    return float(value) if isinstance(value, np.floating) else value
+
+
+class ResumableEarlyStopping(_KeepsCounts, keras.callbacks.EarlyStopping):
+    """``EarlyStopping`` that a resumed run continues: its wait, best value and best epoch,
+    and the best epoch's weights (``restore_best_weights``), which the checkpoint keeps."""
+
+    COUNTS = ("wait", "best", "best_epoch")
+
+    def restore(self, saved: dict[str, Any] | None, best_weights: list[np.ndarray] | None) -> None:
+        self.restore_counts(saved)
+        self._saved_best_weights = best_weights
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        super().on_train_begin(logs)
+        self._put_back_counts()
+        if getattr(self, "_saved_best_weights", None) is not None:
+            self.best_weights = self._saved_best_weights
+
+
+class ResumablePlateau(_KeepsCounts, keras.callbacks.ReduceLROnPlateau):
+    """``ReduceLROnPlateau`` that a resumed run continues (the rate itself is in the
+    optimizer the checkpoint keeps)."""
+
+    COUNTS = ("wait", "best", "cooldown_counter")
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        super().on_train_begin(logs)
+        self._put_back_counts()
+
+
 class EpochCheckpoint(keras.callbacks.Callback):
     """Each epoch: save the model (weights and optimizer state) and the state (epochs done,
-    history so far, the dropout layers' random states, the run's fingerprint) into
-    ``store``."""
+    history so far, the dropout layers' random states, the counts of ``keeping``'s callbacks,
+    the run's fingerprint) into ``store``; with early stopping's best weights, those too. It
+    must come after the callbacks it keeps, which update their counts at the epoch's end."""
 
     def __init__(
         self,
         store: CheckpointStore,
         history: dict[str, list[float]],
         fingerprint: dict[str, Any] | None = None,
+        keeping: dict[str, _KeepsCounts] | None = None,
     ) -> None:
         super().__init__()
         self.store = store
         self.history = history
         self.fingerprint = fingerprint
+        self.keeping = keeping or {}
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         for key, value in (logs or {}).items():
@@ -137,6 +190,12 @@ class EpochCheckpoint(keras.callbacks.Callback):
             "history": self.history,
             "random_states": [np.asarray(v).tolist() for v in random_states(self.model)],
         }
+        if self.keeping:
+            state["callbacks"] = {name: kept.counts() for name, kept in self.keeping.items()}
+        best_weights = None
+        stopping = self.keeping.get("early_stopping")
+        if isinstance(stopping, ResumableEarlyStopping) and stopping.best_weights is not None:
+            best_weights = (stopping.best_epoch, stopping.best_weights)
         if self.fingerprint is not None:
             state["fingerprint"] = self.fingerprint
-        self.store.save(self.model, state)
+        self.store.save(self.model, state, best_weights)

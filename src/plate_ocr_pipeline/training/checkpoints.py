@@ -83,12 +83,47 @@ class CheckpointStore:
 
         return keras.saving.load_model(self.model_path)
 
-    def save(self, model: Any, state: dict[str, Any]) -> None:
+    def save(
+        self,
+        model: Any,
+        state: dict[str, Any],
+        best_weights: tuple[int, list[np.ndarray]] | None = None,
+    ) -> None:
+        """Save the model and state; ``best_weights`` (epoch, weights) are early stopping's,
+        written once per best epoch (``best-<epoch>.npz``, named in the state as
+        ``best_weights_epoch``) and the older ones removed after the state names the new."""
         self.directory.mkdir(parents=True, exist_ok=True)
         model_tmp = self.directory / "last.tmp.keras"
         model.save(model_tmp)
         os.replace(model_tmp, self.model_path)
+        if best_weights is not None:
+            epoch, weights = best_weights
+            path = self._best_path(epoch)
+            if not path.is_file():
+                weights_tmp = self.directory / "best.tmp.npz"
+                with open(weights_tmp, "wb") as file:
+                    np.savez(file, *weights)
+                os.replace(weights_tmp, path)
+            state = {**state, "best_weights_epoch": int(epoch)}
         self._write_state(state)
+        keep = None if best_weights is None else self._best_path(best_weights[0])
+        for old in self.directory.glob("best-*.npz"):
+            if old != keep:
+                old.unlink()
+
+    def _best_path(self, epoch: int) -> Path:
+        return self.directory / f"best-{int(epoch)}.npz"
+
+    def best_weights(self, state: dict[str, Any]) -> list[np.ndarray] | None:
+        """Early stopping's best weights that ``state`` names, or ``None``."""
+        epoch = state.get("best_weights_epoch")
+        if epoch is None:
+            return None
+        path = self._best_path(epoch)
+        if not path.is_file():
+            raise self._unusable(self.directory / self.STATE_FILE, f"{path.name} is missing")
+        with np.load(path) as saved:
+            return [saved[f"arr_{i}"] for i in range(len(saved.files))]
 
     def mark_finished(self) -> None:
         state = self.state()

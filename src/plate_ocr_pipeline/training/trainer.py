@@ -25,6 +25,8 @@ from plate_ocr_pipeline.training.callbacks import (
     LearningRateLogger,
     LinearWarmup,
     MlflowEpochLogger,
+    ResumableEarlyStopping,
+    ResumablePlateau,
     StepProgress,
 )
 from plate_ocr_pipeline.training.checkpoints import (
@@ -313,7 +315,9 @@ def train_plate_model(
             0 if validation is None else len(validation[0]), params.epochs, steps_per_epoch,
         )  # fmt: skip
 
-        callbacks = _callbacks(params, monitor, steps_per_epoch, checkpoints, history, fingerprint)
+        callbacks = _callbacks(
+            params, monitor, steps_per_epoch, checkpoints, history, fingerprint, state
+        )
         fit = keras.callbacks.History()
         fitted.fit(
             batches,
@@ -361,28 +365,37 @@ def _callbacks(
     checkpoints: CheckpointStore | None,
     history: dict[str, list[float]],
     fingerprint: dict[str, Any],
+    state: dict[str, Any] | None = None,
 ) -> list[keras.callbacks.Callback]:
+    """The run's callbacks; a resumed run's (``state``) early stopping and plateau schedule
+    continue their counts from the checkpoint."""
     callbacks: list[keras.callbacks.Callback] = [LearningRateLogger()]
+    kept: dict[str, Any] = {}
+    saved = (state or {}).get("callbacks", {})
     mode = "max" if "acc" in monitor else "min"
     warmup_steps = int(round(params.warmup_epochs * steps_per_epoch))
     if params.lr_schedule != "cosine" and warmup_steps:
         callbacks.append(LinearWarmup(params.learning_rate, warmup_steps))
     if params.lr_schedule == "plateau":
-        callbacks.append(
-            keras.callbacks.ReduceLROnPlateau(
-                monitor=monitor, mode=mode, factor=0.5, patience=params.reduce_lr_patience,
-                min_lr=params.learning_rate * params.min_lr_fraction, verbose=1,
-            )
+        kept["plateau"] = ResumablePlateau(
+            monitor=monitor, mode=mode, factor=0.5, patience=params.reduce_lr_patience,
+            min_lr=params.learning_rate * params.min_lr_fraction, verbose=1,
         )  # fmt: skip
+        kept["plateau"].restore_counts(saved.get("plateau"))
+        callbacks.append(kept["plateau"])
     if params.early_stopping_patience:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor=monitor, mode=mode, patience=params.early_stopping_patience,
-                restore_best_weights=params.ema_momentum is None, verbose=1,
-            )
+        kept["early_stopping"] = ResumableEarlyStopping(
+            monitor=monitor, mode=mode, patience=params.early_stopping_patience,
+            restore_best_weights=params.ema_momentum is None, verbose=1,
         )  # fmt: skip
+        best_weights = None if state is None else checkpoints.best_weights(state)
+        kept["early_stopping"].restore(saved.get("early_stopping"), best_weights)
+        callbacks.append(kept["early_stopping"])
+    if state is not None and kept and "callbacks" not in state:
+        # Written before checkpoints kept them: the run continues, not exactly.
+        logger.warning("The checkpoint has no early-stopping or plateau counts: they start again")
     if checkpoints is not None:
-        callbacks.append(EpochCheckpoint(checkpoints, history, fingerprint))
+        callbacks.append(EpochCheckpoint(checkpoints, history, fingerprint, kept))
     if params.progress_every_steps:
         callbacks.append(
             StepProgress(
