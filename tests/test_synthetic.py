@@ -247,6 +247,10 @@ def test_glyph_variants_may_be_kept_to_the_families_whose_fonts_draw_them():
         ["serif_i", "bar_one", "plate_w", "plate_q", "serif_font", "flipped_m_w"], 1.0
     )
     never = dict.fromkeys(always, 0.0)
+    # Equal drawings are equal and hash alike: one can key a cache.
+    assert PlateDrawing.of(always) == PlateDrawing.of(dict(always))
+    assert hash(PlateDrawing.of(always)) == hash(PlateDrawing.of(dict(always)))
+    assert PlateDrawing.of(always) != PlateDrawing.of(never)
     plans = plan_plates(12, {"us": 1, "ar-old": 1, "eu-de": 1}, seed=4)
     assert {plan.region for plan in plans} == {"us", "ar-old", "eu-de"}
     for plan in plans:

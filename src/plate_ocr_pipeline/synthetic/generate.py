@@ -45,7 +45,8 @@ class PlateDrawing:
     families that take them, the US layout ranges and the old Argentine look. The defaults
     are conf/base's; ``SynthesizeParams.drawing()`` builds one from the ``synthesize`` section."""
 
-    glyph_odds: Mapping[str, float] = field(default_factory=dict)
+    # Left out of the hash (a dict has none); equal drawings still hash alike.
+    glyph_odds: Mapping[str, float] = field(default_factory=dict, hash=False)
     glyph_families: tuple[str, ...] | None = GLYPH_FAMILIES
     us_layout: UsLayout = UsLayout()
     ar_old: ArOldLook = ArOldLook()
@@ -297,6 +298,7 @@ def generate_plates(
     alphabet: str = DEFAULT_ALPHABET,
     pad_char: str = "_",
     progress: bool = False,
+    *,
     drawing: PlateDrawing = DEFAULT_DRAWING,
     repeat_odds: float = REPEAT_ODDS,
 ) -> list[tuple[np.ndarray, str, str]]:
