@@ -36,6 +36,7 @@ def child(args: argparse.Namespace) -> None:
     from plate_ocr_pipeline.core.plate_config import PlateConfig
     from plate_ocr_pipeline.core.text_codec import one_hot_encode
     from plate_ocr_pipeline.training.batches import AugmentedBatches
+    from plate_ocr_pipeline.training.callbacks import BatchEpoch
     from plate_ocr_pipeline.training.models import build_model, column_logits_view
     from plate_ocr_pipeline.training.params import TrainParams
     from plate_ocr_pipeline.training.trainer import compile_for_training, set_seed
@@ -68,7 +69,9 @@ def child(args: argparse.Namespace) -> None:
     def timed_fit(steps: int) -> float:
         epochs = -(-steps // len(batches))
         start = time.perf_counter()
-        fitted.fit(batches, epochs=epochs, steps_per_epoch=min(steps, len(batches)), verbose=0)
+        # As the trainer fits: batches in index order, the epoch set by the callback.
+        fitted.fit(batches, epochs=epochs, steps_per_epoch=min(steps, len(batches)), verbose=0,
+                   shuffle=False, callbacks=[BatchEpoch(batches)])  # fmt: skip
         return time.perf_counter() - start
 
     warmup = timed_fit(args.warmup_steps)

@@ -271,3 +271,7 @@ def test_early_stoppings_best_weights_are_kept_once_per_best_epoch(tmp_path):
         store.best_weights(store.state())
     store.save(Model(), {"epochs_done": 3, "history": {}})
     assert store.best_weights(store.state()) is None
+    # Another run in the same folder writes its own best-0.npz over the one left there.
+    np.savez(tmp_path / "best-0.npz", np.zeros(5))
+    CheckpointStore(tmp_path).save(Model(), {"epochs_done": 1, "history": {}}, (0, weights))
+    np.testing.assert_array_equal(store.best_weights(store.state())[0], weights[0])

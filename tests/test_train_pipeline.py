@@ -122,13 +122,14 @@ def test_plateau_and_early_stopping_counts_come_back_after_train_begin():
     assert (plateau.wait, plateau.best, plateau.cooldown_counter) == (3, 0.5, 1)
     stopping = ResumableEarlyStopping(monitor="val_loss", patience=4, restore_best_weights=True)
     weights = [np.ones(2, np.float32)]
-    stopping.restore({"wait": 2, "best": 0.4, "best_epoch": 5}, weights)
+    saved = {"wait": 2, "best": 0.4, "best_epoch": 5, "stopped_epoch": 0}
+    stopping.restore(saved, weights)
     stopping.on_train_begin()
-    assert stopping.counts() == {"wait": 2, "best": 0.4, "best_epoch": 5}
+    assert stopping.counts() == saved
     assert stopping.best_weights is weights
     fresh = ResumableEarlyStopping(monitor="val_loss", patience=4)
     fresh.on_train_begin()
-    assert fresh.counts() == {"wait": 0, "best": None, "best_epoch": 0}
+    assert fresh.counts() == {"wait": 0, "best": None, "best_epoch": 0, "stopped_epoch": 0}
 
 
 def test_run_extended_on_resume_stretches_the_cosine_decay(
@@ -441,7 +442,9 @@ def test_a_run_cut_off_and_resumed_trains_what_an_uninterrupted_one_does(
             fit(model_input, augmentation, plate_params, checkpoints=checkpoints, **params)
     state = json.loads((checkpoints / "state.json").read_text())
     assert state["epochs_done"] == 1 and state["random_states"]  # the dropout layers' draws
-    assert state["callbacks"]["early_stopping"] == {"wait": 0, "best": 0.9, "best_epoch": 0}
+    assert state["callbacks"]["early_stopping"] == {
+        "wait": 0, "best": 0.9, "best_epoch": 0, "stopped_epoch": 0
+    }  # fmt: skip
     assert state["best_weights_epoch"] == 0 and (checkpoints / "best-0.npz").is_file()
     resumed, history = fit(model_input, augmentation, plate_params, checkpoints=checkpoints,
                            **{**params, "resume": True})  # fmt: skip
@@ -453,3 +456,34 @@ def test_a_run_cut_off_and_resumed_trains_what_an_uninterrupted_one_does(
     last = {v.path: np.asarray(v) for v in CheckpointStore(checkpoints).load_model().weights}
     assert set(last) == set(returned)
     assert any(not np.allclose(last[path], returned[path]) for path in last)
+
+
+def test_a_run_cut_off_after_early_stopping_fired_trains_no_more(
+    tmp_path, model_input, augmentation, plate_params, monkeypatch
+):
+    """Its last checkpoint says early stopping fired; run again, it returns the best epoch's
+    weights without training another epoch."""
+    import keras
+
+    from plate_ocr_pipeline.training import trainer
+
+    class FallsAfterFirstEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            logs["val_plate_acc"] = 0.9 if epoch == 0 else 0.1
+
+    callbacks = trainer._callbacks
+    monkeypatch.setattr(trainer, "_callbacks", lambda *a: [FallsAfterFirstEpoch(), *callbacks(*a)])
+    checkpoints = tmp_path / "ckpt"
+    params = quick_train_params(
+        epochs=4, early_stopping_patience=1, monitor="val_plate_acc", batch_size=4
+    )
+    whole, history = fit(model_input, augmentation, plate_params, checkpoints=checkpoints, **params)
+    assert list(history["epoch"]) == [1, 2]  # stopped after epoch 2
+    state = pretend_cut_off(checkpoints)  # killed before the run was marked finished
+    assert state["callbacks"]["early_stopping"]["stopped_epoch"] == 1
+    resumed, again = fit(model_input, augmentation, plate_params, checkpoints=checkpoints,
+                         **{**params, "resume": True})  # fmt: skip
+    assert list(again["epoch"]) == [1, 2]
+    returned = {v.path: np.asarray(v) for v in whole.weights}
+    for variable in resumed.weights:
+        np.testing.assert_allclose(np.asarray(variable), returned[variable.path], atol=1e-6)

@@ -70,14 +70,25 @@ class AugmentedBatches(keras.utils.PyDataset):
         with self._lock:
             if epoch == self.epoch:
                 return
-            self.epoch = epoch
             rng = np.random.default_rng(self.seed + epoch)
             self.order = (
                 rng.permutation(len(self.images)) if self.shuffle else np.arange(len(self.images))
             )
-            for future in self._pending.values():
-                future.cancel()
-            self._pending.clear()
+            self.epoch = epoch
+            self._drop_pending()
+
+    def _drop_pending(self) -> None:
+        for future in self._pending.values():
+            future.cancel()
+        self._pending.clear()
+
+    def close(self) -> None:
+        """Stop the augmenting threads (the batches are then made on the caller's)."""
+        with self._lock:
+            self._drop_pending()
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+                self._pool = None
 
     def __len__(self) -> int:
         return math.ceil(len(self.images) / self.batch_size)
@@ -121,18 +132,19 @@ class AugmentedBatches(keras.utils.PyDataset):
         index = int(index)
         if not 0 <= index < len(self):
             raise IndexError(f"batch {index} of {len(self)}")
-        if self._pool is None:
-            return self._batch(self.order, self.epoch, index)
         with self._lock:
             # The order is passed, not read in the thread: set_epoch may replace it meanwhile.
             epoch, order = self.epoch, self.order
-            future = self._pending.pop((epoch, index), None)
-            if future is None:
-                future = self._pool.submit(self._batch, order, epoch, index)
-            ahead = range(index + 1, min(index + 1 + 2 * self.augment_workers, len(self)))
-            for later in ahead:
-                if (epoch, later) not in self._pending:
-                    self._pending[(epoch, later)] = self._pool.submit(
-                        self._batch, order, epoch, later
-                    )
-        return future.result()
+            if self._pool is None:
+                future = None
+            else:
+                future = self._pending.pop((epoch, index), None)
+                if future is None:
+                    future = self._pool.submit(self._batch, order, epoch, index)
+                ahead = range(index + 1, min(index + 1 + 2 * self.augment_workers, len(self)))
+                for later in ahead:
+                    if (epoch, later) not in self._pending:
+                        self._pending[(epoch, later)] = self._pool.submit(
+                            self._batch, order, epoch, later
+                        )
+        return self._batch(order, epoch, index) if future is None else future.result()

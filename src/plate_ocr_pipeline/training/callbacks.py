@@ -138,7 +138,7 @@ class ResumableEarlyStopping(_KeepsCounts, keras.callbacks.EarlyStopping):
     """``EarlyStopping`` that a resumed run continues: its wait, best value and best epoch,
     and the best epoch's weights (``restore_best_weights``), which the checkpoint keeps."""
 
-    COUNTS = ("wait", "best", "best_epoch")
+    COUNTS = ("wait", "best", "best_epoch", "stopped_epoch")
 
     def restore(self, saved: dict[str, Any] | None, best_weights: list[np.ndarray] | None) -> None:
         self.restore_counts(saved)

@@ -38,6 +38,9 @@ class CheckpointStore:
 
     def __init__(self, directory: str | os.PathLike) -> None:
         self.directory = Path(directory)
+        # The best epoch whose weights this run wrote or resumed from: a file of that name
+        # left by another run is never taken for this run's.
+        self._best_epoch_kept: int | None = None
 
     def __repr__(self) -> str:
         return f"CheckpointStore({str(self.directory)!r})"
@@ -99,11 +102,12 @@ class CheckpointStore:
         if best_weights is not None:
             epoch, weights = best_weights
             path = self._best_path(epoch)
-            if not path.is_file():
+            if epoch != self._best_epoch_kept:
                 weights_tmp = self.directory / "best.tmp.npz"
                 with open(weights_tmp, "wb") as file:
                     np.savez(file, *weights)
                 os.replace(weights_tmp, path)
+                self._best_epoch_kept = int(epoch)
             state = {**state, "best_weights_epoch": int(epoch)}
         self._write_state(state)
         keep = None if best_weights is None else self._best_path(best_weights[0])
@@ -123,7 +127,9 @@ class CheckpointStore:
         if not path.is_file():
             raise self._unusable(self.directory / self.STATE_FILE, f"{path.name} is missing")
         with np.load(path) as saved:
-            return [saved[f"arr_{i}"] for i in range(len(saved.files))]
+            weights = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+        self._best_epoch_kept = int(epoch)
+        return weights
 
     def mark_finished(self) -> None:
         state = self.state()

@@ -319,17 +319,24 @@ def train_plate_model(
             params, monitor, steps_per_epoch, checkpoints, history, fingerprint, state
         )
         fit = keras.callbacks.History()
-        fitted.fit(
-            batches,
-            validation_data=validation,
-            epochs=params.epochs,
-            initial_epoch=initial_epoch,
-            # The batches are shuffled per epoch by their own seed; Keras' shuffle draws from
-            # Python's global random, which a resumed run would have to replay.
-            shuffle=False,
-            callbacks=[BatchEpoch(batches), *callbacks, fit],
-            verbose=params.verbose,
-        )
+        # A run cut off between early stopping's last checkpoint and its end trains no more:
+        # the fit only returns the best epoch's weights.
+        stopped = (state or {}).get("callbacks", {}).get("early_stopping", {})
+        epochs = initial_epoch if stopped.get("stopped_epoch") else params.epochs
+        try:
+            fitted.fit(
+                batches,
+                validation_data=validation,
+                epochs=epochs,
+                initial_epoch=initial_epoch,
+                # The batches are shuffled per epoch by their own seed; Keras' shuffle draws
+                # from Python's global random, which a resumed run would have to replay.
+                shuffle=False,
+                callbacks=[BatchEpoch(batches), *callbacks, fit],
+                verbose=params.verbose,
+            )
+        finally:
+            batches.close()
         if checkpoints is None:
             history = {k: [float(x) for x in v] for k, v in fit.history.items()}
         else:
