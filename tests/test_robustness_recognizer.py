@@ -275,3 +275,29 @@ def test_early_stoppings_best_weights_are_kept_once_per_best_epoch(tmp_path):
     np.savez(tmp_path / "best-0.npz", np.zeros(5))
     CheckpointStore(tmp_path).save(Model(), {"epochs_done": 1, "history": {}}, (0, weights))
     np.testing.assert_array_equal(store.best_weights(store.state())[0], weights[0])
+
+
+def test_a_save_cut_off_before_its_state_is_written_leaves_the_previous_epoch(
+    tmp_path, monkeypatch
+):
+    class Model:  # writes which epoch it is, as the .keras file stands for the weights
+        epoch = 1
+
+        def save(self, path):
+            Path(path).write_bytes(f"epoch {self.epoch}".encode())
+
+    store = CheckpointStore(tmp_path)
+    model = Model()
+    store.save(model, {"epochs_done": 1, "history": {}})
+    model.epoch = 2
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt("killed while writing the state")
+
+    monkeypatch.setattr(Path, "write_text", killed)  # the state's write, not the model's
+    with pytest.raises(KeyboardInterrupt):
+        store.save(model, {"epochs_done": 2, "history": {}})
+    monkeypatch.undo()
+    # The model file and the state still agree: both are epoch 1's.
+    assert store.state()["epochs_done"] == 1
+    assert store.model_path.read_text() == "epoch 1"

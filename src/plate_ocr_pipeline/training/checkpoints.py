@@ -96,9 +96,10 @@ class CheckpointStore:
         written once per best epoch (``best-<epoch>.npz``, named in the state as
         ``best_weights_epoch``) and the older ones removed after the state names the new."""
         self.directory.mkdir(parents=True, exist_ok=True)
+        # Every file is written in full before the first rename, so a run killed mid-save
+        # leaves the model and state of one epoch (the renames are microseconds apart).
         model_tmp = self.directory / "last.tmp.keras"
         model.save(model_tmp)
-        os.replace(model_tmp, self.model_path)
         if best_weights is not None:
             epoch, weights = best_weights
             path = self._best_path(epoch)
@@ -109,7 +110,9 @@ class CheckpointStore:
                 os.replace(weights_tmp, path)
                 self._best_epoch_kept = int(epoch)
             state = {**state, "best_weights_epoch": int(epoch)}
-        self._write_state(state)
+        state_tmp = self._state_tmp(state)
+        os.replace(model_tmp, self.model_path)
+        os.replace(state_tmp, self.directory / self.STATE_FILE)
         keep = None if best_weights is None else self._best_path(best_weights[0])
         for old in self.directory.glob("best-*.npz"):
             if old != keep:
@@ -136,10 +139,13 @@ class CheckpointStore:
         if state is not None:
             self._write_state({**state, "finished": True})
 
-    def _write_state(self, state: dict[str, Any]) -> None:
+    def _state_tmp(self, state: dict[str, Any]) -> Path:
         state_tmp = self.directory / "state.tmp.json"
         state_tmp.write_text(json.dumps(state))
-        os.replace(state_tmp, self.directory / self.STATE_FILE)
+        return state_tmp
+
+    def _write_state(self, state: dict[str, Any]) -> None:
+        os.replace(self._state_tmp(state), self.directory / self.STATE_FILE)
 
 
 def run_fingerprint(recipe: dict[str, Any], arrays: dict[str, np.ndarray]) -> dict[str, Any]:
