@@ -125,7 +125,8 @@ class _KeepsCounts:
     def restore_counts(self, saved: dict[str, Any] | None) -> None:
         self._saved_counts = saved
 
-    def _put_back_counts(self) -> None:
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        super().on_train_begin(logs)  # the Keras callback's, which zeroes the counts
         for name, value in (getattr(self, "_saved_counts", None) or {}).items():
             setattr(self, name, value)
 
@@ -146,7 +147,6 @@ class ResumableEarlyStopping(_KeepsCounts, keras.callbacks.EarlyStopping):
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         super().on_train_begin(logs)
-        self._put_back_counts()
         if getattr(self, "_saved_best_weights", None) is not None:
             self.best_weights = self._saved_best_weights
 
@@ -156,10 +156,6 @@ class ResumablePlateau(_KeepsCounts, keras.callbacks.ReduceLROnPlateau):
     optimizer the checkpoint keeps)."""
 
     COUNTS = ("wait", "best", "cooldown_counter")
-
-    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        super().on_train_begin(logs)
-        self._put_back_counts()
 
 
 class EpochCheckpoint(keras.callbacks.Callback):

@@ -100,20 +100,20 @@ class CheckpointStore:
         # leaves the model and state of one epoch (the renames are microseconds apart).
         model_tmp = self.directory / "last.tmp.keras"
         model.save(model_tmp)
+        keep = None
         if best_weights is not None:
             epoch, weights = best_weights
-            path = self._best_path(epoch)
+            keep = self._best_path(epoch)
             if epoch != self._best_epoch_kept:
                 weights_tmp = self.directory / "best.tmp.npz"
                 with open(weights_tmp, "wb") as file:
                     np.savez(file, *weights)
-                os.replace(weights_tmp, path)
+                os.replace(weights_tmp, keep)
                 self._best_epoch_kept = int(epoch)
             state = {**state, "best_weights_epoch": int(epoch)}
         state_tmp = self._state_tmp(state)
         os.replace(model_tmp, self.model_path)
         os.replace(state_tmp, self.directory / self.STATE_FILE)
-        keep = None if best_weights is None else self._best_path(best_weights[0])
         for old in self.directory.glob("best-*.npz"):
             if old != keep:
                 old.unlink()
