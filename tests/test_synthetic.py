@@ -232,6 +232,47 @@ def test_us_plates_draw_their_o_as_the_0_they_are_labelled():
     assert not np.array_equal(letter, draw("ar-old", ["AB0", "120"], zero)[0])
 
 
+def test_regions_named_in_zero_shaped_o_draw_their_letter_o_as_their_0_labelled_o():
+    """Old Argentine plates draw O and 0 alike, and their format puts only letters where an O
+    sits: with ``zero_shaped_o`` naming the region, an O is drawn as that plate's 0 and the
+    label keeps the letter; plates without an O and other regions stay as they were."""
+    from plate_ocr_pipeline.pipelines.synthesize.params import SynthesizeParams
+    from plate_ocr_pipeline.synthetic.generate import PlateDrawing, PlatePlan, render_planned
+    from plate_ocr_pipeline.synthetic.renderer import SerialGlyphs
+
+    def draw(region, groups, glyphs):
+        return render_plate(np.random.default_rng(5), region, groups=groups, glyphs=glyphs)
+
+    shaped = SerialGlyphs(zero_shaped_o=True)
+    o_plate, label = draw("ar-old", ["OOH", "058"], shaped)
+    assert label == "OOH058"
+    # The same pixels as a plate printing 0 in those slots: only the label tells them apart.
+    np.testing.assert_array_equal(o_plate, draw("ar-old", ["00H", "058"], SerialGlyphs())[0])
+    assert not np.array_equal(o_plate, draw("ar-old", ["OOH", "058"], SerialGlyphs())[0])
+    np.testing.assert_array_equal(
+        draw("ar-old", ["ABH", "058"], shaped)[0], draw("ar-old", ["ABH", "058"], None)[0]
+    )
+
+    drawing = SynthesizeParams(serial_glyphs={"zero_shaped_o": ["uk", "ar-old"]}).drawing()
+    assert drawing.zero_shaped_o == ("ar-old", "uk")
+    for region, groups, changed in (
+        ("ar-old", ("OOH", "058"), True),
+        ("ar-old", ("ABH", "058"), False),
+        ("eu-de", ("B", "OX", "123"), False),
+    ):
+        plan = PlatePlan(0, region, groups, "".join(groups), 240, 80)
+        plain = render_planned(plan, 4, drawing=PlateDrawing.of({}))
+        assert changed != np.array_equal(plain, render_planned(plan, 4, drawing=drawing))
+    assert (
+        SynthesizeParams(serial_glyphs={"zero_shaped_o": ["ar-old"]}).fingerprint()
+        != SynthesizeParams().fingerprint()
+    )
+    with pytest.raises(ValueError, match="zero_shaped_o: unknown region.*ar_old"):
+        SynthesizeParams(serial_glyphs={"zero_shaped_o": ["ar_old"]})
+    with pytest.raises(ValueError, match=r"\['us'\] label O as 0"):
+        SynthesizeParams(serial_glyphs={"zero_shaped_o": ["us"]})
+
+
 def test_glyph_variants_may_be_kept_to_the_families_whose_fonts_draw_them():
     """``serial_glyphs.families: [us]`` keeps the US plate-font variants (serif I, bare 1,
     flipped-M W, ...) off other plates, which then draw their font's own glyphs; US plates
@@ -291,6 +332,7 @@ def test_glyph_variants_may_be_kept_to_the_families_whose_fonts_draw_them():
         mode="json", exclude={"num_workers", "gallery_per_region", "render"}
     )
     del dumped["serial_glyphs"]["families"]
+    del dumped["serial_glyphs"]["zero_shaped_o"]  # the same for an empty zero_shaped_o
     del dumped["ar_old"]  # the same for synthesize.ar_old's defaults
     before = json.dumps(
         {"synthesize": dumped, "plate": {}, "renderer": RENDERER_VERSION}, sort_keys=True

@@ -177,6 +177,10 @@ class SerialGlyphs:
     # draw the two alike). A round O labelled 0 taught the reader to read every region's O as
     # 0 (docs/experiments.md, row 26).
     zero_for_o: bool = False
+    # O drawn as the font's 0 with the label keeping the letter: regions whose plate fonts draw
+    # the two alike but whose formats have letters where an O sits (old Argentine plates, the
+    # UK). A reader that never saw an O shaped like a 0 in a letter slot reads D or Q there.
+    zero_shaped_o: bool = False
 
     @classmethod
     def draw(
@@ -401,6 +405,8 @@ def _glyph(style: SerialStyle, ch: str, height: float) -> np.ndarray:
         g = plate_w_glyph(style.font)
     elif ch == "Q" and style.glyphs.plate_q:
         g = plate_q_glyph(style.font)
+    elif ch == "O" and style.glyphs.zero_shaped_o:
+        g = glyph_mask(style.font, "0")
     if g is None:
         g = glyph_mask(style.font, ch)
     if g is None:  # fall back to a font that has it

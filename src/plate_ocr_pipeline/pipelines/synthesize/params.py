@@ -11,7 +11,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from plate_ocr_pipeline.synthetic.formats import DEFAULT_REGION_WEIGHTS, REGION_FORMATS, REGIONS
-from plate_ocr_pipeline.synthetic.generate import GLYPH_FAMILIES, REPEAT_ODDS, PlateDrawing
+from plate_ocr_pipeline.synthetic.generate import (
+    GLYPH_FAMILIES,
+    REPEAT_ODDS,
+    ZERO_SHAPED_O_REGIONS,
+    PlateDrawing,
+)
 from plate_ocr_pipeline.synthetic.renderer import (
     RENDERER_VERSION,
     ArOldLook,
@@ -69,6 +74,10 @@ class SerialGlyphOdds(BaseModel):
         None if GLYPH_FAMILIES is None else list(GLYPH_FAMILIES),
         description="plate families whose serials take these variants (null: every family)",
     )
+    zero_shaped_o: list[str] = Field(
+        list(ZERO_SHAPED_O_REGIONS),
+        description="regions whose plates draw the letter O as their 0 (the label keeps O)",
+    )
 
     @field_validator("families")
     @classmethod
@@ -84,6 +93,23 @@ class SerialGlyphOdds(BaseModel):
                 "for every family"
             )
         return sorted(set(v))  # the same set, the same fingerprint, in any order
+
+    @field_validator("zero_shaped_o")
+    @classmethod
+    def _known_regions(cls, v: list[str]) -> list[str]:
+        unknown = sorted(set(v) - set(REGION_FORMATS))
+        if unknown:
+            raise ValueError(
+                f"synthesize.serial_glyphs.zero_shaped_o: unknown region(s) {unknown}; known: "
+                f"{', '.join(REGION_FORMATS)}"
+            )
+        writes_zero = sorted(r for r in v if REGION_FORMATS[r].label_map.get("O") == "0")
+        if writes_zero:
+            raise ValueError(
+                f"synthesize.serial_glyphs.zero_shaped_o: {writes_zero} label O as 0; their O "
+                "is drawn as 0 by serial_glyphs.zero_for_o"
+            )
+        return sorted(set(v))
 
 
 def _share_range(v: tuple[float, float], name: str) -> tuple[float, float]:
@@ -230,6 +256,9 @@ class SynthesizeParams(BaseModel):
         if drawn["serial_glyphs"]["zero_for_o"] == 0:
             # Renderings made before the option drew every O as an O: they stay valid.
             del drawn["serial_glyphs"]["zero_for_o"]
+        if not drawn["serial_glyphs"]["zero_shaped_o"]:
+            # The same: renderings made before it drew every O round.
+            del drawn["serial_glyphs"]["zero_shaped_o"]
         if drawn["serial_glyphs"]["families"] is None:
             # The same: renderings made before it gave every family the variants.
             del drawn["serial_glyphs"]["families"]
