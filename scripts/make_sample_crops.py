@@ -2,9 +2,11 @@
 
     .venv/bin/python scripts/make_sample_crops.py
 
-Writes ``src/plate_ocr_pipeline/assets/samples/*.png`` and ``labels.csv`` (ingest format), so
+Writes ``src/plate_ocr_pipeline/assets/samples/*.png`` and, beside that folder, their labels in
+``samples.csv`` (ingest format; outside the folder, so that reading it reads images only), so
 that ``kedro run --pipelines=infer`` and the README's first command have something to read
-right after a clone. Seeded: running it again writes the same bytes.
+right after a clone. Seeded: the same code writes the same bytes. The shipped crops were drawn
+by an earlier renderer and planner: running this now draws other pixels, and two other texts.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ def main(count: int = 12, seed: int = 2024) -> None:
         height_range=(100, 160),
         num_workers=1,
     )
-    with open(SAMPLES / "labels.csv", "w", newline="") as handle:
+    with open(SAMPLES.with_suffix(".csv"), "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["image_path", "plate_text", "region"])
         for index, (image, label, region) in enumerate(plates):
@@ -40,7 +42,7 @@ def main(count: int = 12, seed: int = 2024) -> None:
                 cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
                 [cv2.IMWRITE_PNG_COMPRESSION, 9],
             )
-            writer.writerow([name, label, region])
+            writer.writerow([f"{SAMPLES.name}/{name}", label, region])
     print(f"wrote {count} crops to {SAMPLES}")
 
 

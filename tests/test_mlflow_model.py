@@ -48,8 +48,8 @@ def _restore_sys_path():
 
 
 def sample_paths() -> list[Path]:
-    with open(SAMPLES / "labels.csv", newline="") as handle:
-        return [SAMPLES / row["image_path"] for row in csv.DictReader(handle)]
+    with open(SAMPLES.with_suffix(".csv"), newline="") as handle:
+        return [SAMPLES.parent / row["image_path"] for row in csv.DictReader(handle)]
 
 
 @pytest.fixture(scope="module")

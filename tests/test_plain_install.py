@@ -70,8 +70,8 @@ from plate_ocr_pipeline.inference.recognizer import PlateInputError
 
 package_dir = Path(plate_ocr_pipeline.__file__).parent
 samples = package_dir / "assets" / "samples"
-with open(samples / "labels.csv", newline="") as handle:
-    labels = {row["image_path"]: row["plate_text"] for row in csv.DictReader(handle)}
+with open(samples.with_suffix(".csv"), newline="") as handle:
+    labels = {Path(row["image_path"]).name: row["plate_text"] for row in csv.DictReader(handle)}
 names = sorted(p.name for p in samples.iterdir() if p.suffix == ".png")
 reader = ONNXPlateRecognizer(threads=1)
 results = reader.run_detailed([str(samples / name) for name in names])
