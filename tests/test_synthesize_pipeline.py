@@ -139,7 +139,7 @@ def test_the_renderers_defaults_are_the_conf_base_recipe():
     from plate_ocr_pipeline.synthetic.generate import (
         GLYPH_FAMILIES,
         REPEAT_ODDS,
-        ZERO_SHAPED_O_REGIONS,
+        SHARED_O_ZERO,
         plan_plates,
         render_planned,
     )
@@ -153,7 +153,7 @@ def test_the_renderers_defaults_are_the_conf_base_recipe():
     odds = inspect.signature(SerialGlyphs.draw).parameters
     glyphs = recipe.serial_glyphs.model_dump()
     families = glyphs.pop("families")
-    assert glyphs.pop("zero_shaped_o") == list(ZERO_SHAPED_O_REGIONS)
+    assert glyphs.pop("shared_o_zero") == SHARED_O_ZERO
     assert glyphs == {name: odds[name].default for name in glyphs}
     assert families == (None if GLYPH_FAMILIES is None else list(GLYPH_FAMILIES))
     assert recipe.repeat_odds == REPEAT_ODDS

@@ -232,10 +232,11 @@ def test_us_plates_draw_their_o_as_the_0_they_are_labelled():
     assert not np.array_equal(letter, draw("ar-old", ["AB0", "120"], zero)[0])
 
 
-def test_regions_named_in_zero_shaped_o_draw_their_letter_o_as_their_0_labelled_o():
-    """Old Argentine plates draw O and 0 alike, and their format puts only letters where an O
-    sits: with ``zero_shaped_o`` naming the region, an O is drawn as that plate's 0 and the
-    label keeps the letter; plates without an O and other regions stay as they were."""
+def test_regions_with_one_glyph_for_o_and_0_draw_both_alike_and_label_each_by_its_slot():
+    """Old Argentine plates draw O as their 0, old Brazilian ones 0 as their O, and their
+    formats fix letter and digit slots: with ``shared_o_zero`` naming the region and the glyph,
+    both are drawn alike and the label keeps what the slot holds; plates without an O or a 0,
+    and regions not named, stay as they were."""
     from plate_ocr_pipeline.pipelines.synthesize.params import SynthesizeParams
     from plate_ocr_pipeline.synthetic.generate import PlateDrawing, PlatePlan, render_planned
     from plate_ocr_pipeline.synthetic.renderer import SerialGlyphs
@@ -243,34 +244,40 @@ def test_regions_named_in_zero_shaped_o_draw_their_letter_o_as_their_0_labelled_
     def draw(region, groups, glyphs):
         return render_plate(np.random.default_rng(5), region, groups=groups, glyphs=glyphs)
 
-    shaped = SerialGlyphs(zero_shaped_o=True)
-    o_plate, label = draw("ar-old", ["OOH", "058"], shaped)
+    as_zero, as_o = SerialGlyphs(o_zero_glyph="0"), SerialGlyphs(o_zero_glyph="O")
+    o_plate, label = draw("ar-old", ["OOH", "058"], as_zero)
     assert label == "OOH058"
     # The same pixels as a plate printing 0 in those slots: only the label tells them apart.
     np.testing.assert_array_equal(o_plate, draw("ar-old", ["00H", "058"], SerialGlyphs())[0])
     assert not np.array_equal(o_plate, draw("ar-old", ["OOH", "058"], SerialGlyphs())[0])
     np.testing.assert_array_equal(
-        draw("ar-old", ["ABH", "058"], shaped)[0], draw("ar-old", ["ABH", "058"], None)[0]
+        draw("ar-old", ["ABH", "158"], as_zero)[0], draw("ar-old", ["ABH", "158"], None)[0]
     )
+    zero_plate, label = draw("br-old", ["ABO", "1020"], as_o)
+    assert label == "ABO1020"
+    np.testing.assert_array_equal(zero_plate, draw("br-old", ["ABO", "1O2O"], SerialGlyphs())[0])
+    assert not np.array_equal(zero_plate, draw("br-old", ["ABO", "1020"], SerialGlyphs())[0])
 
-    drawing = SynthesizeParams(serial_glyphs={"zero_shaped_o": ["uk", "ar-old"]}).drawing()
-    assert drawing.zero_shaped_o == ("ar-old", "uk")
+    section = {"shared_o_zero": {"uk": "0", "br-old": "O", "ar-old": "0"}}
+    drawing = SynthesizeParams(serial_glyphs=section).drawing()
+    assert drawing.shared_o_zero == (("ar-old", "0"), ("br-old", "O"), ("uk", "0"))
+    assert hash(drawing) == hash(PlateDrawing.of(section))
     for region, groups, changed in (
-        ("ar-old", ("OOH", "058"), True),
-        ("ar-old", ("ABH", "058"), False),
-        ("eu-de", ("B", "OX", "123"), False),
+        ("ar-old", ("OOH", "158"), True),
+        ("ar-old", ("ABH", "158"), False),
+        ("br-old", ("ABC", "1020"), True),
+        ("eu-de", ("B", "OX", "103"), False),
     ):
         plan = PlatePlan(0, region, groups, "".join(groups), 240, 80)
         plain = render_planned(plan, 4, drawing=PlateDrawing.of({}))
         assert changed != np.array_equal(plain, render_planned(plan, 4, drawing=drawing))
-    assert (
-        SynthesizeParams(serial_glyphs={"zero_shaped_o": ["ar-old"]}).fingerprint()
-        != SynthesizeParams().fingerprint()
-    )
-    with pytest.raises(ValueError, match="zero_shaped_o: unknown region.*ar_old"):
-        SynthesizeParams(serial_glyphs={"zero_shaped_o": ["ar_old"]})
+    assert SynthesizeParams(serial_glyphs=section).fingerprint() != SynthesizeParams().fingerprint()
+    with pytest.raises(ValueError, match="shared_o_zero: unknown region.*ar_old"):
+        SynthesizeParams(serial_glyphs={"shared_o_zero": {"ar_old": "0"}})
     with pytest.raises(ValueError, match=r"\['us'\] label O as 0"):
-        SynthesizeParams(serial_glyphs={"zero_shaped_o": ["us"]})
+        SynthesizeParams(serial_glyphs={"shared_o_zero": {"us": "0"}})
+    with pytest.raises(ValueError, match="shared_o_zero"):
+        SynthesizeParams(serial_glyphs={"shared_o_zero": {"ar-old": "o"}})
 
 
 def test_glyph_variants_may_be_kept_to_the_families_whose_fonts_draw_them():
@@ -332,7 +339,7 @@ def test_glyph_variants_may_be_kept_to_the_families_whose_fonts_draw_them():
         mode="json", exclude={"num_workers", "gallery_per_region", "render"}
     )
     del dumped["serial_glyphs"]["families"]
-    del dumped["serial_glyphs"]["zero_shaped_o"]  # the same for an empty zero_shaped_o
+    del dumped["serial_glyphs"]["shared_o_zero"]  # the same for an empty shared_o_zero
     del dumped["ar_old"]  # the same for synthesize.ar_old's defaults
     before = json.dumps(
         {"synthesize": dumped, "plate": {}, "renderer": RENDERER_VERSION}, sort_keys=True

@@ -37,22 +37,23 @@ REPEAT_ODDS = 0.3  # share of US plates with a run of one repeated character (co
 # Plate families whose serials take the glyph variants of ``SerialGlyphs`` (None: every
 # family; conf/base's ``synthesize.serial_glyphs.families``).
 GLYPH_FAMILIES: tuple[str, ...] | None = None
-# Regions whose plate fonts draw the letter O as their 0, labelled O (conf/base's
-# ``synthesize.serial_glyphs.zero_shaped_o``).
-ZERO_SHAPED_O_REGIONS: tuple[str, ...] = ()
+# Regions whose plate fonts draw O and 0 as one glyph, and which of the font's two it is
+# (conf/base's ``synthesize.serial_glyphs.shared_o_zero``).
+SHARED_O_ZERO: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
 class PlateDrawing:
     """How plates are drawn beyond their plan: the odds of the serial glyph variants and the
-    families that take them, the regions that draw O as 0, the US layout ranges and the old
+    families that take them, the regions with one glyph for O and 0, the US layout ranges and the old
     Argentine look. The defaults
     are conf/base's; ``SynthesizeParams.drawing()`` builds one from the ``synthesize`` section."""
 
     # Left out of the hash (a dict has none); equal drawings still hash alike.
     glyph_odds: Mapping[str, float] = field(default_factory=dict, hash=False)
     glyph_families: tuple[str, ...] | None = GLYPH_FAMILIES
-    zero_shaped_o: tuple[str, ...] = ZERO_SHAPED_O_REGIONS
+    # (region, glyph) pairs, sorted: a tuple, so that the drawing hashes.
+    shared_o_zero: tuple[tuple[str, str], ...] = tuple(sorted(SHARED_O_ZERO.items()))
     us_layout: UsLayout = UsLayout()
     ar_old: ArOldLook = ArOldLook()
 
@@ -64,15 +65,15 @@ class PlateDrawing:
         ar_old: Mapping[str, Any] | None = None,
     ) -> PlateDrawing:
         """From parameter mappings: ``glyph_odds`` as ``synthesize.serial_glyphs`` (its
-        ``families`` and ``zero_shaped_o`` keys included), ``us_layout`` and ``ar_old`` the fields of ``UsLayout`` and
+        ``families`` and ``shared_o_zero`` keys included), ``us_layout`` and ``ar_old`` the fields of ``UsLayout`` and
         ``ArOldLook``; unset keys keep their defaults."""
         odds = dict(glyph_odds or {})
         families = odds.pop("families", cls.glyph_families)
-        zero_shaped_o = odds.pop("zero_shaped_o", cls.zero_shaped_o)
+        shared = odds.pop("shared_o_zero", None)
         return cls(
             glyph_odds=odds,
             glyph_families=None if families is None else tuple(families),
-            zero_shaped_o=tuple(zero_shaped_o),
+            shared_o_zero=cls.shared_o_zero if shared is None else tuple(sorted(shared.items())),
             us_layout=_fields(UsLayout, us_layout),
             ar_old=_fields(ArOldLook, ar_old),
         )
@@ -188,8 +189,9 @@ def render_planned(
     if families is not None and REGION_FORMATS[plan.region].family not in families:
         # zero_for_o is the US labelling rule, not a font's glyph: it stays.
         glyphs = SerialGlyphs(zero_for_o=glyphs.zero_for_o)
-    if plan.region in drawing.zero_shaped_o:
-        glyphs = replace(glyphs, zero_shaped_o=True)
+    shared = dict(drawing.shared_o_zero).get(plan.region)
+    if shared:
+        glyphs = replace(glyphs, o_zero_glyph=shared)
     image, _ = render_plate(
         rng,
         plan.region,

@@ -177,10 +177,11 @@ class SerialGlyphs:
     # draw the two alike). A round O labelled 0 taught the reader to read every region's O as
     # 0 (docs/experiments.md, row 26).
     zero_for_o: bool = False
-    # O drawn as the font's 0 with the label keeping the letter: regions whose plate fonts draw
-    # the two alike but whose formats have letters where an O sits (old Argentine plates, the
-    # UK). A reader that never saw an O shaped like a 0 in a letter slot reads D or Q there.
-    zero_shaped_o: bool = False
+    # O and 0 both drawn as this one of the font's glyphs ("0" or "O"; "": each its own), the
+    # label keeping what the format has there: regions whose plate fonts have one glyph for
+    # the two (old Argentine plates and the UK a narrow 0, old Brazilian ones an O). A reader
+    # that never saw a 0-shaped O in a letter slot reads D or Q there.
+    o_zero_glyph: str = ""
 
     @classmethod
     def draw(
@@ -405,8 +406,8 @@ def _glyph(style: SerialStyle, ch: str, height: float) -> np.ndarray:
         g = plate_w_glyph(style.font)
     elif ch == "Q" and style.glyphs.plate_q:
         g = plate_q_glyph(style.font)
-    elif ch == "O" and style.glyphs.zero_shaped_o:
-        g = glyph_mask(style.font, "0")
+    elif ch in "O0" and style.glyphs.o_zero_glyph:
+        g = glyph_mask(style.font, style.glyphs.o_zero_glyph)
     if g is None:
         g = glyph_mask(style.font, ch)
     if g is None:  # fall back to a font that has it

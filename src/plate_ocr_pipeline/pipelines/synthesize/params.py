@@ -14,7 +14,7 @@ from plate_ocr_pipeline.synthetic.formats import DEFAULT_REGION_WEIGHTS, REGION_
 from plate_ocr_pipeline.synthetic.generate import (
     GLYPH_FAMILIES,
     REPEAT_ODDS,
-    ZERO_SHAPED_O_REGIONS,
+    SHARED_O_ZERO,
     PlateDrawing,
 )
 from plate_ocr_pipeline.synthetic.renderer import (
@@ -74,9 +74,9 @@ class SerialGlyphOdds(BaseModel):
         None if GLYPH_FAMILIES is None else list(GLYPH_FAMILIES),
         description="plate families whose serials take these variants (null: every family)",
     )
-    zero_shaped_o: list[str] = Field(
-        list(ZERO_SHAPED_O_REGIONS),
-        description="regions whose plates draw the letter O as their 0 (the label keeps O)",
+    shared_o_zero: dict[str, Literal["0", "O"]] = Field(
+        default_factory=lambda: dict(SHARED_O_ZERO),
+        description="regions whose plates draw O and 0 as one glyph: the font's 0 or its O",
     )
 
     @field_validator("families")
@@ -94,22 +94,22 @@ class SerialGlyphOdds(BaseModel):
             )
         return sorted(set(v))  # the same set, the same fingerprint, in any order
 
-    @field_validator("zero_shaped_o")
+    @field_validator("shared_o_zero")
     @classmethod
-    def _known_regions(cls, v: list[str]) -> list[str]:
+    def _known_regions(cls, v: dict[str, str]) -> dict[str, str]:
         unknown = sorted(set(v) - set(REGION_FORMATS))
         if unknown:
             raise ValueError(
-                f"synthesize.serial_glyphs.zero_shaped_o: unknown region(s) {unknown}; known: "
+                f"synthesize.serial_glyphs.shared_o_zero: unknown region(s) {unknown}; known: "
                 f"{', '.join(REGION_FORMATS)}"
             )
         writes_zero = sorted(r for r in v if REGION_FORMATS[r].label_map.get("O") == "0")
         if writes_zero:
             raise ValueError(
-                f"synthesize.serial_glyphs.zero_shaped_o: {writes_zero} label O as 0; their O "
+                f"synthesize.serial_glyphs.shared_o_zero: {writes_zero} label O as 0; their O "
                 "is drawn as 0 by serial_glyphs.zero_for_o"
             )
-        return sorted(set(v))
+        return dict(sorted(v.items()))
 
 
 def _share_range(v: tuple[float, float], name: str) -> tuple[float, float]:
@@ -256,9 +256,9 @@ class SynthesizeParams(BaseModel):
         if drawn["serial_glyphs"]["zero_for_o"] == 0:
             # Renderings made before the option drew every O as an O: they stay valid.
             del drawn["serial_glyphs"]["zero_for_o"]
-        if not drawn["serial_glyphs"]["zero_shaped_o"]:
-            # The same: renderings made before it drew every O round.
-            del drawn["serial_glyphs"]["zero_shaped_o"]
+        if not drawn["serial_glyphs"]["shared_o_zero"]:
+            # The same: renderings made before it drew each of O and 0 in its own glyph.
+            del drawn["serial_glyphs"]["shared_o_zero"]
         if drawn["serial_glyphs"]["families"] is None:
             # The same: renderings made before it gave every family the variants.
             del drawn["serial_glyphs"]["families"]
