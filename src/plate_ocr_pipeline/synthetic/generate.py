@@ -45,9 +45,9 @@ SHARED_O_ZERO: dict[str, str] = {}
 @dataclass(frozen=True)
 class PlateDrawing:
     """How plates are drawn beyond their plan: the odds of the serial glyph variants and the
-    families that take them, the regions with one glyph for O and 0, the US layout ranges and the old
-    Argentine look. The defaults
-    are conf/base's; ``SynthesizeParams.drawing()`` builds one from the ``synthesize`` section."""
+    families that take them, the regions with one glyph for O and 0, the US layout ranges and
+    the old Argentine look. The defaults are conf/base's; ``SynthesizeParams.drawing()`` builds
+    one from the ``synthesize`` section."""
 
     # Left out of the hash (a dict has none); equal drawings still hash alike.
     glyph_odds: Mapping[str, float] = field(default_factory=dict, hash=False)
@@ -65,8 +65,8 @@ class PlateDrawing:
         ar_old: Mapping[str, Any] | None = None,
     ) -> PlateDrawing:
         """From parameter mappings: ``glyph_odds`` as ``synthesize.serial_glyphs`` (its
-        ``families`` and ``shared_o_zero`` keys included), ``us_layout`` and ``ar_old`` the fields of ``UsLayout`` and
-        ``ArOldLook``; unset keys keep their defaults."""
+        ``families`` and ``shared_o_zero`` keys included), ``us_layout`` and ``ar_old`` the
+        fields of ``UsLayout`` and ``ArOldLook``; unset keys keep their defaults."""
         odds = dict(glyph_odds or {})
         families = odds.pop("families", cls.glyph_families)
         shared = odds.pop("shared_o_zero", None)
