@@ -98,6 +98,15 @@ def test_notebook_is_stored_without_outputs():
         assert cell["outputs"] == [] and cell["execution_count"] is None, cell["source"][:80]
 
 
+def test_notebook_run_files_gives_an_error_row_for_a_file_that_is_no_image(executed):
+    lines = _stdout(_tagged(executed, "run_files")).splitlines()
+    assert len(lines) == len(list(SAMPLES.glob("*.png"))) + 1
+    assert [line for line in lines if "error:" in line] == [
+        line for line in lines if line.startswith("samples.csv")
+    ]
+    assert lines[-1] == "samples.csv error: not a decodable image (corrupt or unsupported format)"
+
+
 def test_notebook_reads_the_shipped_samples(executed):
     from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer
 

@@ -6,8 +6,9 @@ plans it (region, text, size), ``[s, i, 3]`` repeats a run of characters in its 
 the same whatever the worker count, labels are known without rendering, and changing the odds
 of a repeated run or of a glyph variant changes only the plates that gain or lose it.
 
-The defaults (``repeat_odds``, ``PlateDrawing``: the glyph odds of ``SerialGlyphs.draw``,
-``UsLayout``, ``ArOldLook``) are conf/base's recipe.
+The defaults (``repeat_odds``, ``PlateDrawing``: the glyph odds of ``SerialGlyphs.draw``, the
+families that take them, the regions with one glyph for O and 0, ``UsLayout``, ``ArOldLook``)
+are conf/base's recipe.
 """
 
 from __future__ import annotations

@@ -179,8 +179,9 @@ class SerialGlyphs:
     zero_for_o: bool = False
     # O and 0 both drawn as this one of the font's glyphs ("0" or "O"; "": each its own), the
     # label keeping what the format has there: regions whose plate fonts have one glyph for
-    # the two (old Argentine plates and the UK a narrow 0, old Brazilian ones an O). A reader
-    # that never saw a 0-shaped O in a letter slot reads D or Q there.
+    # the two (old Argentine plates: a narrow 0; Mandatory, old Brazilian plates' face, and its
+    # UK cut Charles Wright: an O). A reader that never saw a 0-shaped O in a letter slot reads
+    # D or Q there.
     o_zero_glyph: str = ""
 
     @classmethod
@@ -406,8 +407,8 @@ def _glyph(style: SerialStyle, ch: str, height: float) -> np.ndarray:
         g = plate_w_glyph(style.font)
     elif ch == "Q" and style.glyphs.plate_q:
         g = plate_q_glyph(style.font)
-    elif ch in "O0" and style.glyphs.o_zero_glyph:
-        g = glyph_mask(style.font, style.glyphs.o_zero_glyph)
+    if ch in "O0" and style.glyphs.o_zero_glyph:
+        ch = style.glyphs.o_zero_glyph  # and so in the fallback font too
     if g is None:
         g = glyph_mask(style.font, ch)
     if g is None:  # fall back to a font that has it

@@ -42,7 +42,8 @@ _GLYPH_ODDS = {
 
 
 class SerialGlyphOdds(BaseModel):
-    """``synthesize.serial_glyphs``: odds of the serial glyph variants real plates use."""
+    """``synthesize.serial_glyphs``: odds of the serial glyph variants real plates use, the
+    families that take them and the regions that draw O and 0 as one glyph."""
 
     model_config = ConfigDict(extra="forbid")
 
