@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
@@ -98,19 +99,20 @@ class SerialGlyphOdds(BaseModel):
     @field_validator("shared_o_zero")
     @classmethod
     def _known_regions(cls, v: dict[str, str]) -> dict[str, str]:
-        unknown = sorted(set(v) - set(REGION_FORMATS))
-        if unknown:
-            raise ValueError(
-                f"synthesize.serial_glyphs.shared_o_zero: unknown region(s) {unknown}; known: "
-                f"{', '.join(REGION_FORMATS)}"
-            )
+        _check_regions("serial_glyphs.shared_o_zero", v)
         writes_zero = sorted(r for r in v if REGION_FORMATS[r].label_map.get("O") == "0")
         if writes_zero:
             raise ValueError(
                 f"synthesize.serial_glyphs.shared_o_zero: {writes_zero} label O as 0; their O "
                 "is drawn as 0 by serial_glyphs.zero_for_o"
             )
-        return dict(sorted(v.items()))
+        return v  # the fingerprint's JSON and PlateDrawing sort it
+
+
+def _check_regions(key: str, names: Iterable[str]) -> None:
+    unknown = sorted(set(names) - set(REGIONS))
+    if unknown:
+        raise ValueError(f"synthesize.{key}: unknown region(s) {unknown}; known: {list(REGIONS)}")
 
 
 def _share_range(v: tuple[float, float], name: str) -> tuple[float, float]:
@@ -313,11 +315,7 @@ class SynthesizeParams(BaseModel):
     @field_validator("region_weights")
     @classmethod
     def _regions(cls, v: dict[str, float]) -> dict[str, float]:
-        unknown = sorted(set(v) - set(REGIONS))
-        if unknown:
-            raise ValueError(
-                f"synthesize.region_weights: unknown region(s) {unknown}; known: {list(REGIONS)}"
-            )
+        _check_regions("region_weights", v)
         if any(w < 0 for w in v.values()) or sum(v.values()) <= 0:
             raise ValueError("synthesize.region_weights: weights must be >= 0 with a positive sum")
         return v
