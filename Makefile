@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed
 KEDRO_ENV := KEDRO_DISABLE_TELEMETRY=1 NO_ALBUMENTATIONS_UPDATE=1 TF_CPP_MIN_LOG_LEVEL=2
 QUICK_ENV ?= quick
 
-.PHONY: install test lint demo run-train run-infer score score-checkpoint ship-model viz mlflow-ui clean
+.PHONY: install test lint demo run-train run-infer score compare score-checkpoint ship-model viz mlflow-ui clean
+comma := ,
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert (3, 10) <= sys.version_info[:2] <= (3, 12), \
@@ -50,6 +51,14 @@ run-infer: install
 MODEL ?=
 score: install
 	$(KEDRO_ENV) $(BIN)/kedro run --pipelines=score $(if $(MODEL),--params=score.model_path=$(MODEL))
+
+# Every ONNX model in data/06_models/candidates (or CANDIDATES=<folder>) side by side on the
+# real labelled sets; BASELINE=<name> adds each figure's difference from that candidate's.
+CANDIDATES ?=
+BASELINE ?=
+compare: install
+	$(KEDRO_ENV) $(BIN)/kedro run --pipelines=compare $(if $(CANDIDATES)$(BASELINE),--params=$(subst $() ,$(comma),$(strip \
+	  $(if $(CANDIDATES),compare.candidates_dir=$(CANDIDATES)) $(if $(BASELINE),compare.baseline=$(BASELINE)))))
 
 # The latest training checkpoint (or CHECKPOINT=path.keras) of a run still in progress,
 # exported to data/06_models/checkpoint.onnx and scored like `make score`.

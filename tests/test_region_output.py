@@ -77,6 +77,19 @@ def test_format_aware_decoding_keeps_readings_that_fit_and_flags_a_hint_that_can
         assert result.text == result.raw_text
 
 
+def test_another_reading_shares_the_session_and_leaves_the_recognizer_as_it_was(model_bytes, crops):
+    reader = ONNXPlateRecognizer(model_bytes)
+    hinted = reader.reading(region_hint=["mercosur"])
+    assert hinted.session is reader.session
+    assert hinted.format_decoding and hinted.region_hint == {"mercosur": 1.0}
+    assert reader.region_hint is None
+    own = reader.reading(format_decoding=False)
+    result = own.run_detailed(str(crops / "K4M.png"))[0]
+    assert result.format_fit is None and result.text == "K4M"
+    with pytest.raises(ValueError, match="unknown region families"):
+        reader.reading(region_hint=["atlantis"])
+
+
 def test_the_infer_table_has_the_region_columns(model_bytes, crops):
     files = {p.name: p.read_bytes for p in sorted(crops.iterdir())}
     files["broken.png"] = lambda: b"not an image"

@@ -32,6 +32,7 @@ section).
 
 from __future__ import annotations
 
+import copy
 import itertools
 import logging
 import os
@@ -227,12 +228,28 @@ class ONNXPlateRecognizer:
         self._has_columns = COLUMNS_OUTPUT in outputs
         if self._has_columns:
             self._output_names.append(COLUMNS_OUTPUT)
+        self._set_reading(format_decoding, region_hint)
+
+    def _set_reading(self, format_decoding: bool, region_hint: Sequence[str] | None) -> None:
         # A region hint is only for format-aware decoding: giving one turns it on.
         self.format_decoding = bool(format_decoding or region_hint)
         self.region_hint = None
         if region_hint:
             known = {*self.region_families, *shipped_formats(), "us"}
             self.region_hint = family_hint(region_hint, sorted(known))
+
+    def reading(
+        self, format_decoding: bool = True, region_hint: Sequence[str] | None = None
+    ) -> ONNXPlateRecognizer:
+        """This recognizer decoding another way (``format_decoding``, ``region_hint`` as in
+        the constructor), sharing its onnxruntime session: no second copy of the model.
+
+        Raises ``ValueError`` naming the families of a hint that no format file or region
+        output knows.
+        """
+        other = copy.copy(self)
+        other._set_reading(format_decoding, region_hint)
+        return other
 
     # ------------------------------------------------------------------ setup
     def _resolve_config(self, override: PlateConfig | dict[str, Any] | None) -> PlateConfig:

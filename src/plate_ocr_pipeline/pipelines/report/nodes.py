@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -463,6 +463,23 @@ def _accepted_families(label: str, label_families: dict[str, list[str]]) -> list
     return [label] if label else []
 
 
+def plate_kinds(
+    truths: Sequence[str], labels: Sequence[str], label_families: dict[str, list[str]]
+) -> tuple[list[str], list[str]]:
+    """Where a set's region label stands for several families (``region_labels``), the one
+    whose formats each true text fits (``ar/ar-old``, ``ar/mercosur``) and its layout
+    (``ar/one-row``, ``ar/two-row``); ``""`` for other plates. ``labels`` are grouped as
+    ``_label_group`` gives them."""
+    from plate_ocr_pipeline.core.plate_formats import ROW_BREAK, matching_format
+
+    kinds, layouts = [], []
+    for truth, label in zip(truths, labels, strict=True):
+        fit = matching_format(truth, label_families[label]) if label in label_families else None
+        kinds.append(f"{label}/{fit[0]}" if fit else "")
+        layouts.append(f"{label}/{'two-row' if ROW_BREAK in fit[1] else 'one-row'}" if fit else "")
+    return kinds, layouts
+
+
 def region_tables(
     sets: dict[str, dict[str, np.ndarray]],
     readings: dict[str, dict[str, list[str]]],
@@ -483,8 +500,6 @@ def region_tables(
     row per family whose formats the true texts fit (``ar/ar-old``) and per layout
     (``ar/one-row``, ``ar/two-row``).
     """
-    from plate_ocr_pipeline.core.plate_formats import ROW_BREAK, matching_format
-
     params = ReportParams.model_validate(report)
     metrics, confusion, formats = {}, [], []
     for name, read in readings.items():
@@ -511,19 +526,7 @@ def region_tables(
                 for t, truth in zip(read[key], truths, strict=True)
             ]
         table["changed"] = [a != b for a, b in zip(read["raw"], read["text"], strict=True)]
-        # Where a label stands for several families, the one whose formats the true text fits
-        # (`ar/ar-old`, `ar/mercosur`) and its layout (`ar/one-row`, `ar/two-row`).
-        fitted = [
-            matching_format(truth, families) if label in label_families else None
-            for truth, label, families in zip(truths, labels, accepted, strict=True)
-        ]
-        table["kind"] = [
-            f"{label}/{fit[0]}" if fit else "" for label, fit in zip(labels, fitted, strict=True)
-        ]
-        table["layout"] = [
-            f"{label}/{'two-row' if ROW_BREAK in fit[1] else 'one-row'}" if fit else ""
-            for label, fit in zip(labels, fitted, strict=True)
-        ]
+        table["kind"], table["layout"] = plate_kinds(truths, labels, label_families)
         for (label, predicted), group in table.groupby(["label", "predicted"]):
             confusion.append({"set": name, "label": label, "predicted": predicted,
                               "plates": len(group)})  # fmt: skip

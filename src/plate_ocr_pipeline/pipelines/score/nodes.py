@@ -3,7 +3,6 @@ travels in the model's metadata."""
 
 from __future__ import annotations
 
-import copy
 import logging
 from typing import Any
 
@@ -55,8 +54,7 @@ def score_regions_and_formats(
     if not predictor.region_families:
         logger.info("The scored model has no region output: no region or format report")
         return region_tables({}, {}, score)
-    reader = copy.copy(predictor)  # the same session, reading with format-aware decoding on
-    reader.format_decoding = True
+    reader = predictor.reading(format_decoding=True)
     readings = {}
     for name, data in sets.items():
         images = data["images"]
