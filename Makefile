@@ -9,6 +9,7 @@ QUICK_ENV ?= quick
 
 .PHONY: install test lint demo run-train run-infer score compare score-checkpoint ship-model viz mlflow-ui clean
 comma := ,
+space := $() $()
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert (3, 10) <= sys.version_info[:2] <= (3, 12), \
@@ -52,13 +53,16 @@ MODEL ?=
 score: install
 	$(KEDRO_ENV) $(BIN)/kedro run --pipelines=score $(if $(MODEL),--params=score.model_path=$(MODEL))
 
-# Every ONNX model in data/06_models/candidates (or CANDIDATES=<folder>) side by side on the
-# real labelled sets; BASELINE=<name> adds each figure's difference from that candidate's.
+# Every ONNX model in data/06_models/candidates (or CANDIDATES=<folder>, a path without
+# spaces or commas) side by side on the real labelled sets; BASELINE=<name> adds each
+# figure's difference from that candidate's.
 CANDIDATES ?=
 BASELINE ?=
+COMPARE_PARAMS = $(strip $(if $(CANDIDATES),compare.candidates_dir=$(CANDIDATES)) \
+	$(if $(BASELINE),compare.baseline=$(BASELINE)))
 compare: install
-	$(KEDRO_ENV) $(BIN)/kedro run --pipelines=compare $(if $(CANDIDATES)$(BASELINE),--params=$(subst $() ,$(comma),$(strip \
-	  $(if $(CANDIDATES),compare.candidates_dir=$(CANDIDATES)) $(if $(BASELINE),compare.baseline=$(BASELINE)))))
+	$(KEDRO_ENV) $(BIN)/kedro run --pipelines=compare \
+	  $(if $(COMPARE_PARAMS),--params=$(subst $(space),$(comma),$(COMPARE_PARAMS)))
 
 # The latest training checkpoint (or CHECKPOINT=path.keras) of a run still in progress,
 # exported to data/06_models/checkpoint.onnx and scored like `make score`.

@@ -1,6 +1,7 @@
 """Compare: candidate models read side by side on labelled sets give each one's figures (the
-default reader, the model's own reading, with a region hint), deltas against a baseline,
-the misread plates across one row, and clear errors for a bad folder or baseline."""
+default reader, the model's own reading, with a region hint), deltas against a baseline, the
+misread plates across one row, figures on the plates every candidate read, and clear errors
+for a bad folder, candidate or baseline."""
 
 from __future__ import annotations
 
@@ -26,13 +27,17 @@ from tests.plate_model_helpers import (
     render_plate,
 )
 
-# The reader's region head names each text's family. OK123 is a US plate, labelled as US
-# labels write it (0K123): read as European, it keeps its O; with the US as hint it is
-# written 0K123. K4M is labelled an old Brazilian plate; AB123CD an Argentine (Mercosur) one.
-TEXT_FAMILIES = {"OK123": "eu", "AB123CD": "mercosur", "K4M": "us"}
+# What the reader's region head names for each text. US labels write the letter O as 0, and
+# so does the default reader where the head names the US.
+TEXT_FAMILIES = {"OK123": "us", "AB123CD": "mercosur", "KO4": "us", "K4M": "us"}
 FAMILIES = ["eu", "mercosur", "us"]
-ROWS = [("a.png", "OK123", "0K123", "us-ny"), ("b.png", "AB123CD", "AB123CD", "ar"),
-        ("c.png", "K4M", "K4M", "br-old")]  # fmt: skip
+# (file, text shown, label, region label)
+ROWS = [
+    ("a.png", "OK123", "0K123", "us-ny"),  # default reader 0K123: right; own reading: wrong
+    ("b.png", "AB123CD", "AB123CD", "ar"),  # Mercosur, one of ar's families: all right
+    ("c.png", "KO4", "KO4", "eu-de"),  # read as US: K04, wrong; own and with the hint: right
+    ("d.png", "K4M", "K4M", "jp"),  # no family known for jp: no hint reading; region a miss
+]
 COMPARE = {"candidates_dir": "unused", "batch_size": 2, "threads": 1, "equivalences": ["O0"],
            "region_labels": {"mine": {"ar": ["ar-old", "mercosur"]}}}  # fmt: skip
 
@@ -47,10 +52,11 @@ def write_set(folder):
 
 
 def candidates() -> dict[str, onnx.ModelProto]:
-    config = PlateConfig.from_dict(PLATE)
-    # "plain" has no region output and never learnt K4M: it misreads that crop.
-    plain = embed_metadata(build_memorising_onnx(config, ("OK123", "AB123CD")), config)
-    return {"reader": build_memorising_reader_onnx(TEXT_FAMILIES, FAMILIES), "plain": plain}
+    """``reader`` (with a region head) and ``short``: no region output, six slots (it cannot
+    read the 7-character label: a rejected row), and it never learnt KO4."""
+    config = PlateConfig.from_dict({**PLATE, "max_plate_slots": 6})
+    short = embed_metadata(build_memorising_onnx(config, ("OK123", "K4M")), config)
+    return {"reader": build_memorising_reader_onnx(TEXT_FAMILIES, FAMILIES), "short": short}
 
 
 @pytest.fixture(scope="module")
@@ -60,69 +66,99 @@ def labelled(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def readings(labelled):
+def read(labelled):
     models = {name: (lambda m=model: m) for name, model in candidates().items()}
-    table, rejects = read_candidates(models, labelled, COMPARE)
-    assert rejects.empty
-    return table
+    return read_candidates(models, labelled, COMPARE)
 
 
-def test_each_candidate_reads_every_plate_three_ways(readings):
+def test_each_candidate_reads_every_plate_three_ways(read):
+    readings, _ = read
     reader = readings[readings["model"] == "reader"].set_index("truth")
-    assert reader.loc["0K123", "text"] == "OK123"  # region eu: the letter O stays
-    assert reader.loc["0K123", "raw_text"] == "OK123"
-    assert reader.loc["0K123", "hint_text"] == "0K123"  # the US hint writes O as 0
-    assert reader.loc["0K123", "region"] == "eu" and reader.loc["0K123", "region_right"] == 0
-    assert reader.loc["AB123CD", "region_right"] == 1  # mercosur is one of ar's families
-    assert reader.loc["K4M", "text"] == "K4M" and reader.loc["K4M", "region_right"] == 0
-    assert reader.loc["AB123CD", "kind"] == "ar/mercosur"
-    assert reader.loc["AB123CD", "layout"] == "ar/one-row"
-    plain = readings[readings["model"] == "plain"].set_index("truth")
-    assert plain.loc["K4M", "text"] != "K4M"
-    assert plain["region"].eq("").all() and plain["region_right"].isna().all()
-    assert len(readings) == 6
+    assert reader["text"].to_dict() == {
+        "0K123": "0K123", "AB123CD": "AB123CD", "KO4": "K04", "K4M": "K4M"
+    }  # fmt: skip
+    assert reader["raw_text"].to_dict() == {
+        "0K123": "OK123", "AB123CD": "AB123CD", "KO4": "KO4", "K4M": "K4M"
+    }  # fmt: skip
+    assert reader["hint"].to_dict() == {
+        "0K123": "us", "AB123CD": "ar-old|mercosur", "KO4": "eu", "K4M": ""
+    }  # fmt: skip
+    assert reader["hint_text"].to_dict() == {
+        "0K123": "0K123", "AB123CD": "AB123CD", "KO4": "KO4", "K4M": ""
+    }  # fmt: skip
+    assert reader["region_right"].tolist() == [1.0, 1.0, 0.0, 0.0]  # jp is never read: a miss
+    assert reader.loc["AB123CD", ["kind", "layout"]].tolist() == ["ar/mercosur", "ar/one-row"]
+    short = readings[readings["model"] == "short"].set_index("truth")
+    assert "AB123CD" not in short.index
+    assert short.loc["KO4", "text"] != "KO4"
+    assert short["region"].eq("").all() and short["region_right"].isna().all()
 
 
-def test_the_comparison_gives_each_candidates_figures_and_deltas(readings):
-    table = summarise_comparison(readings, {**COMPARE, "baseline": "reader"})
-    overall = table[table["group"] == "(all)"].set_index("model")
-    assert overall.loc["reader", ["plates", "right"]].tolist() == [3, 2]
-    assert overall.loc["reader", "plate_acc"] == pytest.approx(2 / 3)
-    assert overall.loc["reader", "plate_acc_eq"] == pytest.approx(1.0)  # O counted as 0
-    assert overall.loc["reader", "plate_acc_raw"] == pytest.approx(2 / 3)
-    assert overall.loc["reader", "plate_acc_hint"] == pytest.approx(1.0)
-    assert overall.loc["reader", "region_acc"] == pytest.approx(1 / 3)
-    assert overall.loc["plain", "plate_acc"] == pytest.approx(1 / 3)
-    assert np.isnan(overall.loc["plain", "region_acc"])
-    assert overall.loc["plain", "right_delta"] == -1
-    assert overall.loc["plain", "plate_acc_delta"] == pytest.approx(-1 / 3)
-    assert overall.loc["reader", "plate_acc_delta"] == 0
-    groups = set(table[table["model"] == "reader"]["group"])
-    assert groups == {"(all)", "us", "ar", "br-old", "ar/mercosur", "ar/one-row"}
-    with pytest.raises(ValueError, match="baseline 'best' is not among the candidates"):
-        summarise_comparison(readings, {**COMPARE, "baseline": "best"})
+def test_a_row_a_candidate_cannot_read_is_its_reject(read):
+    _, rejects = read
+    assert rejects["model"].tolist() == ["short"]
+    assert rejects["source_row"].tolist() == [3]  # the CSV line of AB123CD (header = 1)
 
 
-def test_misreads_put_every_candidates_text_on_one_row(readings):
+def test_the_comparison_counts_the_plates_every_candidate_read(read):
+    readings, _ = read
+    alone = summarise_comparison(readings[readings["model"] == "reader"], COMPARE)
+    overall = alone[alone["group"] == "(all)"].iloc[0]
+    assert overall[["plates", "hint_plates", "right"]].tolist() == [4, 3, 3]
+    assert overall["plate_acc_format"] == pytest.approx(3 / 4)
+    assert overall["plate_acc_eq_format"] == pytest.approx(1.0)  # K04 counts with O as 0
+    assert overall["plate_acc_raw"] == pytest.approx(3 / 4)
+    assert overall["plate_acc_hint"] == pytest.approx(1.0)
+    assert overall["region_acc"] == pytest.approx(2 / 4)
+    assert set(alone["group"]) == {"(all)", "us", "ar", "eu", "jp", "ar/mercosur", "ar/one-row"}
+
+    both = summarise_comparison(readings, {**COMPARE, "baseline": "reader"})
+    overall = both[both["group"] == "(all)"].set_index("model")
+    assert overall["plates"].tolist() == [3, 3]  # AB123CD left out: short rejected it
+    assert overall.loc["reader", "right"] == 2 and overall.loc["short", "right"] == 1
+    assert overall.loc["short", "right_delta"] == -1
+    assert overall.loc["short", "plate_acc_format_delta"] == pytest.approx(-1 / 3)
+    assert np.isnan(overall.loc["short", "region_acc"])
+    assert overall.loc["reader", "plate_acc_hint_delta"] == 0
+
+
+def test_misreads_put_every_candidates_text_on_one_row(read):
+    readings, _ = read
     misreads = misread_plates(readings).set_index("truth")
-    assert sorted(misreads.index) == ["0K123", "K4M"]  # AB123CD: both right
-    assert misreads.loc["0K123", ["plain", "reader"]].tolist() == ["OK123", "OK123"]
-    assert misreads.loc["K4M", "reader"] == "K4M"
+    # K4M: both right; AB123CD: the one candidate that read it, right.
+    assert sorted(misreads.index) == ["0K123", "KO4"]
+    assert misreads.loc["0K123", ["reader", "short"]].tolist() == ["0K123", "OK123"]
+    assert misreads.loc["KO4", "reader"] == "K04"
+    # A plate one candidate did not read and the other read right is no misread.
+    right = readings.assign(text=readings["truth"])
+    assert misread_plates(right[right["truth"] != "KO4"]).empty
+    wrong_once = readings[~((readings["model"] == "reader") & (readings["truth"] == "KO4"))]
+    misreads = misread_plates(wrong_once).set_index("truth")
+    assert misreads.loc["KO4", "reader"] == "(rejected)"
 
 
-def test_the_plot_has_a_panel_per_set_and_a_bar_per_candidate_and_group(readings):
+def test_the_plot_has_a_panel_per_set_and_a_bar_per_candidate_and_group(read):
+    readings, _ = read
     figure = plot_comparison(summarise_comparison(readings, COMPARE))
     (axis,) = figure.axes
     assert axis.get_title() == "mine"
-    assert len(axis.patches) == 2 * 6
+    groups = [label.get_text().split("\n") for label in axis.get_xticklabels()]
+    assert groups == [["(all)", "3"], ["eu", "1"], ["jp", "1"], ["us", "1"]]
+    assert len(axis.patches) == 2 * 4
 
 
-def test_a_candidate_without_a_plate_config_or_no_candidate_fails_naming_it(labelled):
+def test_a_bad_candidate_folder_or_baseline_fails_before_reading(labelled):
     bare = build_memorising_onnx(PlateConfig.from_dict(PLATE))
     with pytest.raises(ValueError, match="candidate 'bare'"):
         read_candidates({"bare": lambda: bare}, labelled, COMPARE)
     with pytest.raises(ValueError, match="no candidate models in unused"):
         read_candidates({}, labelled, COMPARE)
+
+    def never_loaded():
+        raise AssertionError("a candidate was loaded before the baseline was checked")
+
+    with pytest.raises(ValueError, match="baseline 'best' is not among the candidates"):
+        read_candidates({"a": never_loaded}, labelled, {**COMPARE, "baseline": "best"})
 
 
 def test_compare_runs_through_the_catalog(kedro_project, tmp_path):
@@ -130,8 +166,8 @@ def test_compare_runs_through_the_catalog(kedro_project, tmp_path):
     (folder / "older").mkdir(parents=True)
     models = candidates()
     onnx.save(models["reader"], folder / "reader.onnx")
-    onnx.save(models["plain"], tmp_path / "plain.onnx")
-    (folder / "older" / "plain.onnx").symlink_to(tmp_path / "plain.onnx")  # as README shows
+    onnx.save(models["short"], tmp_path / "short.onnx")
+    (folder / "older" / "short.onnx").symlink_to(tmp_path / "short.onnx")  # as README shows
     (folder / "notes.txt").write_text("not a model")
     csv = write_set(tmp_path / "mine")
     kedro_project(
@@ -142,11 +178,19 @@ def test_compare_runs_through_the_catalog(kedro_project, tmp_path):
     reports = kedro_project.path / "data" / "08_reporting" / "compare"
     table = pd.read_csv(reports / "comparison.csv", keep_default_na=False, na_values=[""])
     overall = table[table["group"] == "(all)"].set_index("model")
-    assert sorted(overall.index) == ["older/plain", "reader"]  # named by path, no suffix
-    assert overall.loc["reader", "right"] == 2 and overall.loc["older/plain", "right"] == 1
-    assert overall.loc["older/plain", "right_delta"] == -1
+    assert sorted(overall.index) == ["older/short", "reader"]  # named by path, no suffix
+    assert overall.loc["reader", "right"] == 2 and overall.loc["older/short", "right"] == 1
+    assert overall.loc["older/short", "right_delta"] == -1
+    assert overall.loc["reader", "region_acc"] == pytest.approx(1 / 3)
+    assert np.isnan(overall.loc["older/short", "region_acc"])
     misreads = pd.read_csv(reports / "misreads.csv", dtype=str, keep_default_na=False)
-    assert sorted(misreads["truth"]) == ["0K123", "K4M"]
-    assert (reports / "comparison.png").stat().st_size > 1000
-    readings = pd.read_csv(kedro_project.path / "data" / "07_model_output" / "compare_readings.csv")
-    assert len(readings) == 6
+    assert misreads["truth"].tolist() == ["0K123", "KO4"]
+    assert pd.read_csv(reports / "rejects.csv")["model"].tolist() == ["older/short"]
+    assert cv2.imread(str(reports / "comparison.png")).shape[1] == 1000  # 10 in at 100 dpi
+    readings = pd.read_csv(
+        kedro_project.path / "data" / "07_model_output" / "compare_readings.csv",
+        dtype=str,
+        keep_default_na=False,
+    )
+    assert len(readings) == 7
+    assert readings.set_index(["model", "truth"]).loc[("reader", "0K123"), "raw_text"] == "OK123"

@@ -84,6 +84,7 @@ def test_another_reading_shares_the_session_and_leaves_the_recognizer_as_it_was(
     assert hinted.format_decoding and hinted.region_hint == {"mercosur": 1.0}
     assert reader.region_hint is None
     own = reader.reading(format_decoding=False)
+    assert reader.format_decoding and not own.format_decoding
     result = own.run_detailed(str(crops / "K4M.png"))[0]
     assert result.format_fit is None and result.text == "K4M"
     with pytest.raises(ValueError, match="unknown region families"):

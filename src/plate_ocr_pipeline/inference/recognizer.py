@@ -235,8 +235,13 @@ class ONNXPlateRecognizer:
         self.format_decoding = bool(format_decoding or region_hint)
         self.region_hint = None
         if region_hint:
-            known = {*self.region_families, *shipped_formats(), "us"}
-            self.region_hint = family_hint(region_hint, sorted(known))
+            self.region_hint = family_hint(region_hint, self.known_families)
+
+    @property
+    def known_families(self) -> list[str]:
+        """The region families a hint may name: the model's region output's, those with a
+        formats file, and the US."""
+        return sorted({*self.region_families, *shipped_formats(), "us"})
 
     def reading(
         self, format_decoding: bool = True, region_hint: Sequence[str] | None = None

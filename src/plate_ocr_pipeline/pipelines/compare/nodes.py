@@ -18,27 +18,30 @@ import onnx
 import pandas as pd
 
 from plate_ocr_pipeline.core.text_codec import texts_equal
-from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer, PlateResult
+from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer
 from plate_ocr_pipeline.pipelines.compare.params import CompareParams
 from plate_ocr_pipeline.pipelines.figures import Figure, pyplot
 from plate_ocr_pipeline.pipelines.report.nodes import (
     REJECT_COLUMNS,
-    _accepted_families,
-    _label_group,
-    plate_kinds,
+    label_plates,
     prepare_sets,
+    report_groups,
 )
 
 logger = logging.getLogger(__name__)
 
 READING_COLUMNS = [
-    "model", "set", "image_path", "truth", "label", "kind", "layout",
-    "text", "raw_text", "hint_text", "region", "region_right", "confidence",
+    "model", "set", "image_path", "truth", "label", "kind", "layout", "text", "raw_text",
+    "hint", "hint_text", "region", "region_right", "confidence",
 ]  # fmt: skip
-COMPARISON_COLUMNS = [
-    "set", "group", "model", "plates", "right", "plate_acc", "plate_acc_eq", "plate_acc_raw",
-    "plate_acc_hint", "region_acc",
+# The figures a baseline's are subtracted from (`<figure>_delta`).
+FIGURES = [
+    "right", "plate_acc_format", "plate_acc_eq_format", "plate_acc_raw", "plate_acc_hint",
+    "region_acc",
 ]  # fmt: skip
+COMPARISON_COLUMNS = ["set", "group", "model", "plates", "hint_plates", *FIGURES]
+# A plate some candidate could not read (its plate config rejected the row), in misreads.csv.
+NOT_READ = "(rejected)"
 
 
 def _recognizer(name: str, model: onnx.ModelProto, threads: int | None) -> ONNXPlateRecognizer:
@@ -48,26 +51,18 @@ def _recognizer(name: str, model: onnx.ModelProto, threads: int | None) -> ONNXP
         raise ValueError(f"candidate {name!r}: {error}") from error
 
 
-def _read(reader: ONNXPlateRecognizer, images: np.ndarray, batch_size: int) -> list[PlateResult]:
-    return reader.run_detailed(images, batch_size=batch_size)
-
-
 def _hint_texts(
-    recognizer: ONNXPlateRecognizer,
-    images: np.ndarray,
-    accepted: list[list[str]],
-    batch_size: int,
+    recognizer: ONNXPlateRecognizer, images: np.ndarray, hints: list[str], batch_size: int
 ) -> list[str]:
-    """Each plate read with its label's families as the region hint; ``""`` where the label
-    names none."""
+    """Each plate read with its hint (families joined by ``|``); ``""`` where there is none."""
     texts = [""] * len(images)
-    groups: dict[tuple[str, ...], list[int]] = {}
-    for index, families in enumerate(accepted):
-        if families:
-            groups.setdefault(tuple(families), []).append(index)
-    for families, rows in groups.items():
-        reader = recognizer.reading(region_hint=list(families))
-        for row, result in zip(rows, _read(reader, images[rows], batch_size), strict=True):
+    rows_by_hint: dict[str, list[int]] = {}
+    for index, hint in enumerate(hints):
+        if hint:
+            rows_by_hint.setdefault(hint, []).append(index)
+    for hint, rows in rows_by_hint.items():
+        reader = recognizer.reading(region_hint=hint.split("|"))
+        for row, result in zip(rows, reader.run_detailed(images[rows], batch_size), strict=True):
             texts[row] = result.text
     return texts
 
@@ -78,64 +73,64 @@ def read_candidates(
     compare: dict[str, Any],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every candidate's readings of every usable labelled plate (``READING_COLUMNS``), and
-    the rows not read with the candidate and reason (a candidate with another alphabet or
-    input size may reject other rows).
+    the rows a candidate could not read, with its name and the reason (a candidate with
+    another alphabet or slot count may reject other rows).
 
     Candidates are ``PartitionedDataset`` partitions (name -> load function), loaded one at a
-    time; each is read with its own plate config from its ONNX metadata.
+    time; each reads with the plate config in its ONNX metadata. ``hint`` names the families
+    of the plate's label that the candidate knows (``|``-joined); a label naming none (a
+    country without formats) gets no hint reading.
     """
     params = CompareParams.model_validate(compare)
     if not candidate_models:
         raise ValueError(f"no candidate models in {params.candidates_dir}")
+    if params.baseline is not None and params.baseline not in candidate_models:
+        raise ValueError(
+            f"compare.baseline {params.baseline!r} is not among the candidates "
+            f"({', '.join(sorted(candidate_models))})"
+        )
     readings, rejects = [], []
     for name in sorted(candidate_models):
         recognizer = _recognizer(name, candidate_models[name](), params.threads)
-        sets, rejected = prepare_sets(labelled_sets, recognizer.config.to_dict(), compare)
+        try:
+            sets, rejected = prepare_sets(labelled_sets, recognizer.config.to_dict(), compare)
+        except ValueError as error:
+            raise ValueError(f"candidate {name!r}: {error}") from error
         rejects.append(rejected.assign(model=name))
+        known = set(recognizer.known_families)
         default = recognizer.reading(format_decoding=True)
-        own = recognizer.reading(format_decoding=False)
         for set_name, data in sets.items():
-            label_families = params.region_labels.get(set_name, {})
             truths = [str(t) for t in data["plate_text"]]
-            labels = [_label_group(str(r), label_families) for r in data["region"]]
-            accepted = [_accepted_families(label, label_families) for label in labels]
-            kinds, layouts = plate_kinds(truths, labels, label_families)
-            results = _read(default, data["images"], params.batch_size)
-            raw = _read(own, data["images"], params.batch_size)
+            table = label_plates(data["region"], truths, params.region_labels.get(set_name, {}))
+            hints = ["|".join(f for f in families if f in known) for families in table["families"]]
+            results = default.run_detailed(data["images"], params.batch_size)
             regions = [r.region or "" for r in results]
             readings.append(
-                pd.DataFrame(
-                    {
-                        "model": name,
-                        "set": set_name,
-                        "image_path": data["image_path"],
-                        "truth": truths,
-                        "label": labels,
-                        "kind": kinds,
-                        "layout": layouts,
-                        "text": [r.text for r in results],
-                        "raw_text": [r.text for r in raw],
-                        "hint_text": _hint_texts(
-                            recognizer, data["images"], accepted, params.batch_size
-                        ),
-                        "region": regions,
-                        # Unknown (NaN) where the model has no region output or the label
-                        # names no family.
-                        "region_right": [
-                            float(region in families) if region and families else np.nan
-                            for region, families in zip(regions, accepted, strict=True)
-                        ],
-                        "confidence": [r.confidence for r in results],
-                    }
+                table.drop(columns="families").assign(
+                    model=name,
+                    set=set_name,
+                    image_path=data["image_path"],
+                    truth=truths,
+                    text=[r.text for r in results],
+                    raw_text=[r.raw_text for r in results],
+                    hint=hints,
+                    hint_text=_hint_texts(recognizer, data["images"], hints, params.batch_size),
+                    region=regions,
+                    # Unknown (NaN) where the model has no region output or the label names
+                    # no family; a miss where it names families the model never read.
+                    region_right=[
+                        float(region in families) if region and families else np.nan
+                        for region, families in zip(regions, table["families"], strict=True)
+                    ],
+                    confidence=[r.confidence for r in results],
                 )
             )
             right = sum(r.text == t for r, t in zip(results, truths, strict=True))
             logger.info("%s on %s: %d of %d plates read exactly", name, set_name, right,
                         len(truths))  # fmt: skip
-    table = pd.concat(readings, ignore_index=True) if readings else pd.DataFrame()
-    rejected = pd.concat(rejects, ignore_index=True)
-    return table.reindex(columns=READING_COLUMNS), rejected.reindex(
-        columns=["model", *REJECT_COLUMNS]
+    return (
+        pd.concat(readings, ignore_index=True).reindex(columns=READING_COLUMNS),
+        pd.concat(rejects, ignore_index=True).reindex(columns=["model", *REJECT_COLUMNS]),
     )
 
 
@@ -148,66 +143,75 @@ def _rates(group: pd.DataFrame, equivalences: list[str]) -> dict[str, float]:
         return float(np.mean(values)) if values else float("nan")
 
     right = hits(group, "text")
+    hinted = group[group["hint"] != ""]
     return {
         "plates": len(group),
+        "hint_plates": len(hinted),
         "right": int(sum(right)),
-        "plate_acc": share(right),
-        "plate_acc_eq": share(hits(group, "text", equivalences)),
+        "plate_acc_format": share(right),
+        "plate_acc_eq_format": share(hits(group, "text", equivalences)),
         "plate_acc_raw": share(hits(group, "raw_text")),
-        "plate_acc_hint": share(hits(group[group["hint_text"] != ""], "hint_text")),
+        "plate_acc_hint": share(hits(hinted, "hint_text")),
         "region_acc": float(group["region_right"].mean()),  # unknown (NaN) rows skipped
     }
 
 
+def _read_by_all(readings: pd.DataFrame) -> pd.DataFrame:
+    """The readings of the plates every candidate read: figures of candidates that rejected
+    different rows would otherwise count different plates."""
+    keys = ["set", "image_path", "truth"]
+    models = readings.groupby(keys)["model"].transform("nunique")
+    common = readings[models == readings["model"].nunique()]
+    dropped = readings.drop_duplicates(keys).shape[0] - common.drop_duplicates(keys).shape[0]
+    if dropped:
+        logger.warning("%d plates not read by every candidate are left out of the comparison "
+                       "(see rejects.csv)", dropped)  # fmt: skip
+    return common
+
+
 def summarise_comparison(readings: pd.DataFrame, compare: dict[str, Any]) -> pd.DataFrame:
-    """Per set, group (``(all)``, each region label, and each plate kind and layout where
-    a label stands for several families) and model: plates, plates read exactly by the
-    default reader (``right``), exact and equivalence plate_acc, the model's own reading's,
-    with a region hint, and region accuracy; with ``baseline`` set, ``*_delta`` columns give
-    each figure minus the baseline's in the same set and group."""
+    """Per set, group (``report_groups``: all plates, each region label, each plate kind
+    and layout) and model, over the plates every candidate read: plates, plates with a hint
+    reading, plates read exactly by the default reader (``right``), exact and equivalence
+    plate_acc of the default reader (``*_format``), exact plate_acc of the model's own reading
+    (``_raw``) and with the region as a hint (``_hint``, over ``hint_plates``), and region
+    accuracy; with ``baseline`` set, ``<figure>_delta`` is each figure minus the baseline's in
+    the same set and group."""
     params = CompareParams.model_validate(compare)
     rows = []
-    for (set_name, model), table in readings.groupby(["set", "model"], sort=False):
-        groups = [("(all)", table)]
-        for column in ("label", "kind", "layout"):
-            groups += [(key, group) for key, group in table.groupby(column) if key]
-        for name, group in groups:
+    for (set_name, model), table in _read_by_all(readings).groupby(["set", "model"], sort=False):
+        for name, group in report_groups(table):
             rows.append({"set": set_name, "group": name, "model": model,
                          **_rates(group, params.equivalences)})  # fmt: skip
     comparison = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
     if params.baseline is not None:
-        if params.baseline not in set(comparison["model"]):
-            raise ValueError(
-                f"compare.baseline {params.baseline!r} is not among the candidates "
-                f"({', '.join(sorted(set(comparison['model'])))})"
-            )
         keys = ["set", "group"]
-        base = comparison[comparison["model"] == params.baseline].set_index(keys)
-        figures = ["right", "plate_acc", "plate_acc_eq", "plate_acc_raw", "plate_acc_hint"]
-        joined = comparison.join(base[figures], on=keys, rsuffix="_baseline")
-        for figure in figures:
+        base = comparison[comparison["model"] == params.baseline].set_index(keys)[FIGURES]
+        joined = comparison.join(base, on=keys, rsuffix="_baseline")
+        for figure in FIGURES:
             comparison[f"{figure}_delta"] = joined[figure] - joined[f"{figure}_baseline"]
     for set_name, table in comparison[comparison["group"] == "(all)"].groupby("set"):
         logger.info("%s: %s", set_name, ", ".join(
-            f"{row.model} {row.plate_acc:.1%} ({row.right})" for row in table.itertuples()
+            f"{row.model} {row.plate_acc_format:.1%} ({row.right})" for row in table.itertuples()
         ))  # fmt: skip
     return comparison
 
 
 def misread_plates(readings: pd.DataFrame) -> pd.DataFrame:
     """The plates some candidate's default reader misreads: set, image, truth, and each
-    model's text in a column of its name, so that what a change fixed and broke reads across
-    one row."""
+    model's text in a column of its name (``(rejected)`` where it could not read the row), so
+    that what a change fixed and broke reads across one row."""
     wide = readings.pivot_table(
         index=["set", "image_path", "truth"], columns="model", values="text", aggfunc="first"
     )
-    truths = wide.index.get_level_values("truth")
-    wrong = (wide.ne(np.asarray(truths)[:, None])).any(axis=1)
-    return wide[wrong].reset_index().rename_axis(columns=None)
+    truths = np.asarray(wide.index.get_level_values("truth"))[:, None]
+    wrong = (wide.notna() & wide.ne(truths)).any(axis=1)
+    return wide[wrong].fillna(NOT_READ).reset_index().rename_axis(columns=None)
 
 
 def plot_comparison(comparison: pd.DataFrame) -> Figure:
-    """One panel per set: each group's exact plate_acc (default reader), a bar per model."""
+    """One panel per set: each group's exact plate_acc by the default reader, a bar per
+    model, the group's plates under its name."""
     plt = pyplot()
     sets = list(dict.fromkeys(comparison["set"]))
     models = list(dict.fromkeys(comparison["model"]))
@@ -219,11 +223,13 @@ def plot_comparison(comparison: pd.DataFrame) -> Figure:
         table = comparison[comparison["set"] == set_name]
         groups = list(dict.fromkeys(table["group"]))
         for index, model in enumerate(models):
-            rows = table[table["model"] == model].set_index("group").reindex(groups)
+            percent = table[table["model"] == model].set_index("group").reindex(groups)
+            percent = percent["plate_acc_format"] * 100
             positions = np.arange(len(groups)) + (index - (len(models) - 1) / 2) * width
-            bars = axis.bar(positions, rows["plate_acc"] * 100, width, label=model)
-            axis.bar_label(bars, labels=[f"{v:.0f}" if v == v else "" for v in
-                                         rows["plate_acc"] * 100], fontsize=7)  # fmt: skip
+            bars = axis.bar(positions, percent, width, label=model)
+            axis.bar_label(bars, labels=[f"{v:.0f}" if pd.notna(v) else "" for v in percent],
+                           fontsize=7)  # fmt: skip
+        # Every candidate is scored on the same plates (summarise_comparison).
         plates = table.drop_duplicates("group").set_index("group")["plates"]
         axis.set_xticks(np.arange(len(groups)),
                         [f"{g}\n{int(plates[g])}" for g in groups], fontsize=8)  # fmt: skip

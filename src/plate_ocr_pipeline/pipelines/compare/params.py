@@ -14,12 +14,13 @@ class CompareParams(ReportParams):
     model_config = ConfigDict(extra="forbid")
 
     threads: int | None = Field(default=None, ge=1)  # intra-op threads (null: all cores)
-    # Read by the catalog (`${runtime_params:compare.candidates_dir,...}`); kept here so that
-    # `--params=compare.candidates_dir=...` validates and is logged with the run.
+    # Only a value given on the command line reaches the catalog
+    # (`${runtime_params:compare.candidates_dir,...}`); kept here so that it validates and is
+    # logged with the run. The default is globals.yml's, in both places.
     candidates_dir: str
     annotations: list[str] | dict[str, str] | None = None  # as score.annotations
-    # The model the others are measured against in the table's `*_delta` columns (a file
-    # stem in candidates_dir); null: no deltas.
+    # The candidate the others are measured against in the table's `*_delta` columns (its
+    # path in candidates_dir without the suffix, `older/plain`); null: no deltas.
     baseline: str | None = Field(default=None, min_length=1)
 
 

@@ -463,21 +463,36 @@ def _accepted_families(label: str, label_families: dict[str, list[str]]) -> list
     return [label] if label else []
 
 
-def plate_kinds(
-    truths: Sequence[str], labels: Sequence[str], label_families: dict[str, list[str]]
-) -> tuple[list[str], list[str]]:
-    """Where a set's region label stands for several families (``region_labels``), the one
-    whose formats each true text fits (``ar/ar-old``, ``ar/mercosur``) and its layout
-    (``ar/one-row``, ``ar/two-row``); ``""`` for other plates. ``labels`` are grouped as
-    ``_label_group`` gives them."""
+def label_plates(
+    regions: Sequence[str], truths: Sequence[str], label_families: dict[str, list[str]]
+) -> pd.DataFrame:
+    """Per plate of a set: its region label as the reports group it (``label``: listed in
+    ``region_labels`` as it is, else its family, ``us-ca`` -> ``us``), the families that label
+    stands for (``families``), and where it stands for several, the one whose formats the true
+    text fits (``kind``: ``ar/ar-old``, ``ar/mercosur``) and its layout (``layout``:
+    ``ar/one-row``, ``ar/two-row``); ``""`` for other plates."""
     from plate_ocr_pipeline.core.plate_formats import ROW_BREAK, matching_format
 
-    kinds, layouts = [], []
-    for truth, label in zip(truths, labels, strict=True):
+    rows = []
+    for region, truth in zip(regions, truths, strict=True):
+        label = _label_group(str(region), label_families)
         fit = matching_format(truth, label_families[label]) if label in label_families else None
-        kinds.append(f"{label}/{fit[0]}" if fit else "")
-        layouts.append(f"{label}/{'two-row' if ROW_BREAK in fit[1] else 'one-row'}" if fit else "")
-    return kinds, layouts
+        rows.append({
+            "label": label,
+            "families": _accepted_families(label, label_families),
+            "kind": f"{label}/{fit[0]}" if fit else "",
+            "layout": f"{label}/{'two-row' if ROW_BREAK in fit[1] else 'one-row'}" if fit else "",
+        })  # fmt: skip
+    return pd.DataFrame(rows, columns=["label", "families", "kind", "layout"])
+
+
+def report_groups(table: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """The rows of a per-plate table with ``label_plates``' columns as the reports group
+    them: ``(all)``, each label, then each plate kind and layout."""
+    groups = [("(all)", table), *table.groupby("label")]
+    for column in ("kind", "layout"):
+        groups += [(key, group) for key, group in table.groupby(column) if key]
+    return groups
 
 
 def region_tables(
@@ -494,7 +509,7 @@ def region_tables(
 
     Returns the region metrics (``region_acc`` over plates whose label maps to families,
     ``region_plates``), the region confusion table (set, label, family read, plates) and the
-    format-decoding table: per set and region label (grouped as ``_label_group``), exact and
+    format-decoding table: per set and region label (grouped as ``label_plates`` does), exact and
     equivalence plate_acc of the raw and the format-aware readings side by side and how many
     texts format-aware decoding changed. A label that stands for several families also gets a
     row per family whose formats the true texts fit (``ar/ar-old``) and per layout
@@ -504,17 +519,16 @@ def region_tables(
     metrics, confusion, formats = {}, [], []
     for name, read in readings.items():
         data = sets[name]
-        label_families = params.region_labels.get(name, {})
-        labels = [_label_group(str(r), label_families) for r in data["region"]]
         truths = [str(t) for t in data["plate_text"]]
-        accepted = [_accepted_families(label, label_families) for label in labels]
+        table = label_plates(data["region"], truths, params.region_labels.get(name, {}))
+        accepted = table["families"].tolist()
         known = [i for i, families in enumerate(accepted) if families]
         hits = [read["region"][i] in accepted[i] for i in known]
         metrics[name] = {
             "region_acc": float(np.mean(hits)) if hits else float("nan"),
             "region_plates": float(len(known)),
         }
-        table = pd.DataFrame({"label": labels, "predicted": read["region"]})
+        table["predicted"] = read["region"]
         for column, key, equivalences in (
             ("raw", "raw", ()),
             ("format", "text", ()),
@@ -526,14 +540,10 @@ def region_tables(
                 for t, truth in zip(read[key], truths, strict=True)
             ]
         table["changed"] = [a != b for a, b in zip(read["raw"], read["text"], strict=True)]
-        table["kind"], table["layout"] = plate_kinds(truths, labels, label_families)
         for (label, predicted), group in table.groupby(["label", "predicted"]):
             confusion.append({"set": name, "label": label, "predicted": predicted,
                               "plates": len(group)})  # fmt: skip
-        groups = [("(all)", table), *table.groupby("label")]
-        for column in ("kind", "layout"):
-            groups += [(key, group) for key, group in table.groupby(column) if key]
-        for label, group in groups:
+        for label, group in report_groups(table):
             formats.append(
                 {
                     "set": name,
