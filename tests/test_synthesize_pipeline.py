@@ -143,13 +143,14 @@ def test_the_renderers_defaults_are_the_conf_base_recipe():
         plan_plates,
         render_planned,
     )
-    from plate_ocr_pipeline.synthetic.renderer import ArOldLook, SerialGlyphs, UsLayout
+    from plate_ocr_pipeline.synthetic.renderer import ArOldLook, SerialGlyphs, SmallCrops, UsLayout
     from tests.conftest import REPO_ROOT
 
     base = OmegaConfigLoader(str(REPO_ROOT / "conf"), **CONFIG_LOADER_ARGS)["parameters"]
     recipe = SynthesizeParams.model_validate(base["synthesize"])
     assert recipe.us_layout.model_dump() == asdict(UsLayout())
     assert recipe.ar_old.model_dump() == asdict(ArOldLook())
+    assert recipe.small_crops.model_dump() == asdict(SmallCrops())
     odds = inspect.signature(SerialGlyphs.draw).parameters
     glyphs = recipe.serial_glyphs.model_dump()
     families = glyphs.pop("families")
@@ -160,7 +161,11 @@ def test_the_renderers_defaults_are_the_conf_base_recipe():
     assert recipe.region_weights == DEFAULT_REGION_WEIGHTS
     # The section's drawing options, as the nodes hand them over, draw the default plates.
     drawing = recipe.drawing()
-    assert (drawing.us_layout, drawing.ar_old) == (UsLayout(), ArOldLook())
+    assert (drawing.us_layout, drawing.ar_old, drawing.small_crops) == (
+        UsLayout(),
+        ArOldLook(),
+        SmallCrops(),
+    )
     for plan in plan_plates(6, {"us": 1, "ar-old": 1, "br": 1}, seed=3):
         np.testing.assert_array_equal(
             render_planned(plan, 3, drawing=drawing), render_planned(plan, 3)
@@ -185,6 +190,10 @@ def test_the_renderers_defaults_are_the_conf_base_recipe():
         ({"ar_old": {"xscale": [0.9, 0.7]}}, "ar_old.xscale"),
         ({"ar_old": {"serial_height": [0.5, 1.1]}}, "ar_old.serial_height"),
         ({"ar_old": {"rim": 0.5}}, "ar_old.rim"),
+        ({"small_crops": {"odds": 1.5}}, "small_crops.odds"),
+        ({"small_crops": {"height": [30, 16]}}, "small_crops.height"),
+        ({"small_crops": {"height": [4, 16]}}, "small_crops.height"),
+        ({"small_crops": {"size": 20}}, "small_crops.size"),
     ],
 )
 def test_invalid_params_fail_naming_the_key(override, message):

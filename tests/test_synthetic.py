@@ -341,6 +341,7 @@ def test_glyph_variants_may_be_kept_to_the_families_whose_fonts_draw_them():
     del dumped["serial_glyphs"]["families"]
     del dumped["serial_glyphs"]["shared_o_zero"]  # the same for an empty shared_o_zero
     del dumped["ar_old"]  # the same for synthesize.ar_old's defaults
+    del dumped["small_crops"]  # and synthesize.small_crops'
     before = json.dumps(
         {"synthesize": dumped, "plate": {}, "renderer": RENDERER_VERSION}, sort_keys=True
     )
@@ -633,3 +634,39 @@ def test_side_picture_odds_give_a_picture_only_where_the_side_is_free():
     )
     # Plates with stacked letters or a side logo keep their layout: about 4 in 10.
     assert len(plans) / 3 <= changed < len(plans)
+
+
+def test_small_crops_options_change_only_the_far_plates_and_reach_the_workers():
+    from plate_ocr_pipeline.pipelines.synthesize.params import SynthesizeParams
+    from plate_ocr_pipeline.synthetic.generate import PlateDrawing, iter_rendered, render_planned
+
+    plans = plan_plates(24, {"eu-de": 1, "us": 1}, seed=5, width_range=(160, 160),
+                        height_range=(80, 80))  # fmt: skip
+    # The defaults draw what plates drew before the section existed.
+    default = PlateDrawing.of(small_crops={"odds": 0.08, "height": [16, 30]})
+    for plan in plans[:8]:
+        np.testing.assert_array_equal(
+            render_planned(plan, 5, drawing=default), render_planned(plan, 5)
+        )
+    far = PlateDrawing.of(small_crops={"odds": 1.0, "height": [12, 12]})
+    pooled = dict(
+        (plan.index, image)
+        for plan, image in iter_rendered(plans, 5, num_workers=2, progress=False, drawing=far)
+    )
+    changed = 0
+    for plan in plans:
+        alone = render_planned(plan, 5, drawing=far)
+        np.testing.assert_array_equal(pooled[plan.index], alone)
+        changed += not np.array_equal(alone, render_planned(plan, 5))
+    assert changed >= 20  # all but the default's own far plates (8% of them)
+    base = SynthesizeParams(num_plates=10)
+    assert (
+        base.fingerprint()
+        == SynthesizeParams(
+            num_plates=10, small_crops={"odds": 0.08, "height": [16, 30]}
+        ).fingerprint()
+    )
+    assert (
+        base.fingerprint()
+        != SynthesizeParams(num_plates=10, small_crops={"odds": 0.2}).fingerprint()
+    )

@@ -170,15 +170,23 @@ def test_tight_and_small_crops_can_be_forced(monkeypatch):
     def detail(img: np.ndarray) -> float:
         return float(np.abs(np.diff(img.astype(np.float32), axis=0)).mean())
 
-    normal = [render_plate(np.random.default_rng(s), "eu-de", 320, 80)[0] for s in range(6)]
-    monkeypatch.setattr(renderer, "SMALL_ODDS", 1.0)
-    small = [render_plate(np.random.default_rng(s), "eu-de", 320, 80)[0] for s in range(6)]
+    never, always = renderer.SmallCrops(odds=0.0), renderer.SmallCrops(odds=1.0)
+
+    def draw(seed: int, small: renderer.SmallCrops) -> np.ndarray:
+        return render_plate(np.random.default_rng(seed), "eu-de", 320, 80, small_crops=small)[0]
+
+    normal = [draw(s, never) for s in range(6)]
+    small = [draw(s, always) for s in range(6)]
     assert all(img.shape == (80, 320, 3) for img in small)
     assert np.mean([detail(i) for i in small]) < 0.7 * np.mean([detail(i) for i in normal])
-    monkeypatch.setattr(renderer, "SMALL_ODDS", 0.0)
+    # Smaller still: less detail again.
+    tiny = [draw(s, renderer.SmallCrops(odds=1.0, height=(10, 10))) for s in range(6)]
+    assert np.mean([detail(i) for i in tiny]) < 0.85 * np.mean([detail(i) for i in small])
     monkeypatch.setattr(renderer, "TIGHT_ODDS", 0.85)
     for s in range(6):
-        image, label = render_plate(np.random.default_rng(s), "br-moto", 140, 120)
+        image, label = render_plate(
+            np.random.default_rng(s), "br-moto", 140, 120, small_crops=never
+        )
         assert image.shape == (120, 140, 3)
         assert REGION_FORMATS["br-moto"].label_regex().match(label)
 

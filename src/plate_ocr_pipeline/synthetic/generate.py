@@ -7,8 +7,8 @@ the same whatever the worker count, labels are known without rendering, and chan
 of a repeated run or of a glyph variant changes only the plates that gain or lose it.
 
 The defaults (``repeat_odds``, ``PlateDrawing``: the glyph odds of ``SerialGlyphs.draw``, the
-families that take them, the regions with one glyph for O and 0, ``UsLayout``, ``ArOldLook``)
-are conf/base's recipe.
+families that take them, the regions with one glyph for O and 0, ``UsLayout``, ``ArOldLook``,
+``SmallCrops``) are conf/base's recipe.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from .renderer import (
     DEFAULT_ALPHABET,
     ArOldLook,
     SerialGlyphs,
+    SmallCrops,
     UsLayout,
     get_resources,
     plate_aspect,
@@ -46,9 +47,9 @@ SHARED_O_ZERO: dict[str, str] = {}
 @dataclass(frozen=True)
 class PlateDrawing:
     """How plates are drawn beyond their plan: the odds of the serial glyph variants and the
-    families that take them, the regions with one glyph for O and 0, the US layout ranges and
-    the old Argentine look. The defaults are conf/base's; ``SynthesizeParams.drawing()`` builds
-    one from the ``synthesize`` section."""
+    families that take them, the regions with one glyph for O and 0, the US layout ranges,
+    the old Argentine look and the far plates. The defaults are conf/base's;
+    ``SynthesizeParams.drawing()`` builds one from the ``synthesize`` section."""
 
     # Left out of the hash (a dict has none); equal drawings still hash alike.
     glyph_odds: Mapping[str, float] = field(default_factory=dict, hash=False)
@@ -57,6 +58,7 @@ class PlateDrawing:
     shared_o_zero: tuple[tuple[str, str], ...] = tuple(sorted(SHARED_O_ZERO.items()))
     us_layout: UsLayout = UsLayout()
     ar_old: ArOldLook = ArOldLook()
+    small_crops: SmallCrops = SmallCrops()
 
     @classmethod
     def of(
@@ -64,10 +66,12 @@ class PlateDrawing:
         glyph_odds: Mapping[str, Any] | None = None,
         us_layout: Mapping[str, Any] | None = None,
         ar_old: Mapping[str, Any] | None = None,
+        small_crops: Mapping[str, Any] | None = None,
     ) -> PlateDrawing:
         """From parameter mappings: ``glyph_odds`` as ``synthesize.serial_glyphs`` (its
-        ``families`` and ``shared_o_zero`` keys included), ``us_layout`` and ``ar_old`` the
-        fields of ``UsLayout`` and ``ArOldLook``; unset keys keep their defaults."""
+        ``families`` and ``shared_o_zero`` keys included), ``us_layout``, ``ar_old`` and
+        ``small_crops`` the fields of ``UsLayout``, ``ArOldLook`` and ``SmallCrops``; unset
+        keys keep their defaults."""
         odds = dict(glyph_odds or {})
         families = odds.pop("families", cls.glyph_families)
         shared = odds.pop("shared_o_zero", None)
@@ -77,6 +81,7 @@ class PlateDrawing:
             shared_o_zero=cls.shared_o_zero if shared is None else tuple(sorted(shared.items())),
             us_layout=_fields(UsLayout, us_layout),
             ar_old=_fields(ArOldLook, ar_old),
+            small_crops=_fields(SmallCrops, small_crops),
         )
 
 
@@ -203,6 +208,7 @@ def render_planned(
         glyphs=glyphs,
         us_layout=drawing.us_layout,
         ar_old=drawing.ar_old,
+        small_crops=drawing.small_crops,
     )
     return image
 

@@ -274,6 +274,17 @@ class ArOldLook:
 
 
 @dataclass(frozen=True)
+class SmallCrops:
+    """Far plates: the share of crops rendered only a few pixels high, as a detector cuts a
+    distant car's plate, then scaled up to the stored size (their blur and blocks are those
+    of a small photo, not of a filter). The defaults are conf/base's
+    ``synthesize.small_crops``."""
+
+    odds: float = 0.08
+    height: tuple[int, int] = (16, 30)  # [min, max] px, both included
+
+
+@dataclass(frozen=True)
 class Resources:
     """Fonts available to one process (cached per fonts_dir), and the serial glyph variants
     and US layout of the plate being drawn."""
@@ -284,6 +295,7 @@ class Resources:
     glyphs: SerialGlyphs = SerialGlyphs()
     us_layout: UsLayout = UsLayout()
     ar_old: ArOldLook = ArOldLook()
+    small_crops: SmallCrops = SmallCrops()
 
 
 @lru_cache(maxsize=8)
@@ -1615,7 +1627,6 @@ def _car_body(rng, w: int, h: int) -> np.ndarray:
 
 
 TIGHT_ODDS = 0.15  # share of crops cut into the plate's border (rarely a sliver of a character)
-SMALL_ODDS = 0.08  # share of crops rendered 16-30 px high (a far plate), then scaled to size
 
 
 def _tight_window(rng, pw: int, ph: int, box) -> tuple[float, float, float, float]:
@@ -1723,17 +1734,18 @@ def render_plate(
     glyphs: SerialGlyphs | None = None,
     us_layout: UsLayout | None = None,
     ar_old: ArOldLook | None = None,
+    small_crops: SmallCrops | None = None,
 ) -> tuple[np.ndarray, str]:
     """Render one plate crop: (uint8 RGB image of height x width, label).
 
     ``groups`` fixes the printed character groups (otherwise sampled from the region's
     formats; a ``"/"`` group is a two-row plate's row break); ``width``/``height`` default
     to 320 and the region's aspect; ``glyphs`` picks serial glyph variants (default: none),
-    ``us_layout`` the US layout ranges (default: ``UsLayout()``, conf/base's) and ``ar_old``
-    the drawing of Argentina's 1995-2016 plates (default: ``ArOldLook()``).
-
-    A share of crops (``SMALL_ODDS``) is rendered 16-30 px high, as a far plate comes out
-    of a detector, and scaled up to ``height`` x ``width`` (the size every crop is stored at).
+    ``us_layout`` the US layout ranges (default: ``UsLayout()``, conf/base's), ``ar_old``
+    the drawing of Argentina's 1995-2016 plates (default: ``ArOldLook()``) and
+    ``small_crops`` the far plates (default: ``SmallCrops()``): that share of crops is
+    rendered a few pixels high, as a detector cuts a distant plate, and scaled up to
+    ``height`` x ``width`` (the size every crop is stored at).
     """
     if region not in REGION_FORMATS:
         raise ValueError(f"unknown region {region!r}; known: {', '.join(REGION_FORMATS)}")
@@ -1743,6 +1755,7 @@ def render_plate(
         glyphs=glyphs or SerialGlyphs(),
         us_layout=us_layout or UsLayout(),
         ar_old=ar_old or ArOldLook(),
+        small_crops=small_crops or SmallCrops(),
     )
     if groups is None:
         groups, label = sample_text(rng, region, max_plate_slots, alphabet.replace(pad_char, ""))
@@ -1757,8 +1770,9 @@ def render_plate(
         height = max(16, int(round(width / plate_aspect(region))))
     width, height = int(width), int(height)
     plate, box = _flat_plate(rng, region, list(groups), res)
-    small_h = int(rng.integers(16, 31))
-    if rng.random() < SMALL_ODDS and height > small_h:
+    low, high = res.small_crops.height
+    small_h = int(rng.integers(low, high + 1))
+    if rng.random() < res.small_crops.odds and height > small_h:
         small_w = max(8, int(round(width * small_h / height)))
         crop = degrade(rng, place_in_crop(rng, plate, small_w, small_h, box), small=True)
         interp = cv2.INTER_LINEAR if rng.random() < 0.7 else cv2.INTER_CUBIC

@@ -22,11 +22,15 @@ from plate_ocr_pipeline.synthetic.renderer import (
     RENDERER_VERSION,
     ArOldLook,
     SerialGlyphs,
+    SmallCrops,
     UsLayout,
 )
 
 _LAYOUT = UsLayout()  # the renderer's defaults are the schema's
 _AR_OLD = ArOldLook()
+_SMALL_CROPS = SmallCrops()
+# How far plates were drawn before ``synthesize.small_crops`` existed (see _AR_OLD_BEFORE).
+_SMALL_CROPS_BEFORE = {"odds": 0.08, "height": [16, 30]}
 # How old Argentine plates were drawn before ``synthesize.ar_old`` existed: fixed here, not
 # the defaults, so that a set drawn so is never taken for one drawn with new defaults.
 _AR_OLD_BEFORE = {
@@ -218,6 +222,28 @@ class ArOldDrawing(BaseModel):
         return _scale_range(v, "synthesize.ar_old.xscale", 0.4, 1.5)
 
 
+class SmallCropsDrawing(BaseModel):
+    """``synthesize.small_crops``: far plates, rendered a few pixels high and scaled up to the
+    stored size (see ``SmallCrops``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    odds: float = Field(_SMALL_CROPS.odds, ge=0, le=1, description="share of crops drawn small")
+    height: tuple[int, int] = Field(
+        _SMALL_CROPS.height, description="[min, max] px they are drawn at"
+    )
+
+    @field_validator("height")
+    @classmethod
+    def _height(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if not 8 <= v[0] <= v[1]:
+            raise ValueError(
+                f"synthesize.small_crops.height must be [min, max] px with 8 <= min <= max, got "
+                f"{list(v)}"
+            )
+        return v
+
+
 class SynthesizeParams(BaseModel):
     """``synthesize:`` section. Every field has a default so nodes can validate their keys."""
 
@@ -241,6 +267,7 @@ class SynthesizeParams(BaseModel):
     serial_glyphs: SerialGlyphOdds = SerialGlyphOdds()
     us_layout: UsLayoutRanges = UsLayoutRanges()
     ar_old: ArOldDrawing = ArOldDrawing()
+    small_crops: SmallCropsDrawing = SmallCropsDrawing()
     # auto: render unless the set on disk was rendered with these same parameters (its
     # manifest says so); always: render again; never: use what is there (one's own data).
     render: Literal["auto", "always", "never"] = "auto"
@@ -248,7 +275,10 @@ class SynthesizeParams(BaseModel):
     def drawing(self) -> PlateDrawing:
         """The drawing options of this section, as the renderer takes them."""
         return PlateDrawing.of(
-            self.serial_glyphs.model_dump(), self.us_layout.model_dump(), self.ar_old.model_dump()
+            self.serial_glyphs.model_dump(),
+            self.us_layout.model_dump(),
+            self.ar_old.model_dump(),
+            self.small_crops.model_dump(),
         )
 
     def fingerprint(self, plate: dict | None = None) -> str:
@@ -268,6 +298,8 @@ class SynthesizeParams(BaseModel):
         if drawn["ar_old"] == _AR_OLD_BEFORE:
             # The same: these values draw those plates as they were drawn before the section.
             del drawn["ar_old"]
+        if drawn["small_crops"] == _SMALL_CROPS_BEFORE:
+            del drawn["small_crops"]  # the same
         text = json.dumps(
             {"synthesize": drawn, "plate": plate or {}, "renderer": RENDERER_VERSION},
             sort_keys=True,
