@@ -7,8 +7,11 @@ cuts plates from distant cars: 16-60 px) and read by each model, side by side.
 Each crop is shrunk to the height (aspect kept, area interpolation, as a camera integrates
 light), then read as any input is: the recognizer scales it to the model's input size. Crops
 already at or below a height are read as they are. Prints, per set and height, exact
-plate_acc of the default reader (format-aware decoding by the region output) for each model,
-and the share of crops that were shrunk. A measurement of the dev sets, not a tuning signal.
+plate_acc of the default reader (format-aware decoding by the region output, for a model
+that has one) for each model, and the share of crops that were shrunk. Labels are
+normalised and checked as the score and compare stages do; rows they would not read (no
+image, an undecodable one, a label the first model cannot write) are counted and left out.
+A measurement of the dev sets, not a tuning signal.
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from plate_ocr_pipeline.core.preprocessing import read_image
+from plate_ocr_pipeline.core.preprocessing import ImageReadError, read_image
+from plate_ocr_pipeline.core.text_codec import normalise_text
 from plate_ocr_pipeline.datasets import LabelledSetsDataset
 from plate_ocr_pipeline.inference.recognizer import DEFAULT_MODEL_PATH, ONNXPlateRecognizer
+from plate_ocr_pipeline.pipelines.report.nodes import label_problem
 
 REAL_SETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
@@ -47,16 +52,31 @@ def main() -> None:
     if not csvs:
         raise SystemExit(f"no annotations CSV given and none under {REAL_SETS}")
     models = args.model or [str(DEFAULT_MODEL_PATH)]
+    readers = {_column_name(m, models): ONNXPlateRecognizer(m, threads=args.threads)
+               for m in models}  # fmt: skip
+    config = next(iter(readers.values())).config
     table = LabelledSetsDataset(filepaths=csvs).load()
-    usable = table[table["error"].isna()]
-    if len(usable) < len(table):
-        print(f"{len(table) - len(usable)} rows not read (see LabelledSetsDataset's error column)")
-    readers = {Path(m).name: ONNXPlateRecognizer(m, threads=args.threads) for m in models}
     heights: list[int | None] = [None, *sorted(args.heights, reverse=True)]
-    print(f"{'set':<18} {'height':>7} {'shrunk':>7} " + " ".join(f"{n:>22}" for n in readers))
-    for name, rows in usable.groupby("set", sort=False):
-        images = [read_image(bytes(b)) for b in rows["image"]]
-        truths = rows["plate_text"].astype(str).tolist()
+    width = max(22, *(len(name) for name in readers))
+    print(f"{'set':<18} {'height':>7} {'shrunk':>7} " + " ".join(f"{n:>{width}}" for n in readers))
+    for name, rows in table.groupby("set", sort=False):
+        images, truths, left_out = [], [], 0
+        for row in rows.itertuples():
+            truth = normalise_text(row.plate_text)
+            if isinstance(row.error, str) or label_problem(truth, config) is not None:
+                left_out += 1
+                continue
+            try:
+                images.append(read_image(bytes(row.image)))
+            except ImageReadError:
+                left_out += 1
+                continue
+            truths.append(truth)
+        if left_out:
+            print(f"{name}: {left_out} of {len(rows)} rows left out (no image, undecodable, or "
+                  "a label the model cannot write)")  # fmt: skip
+        if not truths:
+            continue
         for height in heights:
             crops = [shrink(image, height) for image in images]
             shrunk = np.mean([c.shape[0] < i.shape[0] for c, i in zip(crops, images, strict=True)])
@@ -66,7 +86,15 @@ def main() -> None:
                 right = sum(t == truth for t, truth in zip(texts, truths, strict=True))
                 cells.append(f"{right / len(truths):7.1%} ({right:>4}/{len(truths)})")
             label = "native" if height is None else f"{height} px"
-            print(f"{name:<18} {label:>7} {shrunk:>7.0%} " + " ".join(f"{c:>22}" for c in cells))
+            print(
+                f"{name:<18} {label:>7} {shrunk:>7.0%} " + " ".join(f"{c:>{width}}" for c in cells)
+            )
+
+
+def _column_name(model: str, models: list[str]) -> str:
+    """A model's file name, or its path where two share the name."""
+    names = [Path(m).name for m in models]
+    return Path(model).name if names.count(Path(model).name) == 1 else model
 
 
 if __name__ == "__main__":

@@ -192,7 +192,8 @@ def test_the_renderers_defaults_are_the_conf_base_recipe():
         ({"ar_old": {"rim": 0.5}}, "ar_old.rim"),
         ({"small_crops": {"odds": 1.5}}, "small_crops.odds"),
         ({"small_crops": {"height": [30, 16]}}, "small_crops.height"),
-        ({"small_crops": {"height": [4, 16]}}, "small_crops.height"),
+        ({"small_crops": {"height": [10, 16]}}, "small_crops.height"),
+        ({"small_crops": {"height": [50, 60]}}, "small_crops.height"),  # image_height: 60-100
         ({"small_crops": {"size": 20}}, "small_crops.size"),
     ],
 )

@@ -639,26 +639,41 @@ def test_side_picture_odds_give_a_picture_only_where_the_side_is_free():
 def test_small_crops_options_change_only_the_far_plates_and_reach_the_workers():
     from plate_ocr_pipeline.pipelines.synthesize.params import SynthesizeParams
     from plate_ocr_pipeline.synthetic.generate import PlateDrawing, iter_rendered, render_planned
+    from plate_ocr_pipeline.synthetic.renderer import SmallCrops, draw_small_crop
 
-    plans = plan_plates(24, {"eu-de": 1, "us": 1}, seed=5, width_range=(160, 160),
+    # The draws are those of the renderer before the option: integers(16, 31), then the odds.
+    for seed in range(50):
+        legacy = np.random.default_rng(seed)
+        expected = (int(legacy.integers(16, 31)), bool(legacy.random() < 0.08))
+        assert draw_small_crop(np.random.default_rng(seed), SmallCrops()) == expected
+    # One height still takes two draws: no other plate's stream moves.
+    one, two = np.random.default_rng(1), np.random.default_rng(1)
+    draw_small_crop(one, SmallCrops(height=(20, 20)))
+    draw_small_crop(two, SmallCrops())
+    assert one.random() == two.random()
+
+    plans = plan_plates(48, {"eu-de": 1, "us": 1}, seed=5, width_range=(160, 160),
                         height_range=(80, 80))  # fmt: skip
-    # The defaults draw what plates drew before the section existed.
-    default = PlateDrawing.of(small_crops={"odds": 0.08, "height": [16, 30]})
-    for plan in plans[:8]:
-        np.testing.assert_array_equal(
-            render_planned(plan, 5, drawing=default), render_planned(plan, 5)
-        )
+
+    def rendered(small: dict | None) -> list[np.ndarray]:
+        drawing = PlateDrawing.of(small_crops=small)
+        return [render_planned(plan, 5, drawing=drawing) for plan in plans]
+
+    def same(a: list[np.ndarray], b: list[np.ndarray]) -> int:
+        return sum(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+    default = rendered(None)
+    # More far plates: the plates far under neither odds keep their pixels.
+    assert 30 <= same(rendered({"odds": 0.2}), default) < 48
+    # Another height: only the default's own far plates change.
+    assert 40 <= same(rendered({"height": [20, 20]}), default) < 48
     far = PlateDrawing.of(small_crops={"odds": 1.0, "height": [12, 12]})
     pooled = dict(
-        (plan.index, image)
-        for plan, image in iter_rendered(plans, 5, num_workers=2, progress=False, drawing=far)
-    )
-    changed = 0
-    for plan in plans:
-        alone = render_planned(plan, 5, drawing=far)
-        np.testing.assert_array_equal(pooled[plan.index], alone)
-        changed += not np.array_equal(alone, render_planned(plan, 5))
-    assert changed >= 20  # all but the default's own far plates (8% of them)
+        iter_rendered(plans, 5, num_workers=2, progress=False, chunksize=4, drawing=far)
+    )  # 12 chunks over two processes
+    for plan, image in zip(plans, rendered({"odds": 1.0, "height": [12, 12]}), strict=True):
+        np.testing.assert_array_equal(pooled[plan], image)
+    assert same([pooled[plan] for plan in plans], default) == 0
     base = SynthesizeParams(num_plates=10)
     assert (
         base.fingerprint()

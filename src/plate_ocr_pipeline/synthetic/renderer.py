@@ -284,6 +284,16 @@ class SmallCrops:
     height: tuple[int, int] = (16, 30)  # [min, max] px, both included
 
 
+def draw_small_crop(rng: np.random.Generator, look: SmallCrops) -> tuple[int, bool]:
+    """A far plate's height and whether this crop is one. Two draws whatever ``look`` is, so
+    that changing its odds or heights leaves every other plate's draws as they were."""
+    low, high = look.height
+    span = high - low + 1
+    # integers(0, 1) would take nothing from the stream: a range of one height draws from two.
+    height = low + int(rng.integers(0, max(span, 2))) % span
+    return height, bool(rng.random() < look.odds)
+
+
 @dataclass(frozen=True)
 class Resources:
     """Fonts available to one process (cached per fonts_dir), and the serial glyph variants
@@ -1770,9 +1780,8 @@ def render_plate(
         height = max(16, int(round(width / plate_aspect(region))))
     width, height = int(width), int(height)
     plate, box = _flat_plate(rng, region, list(groups), res)
-    low, high = res.small_crops.height
-    small_h = int(rng.integers(low, high + 1))
-    if rng.random() < res.small_crops.odds and height > small_h:
+    small_h, far = draw_small_crop(rng, res.small_crops)
+    if far and height > small_h:
         small_w = max(8, int(round(width * small_h / height)))
         crop = degrade(rng, place_in_crop(rng, plate, small_w, small_h, box), small=True)
         interp = cv2.INTER_LINEAR if rng.random() < 0.7 else cv2.INTER_CUBIC

@@ -42,7 +42,7 @@ PREDICTION_COLUMNS = [
 ]  # fmt: skip
 
 
-def _label_problem(text: str, config: PlateConfig) -> str | None:
+def label_problem(text: str, config: PlateConfig) -> str | None:
     if not text:
         return "empty plate_text"
     bad = invalid_characters(text, config)
@@ -62,7 +62,7 @@ def read_labelled_set(
     for row in rows.itertuples(index=False):
         text = normalise_text(row.plate_text) if isinstance(row.plate_text, str) else ""
         reason = row.error if isinstance(row.error, str) and row.error else None
-        reason = reason or _label_problem(text, config)
+        reason = reason or label_problem(text, config)
         if reason is None:
             try:
                 images.append(preprocess_image(read_image(row.image), config))

@@ -236,10 +236,11 @@ class SmallCropsDrawing(BaseModel):
     @field_validator("height")
     @classmethod
     def _height(cls, v: tuple[int, int]) -> tuple[int, int]:
-        if not 8 <= v[0] <= v[1]:
+        # Below 12 px a two-row plate's rows are 3 px high: noise to learn, not plates.
+        if not 12 <= v[0] <= v[1]:
             raise ValueError(
-                f"synthesize.small_crops.height must be [min, max] px with 8 <= min <= max, got "
-                f"{list(v)}"
+                f"synthesize.small_crops.height must be [min, max] px with 12 <= min <= max, "
+                f"got {list(v)}"
             )
         return v
 
@@ -351,6 +352,17 @@ class SynthesizeParams(BaseModel):
         if any(w < 0 for w in v.values()) or sum(v.values()) <= 0:
             raise ValueError("synthesize.region_weights: weights must be >= 0 with a positive sum")
         return v
+
+    @model_validator(mode="after")
+    def _small_crops_smaller(self) -> SynthesizeParams:
+        # A crop no taller than the far plate's height is drawn at its own size: fewer far
+        # plates than `odds` says, silently.
+        if self.small_crops.height[1] >= self.image_height[0]:
+            raise ValueError(
+                f"synthesize.small_crops.height {list(self.small_crops.height)} must stay below "
+                f"the smallest image_height ({self.image_height[0]})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _images_subdir_relative(self) -> SynthesizeParams:
