@@ -9,6 +9,11 @@ config comes from ``conf/base/parameters_plate.yml`` unless ``--plate`` names an
 with a ``plate:`` section; a model whose input or output shape disagrees with it is refused.
 A CTC head's checkpoint (its column logits) gets the greedy slot decoding on top.
 The epoch count from ``state.json`` beside the checkpoint goes into the model version.
+
+An ``OUT.keras`` instead writes the checkpoint's weights as the trained model that
+``kedro run --pipelines=reader`` fits the region head on and exports
+(``data/06_models/plate_ocr.keras``): a run with ``train.ema_momentum`` exports the weights'
+average, while its last checkpoint holds the weights the same run without it ends with.
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ DEFAULT_OUTPUT = "data/06_models/checkpoint.onnx"
 
 
 def export_checkpoint(checkpoint: str | Path, output: str | Path, plate: dict) -> Path:
-    """Write ``checkpoint`` as ONNX with ``plate`` in its metadata; returns the output path."""
+    """Write ``checkpoint`` as ONNX with ``plate`` in its metadata, or as the slot model in
+    Keras' format when ``output`` ends in ``.keras``; returns the output path."""
     import keras
 
     # Importing these registers the custom layers, metrics and schedules.
@@ -44,12 +50,17 @@ def export_checkpoint(checkpoint: str | Path, output: str | Path, plate: dict) -
         check_plate_shapes(model, config, f"checkpoint {checkpoint}")
     except ValueError as error:
         raise ValueError(f"{error}; pass the config it was trained with (--plate)") from None
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if output.suffix == ".keras":
+        from plate_ocr_pipeline.datasets.training_datasets import KerasModelDataset
+
+        KerasModelDataset(filepath=str(output)).save(model)  # as the train stage saves it
+        return output
     state = checkpoint.parent / "state.json"
     epochs = json.loads(state.read_text())["epochs_done"] if state.exists() else None
     version = f"checkpoint after epoch {epochs}" if epochs else "checkpoint"
     described = export_onnx(model, config, model_name=checkpoint.stem, model_version=version)
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(described, str(output))
     return output
 
@@ -62,7 +73,11 @@ def main() -> None:
     args = parser.parse_args()
     plate = yaml.safe_load(Path(args.plate).read_text())["plate"]
     path = export_checkpoint(args.checkpoint, args.output, plate)
-    print(f"exported {args.checkpoint} -> {path}; score it with: make score MODEL={path}")
+    if path.suffix == ".keras":
+        print(f"wrote {args.checkpoint}'s weights as {path}; kedro run --pipelines=reader fits "
+              "the reader on data/06_models/plate_ocr.keras and exports it")  # fmt: skip
+    else:
+        print(f"exported {args.checkpoint} -> {path}; score it with: make score MODEL={path}")
 
 
 if __name__ == "__main__":
