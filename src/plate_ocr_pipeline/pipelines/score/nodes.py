@@ -57,15 +57,7 @@ def score_regions_and_formats(
     reader = predictor.reading(format_decoding=True)
     readings = {}
     for name, data in sets.items():
-        images = data["images"]
-        results = [
-            result
-            for start in range(0, len(images), params.batch_size)
-            for result in reader.read_batch(
-                images[start : start + params.batch_size],
-                [str(i) for i in range(start, min(start + params.batch_size, len(images)))],
-            )
-        ]
+        results = reader.run_detailed(data["images"], params.batch_size)
         readings[name] = {
             "raw": [r.raw_text for r in results],
             "text": [r.text for r in results],
