@@ -143,7 +143,7 @@ def test_the_renderers_defaults_are_the_conf_base_recipe():
         plan_plates,
         render_planned,
     )
-    from plate_ocr_pipeline.synthetic.renderer import ArOldLook, SerialGlyphs, SmallCrops, UsLayout
+    from plate_ocr_pipeline.synthetic.options import ArOldLook, SerialGlyphs, SmallCrops, UsLayout
     from tests.conftest import REPO_ROOT
 
     base = OmegaConfigLoader(str(REPO_ROOT / "conf"), **CONFIG_LOADER_ARGS)["parameters"]

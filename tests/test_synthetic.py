@@ -123,8 +123,8 @@ def test_fonts_dir_missing_and_user_fonts(tmp_path):
 
 def test_plate_pictograms_render_from_the_bundled_font():
     """Every pictogram used as a logo or separator has a real glyph (not an empty mask)."""
+    from plate_ocr_pipeline.synthetic.drawing import SYMBOLS
     from plate_ocr_pipeline.synthetic.fonts import glyph_mask, symbol_font_spec
-    from plate_ocr_pipeline.synthetic.renderer import SYMBOLS
 
     for symbol in SYMBOLS:
         mask = glyph_mask(symbol_font_spec(), symbol)
@@ -188,7 +188,7 @@ def test_plate_q_is_the_fonts_zero_with_a_tail_in_its_lower_right():
 
 
 def test_glyph_variants_change_only_the_chosen_characters():
-    from plate_ocr_pipeline.synthetic.renderer import SerialGlyphs
+    from plate_ocr_pipeline.synthetic.options import SerialGlyphs
 
     def draw(groups, glyphs):
         return render_plate(np.random.default_rng(5), "us", groups=groups, glyphs=glyphs)[0]
@@ -216,7 +216,7 @@ def test_glyph_variants_change_only_the_chosen_characters():
 def test_us_plates_draw_their_o_as_the_0_they_are_labelled():
     """US labels write O as 0 and US fonts draw the two alike: with ``zero_for_o`` a US plate
     draws its O as its 0, so a round O is never labelled 0. Other regions keep their O."""
-    from plate_ocr_pipeline.synthetic.renderer import SerialGlyphs
+    from plate_ocr_pipeline.synthetic.options import SerialGlyphs
 
     def draw(region, groups, glyphs):
         return render_plate(np.random.default_rng(5), region, groups=groups, glyphs=glyphs)
@@ -239,7 +239,7 @@ def test_regions_with_one_glyph_for_o_and_0_draw_both_alike_and_label_each_by_it
     and regions not named, stay as they were."""
     from plate_ocr_pipeline.pipelines.synthesize.params import SynthesizeParams
     from plate_ocr_pipeline.synthetic.generate import PlateDrawing, PlatePlan, render_planned
-    from plate_ocr_pipeline.synthetic.renderer import SerialGlyphs
+    from plate_ocr_pipeline.synthetic.options import SerialGlyphs
 
     def draw(region, groups, glyphs):
         return render_plate(np.random.default_rng(5), region, groups=groups, glyphs=glyphs)
@@ -358,7 +358,7 @@ def test_glyph_variants_may_be_kept_to_the_families_whose_fonts_draw_them():
 
 def test_glyph_odds_use_their_own_stream_and_a_bare_one_needs_a_serif_i():
     from plate_ocr_pipeline.synthetic.generate import PlateDrawing, render_planned
-    from plate_ocr_pipeline.synthetic.renderer import SerialGlyphs
+    from plate_ocr_pipeline.synthetic.options import SerialGlyphs
 
     # Every glyph variant but the serif face always or never: only plates that show one of
     # the characters they change look different (no stacked letters, which may show them too).
@@ -422,7 +422,8 @@ def test_serif_font_variant_draws_the_serial_in_a_serif_face_and_nothing_else_ch
 
     from plate_ocr_pipeline.pipelines.synthesize.params import SerialGlyphOdds
     from plate_ocr_pipeline.synthetic.generate import PlateDrawing, render_planned
-    from plate_ocr_pipeline.synthetic.renderer import SerialGlyphs, _serial_style, get_resources
+    from plate_ocr_pipeline.synthetic.options import SerialGlyphs, get_resources
+    from plate_ocr_pipeline.synthetic.serial import serial_style
 
     resources = get_resources()
     serif_paths = {spec.path for spec in resources.serif_serial_fonts}
@@ -430,8 +431,8 @@ def test_serif_font_variant_draws_the_serial_in_a_serif_face_and_nothing_else_ch
     assert not serif_paths & {spec.path for spec in resources.serial_fonts}
     with_variant = replace(resources, glyphs=SerialGlyphs(serif_font=True))
     for seed in range(5):
-        plain = _serial_style(np.random.default_rng(seed), resources, 30.0, "space", (0, 0, 0))
-        serif = _serial_style(np.random.default_rng(seed), with_variant, 30.0, "space", (0, 0, 0))
+        plain = serial_style(np.random.default_rng(seed), resources, 30.0, "space", (0, 0, 0))
+        serif = serial_style(np.random.default_rng(seed), with_variant, 30.0, "space", (0, 0, 0))
         assert plain.font.path not in serif_paths
         assert serif.font.path in serif_paths
     plans = plan_plates(4, {"us": 1}, seed=6)
@@ -463,7 +464,7 @@ def test_default_us_layout_draws_the_same_plates_and_wider_ranges_change_them():
 def test_ar_old_options_change_only_old_argentine_plates_and_only_when_asked():
     from plate_ocr_pipeline.pipelines.synthesize.params import ArOldDrawing, SynthesizeParams
     from plate_ocr_pipeline.synthetic.generate import PlateDrawing, render_planned
-    from plate_ocr_pipeline.synthetic.renderer import ArOldLook
+    from plate_ocr_pipeline.synthetic.options import ArOldLook
 
     # The defaults are the ranges the renderer drew these plates with before the section, with
     # rim and bloom off: then it takes no extra random draws and every plate keeps its pixels.
@@ -485,7 +486,7 @@ def test_ar_old_options_change_only_old_argentine_plates_and_only_when_asked():
         )
     # Bloom on a black field with one white bar: the field next to the bar turns grey, the far
     # field stays black, and no pixel gets darker.
-    from plate_ocr_pipeline.synthetic.renderer import _bloom
+    from plate_ocr_pipeline.synthetic.plates_south_america import _bloom
 
     field = np.zeros((100, 200, 3), np.float32)
     field[40:60, 90:110] = 240.0
@@ -516,7 +517,7 @@ def test_ar_old_options_reach_the_worker_processes():
 
 
 def test_stacked_letters_odds_for_short_serials_apply_to_short_serials_only():
-    from plate_ocr_pipeline.synthetic.renderer import UsLayout
+    from plate_ocr_pipeline.synthetic.options import UsLayout
 
     def draw(groups, layout):
         return render_plate(np.random.default_rng(11), "us", groups=groups, us_layout=layout)[0]
@@ -594,7 +595,7 @@ def test_serial_layout_ranges_are_checked():
     from pydantic import ValidationError
 
     from plate_ocr_pipeline.pipelines.synthesize.params import UsLayoutRanges
-    from plate_ocr_pipeline.synthetic.renderer import UsLayout
+    from plate_ocr_pipeline.synthetic.options import UsLayout
 
     assert UsLayoutRanges().model_dump() == asdict(UsLayout())  # the renderer's defaults
     for bad in ({"short_xscale": (1.0, 2.5)}, {"short_height": (0.5, 1.5)},
@@ -605,12 +606,12 @@ def test_serial_layout_ranges_are_checked():
 
 
 def test_side_picture_stays_between_the_serial_and_the_plate_side():
-    from plate_ocr_pipeline.synthetic.renderer import _draw_side_picture
+    from plate_ocr_pipeline.synthetic.drawing import draw_side_picture
 
     for seed in range(6):
         for on_left in (True, False):
             img = np.full((160, 320, 3), 240, np.float32)  # the renderer draws in float
-            _draw_side_picture(np.random.default_rng(seed), img, 100.0, on_left, (20, 20, 20))
+            draw_side_picture(np.random.default_rng(seed), img, 100.0, on_left, (20, 20, 20))
             drawn = (img != 240).any(axis=(0, 2))
             serial_side = drawn[100:] if on_left else drawn[:101]
             picture_side = drawn[:100] if on_left else drawn[101:]
@@ -639,7 +640,7 @@ def test_side_picture_odds_give_a_picture_only_where_the_side_is_free():
 def test_small_crops_options_change_only_the_far_plates_and_reach_the_workers():
     from plate_ocr_pipeline.pipelines.synthesize.params import SynthesizeParams
     from plate_ocr_pipeline.synthetic.generate import PlateDrawing, iter_rendered, render_planned
-    from plate_ocr_pipeline.synthetic.renderer import SmallCrops, draw_small_crop
+    from plate_ocr_pipeline.synthetic.options import SmallCrops, draw_small_crop
 
     # The draws are those of the renderer before the option: integers(16, 31), then the odds.
     for seed in range(50):

@@ -13,12 +13,16 @@ from plate_ocr_pipeline.synthetic import (
     REGION_FORMATS,
     REGIONS,
     plan_plates,
+    plates_south_america,
     render_plate,
     renderer,
     sample_text,
+    scene,
 )
 from plate_ocr_pipeline.synthetic.formats import ROW_BREAK, groups_to_label, split_rows
 from plate_ocr_pipeline.synthetic.generate import _normalise_weights
+from plate_ocr_pipeline.synthetic.options import SmallCrops
+from plate_ocr_pipeline.synthetic.serial import serial_style
 
 TWO_ROW = [r for r in REGIONS if REGION_FORMATS[r].two_row]
 CONF = Path(__file__).resolve().parents[1] / "conf" / "base" / "parameters_synthesize.yml"
@@ -147,7 +151,7 @@ def test_tight_windows_cut_at_most_a_sliver_of_the_characters():
     sliver = 0.04 * box[4]
     cut_in = 0
     for seed in range(400):
-        u0, v0, u1, v1 = renderer._tight_window(np.random.default_rng(seed), pw, ph, box)
+        u0, v0, u1, v1 = scene._tight_window(np.random.default_rng(seed), pw, ph, box)
         assert 0 <= u0 <= box[0] + sliver and pw >= u1 >= box[2] - sliver
         assert 0 <= v0 <= box[1] and ph >= v1 >= box[3]
         cut_in += u0 > box[0] or u1 < box[2]
@@ -170,9 +174,9 @@ def test_tight_and_small_crops_can_be_forced(monkeypatch):
     def detail(img: np.ndarray) -> float:
         return float(np.abs(np.diff(img.astype(np.float32), axis=0)).mean())
 
-    never, always = renderer.SmallCrops(odds=0.0), renderer.SmallCrops(odds=1.0)
+    never, always = SmallCrops(odds=0.0), SmallCrops(odds=1.0)
 
-    def draw(seed: int, small: renderer.SmallCrops) -> np.ndarray:
+    def draw(seed: int, small: SmallCrops) -> np.ndarray:
         return render_plate(np.random.default_rng(seed), "eu-de", 320, 80, small_crops=small)[0]
 
     normal = [draw(s, never) for s in range(6)]
@@ -180,9 +184,9 @@ def test_tight_and_small_crops_can_be_forced(monkeypatch):
     assert all(img.shape == (80, 320, 3) for img in small)
     assert np.mean([detail(i) for i in small]) < 0.7 * np.mean([detail(i) for i in normal])
     # Smaller still: less detail again.
-    tiny = [draw(s, renderer.SmallCrops(odds=1.0, height=(12, 13))) for s in range(6)]
+    tiny = [draw(s, SmallCrops(odds=1.0, height=(12, 13))) for s in range(6)]
     assert np.mean([detail(i) for i in tiny]) < 0.85 * np.mean([detail(i) for i in small])
-    monkeypatch.setattr(renderer, "TIGHT_ODDS", 0.85)
+    monkeypatch.setattr(scene, "TIGHT_ODDS", 0.85)
     for s in range(6):
         image, label = render_plate(
             np.random.default_rng(s), "br-moto", 140, 120, small_crops=never
@@ -193,8 +197,8 @@ def test_tight_and_small_crops_can_be_forced(monkeypatch):
 
 def test_br_old_draws_the_one_as_a_bare_bar():
     res = renderer.get_resources()
-    style = renderer._serial_style(np.random.default_rng(0), res, 60.0, "dash", (0, 0, 0))
-    assert renderer._br_style(style).glyphs.bar_one
+    style = serial_style(np.random.default_rng(0), res, 60.0, "dash", (0, 0, 0))
+    assert plates_south_america._br_style(style).glyphs.bar_one
 
 
 def test_ar_old_is_a_black_field_in_a_wide_light_frame():

@@ -24,16 +24,8 @@ from typing import Any
 import numpy as np
 
 from .formats import REGION_FORMATS, groups_to_label, repeat_a_run, sample_text
-from .renderer import (
-    DEFAULT_ALPHABET,
-    ArOldLook,
-    SerialGlyphs,
-    SmallCrops,
-    UsLayout,
-    get_resources,
-    plate_aspect,
-    render_plate,
-)
+from .options import ArOldLook, SerialGlyphs, SmallCrops, UsLayout, get_resources
+from .renderer import DEFAULT_ALPHABET, plate_aspect, render_plate
 
 REPEAT_ODDS = 0.3  # share of US plates with a run of one repeated character (conf/base's)
 # Plate families whose serials take the glyph variants of ``SerialGlyphs`` (None: every

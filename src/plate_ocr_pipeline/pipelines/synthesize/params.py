@@ -18,13 +18,8 @@ from plate_ocr_pipeline.synthetic.generate import (
     SHARED_O_ZERO,
     PlateDrawing,
 )
-from plate_ocr_pipeline.synthetic.renderer import (
-    RENDERER_VERSION,
-    ArOldLook,
-    SerialGlyphs,
-    SmallCrops,
-    UsLayout,
-)
+from plate_ocr_pipeline.synthetic.options import ArOldLook, SerialGlyphs, SmallCrops, UsLayout
+from plate_ocr_pipeline.synthetic.renderer import RENDERER_VERSION
 
 _LAYOUT = UsLayout()  # the renderer's defaults are the schema's
 _AR_OLD = ArOldLook()
