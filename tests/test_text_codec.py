@@ -11,6 +11,7 @@ from plate_ocr_pipeline.core.text_codec import (
     normalise_text,
     one_hot_encode,
     texts_equal,
+    texts_match,
 )
 
 
@@ -65,6 +66,14 @@ def test_normalise_and_equivalence():
     assert normalise_text("ab 1", uppercase=False, drop_characters="") == "ab 1"
     assert texts_equal("OO1", "001", equivalences=["O0"])
     assert not texts_equal("OO1", "001")
+
+
+def test_texts_match_pairs_texts_with_their_truths():
+    texts, truths = ["OO1", "AB12", 123], ["001", "AB12", "123"]
+    assert texts_match(texts, truths) == [False, True, True]
+    assert texts_match(texts, truths, ["O0"]) == [True, True, True]
+    with pytest.raises(ValueError):
+        texts_match(["A"], ["A", "B"])
 
 
 @pytest.mark.parametrize(

@@ -138,3 +138,13 @@ def texts_equal(a: str, b: str, equivalences: Sequence[str] = ()) -> bool:
     """Compare texts, treating the characters of each equivalence string as one."""
     table = {ord(c): group[0] for group in equivalences for c in group}
     return a.translate(table) == b.translate(table)
+
+
+def texts_match(
+    texts: Iterable[object], truths: Iterable[object], equivalences: Sequence[str] = ()
+) -> list[bool]:
+    """``texts_equal`` of each text and its truth, pairwise (texts as strings)."""
+    return [
+        texts_equal(str(text), str(truth), equivalences)
+        for text, truth in zip(texts, truths, strict=True)
+    ]

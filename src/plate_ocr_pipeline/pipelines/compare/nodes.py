@@ -17,7 +17,7 @@ import numpy as np
 import onnx
 import pandas as pd
 
-from plate_ocr_pipeline.core.text_codec import texts_equal
+from plate_ocr_pipeline.core.text_codec import texts_match
 from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer
 from plate_ocr_pipeline.pipelines.compare.params import CompareParams
 from plate_ocr_pipeline.pipelines.figures import Figure, pyplot
@@ -136,8 +136,7 @@ def read_candidates(
 
 def _rates(group: pd.DataFrame, equivalences: list[str]) -> dict[str, float]:
     def hits(rows: pd.DataFrame, column: str, equal: list[str] | tuple = ()) -> list[bool]:
-        pairs = zip(rows[column], rows["truth"], strict=True)
-        return [texts_equal(str(text), str(truth), equal) for text, truth in pairs]
+        return texts_match(rows[column], rows["truth"], equal)
 
     def share(values: list[bool]) -> float:
         return float(np.mean(values)) if values else float("nan")

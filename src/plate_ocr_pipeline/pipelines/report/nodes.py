@@ -27,7 +27,7 @@ from plate_ocr_pipeline.core.text_codec import (
     encode_texts,
     invalid_characters,
     normalise_text,
-    texts_equal,
+    texts_match,
 )
 from plate_ocr_pipeline.pipelines.figures import Figure, pyplot
 from plate_ocr_pipeline.pipelines.report.params import ReportParams
@@ -535,10 +535,7 @@ def region_tables(
             ("raw_eq", "raw", params.equivalences),
             ("format_eq", "text", params.equivalences),
         ):
-            table[column] = [
-                texts_equal(t, truth, equivalences)
-                for t, truth in zip(read[key], truths, strict=True)
-            ]
+            table[column] = texts_match(read[key], truths, equivalences)
         table["changed"] = [a != b for a, b in zip(read["raw"], read["text"], strict=True)]
         for (label, predicted), group in table.groupby(["label", "predicted"]):
             confusion.append({"set": name, "label": label, "predicted": predicted,
