@@ -606,7 +606,7 @@ def test_serial_layout_ranges_are_checked():
 
 
 def test_side_picture_stays_between_the_serial_and_the_plate_side():
-    from plate_ocr_pipeline.synthetic.drawing import draw_side_picture
+    from plate_ocr_pipeline.synthetic.plates_us import draw_side_picture
 
     for seed in range(6):
         for on_left in (True, False):

@@ -1,5 +1,5 @@
-"""Drawing primitives of the flat plates: colours, alpha-pasted masks, text lines, symbols,
-emblems, shields, bolt holes, stickers, borders and pictures."""
+"""Drawing primitives of the flat plates: colours, alpha-pasted masks, text lines, stars,
+pictograms, emblems, shields, bolt holes and borders."""
 
 from __future__ import annotations
 
@@ -12,18 +12,6 @@ from .fonts import (
     symbol_font_spec,
     text_mask,
 )
-from .options import get_resources
-
-INK = {
-    "navy": (20, 32, 92),
-    "blue": (28, 58, 150),
-    "black": (22, 22, 24),
-    "red": (170, 24, 34),
-    "maroon": (112, 22, 38),
-    "green": (22, 95, 48),
-    "purple": (70, 30, 100),
-}
-LIGHT_TINTS = ((250, 250, 250), (236, 242, 250), (250, 246, 232), (236, 246, 238), (246, 236, 236))
 
 
 def as_rgb(rgb) -> np.ndarray:
@@ -103,6 +91,8 @@ def star(cx: float, cy: float, r: float, rot: float = 0.0) -> np.ndarray:
     return np.stack([cx + rad * np.cos(ang), cy + rad * np.sin(ang)], 1).astype(np.int32)
 
 
+# Pictograms from DejaVu Sans standing in for the silhouettes real plates print beside or
+# between the characters (Wyoming's bucking horse, Maine's chickadee, Louisiana's pelican).
 SYMBOLS = "♞♜♘✈⚓☘✿❀★✪☀♥♣♠❄⚑☎⚘⚜♛♚☂☃✂✌☯☮✦❖❦❧☙"
 
 
@@ -144,33 +134,6 @@ def draw_emblem(rng: np.random.Generator, img: np.ndarray, cx, cy, size, colour)
             ]
         )
         cv2.fillPoly(img, [pts.astype(np.int32)], col, cv2.LINE_AA)
-
-
-def draw_side_picture(
-    rng: np.random.Generator, img: np.ndarray, serial_edge: float, on_left: bool, ink
-) -> None:
-    """A big picture between the serial's edge and the plate's side: 2-4 pictograms and
-    emblems as tall as most of the plate, overlapping, in dark and mid tones. Drawn on a copy
-    and kept only between the serial and the side, so it never covers a character."""
-    H, W = img.shape[:2]
-    gap = rng.uniform(0.0, 0.03) * W
-    x0, x1 = (0.0, serial_edge - gap) if on_left else (serial_edge + gap, float(W))
-    room = x1 - x0
-    if room < 4:
-        return
-    canvas = img.copy()
-    for _ in range(int(rng.integers(2, 5))):
-        h = rng.uniform(0.5, 1.0) * H
-        w = min(room, h * rng.uniform(0.5, 1.2))
-        cx = rng.uniform(x0 + w / 2, max(x0 + w / 2, x1 - w / 2))
-        cy = rng.uniform(0.4, 0.6) * H
-        colour = ink if rng.random() < 0.4 else jitter(rng, rng.uniform(10, 200, 3), 0)
-        if rng.random() < 0.7:
-            draw_symbol(rng, canvas, cx, cy, w, h, colour)
-        else:
-            draw_emblem(rng, canvas, cx, cy, min(w, h), colour)
-    left, right = int(np.ceil(x0)), int(x1)
-    img[:, left:right] = canvas[:, left:right]
 
 
 def _shield_pts(cx: float, cy: float, w: float, h: float) -> np.ndarray:
@@ -216,15 +179,6 @@ def draw_shield(rng, img: np.ndarray, cx, cy, w, h, kind: str = "stripes") -> No
     cv2.rectangle(img, (int(a), int(cy - h / 6)), (int(b), int(cy + h / 8)), white, -1)
 
 
-def paste_mask_max(mask: np.ndarray, g: np.ndarray, x: float, y: float) -> None:
-    h, w = g.shape
-    x, y = int(round(x)), int(round(y))
-    H, W = mask.shape
-    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, W), min(y + h, H)
-    if x1 > x0 and y1 > y0:
-        np.maximum(mask[y0:y1, x0:x1], g[y0 - y : y1 - y, x0 - x : x1 - x], out=mask[y0:y1, x0:x1])
-
-
 def bolt_holes(rng, img: np.ndarray, four: bool) -> None:
     H, W = img.shape[:2]
     fx = rng.uniform(0.2, 0.3)
@@ -251,45 +205,6 @@ def bolt_holes(rng, img: np.ndarray, four: bool) -> None:
                 )
 
 
-def sticker(rng, img: np.ndarray, x: float, y: float, w: float, h: float) -> None:
-    colours = (
-        (250, 220, 40),
-        (240, 130, 30),
-        (40, 150, 60),
-        (200, 30, 40),
-        (40, 80, 180),
-        (245, 245, 245),
-        (240, 200, 210),
-    )
-    col = colours[int(rng.integers(len(colours)))]
-    cv2.rectangle(img, (int(x), int(y)), (int(x + w), int(y + h)), col, -1)
-    text = str(
-        rng.choice(
-            [
-                "JAN",
-                "FEB",
-                "MAR",
-                "APR",
-                "MAY",
-                "JUN",
-                "JUL",
-                "AUG",
-                "SEP",
-                "OCT",
-                "NOV",
-                "DEC",
-                f"{rng.integers(0, 30):02d}",
-                f"20{rng.integers(0, 30):02d}",
-                f"{rng.integers(0, 99999):05d}",
-            ]
-        )
-    )
-    ink = (20, 20, 20) if sum(col) > 380 else (245, 245, 245)
-    small_text(
-        img, get_resources().serial_fonts[0], text, x + w / 2, y + h * 0.2, h * 0.6, w * 0.9, ink
-    )
-
-
 def border(rng, img: np.ndarray, colour) -> None:
     H, W = img.shape[:2]
     inset = int(rng.integers(1, 6))
@@ -302,80 +217,3 @@ def border(rng, img: np.ndarray, colour) -> None:
         t,
         cv2.LINE_AA,
     )
-
-
-def picture(rng, img: np.ndarray) -> None:
-    """Scenic background: mountains, sun, rainbow, waves, trees, blobs (low contrast)."""
-    H, W = img.shape[:2]
-    layer = img.copy()
-    for _ in range(int(rng.integers(1, 4))):
-        kind = rng.integers(6)
-        col = tuple(float(v) for v in rng.uniform(40, 250, 3))
-        if kind == 0:  # mountains
-            n = int(rng.integers(4, 12))
-            xs = np.linspace(-0.05 * W, 1.05 * W, n)
-            base = rng.uniform(0.5, 0.85) * H
-            ys = base - rng.uniform(0, 0.35, n) * H
-            pts = np.concatenate([np.stack([xs, ys], 1), [[1.05 * W, H], [-0.05 * W, H]]])
-            cv2.fillPoly(layer, [pts.astype(np.int32)], col, cv2.LINE_AA)
-        elif kind == 1:  # sun / fruit / big disk
-            cv2.circle(
-                layer,
-                (int(rng.uniform(0.2, 0.8) * W), int(rng.uniform(0.3, 0.7) * H)),
-                int(rng.uniform(0.15, 0.4) * H),
-                col,
-                -1,
-                cv2.LINE_AA,
-            )
-        elif kind == 2:  # rainbow
-            cx, cy = int(rng.uniform(0.3, 0.7) * W), int(rng.uniform(0.8, 1.1) * H)
-            r0 = rng.uniform(0.4, 0.7) * H
-            for i, rc in enumerate(
-                (
-                    (220, 40, 40),
-                    (240, 140, 30),
-                    (240, 220, 40),
-                    (60, 170, 60),
-                    (50, 90, 200),
-                    (120, 60, 160),
-                )
-            ):
-                cv2.ellipse(
-                    layer,
-                    (cx, cy),
-                    (int(r0 * 1.6 + i * 5), int(r0 + i * 5)),
-                    0,
-                    180,
-                    360,
-                    rc,
-                    5,
-                    cv2.LINE_AA,
-                )
-        elif kind == 3:  # waves / fields
-            xs = np.linspace(0, W, 30)
-            for k in range(int(rng.integers(1, 4))):
-                ys = rng.uniform(0.6, 0.9) * H + np.sin(xs / W * rng.uniform(3, 12) + k) * 0.05 * H
-                pts = np.concatenate([np.stack([xs, ys], 1), [[W, H], [0, H]]])
-                cv2.fillPoly(layer, [pts.astype(np.int32)], col, cv2.LINE_AA)
-        elif kind == 4:  # trees
-            for _ in range(int(rng.integers(2, 10))):
-                x = rng.uniform(0, W)
-                base, hh = rng.uniform(0.7, 1.0) * H, rng.uniform(0.15, 0.5) * H
-                pts = np.array([[x, base - hh], [x + hh * 0.3, base], [x - hh * 0.3, base]])
-                cv2.fillPoly(layer, [pts.astype(np.int32)], (30, 90, 50), cv2.LINE_AA)
-        else:  # soft blobs
-            for _ in range(int(rng.integers(2, 6))):
-                cv2.ellipse(
-                    layer,
-                    (int(rng.uniform(0, W)), int(rng.uniform(0, H))),
-                    (int(rng.uniform(0.05, 0.3) * W), int(rng.uniform(0.05, 0.3) * H)),
-                    rng.uniform(0, 180),
-                    0,
-                    360,
-                    col,
-                    -1,
-                    cv2.LINE_AA,
-                )
-    a = rng.uniform(0.25, 0.85)
-    img *= 1 - a
-    img += layer * a

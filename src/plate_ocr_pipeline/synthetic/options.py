@@ -93,12 +93,6 @@ class SerialGlyphs:
         )
 
 
-# Gap between a serial's characters, of their height, and their horizontal stretch, on every
-# plate family (US plates redraw some of them from ``UsLayout``).
-SERIAL_SPACING = (0.02, 0.14)
-SERIAL_XSCALE = (0.8, 1.2)
-
-
 @dataclass(frozen=True)
 class UsLayout:
     """Ranges of the US serial layout; the defaults are conf/base's ``synthesize.us_layout``.
@@ -176,8 +170,8 @@ def draw_small_crop(rng: np.random.Generator, look: SmallCrops) -> tuple[int, bo
 
 @dataclass(frozen=True)
 class Resources:
-    """Fonts available to one process (cached per fonts_dir), and the serial glyph variants
-    and US layout of the plate being drawn."""
+    """Fonts available to one process (cached per fonts_dir), and the drawing options of the
+    plate being drawn: serial glyph variants, US layout, old Argentine look, far plates."""
 
     serial_fonts: tuple[FontSpec, ...]
     decor_fonts: tuple[FontSpec, ...]

@@ -9,8 +9,6 @@ import numpy as np
 from . import effects
 from .drawing import jitter, vertical_gradient
 
-# ------------------------------------------------------------------------- scene + effects
-
 
 def _car_body(rng, w: int, h: int) -> np.ndarray:
     grey = np.full(3, rng.uniform(10, 240))
@@ -40,7 +38,7 @@ def _tight_window(rng, pw: int, ph: int, box) -> tuple[float, float, float, floa
 def place_in_crop(rng, plate: np.ndarray, width: int, height: int, text_box=None) -> np.ndarray:
     """Warp the flat plate into a width x height crop (the whole plate with a thin margin
     mostly, like a detector's box; sometimes loose, rarely clipped by a few pixels). Given
-    the characters' ``text_box`` (from ``_flat_plate``), a share of crops (``TIGHT_ODDS``)
+    the characters' ``text_box`` (from ``renderer._flat_plate``), a share of crops (``TIGHT_ODDS``)
     is tight: cut into the plate's border, at most a sliver off the outer characters."""
     ph, pw = plate.shape[:2]
     loose = rng.random() < 0.15

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from .drawing import as_rgb, draw_emblem, draw_shield, draw_symbol, paste_mask_max, resize_mask
+from .drawing import as_rgb, draw_emblem, draw_shield, draw_symbol, resize_mask
 from .fonts import (
     FontSpec,
     bar_glyph,
@@ -19,9 +19,16 @@ from .fonts import (
     plate_w_glyph,
 )
 from .formats import split_rows
-from .options import SERIAL_SPACING, SERIAL_XSCALE, Resources, SerialGlyphs, get_resources
+from .options import Resources, SerialGlyphs, get_resources
 
-# ----------------------------------------------------------------------- characters / serial
+# Gap between a serial's characters, of their height, and their horizontal stretch, on every
+# plate family (US plates redraw some of them from ``UsLayout``).
+SERIAL_SPACING = (0.02, 0.14)
+SERIAL_XSCALE = (0.8, 1.2)
+
+# Boxes (x0, y0, x1, y1) of the serials drawn on the plate being rendered (plate coordinates),
+# filled by ``draw_serial``: tight crops may cut into the plate but never into the serial.
+TEXT_BOXES: list[tuple[float, float, float, float]] = []
 
 
 @dataclass
@@ -30,7 +37,7 @@ class SerialStyle:
     height: float
     xscale: float
     spacing: float  # fraction of height between characters
-    separator: str  # none | space | dash | dot | mark | emblem | symbol | seals
+    separator: str  # none | space | dash | dot | mark | emblem | symbol | seals | shield | stickers
     sep_colour: tuple
     bold: int  # dilate (+) / erode (-) iterations
     glyphs: SerialGlyphs = SerialGlyphs()
@@ -90,8 +97,6 @@ def _layout_serial(groups: list[str], style: SerialStyle) -> tuple[list, float]:
     return items, float(sum(it[2] for it in items))
 
 
-# Pictograms from DejaVu Sans standing in for the silhouettes real plates print beside or
-# between the characters (Wyoming's bucking horse, Maine's chickadee, Louisiana's pelican).
 def draw_serial(
     rng: np.random.Generator,
     img: np.ndarray,
@@ -124,7 +129,7 @@ def draw_serial(
                     interpolation=cv2.INTER_AREA,
                 )
             )
-            paste_mask_max(mask, g, x, y)
+            _paste_mask_max(mask, g, x, y)
         elif kind == "sep":
             seps.append((payload, x + wd / 2))
         x += wd
@@ -135,7 +140,7 @@ def draw_serial(
             if style.bold > 0
             else cv2.erode(mask, k, iterations=-style.bold)
         )
-    # separators drawn into the mask (dash, dot) or directly (emblem, seals)
+    # separators drawn into the mask (dash, dot, mark) or directly (the others)
     for sep, sx in seps:
         if sep == "dash":
             cv2.rectangle(
@@ -153,7 +158,7 @@ def draw_serial(
                 mh = h * rng.uniform(0.22, 0.4)
                 small = resize_mask(g, g.shape[1] * mh / g.shape[0] * style.xscale, mh)
                 my = cy + h * rng.uniform(-0.1, 0.25) - mh / 2
-                paste_mask_max(mask, small, sx - small.shape[1] / 2, my)
+                _paste_mask_max(mask, small, sx - small.shape[1] / 2, my)
     r0, r1 = max(0, int(y - 6)), min(H, int(y + h + 8))
     band_img, band = img[r0:r1], mask[r0:r1]
     if emboss:
@@ -187,11 +192,6 @@ def draw_serial(
     x_left, x_right = cx - total * scale / 2, cx + total * scale / 2
     TEXT_BOXES.append((x_left, y, x_right, y + h))
     return x_left, x_right
-
-
-# Boxes (x0, y0, x1, y1) of the serials drawn on the plate being rendered (plate coordinates),
-# filled by ``draw_serial``: tight crops may cut into the plate but never into the serial.
-TEXT_BOXES: list[tuple[float, float, float, float]] = []
 
 
 def serial_style(rng, res: Resources, height: float, separator: str, sep_colour) -> SerialStyle:
@@ -250,3 +250,12 @@ def draw_rows(
         rng, img, bottom, bottom_style, ink, sum(bottom_x) / 2, y1 - row_h / 2, bottom_w, emboss
     )
     return xs
+
+
+def _paste_mask_max(mask: np.ndarray, g: np.ndarray, x: float, y: float) -> None:
+    h, w = g.shape
+    x, y = int(round(x)), int(round(y))
+    H, W = mask.shape
+    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, W), min(y + h, H)
+    if x1 > x0 and y1 > y0:
+        np.maximum(mask[y0:y1, x0:x1], g[y0 - y : y1 - y, x0 - x : x1 - x], out=mask[y0:y1, x0:x1])
