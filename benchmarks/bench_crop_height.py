@@ -25,8 +25,8 @@ import numpy as np
 from plate_ocr_pipeline.core.preprocessing import ImageReadError, read_image
 from plate_ocr_pipeline.core.text_codec import normalise_text
 from plate_ocr_pipeline.datasets import LabelledSetsDataset
+from plate_ocr_pipeline.evaluation import label_problem
 from plate_ocr_pipeline.inference.recognizer import DEFAULT_MODEL_PATH, ONNXPlateRecognizer
-from plate_ocr_pipeline.pipelines.report.nodes import label_problem
 
 REAL_SETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 

@@ -14,10 +14,10 @@ from kedro.runner import SequentialRunner
 from plate_ocr_pipeline.core.plate_config import PlateConfig
 from plate_ocr_pipeline.core.text_codec import one_hot_encode
 from plate_ocr_pipeline.datasets import LabelledSetsDataset
+from plate_ocr_pipeline.evaluation import REJECT_COLUMNS
 from plate_ocr_pipeline.pipelines import evaluate
 from plate_ocr_pipeline.pipelines.evaluate.nodes import select_held_out_splits
 from plate_ocr_pipeline.pipelines.report.nodes import (
-    REJECT_COLUMNS,
     build_character_confusion,
     compute_report_metrics,
     plot_confidence_coverage,
@@ -321,6 +321,17 @@ def test_no_stage_imports_another_stages_nodes():
             ]
             for other in others:
                 assert f"pipelines.{other}" not in text, (module, other)
+    # Every other stage: no other stage's nodes (shared code lives in the library); evaluate
+    # and score instantiate the report template.
+    for stage in (d for d in root.iterdir() if (d / "nodes.py").exists()):
+        for module in stage.glob("*.py"):
+            text = module.read_text()
+            for other in root.iterdir():
+                if other == stage or (
+                    other.name == "report" and stage.name in ("evaluate", "score")
+                ):
+                    continue
+                assert f"pipelines.{other.name}.nodes" not in text, (module, other.name)
 
 
 def test_a_two_output_reader_is_read_by_its_plate_output():

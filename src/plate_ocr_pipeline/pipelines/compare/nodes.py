@@ -18,15 +18,15 @@ import onnx
 import pandas as pd
 
 from plate_ocr_pipeline.core.text_codec import texts_match
+from plate_ocr_pipeline.evaluation import (
+    REJECT_COLUMNS,
+    label_plates,
+    read_labelled_sets,
+    report_groups,
+)
 from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer
 from plate_ocr_pipeline.pipelines.compare.params import CompareParams
 from plate_ocr_pipeline.pipelines.figures import Figure, pyplot
-from plate_ocr_pipeline.pipelines.report.nodes import (
-    REJECT_COLUMNS,
-    label_plates,
-    prepare_sets,
-    report_groups,
-)
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +93,9 @@ def read_candidates(
     for name in sorted(candidate_models):
         recognizer = _recognizer(name, candidate_models[name](), params.threads)
         try:
-            sets, rejected = prepare_sets(labelled_sets, recognizer.config.to_dict(), compare)
+            sets, rejected = read_labelled_sets(
+                labelled_sets, recognizer.config, params.labelled_sets
+            )
         except ValueError as error:
             raise ValueError(f"candidate {name!r}: {error}") from error
         rejects.append(rejected.assign(model=name))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -17,74 +17,21 @@ import pandas as pd
 
 from plate_ocr_pipeline.core import metrics as plate_metrics
 from plate_ocr_pipeline.core.plate_config import PlateConfig
-from plate_ocr_pipeline.core.preprocessing import (
-    ImageReadError,
-    preprocess_image,
-    read_image,
-)
 from plate_ocr_pipeline.core.text_codec import (
     decode_with_confidence,
     encode_texts,
-    invalid_characters,
-    normalise_text,
     texts_match,
 )
+from plate_ocr_pipeline.evaluation import label_plates, read_labelled_sets, report_groups
 from plate_ocr_pipeline.pipelines.figures import Figure, pyplot
 from plate_ocr_pipeline.pipelines.report.params import ReportParams
 
 logger = logging.getLogger(__name__)
 
-# One evaluation set: preprocessed images and their labels, row by row.
-REJECT_COLUMNS = ["set", "source_file", "source_row", "image_path", "plate_text", "reason"]
 PREDICTION_COLUMNS = [
     "set", "image_path", "region", "truth", "prediction", "correct", "correct_eq",
     "error_kind", "confidence", "min_char_confidence",
 ]  # fmt: skip
-
-
-def label_problem(text: str, config: PlateConfig) -> str | None:
-    if not text:
-        return "empty plate_text"
-    bad = invalid_characters(text, config)
-    if bad:
-        return f"characters {bad!r} are not in the model's alphabet"
-    if len(text) > config.max_plate_slots:
-        return f"{len(text)} characters, more than the model's {config.max_plate_slots} slots"
-    return None
-
-
-def read_labelled_set(
-    rows: pd.DataFrame, config: PlateConfig
-) -> tuple[dict[str, np.ndarray], list[dict[str, Any]]]:
-    """One set's rows (``LabelledSetsDataset``'s table) -> the set's arrays for ``config``,
-    and one reject (file, row, reason) per row that cannot be used."""
-    images, texts, regions, paths, rejects = [], [], [], [], []
-    for row in rows.itertuples(index=False):
-        text = normalise_text(row.plate_text) if isinstance(row.plate_text, str) else ""
-        reason = row.error if isinstance(row.error, str) and row.error else None
-        reason = reason or label_problem(text, config)
-        if reason is None:
-            try:
-                images.append(preprocess_image(read_image(row.image), config))
-            except ImageReadError as error:
-                reason = error.reason
-        if reason is not None:
-            rejects.append(
-                {"set": row.set, "source_file": row.source_file, "source_row": row.source_row,
-                 "image_path": row.image_path, "plate_text": row.plate_text, "reason": reason}
-            )  # fmt: skip
-            continue
-        texts.append(text)
-        regions.append(row.region if isinstance(row.region, str) else "")
-        paths.append(str(row.image_path))
-    shape = (0, config.img_height, config.img_width, config.num_channels)
-    arrays = {
-        "images": np.stack(images) if images else np.zeros(shape, np.uint8),
-        "plate_text": np.array(texts, dtype=str),
-        "region": np.array(regions, dtype=str),
-        "image_path": np.array(paths, dtype=str),
-    }
-    return arrays, rejects
 
 
 def prepare_sets(
@@ -93,40 +40,11 @@ def prepare_sets(
     report: dict[str, Any],
     held_out_sets: dict[str, dict[str, np.ndarray]] | None = None,
 ) -> tuple[dict[str, dict[str, np.ndarray]], pd.DataFrame]:
-    """The sets to report on, by name: ``held_out_sets`` (already preprocessed) and every
-    labelled set (``report.labelled_sets``: only those named), read for the model's
-    ``plate_config``. Rows that cannot be used go to the rejects table with their reason."""
+    """The sets to report on (``read_labelled_sets``): ``held_out_sets`` and the labelled
+    sets ``report.labelled_sets`` names (all if null), read for the model's ``plate_config``."""
     params = ReportParams.model_validate(report)
     config = PlateConfig.from_dict(plate_config)
-    sets = dict(held_out_sets or {})
-    table = labelled_sets
-    if params.labelled_sets is not None and not table.empty:
-        absent = sorted(set(params.labelled_sets) - set(table["set"]))
-        if absent:
-            logger.warning("Labelled sets %s not loaded (loaded: %s)", absent,
-                           sorted(set(table["set"])))  # fmt: skip
-        table = table[table["set"].isin(params.labelled_sets)]
-    rejects: list[dict[str, Any]] = []
-    for name, rows in table.groupby("set", sort=False) if not table.empty else []:
-        if name in sets:
-            raise ValueError(f"labelled set name {name!r} is already used by a held-out split")
-        arrays, rejected = read_labelled_set(rows, config)
-        rejects.extend(rejected)
-        if rejected:
-            reasons = pd.Series([r["reason"] for r in rejected]).value_counts().to_dict()
-            logger.warning("Labelled set %s: %d of %d rows rejected (see the rejects table): %s",
-                           name, len(rejected), len(rows), reasons)  # fmt: skip
-        if len(arrays["images"]):
-            sets[name] = arrays
-        else:
-            logger.warning("Labelled set %s: no usable plate, not reported", name)
-    if not sets:
-        raise ValueError(
-            "no plates to report on: no held-out split and no labelled set with a usable row "
-            f"({len(rejects)} rows rejected)"
-        )
-    logger.info("Report sets: %s", {name: len(data["images"]) for name, data in sets.items()})
-    return sets, pd.DataFrame(rejects, columns=REJECT_COLUMNS)
+    return read_labelled_sets(labelled_sets, config, params.labelled_sets, held_out_sets)
 
 
 def predict_probabilities(predictor: Any, images: np.ndarray, batch_size: int) -> np.ndarray:
@@ -445,54 +363,6 @@ FORMAT_DECODING_COLUMNS = [
     "plate_acc_eq_format",
     "texts_changed",
 ]
-
-
-def _label_group(label: str, label_families: dict[str, list[str]]) -> str:
-    """A region label as the reports group it: listed in ``region_labels`` as it is, else its
-    family (``us-ca`` -> ``us``)."""
-    from plate_ocr_pipeline.core.plate_formats import region_label_family
-
-    return label if label in label_families else region_label_family(label)
-
-
-def _accepted_families(label: str, label_families: dict[str, list[str]]) -> list[str]:
-    """The families a set's region label stands for: ``region_labels`` first (a real set's
-    ``ar`` covers every Argentine plate type), else the label's own family."""
-    if label in label_families:
-        return label_families[label]
-    return [label] if label else []
-
-
-def label_plates(
-    regions: Sequence[str], truths: Sequence[str], label_families: dict[str, list[str]]
-) -> pd.DataFrame:
-    """Per plate of a set: its region label as the reports group it (``label``: listed in
-    ``region_labels`` as it is, else its family, ``us-ca`` -> ``us``), the families that label
-    stands for (``families``), and where it stands for several, the one whose formats the true
-    text fits (``kind``: ``ar/ar-old``, ``ar/mercosur``) and its layout (``layout``:
-    ``ar/one-row``, ``ar/two-row``); ``""`` for other plates."""
-    from plate_ocr_pipeline.core.plate_formats import ROW_BREAK, matching_format
-
-    rows = []
-    for region, truth in zip(regions, truths, strict=True):
-        label = _label_group(str(region), label_families)
-        fit = matching_format(truth, label_families[label]) if label in label_families else None
-        rows.append({
-            "label": label,
-            "families": _accepted_families(label, label_families),
-            "kind": f"{label}/{fit[0]}" if fit else "",
-            "layout": f"{label}/{'two-row' if ROW_BREAK in fit[1] else 'one-row'}" if fit else "",
-        })  # fmt: skip
-    return pd.DataFrame(rows, columns=["label", "families", "kind", "layout"])
-
-
-def report_groups(table: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
-    """The rows of a per-plate table with ``label_plates``' columns as the reports group
-    them: ``(all)``, each label, then each plate kind and layout."""
-    groups = [("(all)", table), *table.groupby("label")]
-    for column in ("kind", "layout"):
-        groups += [(key, group) for key, group in table.groupby(column) if key]
-    return groups
 
 
 def region_tables(

@@ -1,0 +1,17 @@
+"""Evaluation on labelled real sets, shared by the stages that report on them (evaluate,
+score, compare) and the benchmarks: reading a set for a model's plate config, with a reason
+for every row it cannot use, and grouping its plates by region label, plate kind and layout.
+Needs numpy, OpenCV and pandas; no Kedro.
+"""
+
+from .groups import label_plates, report_groups
+from .labelled_sets import REJECT_COLUMNS, label_problem, read_labelled_set, read_labelled_sets
+
+__all__ = [
+    "REJECT_COLUMNS",
+    "label_plates",
+    "label_problem",
+    "read_labelled_set",
+    "read_labelled_sets",
+    "report_groups",
+]
