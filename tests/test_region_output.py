@@ -166,7 +166,7 @@ def test_score_leaves_the_region_tables_empty_for_a_model_without_a_region_outpu
 
 
 def test_a_label_of_several_families_is_also_reported_by_family_and_layout():
-    from plate_ocr_pipeline.pipelines.report.nodes import region_tables
+    from plate_ocr_pipeline.evaluation import region_tables
 
     truths = ["ABC123", "DEF456", "AB123CD", "123ABC"]  # old, old, Mercosur, old motorcycle
     sets = {"real": {"plate_text": np.array(truths), "region": np.array(["ar"] * 4)}}
@@ -177,8 +177,8 @@ def test_a_label_of_several_families_is_also_reported_by_family_and_layout():
             "region": ["ar-old", "ar-old", "mercosur", "us"],
         }
     }
-    report = {"region_labels": {"real": {"ar": ["ar-old", "mercosur", "old-moto"]}}}
-    _, _, formats = region_tables(sets, readings, report)
+    labels = {"real": {"ar": ["ar-old", "mercosur", "old-moto"]}}
+    _, _, formats = region_tables(sets, readings, labels)
     rows = formats.set_index("region")
     assert rows.loc["(all)", "plates"] == rows.loc["ar", "plates"] == 4
     assert rows.loc["ar/ar-old", ["plates", "plate_acc_raw", "plate_acc_format"]].tolist() == [

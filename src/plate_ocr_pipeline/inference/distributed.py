@@ -42,8 +42,8 @@ from plate_ocr_pipeline.inference.recognizer import (
     DEFAULT_BATCH_SIZE,
     ONNXPlateRecognizer,
     PlateResult,
-    _model_source,
     _positive_int,
+    model_source,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -79,7 +79,7 @@ def _import_distributed():
 def serialized_model(model: Any) -> bytes:
     """The model (path, bytes or ``onnx.ModelProto``) as bytes, opened once here so that a bad
     model fails before any cluster is started or any file is sent."""
-    source, path = _model_source(model)
+    source, path = model_source(model)
     data = path.read_bytes() if path is not None else bytes(source)
     ONNXPlateRecognizer(data, threads=1)  # checks the graph, its plate config and input shape
     return data

@@ -57,7 +57,7 @@ from mlflow.models import infer_signature
 from mlflow.pyfunc import PythonModel
 
 from plate_ocr_pipeline.core.onnx_metadata import MODEL_NAME_KEY
-from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer, PlateResult, _model_source
+from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer, PlateResult, model_source
 
 logger = logging.getLogger(__name__)
 
@@ -221,7 +221,7 @@ def _stage_library_code(folder: Path) -> Path:
 
 def _write_onnx(model: Any, path: Path) -> None:
     """The model (a path, its bytes or an ``onnx.ModelProto``) written to ``path``."""
-    source, model_path = _model_source(model)
+    source, model_path = model_source(model)
     if model_path is None:
         path.write_bytes(source)
     else:

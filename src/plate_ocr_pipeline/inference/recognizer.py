@@ -202,7 +202,7 @@ class ONNXPlateRecognizer:
         format_decoding: bool = True,
         region_hint: Sequence[str] | None = None,
     ) -> None:
-        model, self.model_path = _model_source(model_path)
+        model, self.model_path = model_source(model_path)
         options = ort.SessionOptions()
         if threads is not None:
             options.intra_op_num_threads = int(threads)
@@ -607,7 +607,7 @@ class ONNXPlateRecognizer:
 
 
 # ---------------------------------------------------------------- helpers
-def _model_source(model: Any) -> tuple[str | bytes, Path | None]:
+def model_source(model: Any) -> tuple[str | bytes, Path | None]:
     """What onnxruntime opens (a path string or the serialized model) and the model's path
     (``None`` for a model given in memory)."""
     if model is None:

@@ -54,8 +54,8 @@ class SerialGlyphs:
     serif_font: bool = False  # the serial in a serif face (Virginia), not a sans one
     flipped_m_w: bool = False  # W as the font's M upside down (wins over plate_w)
     # O drawn as the font's 0 where the region's label writes 0 for O (the US: its plate fonts
-    # draw the two alike). A round O labelled 0 taught the reader to read every region's O as
-    # 0 (docs/experiments.md, row 26).
+    # draw the two alike). A round O labelled 0 teaches the reader to read every region's O
+    # as 0.
     zero_for_o: bool = False
     # O and 0 both drawn as this one of the font's glyphs ("0" or "O"; "": each its own), the
     # label keeping what the format has there: regions whose plate fonts have one glyph for

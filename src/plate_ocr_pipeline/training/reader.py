@@ -12,9 +12,10 @@ the training data's own splits (synthetic plates in the shipped recipe):
   reading is right. Dividing logits by ``T`` does not change any argmax, so the texts stay
   exactly those of the trained model.
 
-``build_reader`` joins them into one Keras model with two outputs, ``plate`` (slot
-probabilities, as every model here gives) and ``region`` (family probabilities): what the
-export stage converts to ONNX.
+``build_reader`` joins them into one Keras model with three outputs, ``plate`` (slot
+probabilities, as every model here gives), ``region`` (family probabilities) and ``columns``
+(the CTC columns' softmax, for format-aware decoding that changes a plate's length): what
+the export stage converts to ONNX.
 """
 
 from __future__ import annotations

@@ -9,9 +9,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from plate_ocr_pipeline.core.plate_config import PlateConfig
 from plate_ocr_pipeline.core.splits import select_split
+from plate_ocr_pipeline.evaluation import read_regions_with_keras, region_tables
 from plate_ocr_pipeline.pipelines.evaluate.params import EvaluateParams
-from plate_ocr_pipeline.pipelines.report.params import ReportParams
 
 logger = logging.getLogger(__name__)
 
@@ -40,13 +41,12 @@ def evaluate_regions(
     evaluate: dict[str, Any],
 ) -> tuple[dict[str, dict[str, float]], pd.DataFrame, pd.DataFrame]:
     """Region accuracy, the region confusion table and format-aware decoding beside the raw
-    reading (``report.nodes.region_tables``) of the exported reader on every evaluated set;
+    reading (``evaluation.region_tables``) of the exported reader on every evaluated set;
     empty tables when the reader has no region head."""
-    from plate_ocr_pipeline.pipelines.report.nodes import read_regions_with_keras, region_tables
-
+    params = EvaluateParams.model_validate(evaluate)
     families = list(reader_report.get("region_families") or [])
     if not families:
-        return region_tables({}, {}, evaluate)
-    params = ReportParams.model_validate(evaluate)
-    readings = read_regions_with_keras(reader_model, families, sets, plate, params.batch_size)
-    return region_tables(sets, readings, evaluate)
+        return region_tables({}, {})
+    config = PlateConfig.from_dict(plate)
+    readings = read_regions_with_keras(reader_model, families, sets, config, params.batch_size)
+    return region_tables(sets, readings, params.region_labels, params.equivalences)

@@ -16,8 +16,8 @@ from plate_ocr_pipeline.core.onnx_metadata import (
     plate_config_from_metadata,
     read_metadata,
 )
+from plate_ocr_pipeline.evaluation import region_tables
 from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer
-from plate_ocr_pipeline.pipelines.report.nodes import region_tables
 from plate_ocr_pipeline.pipelines.score.params import ScoreParams
 
 logger = logging.getLogger(__name__)
@@ -48,12 +48,12 @@ def score_regions_and_formats(
     score: dict[str, Any],
 ) -> tuple[dict[str, dict[str, float]], pd.DataFrame, pd.DataFrame]:
     """Region accuracy, the region confusion table and format-aware decoding beside the
-    model's own reading, per set (``report.nodes.region_tables``), for a model with a region
+    model's own reading, per set (``evaluation.region_tables``), for a model with a region
     output; empty tables (logged) for one without."""
     params = ScoreParams.model_validate(score)
     if not predictor.region_families:
         logger.info("The scored model has no region output: no region or format report")
-        return region_tables({}, {}, score)
+        return region_tables({}, {})
     reader = predictor.reading(format_decoding=True)
     readings = {}
     for name, data in sets.items():
@@ -63,4 +63,4 @@ def score_regions_and_formats(
             "text": [r.text for r in results],
             "region": [r.region for r in results],
         }
-    return region_tables(sets, readings, score)
+    return region_tables(sets, readings, params.region_labels, params.equivalences)
