@@ -1,0 +1,137 @@
+"""Batch-1 ONNX latency of model variants beside the recipe's own model, untrained (speed
+only): what a bigger or smaller model would cost at inference before one trains it.
+
+    .venv/bin/python benchmarks/bench_architectures.py \
+        --variant width_multiplier=1.25 --variant width_multiplier=1.5,depth=2 \
+        [--runs 300] [--warmup 30] [--threads 1] [--no-int8]
+
+Each variant is ``conf/base``'s ``train.model`` with the given knobs changed (comma-separated
+``key=value``, values read as YAML; a typo fails through ``ModelParams``). Every model gets
+the reader's region head (9 families, ``train.reader.region_units``) and goes through the
+export stage's own steps: ``export_onnx`` (converted, simplified, streamlined) and, unless
+``--no-int8``, ``quantize_static_int8`` calibrated on random crops (latency does not depend
+on the calibration). The models then run in alternating rounds, the order flipped each
+round, with ``--threads`` intra-op threads, so load from other processes hits all alike.
+Prints per model: parameters, float32 and INT8 median milliseconds, and each as a ratio of
+the recipe's model of the same precision (the recipe's INT8 model is 0.24x fast-plate-ocr's
+cct_xs_v1 on an AVX-512 VNNI core: ``bench_vs_fast_plate_ocr.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+os.environ["KERAS_BACKEND"] = "tensorflow"  # tf2onnx converts in this process
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+import yaml  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+REGION_FAMILIES = 9
+
+
+def parse_variant(text: str) -> dict:
+    """``"width_multiplier=1.5,depth=2"`` -> ``{"width_multiplier": 1.5, "depth": 2}``."""
+    knobs, depth, start, parts = {}, 0, 0, []
+    for index, char in enumerate(text):  # commas inside brackets belong to a list value
+        depth += {"[": 1, "]": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append(text[start:index])
+            start = index + 1
+    for part in filter(None, (p.strip() for p in [*parts, text[start:]])):
+        key, sep, value = part.partition("=")
+        if not sep:
+            raise SystemExit(f"variant {text!r}: {part!r} is not key=value")
+        knobs[key.strip()] = yaml.safe_load(value)
+    return knobs
+
+
+def _export(model_params, reader_units: int, config, int8: bool, rng) -> tuple[int, list]:
+    """Parameter count and the ONNX models (float32, then INT8) of one variant."""
+    from plate_ocr_pipeline.training.export import export_onnx, quantize_static_int8
+    from plate_ocr_pipeline.training.models import build_model
+    from plate_ocr_pipeline.training.reader import build_reader, feature_model, region_head
+
+    model = build_model(config, model_params.type, **model_params.builder_kwargs())
+    features = feature_model(model).output.shape[-1]
+    reader = build_reader(model, config, 2.0, region_head(features, REGION_FAMILIES, reader_units))
+    params = reader.count_params()
+    float_model = export_onnx(reader, config)
+    models = [float_model]
+    if int8:
+        shape = (64, config.img_height, config.img_width, config.num_channels)
+        models.append(quantize_static_int8(float_model, rng.integers(0, 256, shape, np.uint8)))
+    return params, models
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variant", action="append", default=[], help="knobs, e.g. depth=2")
+    parser.add_argument("--runs", type=int, default=300, help="timed rounds")
+    parser.add_argument("--warmup", type=int, default=30)
+    parser.add_argument("--threads", type=int, default=1, help="intra-op threads")
+    parser.add_argument("--no-int8", action="store_true", help="float32 only")
+    args = parser.parse_args()
+
+    import onnxruntime as ort
+
+    from plate_ocr_pipeline.core.plate_config import PlateConfig
+    from plate_ocr_pipeline.training.params import ModelParams
+
+    conf = ROOT / "conf/base"
+    config = PlateConfig.from_dict(
+        yaml.safe_load((conf / "parameters_plate.yml").read_text())["plate"]
+    )
+    train = yaml.safe_load((conf / "parameters_train.yml").read_text())["train"]
+    recipe = dict(train["model"])
+    variants = {"recipe": ModelParams.model_validate(recipe)}
+    for text in args.variant:  # all validated before the first export
+        variants[text] = ModelParams.model_validate({**recipe, **parse_variant(text)})
+
+    rng = np.random.default_rng(0)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = args.threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    precisions = ["float32"] if args.no_int8 else ["float32", "int8"]
+    sessions, counts = {}, {}
+    for name, params in variants.items():
+        counts[name], models = _export(params, train["reader"]["region_units"], config,
+                                       not args.no_int8, rng)  # fmt: skip
+        for precision, model in zip(precisions, models, strict=True):
+            sessions[name, precision] = ort.InferenceSession(
+                model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+            )
+        print(f"exported {name}: {counts[name]:,} parameters", flush=True)
+
+    shape = (1, config.img_height, config.img_width, config.num_channels)
+    image = rng.integers(0, 256, shape, np.uint8)
+    keys = list(sessions)
+    times: dict = {key: [] for key in keys}
+    for round_ in range(args.warmup + args.runs):
+        for key in keys if round_ % 2 == 0 else reversed(keys):
+            session = sessions[key]
+            start = time.perf_counter()
+            session.run(None, {session.get_inputs()[0].name: image})
+            if round_ >= args.warmup:
+                times[key].append(time.perf_counter() - start)
+
+    print(f"\nbatch 1, {args.threads} thread(s), {args.runs} rounds, median ms "
+          f"(ratio to the recipe's model of the same precision)")  # fmt: skip
+    header = f"{'model':42s} {'parameters':>11s}" + "".join(f" {p:>18s}" for p in precisions)
+    print(header)
+    for name in variants:
+        cells = ""
+        for precision in precisions:
+            median = float(np.median(times[name, precision])) * 1e3
+            base = float(np.median(times["recipe", precision])) * 1e3
+            cells += f" {median:8.3f} ({median / base:5.2f}x)"
+        print(f"{name:42s} {counts[name]:>11,}{cells}")
+
+
+if __name__ == "__main__":
+    main()
