@@ -2,35 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import sys
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from plate_ocr_pipeline.core.plate_config import PlateConfig
-from plate_ocr_pipeline.core.preprocessing import ImageReadError, preprocess_image
 from plate_ocr_pipeline.core.splits import select_split
 from plate_ocr_pipeline.pipelines.figures import Figure, pyplot
 
 logger = logging.getLogger(__name__)
-
-# Plate-config fields that change the preprocessed pixels: a change invalidates the cache.
-_PREPROCESSING_KEYS = (
-    "img_height",
-    "img_width",
-    "color_mode",
-    "keep_aspect_ratio",
-    "padding_color",
-    "interpolation",
-)
-
-
-def _preprocessing_signature(config: PlateConfig) -> str:
-    values = {k: v for k, v in config.to_dict().items() if k in _PREPROCESSING_KEYS}
-    return json.dumps(values, sort_keys=True)
 
 
 def prepare_model_input(
@@ -39,62 +21,14 @@ def prepare_model_input(
     model_input_cache: dict[str, np.ndarray],
     plate: dict[str, Any],
 ) -> dict[str, np.ndarray]:
-    """Preprocess every crop of the clean table into one uint8 ``(N, H, W, C)`` array with
-    its labels, reusing the previous run's arrays (``model_input_cache``: the same file read
-    back) for every image whose fingerprint (path, size, modification time) is unchanged.
-    ``plate_image_files`` are the table's files (``{path: ImageFile}``), decoded on demand.
+    """The model input (``training.model_input.build_model_input``): every crop of the clean
+    table preprocessed for ``plate``, reusing the previous run's arrays (``model_input_cache``,
+    the same file read back) for unchanged images."""
+    from plate_ocr_pipeline.training.model_input import build_model_input
 
-    Returns arrays ``images``, ``image_path``, ``plate_text``, ``region``, ``split``,
-    ``fingerprint`` and the 0-d ``preprocessing`` signature.
-    """
-    config = PlateConfig.from_dict(plate)
-    signature = _preprocessing_signature(config)
-    cached: dict[str, np.ndarray] = {}
-    if model_input_cache and str(model_input_cache.get("preprocessing", "")) == signature:
-        cached = dict(
-            zip(model_input_cache["fingerprint"].tolist(), model_input_cache["images"], strict=True)
-        )
-
-    from tqdm.auto import tqdm
-
-    shape = (config.img_height, config.img_width, config.num_channels)
-    images, keep, fingerprints = [], [], []
-    reused = 0
-    paths = plates_clean["image_path"].astype(str)
-    interval = 0.1 if sys.stderr.isatty() else 30.0  # a log file: a line every 30 s
-    for row, path in enumerate(
-        tqdm(paths, desc="model input", unit="img", mininterval=interval, disable=len(paths) < 500)
-    ):
-        file = plate_image_files[path]
-        image = cached.get(file.fingerprint)
-        if image is not None and image.shape == shape:
-            reused += 1
-        else:
-            try:
-                image = preprocess_image(file.read(), config)
-            except ImageReadError as error:
-                logger.warning("Skipping unreadable image %s", error)
-                continue
-        images.append(image)
-        keep.append(row)
-        fingerprints.append(file.fingerprint)
-    logger.info(
-        "Model input: %d images (%d from the cache, %d decoded)",
-        len(images),
-        reused,
-        len(images) - reused,
+    return build_model_input(
+        plates_clean, plate_image_files, model_input_cache, PlateConfig.from_dict(plate)
     )
-    table = plates_clean.iloc[keep]
-    region = table["region"] if "region" in table else pd.Series([""] * len(table))
-    return {
-        "images": np.stack(images) if images else np.zeros((0, *shape), np.uint8),
-        "image_path": table["image_path"].astype(str).to_numpy(dtype=str),
-        "plate_text": table["plate_text"].astype(str).to_numpy(dtype=str),
-        "region": region.fillna("").astype(str).to_numpy(dtype=str),
-        "split": table["split"].astype(str).to_numpy(dtype=str),
-        "fingerprint": np.array(fingerprints, dtype=str),
-        "preprocessing": np.array(signature),
-    }
 
 
 def train_model(
