@@ -53,7 +53,7 @@ def export_checkpoint(checkpoint: str | Path, output: str | Path, plate: dict) -
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     if output.suffix == ".keras":
-        from plate_ocr_pipeline.datasets.training_datasets import KerasModelDataset
+        from plate_ocr_pipeline.datasets.keras_model_dataset import KerasModelDataset
 
         KerasModelDataset(filepath=str(output)).save(model)  # as the train stage saves it
         return output

@@ -179,7 +179,7 @@ def test_a_ctc_checkpoint_exports_with_its_slot_decoding(tmp_path, config, plate
         session.run(None, {"input": images})[0], model.predict(images, verbose=0), atol=1e-5
     )
     # As a .keras file: the slot model the train stage saves, with the checkpoint's weights.
-    from plate_ocr_pipeline.datasets.training_datasets import KerasModelDataset
+    from plate_ocr_pipeline.datasets.keras_model_dataset import KerasModelDataset
 
     kept = load_script("export_checkpoint").export_checkpoint(
         tmp_path / "last.keras", tmp_path / "trained" / "plate_ocr.keras", plate_params

@@ -7,7 +7,7 @@ from typing import Any
 
 from kedro.io.core import AbstractDataset, DatasetError
 
-from plate_ocr_pipeline.datasets.training_datasets import KerasModelDataset
+from plate_ocr_pipeline.datasets.keras_model_dataset import KerasModelDataset
 
 
 class StartingModelDataset(AbstractDataset[None, Any]):

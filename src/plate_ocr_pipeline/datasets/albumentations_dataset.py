@@ -1,87 +1,20 @@
-"""Kedro datasets for the training side: Keras models, albumentations pipelines, arrays.
+"""An albumentations pipeline from its YAML (albumentations 2.x serialisation), built
+strict: an argument a transform does not take fails, naming it. albumentations is imported
+on load.
 
 Written the way kedro-datasets writes its own (``kedro_datasets/pillow/image_dataset.py``):
 fsspec paths with a protocol prefix, ``credentials``/``fs_args``, optional versioning,
-``load``/``save``/``_describe``/``_exists``. Heavy imports (Keras, albumentations) happen
-inside ``load``/``save`` so that reading the catalog stays light.
+``load``/``save``/``_describe``/``_exists``.
 """
 
 from __future__ import annotations
 
-import io
-import tempfile
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
 from kedro.io.core import DatasetError
 
 from plate_ocr_pipeline.datasets.fsspec_dataset import FsspecBinaryDataset
-
-
-class KerasModelDataset(FsspecBinaryDataset):
-    """A Keras 3 model in the native ``.keras`` format on any fsspec filesystem.
-
-    Custom layers of ``plate_ocr_pipeline.training.models`` are registered before loading.
-
-    Example catalog entry::
-
-        trained_model:
-          type: plate_ocr_pipeline.datasets.KerasModelDataset
-          filepath: data/06_models/plate_ocr.keras
-          load_args:
-            compile: false
-
-    ``load_args`` go to ``keras.saving.load_model`` and ``save_args`` to
-    ``keras.saving.save_model``.
-    """
-
-    def load(self) -> Any:
-        import keras
-
-        import plate_ocr_pipeline.training.losses  # noqa: F401  (registers metrics, schedules)
-        import plate_ocr_pipeline.training.models  # noqa: F401  (registers custom layers)
-
-        with tempfile.TemporaryDirectory() as tmp:
-            local = Path(tmp) / "model.keras"
-            local.write_bytes(self._read_bytes())
-            return keras.saving.load_model(local, **self._load_args)
-
-    def save(self, data: Any) -> None:
-        import keras
-
-        with tempfile.TemporaryDirectory() as tmp:
-            local = Path(tmp) / "model.keras"
-            keras.saving.save_model(data, local, **self._save_args)
-            self._write_bytes(local.read_bytes())
-
-
-class NumpyArraysDataset(FsspecBinaryDataset):
-    """A mapping of named numpy arrays in one ``.npz`` file (``np.savez``).
-
-    ``load_args: {missing_ok: true}`` makes ``load`` return an empty dict when the file does
-    not exist yet (used to read a previous cache). ``save_args: {compressed: true}`` uses
-    ``np.savez_compressed``. Object arrays are refused (no pickle).
-    """
-
-    def load(self) -> dict[str, np.ndarray]:
-        if self._load_args.get("missing_ok") and not self._exists():
-            return {}
-        with np.load(io.BytesIO(self._read_bytes()), allow_pickle=False) as archive:
-            return {key: archive[key] for key in archive.files}
-
-    def save(self, data: dict[str, np.ndarray]) -> None:
-        buffer = io.BytesIO()
-        arrays = {key: np.asarray(value) for key, value in data.items()}
-        for key, value in arrays.items():
-            if value.dtype == object:
-                raise DatasetError(f"array {key!r} has dtype object; store strings as str arrays")
-        if self._save_args.get("compressed"):
-            np.savez_compressed(buffer, **arrays)
-        else:
-            np.savez(buffer, **arrays)
-        self._write_bytes(buffer.getvalue())
 
 
 class AugmentationConfigError(DatasetError, ValueError):

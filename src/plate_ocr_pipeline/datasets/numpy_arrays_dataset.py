@@ -1,0 +1,42 @@
+"""Named numpy arrays (``.npz``) as a Kedro dataset.
+
+Written the way kedro-datasets writes its own (``kedro_datasets/pillow/image_dataset.py``):
+fsspec paths with a protocol prefix, ``credentials``/``fs_args``, optional versioning,
+``load``/``save``/``_describe``/``_exists``.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from kedro.io.core import DatasetError
+
+from plate_ocr_pipeline.datasets.fsspec_dataset import FsspecBinaryDataset
+
+
+class NumpyArraysDataset(FsspecBinaryDataset):
+    """A mapping of named numpy arrays in one ``.npz`` file (``np.savez``).
+
+    ``load_args: {missing_ok: true}`` makes ``load`` return an empty dict when the file does
+    not exist yet (used to read a previous cache). ``save_args: {compressed: true}`` uses
+    ``np.savez_compressed``. Object arrays are refused (no pickle).
+    """
+
+    def load(self) -> dict[str, np.ndarray]:
+        if self._load_args.get("missing_ok") and not self._exists():
+            return {}
+        with np.load(io.BytesIO(self._read_bytes()), allow_pickle=False) as archive:
+            return {key: archive[key] for key in archive.files}
+
+    def save(self, data: dict[str, np.ndarray]) -> None:
+        buffer = io.BytesIO()
+        arrays = {key: np.asarray(value) for key, value in data.items()}
+        for key, value in arrays.items():
+            if value.dtype == object:
+                raise DatasetError(f"array {key!r} has dtype object; store strings as str arrays")
+        if self._save_args.get("compressed"):
+            np.savez_compressed(buffer, **arrays)
+        else:
+            np.savez(buffer, **arrays)
+        self._write_bytes(buffer.getvalue())
