@@ -11,10 +11,13 @@ the reader's region head (9 families, ``train.reader.region_units``) and goes th
 export stage's own steps: ``export_onnx`` (converted, simplified, streamlined) and, unless
 ``--no-int8``, ``quantize_static_int8`` calibrated on random crops (latency does not depend
 on the calibration). The models then run in alternating rounds, the order flipped each
-round, with ``--threads`` intra-op threads, so load from other processes hits all alike.
-Prints per model: parameters, float32 and INT8 median milliseconds, and each as a ratio of
-the recipe's model of the same precision (the recipe's INT8 model is 0.24x fast-plate-ocr's
-cct_xs_v1 on an AVX-512 VNNI core: ``bench_vs_fast_plate_ocr.py``).
+round, with ``--threads`` intra-op threads (no spinning), so load from other processes hits
+all alike; running in turn, each also starts with the others' weights in the cache, as a
+process serving several models would. The shipped models (``assets/models/default*.onnx``)
+run beside them as a check that the untrained recipe times as the trained one. Prints per
+model: parameters, float32 and INT8 median milliseconds, and each as a ratio of the recipe's
+model of the same precision (the shipped INT8 model is 0.24x fast-plate-ocr's cct_xs_v1 on
+an AVX-512 VNNI core: ``bench_vs_fast_plate_ocr.py``).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ROOT / "src/plate_ocr_pipeline/assets/models"
 REGION_FAMILIES = 9
 
 
@@ -97,6 +101,7 @@ def main() -> None:
     options.intra_op_num_threads = args.threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     precisions = ["float32"] if args.no_int8 else ["float32", "int8"]
     sessions, counts = {}, {}
     for name, params in variants.items():
@@ -107,16 +112,24 @@ def main() -> None:
                 model.SerializeToString(), options, providers=["CPUExecutionProvider"]
             )
         print(f"exported {name}: {counts[name]:,} parameters", flush=True)
+    shipped = {"float32": SHIPPED / "default_fp32.onnx", "int8": SHIPPED / "default.onnx"}
+    if all(shipped[precision].is_file() for precision in precisions):
+        counts["shipped"] = counts["recipe"]
+        for precision in precisions:
+            sessions["shipped", precision] = ort.InferenceSession(
+                str(shipped[precision]), options, providers=["CPUExecutionProvider"]
+            )
 
     shape = (1, config.img_height, config.img_width, config.num_channels)
     image = rng.integers(0, 256, shape, np.uint8)
     keys = list(sessions)
+    feeds = {key: {sessions[key].get_inputs()[0].name: image} for key in keys}
     times: dict = {key: [] for key in keys}
     for round_ in range(args.warmup + args.runs):
         for key in keys if round_ % 2 == 0 else reversed(keys):
-            session = sessions[key]
+            session, feed = sessions[key], feeds[key]
             start = time.perf_counter()
-            session.run(None, {session.get_inputs()[0].name: image})
+            session.run(None, feed)
             if round_ >= args.warmup:
                 times[key].append(time.perf_counter() - start)
 
@@ -124,7 +137,7 @@ def main() -> None:
           f"(ratio to the recipe's model of the same precision)")  # fmt: skip
     header = f"{'model':42s} {'parameters':>11s}" + "".join(f" {p:>18s}" for p in precisions)
     print(header)
-    for name in variants:
+    for name in dict.fromkeys(name for name, _ in keys):
         cells = ""
         for precision in precisions:
             median = float(np.median(times[name, precision])) * 1e3

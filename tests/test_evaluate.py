@@ -321,14 +321,51 @@ def test_no_stage_imports_another_stages_nodes():
             ]
             for other in others:
                 assert f"pipelines.{other}" not in text, (module, other)
-    # No stage imports another stage's nodes: shared code lives in the library (evaluate and
-    # score instantiate the report template's pipeline, not its nodes).
-    for stage in (d for d in root.iterdir() if (d / "nodes.py").exists()):
+    # No stage imports another stage's nodes, in any import form: shared code lives in the
+    # library (evaluate and score instantiate the report template's pipeline, not its nodes).
+    for stage in (d for d in root.iterdir() if d.is_dir() and d.name != "__pycache__"):
         for module in stage.glob("*.py"):
-            text = module.read_text()
-            for other in root.iterdir():
-                if other != stage:
-                    assert f"pipelines.{other.name}.nodes" not in text, (module, other.name)
+            assert _other_stages_nodes(module.read_text(), stage.name) == [], module
+    for source in (
+        "from plate_ocr_pipeline.pipelines.report.nodes import region_tables",
+        "from plate_ocr_pipeline.pipelines.report import nodes",
+        "from ..report.nodes import prepare_sets",
+        "from ..report import nodes",
+        "import plate_ocr_pipeline.pipelines.report.nodes",
+    ):
+        assert _other_stages_nodes(source, "compare") == ["report"], source
+    assert _other_stages_nodes("from .nodes import read_candidates", "compare") == []
+    assert _other_stages_nodes("from . import nodes", "compare") == []
+
+
+def _other_stages_nodes(source: str, stage: str) -> list[str]:
+    """The other stages whose nodes module ``source`` (a module of ``stage``) imports."""
+    import ast
+
+    prefix = ["plate_ocr_pipeline", "pipelines"]
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            targets = [(alias.name.split("."), set()) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            parts = [p for p in (node.module or "").split(".") if p]
+            if node.level == 1:
+                parts = [stage, *parts]
+            elif node.level == 0:
+                if parts[:2] != prefix:
+                    continue
+                parts = parts[2:]
+            targets = [(parts, {alias.name for alias in node.names})]
+        else:
+            continue
+        for parts, names in targets:
+            if isinstance(node, ast.Import):
+                if parts[:2] != prefix:
+                    continue
+                parts = parts[2:]
+            if parts and parts[0] != stage and ("nodes" in parts[1:] or "nodes" in names):
+                found.append(parts[0])
+    return found
 
 
 def test_a_two_output_reader_is_read_by_its_plate_output():

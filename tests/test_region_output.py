@@ -178,7 +178,7 @@ def test_a_label_of_several_families_is_also_reported_by_family_and_layout():
         }
     }
     labels = {"real": {"ar": ["ar-old", "mercosur", "old-moto"]}}
-    _, _, formats = region_tables(sets, readings, labels)
+    _, _, formats = region_tables(sets, readings, labels, ["O0"])
     rows = formats.set_index("region")
     assert rows.loc["(all)", "plates"] == rows.loc["ar", "plates"] == 4
     assert rows.loc["ar/ar-old", ["plates", "plate_acc_raw", "plate_acc_format"]].tolist() == [

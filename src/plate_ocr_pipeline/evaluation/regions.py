@@ -34,8 +34,8 @@ FORMAT_DECODING_COLUMNS = [
 def region_tables(
     sets: dict[str, dict[str, np.ndarray]],
     readings: dict[str, dict[str, list[str]]],
-    region_labels: dict[str, dict[str, list[str]]] | None = None,
-    equivalences: Sequence[str] = (),
+    region_labels: dict[str, dict[str, list[str]]],
+    equivalences: Sequence[str],
 ) -> tuple[dict[str, dict[str, float]], pd.DataFrame, pd.DataFrame]:
     """Region accuracy and format-aware decoding per set, from each plate's ``readings``
     (``raw``: the model's own text, ``text``: the format-aware one, ``region``: the family
@@ -52,7 +52,6 @@ def region_tables(
     row per family whose formats the true texts fit (``ar/ar-old``) and per layout
     (``ar/one-row``, ``ar/two-row``).
     """
-    region_labels = region_labels or {}
     metrics, confusion, formats = {}, [], []
     for name, read in readings.items():
         data = sets[name]

@@ -7,13 +7,15 @@ import json
 import logging
 import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from plate_ocr_pipeline.core.plate_config import PlateConfig
 from plate_ocr_pipeline.core.preprocessing import ImageReadError, preprocess_image
+
+if TYPE_CHECKING:  # the table comes from the pipelines; training itself needs no pandas
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -84,12 +86,16 @@ def build_model_input(
         len(images) - reused,
     )
     kept = table.iloc[keep]
-    region = kept["region"] if "region" in kept else pd.Series([""] * len(kept))
+    region = (
+        kept["region"].fillna("").astype(str).to_numpy(dtype=str)
+        if "region" in kept
+        else np.full(len(kept), "", dtype=str)
+    )
     return {
         "images": np.stack(images) if images else np.zeros((0, *shape), np.uint8),
         "image_path": kept["image_path"].astype(str).to_numpy(dtype=str),
         "plate_text": kept["plate_text"].astype(str).to_numpy(dtype=str),
-        "region": region.fillna("").astype(str).to_numpy(dtype=str),
+        "region": region,
         "split": kept["split"].astype(str).to_numpy(dtype=str),
         "fingerprint": np.array(fingerprints, dtype=str),
         "preprocessing": np.array(signature),

@@ -46,7 +46,7 @@ def evaluate_regions(
     params = EvaluateParams.model_validate(evaluate)
     families = list(reader_report.get("region_families") or [])
     if not families:
-        return region_tables({}, {})
+        return region_tables({}, {}, params.region_labels, params.equivalences)
     config = PlateConfig.from_dict(plate)
     readings = read_regions_with_keras(reader_model, families, sets, config, params.batch_size)
     return region_tables(sets, readings, params.region_labels, params.equivalences)

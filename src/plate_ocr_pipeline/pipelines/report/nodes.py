@@ -1,6 +1,6 @@
 """Report nodes: a model's per-slot probabilities on labelled sets -> metrics, tables, plots.
 
-Shared by ``evaluate`` (a Keras model after training) and ``score`` (an exported ONNX model):
+Shared by ``evaluate`` (the Keras reader after training: ``reader_model``) and ``score`` (an exported ONNX model):
 both instantiate the template in ``pipeline.py``. Every node takes the stage's parameter
 section and reads it through ``ReportParams``.
 """

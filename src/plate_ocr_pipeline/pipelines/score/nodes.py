@@ -53,7 +53,7 @@ def score_regions_and_formats(
     params = ScoreParams.model_validate(score)
     if not predictor.region_families:
         logger.info("The scored model has no region output: no region or format report")
-        return region_tables({}, {})
+        return region_tables({}, {}, params.region_labels, params.equivalences)
     reader = predictor.reading(format_decoding=True)
     readings = {}
     for name, data in sets.items():
