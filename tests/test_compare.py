@@ -16,6 +16,7 @@ from plate_ocr_pipeline.core.plate_config import PlateConfig
 from plate_ocr_pipeline.datasets import LabelledSetsDataset
 from plate_ocr_pipeline.pipelines.compare.nodes import (
     misread_plates,
+    paired_p_value,
     plot_comparison,
     read_candidates,
     summarise_comparison,
@@ -120,6 +121,18 @@ def test_the_comparison_counts_the_plates_every_candidate_read(read):
     assert overall.loc["short", "plate_acc_format_delta"] == pytest.approx(-1 / 3)
     assert np.isnan(overall.loc["short", "region_acc"])
     assert overall.loc["reader", "plate_acc_hint_delta"] == 0
+    # Plate by plate: short misreads 0K123, which the reader reads; it fixes none.
+    assert overall.loc["short", ["fixed", "broken", "p_paired"]].tolist() == [0, 1, 1.0]
+    assert overall.loc["reader", ["fixed", "broken"]].tolist() == [0, 0]
+    assert "fixed" not in alone
+
+
+def test_the_paired_p_value_is_the_exact_two_sided_mcnemar_test():
+    assert paired_p_value(0, 0) == 1.0
+    assert paired_p_value(5, 5) == 1.0
+    assert paired_p_value(1, 3) == pytest.approx(2 * (1 + 4) / 16)
+    assert paired_p_value(10, 0) == pytest.approx(2 / 1024)
+    assert paired_p_value(3, 1) == paired_p_value(1, 3)
 
 
 def test_misreads_put_every_candidates_text_on_one_row(read):

@@ -10,6 +10,7 @@ set's label stands for: what a user who knows the country gets with ``--region``
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -40,8 +41,11 @@ FIGURES = [
     "region_acc",
 ]  # fmt: skip
 COMPARISON_COLUMNS = ["set", "group", "model", "plates", "hint_plates", *FIGURES]
+# Against a baseline, plate by plate (the default reader's exact readings).
+PAIRED_COLUMNS = ["fixed", "broken", "p_paired"]
 # A plate some candidate could not read (its plate config rejected the row), in misreads.csv.
 NOT_READ = "(rejected)"
+PLATE_KEYS = ["set", "image_path", "truth"]
 
 
 def _recognizer(name: str, model: onnx.ModelProto, threads: int | None) -> ONNXPlateRecognizer:
@@ -157,10 +161,30 @@ def _rates(group: pd.DataFrame, equivalences: list[str]) -> dict[str, float]:
     }
 
 
+def paired_p_value(fixed: int, broken: int) -> float:
+    """Two-sided exact McNemar p-value: how often plates split ``fixed`` against ``broken``
+    (or more unevenly) if either model were as likely as the other to read each one that
+    only one of them reads. Sampling noise of the set's plates only, not of training."""
+    n, k = fixed + broken, min(fixed, broken)
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
+def _paired(group: pd.DataFrame, baseline_right: pd.Series) -> dict[str, float]:
+    right = pd.Series(texts_match(group["text"], group["truth"]), index=group.index)
+    keys = pd.MultiIndex.from_frame(group[PLATE_KEYS])
+    base = baseline_right.reindex(keys).fillna(False).to_numpy(dtype=bool)
+    fixed = int((right.to_numpy() & ~base).sum())
+    broken = int((~right.to_numpy() & base).sum())
+    return {"fixed": fixed, "broken": broken, "p_paired": paired_p_value(fixed, broken)}
+
+
 def _read_by_all(readings: pd.DataFrame) -> pd.DataFrame:
     """The readings of the plates every candidate read: figures of candidates that rejected
     different rows would otherwise count different plates."""
-    keys = ["set", "image_path", "truth"]
+    keys = PLATE_KEYS
     models = readings.groupby(keys)["model"].transform("nunique")
     common = readings[models == readings["model"].nunique()]
     dropped = readings.drop_duplicates(keys).shape[0] - common.drop_duplicates(keys).shape[0]
@@ -177,14 +201,27 @@ def summarise_comparison(readings: pd.DataFrame, compare: dict[str, Any]) -> pd.
     plate_acc of the default reader (``*_format``), exact plate_acc of the model's own reading
     (``_raw``) and with the region as a hint (``_hint``, over ``hint_plates``), and region
     accuracy; with ``baseline`` set, ``<figure>_delta`` is each figure minus the baseline's in
-    the same set and group."""
+    the same set and group, and plate by plate the plates the model reads exactly that the
+    baseline misreads (``fixed``), the opposite (``broken``) and the exact McNemar p-value of
+    that split (``p_paired``: small where the set's plates say the difference is real; it
+    knows nothing of how much another training seed would move it)."""
     params = CompareParams.model_validate(compare)
+    common = _read_by_all(readings)
+    baseline_right = None
+    if params.baseline is not None:
+        base = common[common["model"] == params.baseline]
+        baseline_right = pd.Series(
+            texts_match(base["text"], base["truth"]),
+            index=pd.MultiIndex.from_frame(base[PLATE_KEYS]),
+        )
     rows = []
-    for (set_name, model), table in _read_by_all(readings).groupby(["set", "model"], sort=False):
+    for (set_name, model), table in common.groupby(["set", "model"], sort=False):
         for name, group in report_groups(table):
+            paired = {} if baseline_right is None else _paired(group, baseline_right)
             rows.append({"set": set_name, "group": name, "model": model,
-                         **_rates(group, params.equivalences)})  # fmt: skip
-    comparison = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+                         **_rates(group, params.equivalences), **paired})  # fmt: skip
+    columns = COMPARISON_COLUMNS + (PAIRED_COLUMNS if baseline_right is not None else [])
+    comparison = pd.DataFrame(rows, columns=columns)
     if params.baseline is not None:
         keys = ["set", "group"]
         base = comparison[comparison["model"] == params.baseline].set_index(keys)[FIGURES]
