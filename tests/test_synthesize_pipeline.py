@@ -159,6 +159,8 @@ def test_the_renderers_defaults_are_the_conf_base_recipe():
     assert families == (None if GLYPH_FAMILIES is None else list(GLYPH_FAMILIES))
     assert recipe.repeat_odds == REPEAT_ODDS
     assert recipe.region_weights == DEFAULT_REGION_WEIGHTS
+    # The schema's defaults are the recipe's too.
+    assert recipe.model_dump() == SynthesizeParams().model_dump()
     # The section's drawing options, as the nodes hand them over, draw the default plates.
     drawing = recipe.drawing()
     assert (drawing.us_layout, drawing.ar_old, drawing.small_crops) == (

@@ -245,8 +245,8 @@ class SynthesizeParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    num_plates: int = Field(60000, description="number of plates to render (>= 1)")
-    seed: int = Field(42, description="run seed; plate i uses rng([seed, i, ...])")
+    num_plates: int = Field(80000, description="number of plates to render (>= 1)")
+    seed: int = Field(8888, description="run seed; plate i uses rng([seed, i, ...])")
     num_workers: int | None = Field(0, description="processes; 0 or null = all cores")
     fonts_dir: str | None = Field(None, description="extra .ttf/.otf fonts folder")
     image_width: tuple[int, int] = Field((200, 320), description="[min, max] output width")
