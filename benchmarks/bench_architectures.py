@@ -32,26 +32,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
+from compare_models import parse_variant  # noqa: E402  (benchmarks/, the script's folder)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "src/plate_ocr_pipeline/assets/models"
 REGION_FAMILIES = 9
-
-
-def parse_variant(text: str) -> dict:
-    """``"width_multiplier=1.5,depth=2"`` -> ``{"width_multiplier": 1.5, "depth": 2}``."""
-    knobs, depth, start, parts = {}, 0, 0, []
-    for index, char in enumerate(text):  # commas inside brackets belong to a list value
-        depth += {"[": 1, "]": -1}.get(char, 0)
-        if char == "," and depth == 0:
-            parts.append(text[start:index])
-            start = index + 1
-    for part in filter(None, (p.strip() for p in [*parts, text[start:]])):
-        key, sep, value = part.partition("=")
-        if not sep:
-            raise SystemExit(f"variant {text!r}: {part!r} is not key=value")
-        knobs[key.strip()] = yaml.safe_load(value)
-    return knobs
 
 
 def _export(model_params, reader_units: int, config, int8: bool, rng) -> tuple[int, list]:

@@ -99,7 +99,7 @@ _LIGHT_TINTS = ((250, 250, 250), (236, 242, 250), (250, 246, 232), (236, 246, 23
 def _us_background(rng, W: int, H: int) -> tuple[np.ndarray, np.ndarray, str]:
     """Background and main ink colour of a US design."""
     style = rng.choice(
-        ["white", "gradient", "_picture", "yellow", "dark", "coloured"],
+        ["white", "gradient", "picture", "yellow", "dark", "coloured"],
         p=[0.25, 0.25, 0.28, 0.08, 0.06, 0.08],
     )
     light_ink = ("navy", "blue", "black", "red", "maroon", "green", "purple")
@@ -107,7 +107,7 @@ def _us_background(rng, W: int, H: int) -> tuple[np.ndarray, np.ndarray, str]:
     if style == "white":
         img = np.empty((H, W, 3), np.float32)
         img[:] = jitter(rng, _LIGHT_TINTS[int(rng.integers(len(_LIGHT_TINTS)))], 10)
-    elif style in ("gradient", "_picture"):
+    elif style in ("gradient", "picture"):
         tints = (
             (170, 200, 240),
             (250, 250, 250),
@@ -123,7 +123,7 @@ def _us_background(rng, W: int, H: int) -> tuple[np.ndarray, np.ndarray, str]:
         if rng.random() < 0.5:  # white middle band
             t = np.abs(np.linspace(-1, 1, H, dtype=np.float32))[:, None, None]
             img = img * t + 245 * (1 - t)
-        if style == "_picture":
+        if style == "picture":
             _picture(rng, img)
     elif style == "yellow":
         img = np.empty((H, W, 3), np.float32)
@@ -220,7 +220,7 @@ def us_plate(rng, groups: list[str], res: Resources) -> np.ndarray:
     # A logo or seal beside the serial (Virginia's university seals, Maine's bird); not text.
     side_logo = not stacked and rng.random() < 0.15
     side_room = 0.13 * W if stacked else 0.2 * W if side_logo else 0.0
-    # A big side _picture only where neither stacked letters nor a logo took the room.
+    # A big side picture only where neither stacked letters nor a logo took the room.
     side_picture = not side_room and rng.random() < layout.side_picture_odds
     if side_picture:
         side_room = rng.uniform(*layout.side_picture_width) * W
@@ -230,7 +230,7 @@ def us_plate(rng, groups: list[str], res: Resources) -> np.ndarray:
     max_w = W * rng.uniform(*layout.serial_span) - side_room
     emboss = rng.random() < 0.55
     x_left, x_right = draw_serial(rng, img, groups, style_, ink, cx, cy, max_w, emboss)
-    # The side room (stacked letters, logo, _picture) is left of the serial.
+    # The side room (stacked letters, logo, picture) is left of the serial.
     room_on_left = cx > W / 2
     if stacked:  # small stacked characters, not part of the label
         chars = "".join(rng.choice(list("ABCDEFGHJKLMNPRSTUVWXYZ0123456789"), 2))
@@ -268,7 +268,7 @@ def us_plate(rng, groups: list[str], res: Resources) -> np.ndarray:
 def draw_side_picture(
     rng: np.random.Generator, img: np.ndarray, serial_edge: float, on_left: bool, ink
 ) -> None:
-    """A big _picture between the serial's edge and the plate's side: 2-4 pictograms and
+    """A big picture between the serial's edge and the plate's side: 2-4 pictograms and
     emblems as tall as most of the plate, overlapping, in dark and mid tones. Drawn on a copy
     and kept only between the serial and the side, so it never covers a character."""
     H, W = img.shape[:2]

@@ -147,7 +147,7 @@ def _rates(group: pd.DataFrame, equivalences: list[str]) -> dict[str, float]:
     def share(values: list[bool]) -> float:
         return float(np.mean(values)) if values else float("nan")
 
-    right = hits(group, "text")
+    right = group["exact"].tolist()
     hinted = group[group["hint"] != ""]
     return {
         "plates": len(group),
@@ -173,11 +173,11 @@ def paired_p_value(fixed: int, broken: int) -> float:
 
 
 def _paired(group: pd.DataFrame, baseline_right: pd.Series) -> dict[str, float]:
-    right = pd.Series(texts_match(group["text"], group["truth"]), index=group.index)
+    right = group["exact"].to_numpy(dtype=bool)
     keys = pd.MultiIndex.from_frame(group[PLATE_KEYS])
     base = baseline_right.reindex(keys).fillna(False).to_numpy(dtype=bool)
-    fixed = int((right.to_numpy() & ~base).sum())
-    broken = int((~right.to_numpy() & base).sum())
+    fixed = int((right & ~base).sum())
+    broken = int((~right & base).sum())
     return {"fixed": fixed, "broken": broken, "p_paired": paired_p_value(fixed, broken)}
 
 
@@ -206,13 +206,14 @@ def summarise_comparison(readings: pd.DataFrame, compare: dict[str, Any]) -> pd.
     that split (``p_paired``: small where the set's plates say the difference is real; it
     knows nothing of how much another training seed would move it)."""
     params = CompareParams.model_validate(compare)
+    # The default reader's exact hits, once per plate and model: the rates and the pairing read them.
     common = _read_by_all(readings)
+    common = common.assign(exact=texts_match(common["text"], common["truth"]))
     baseline_right = None
     if params.baseline is not None:
         base = common[common["model"] == params.baseline]
         baseline_right = pd.Series(
-            texts_match(base["text"], base["truth"]),
-            index=pd.MultiIndex.from_frame(base[PLATE_KEYS]),
+            base["exact"].to_numpy(), index=pd.MultiIndex.from_frame(base[PLATE_KEYS])
         )
     rows = []
     for (set_name, model), table in common.groupby(["set", "model"], sort=False):
