@@ -20,6 +20,7 @@ from plate_ocr_pipeline.core.plate_formats import (
     fit_formats,
     fit_slots,
     parse_family,
+    read_by_format,
     shipped_formats,
 )
 from plate_ocr_pipeline.synthetic.formats import REGION_FORMATS
@@ -370,6 +371,20 @@ def test_columns_choose_between_hinted_families_by_length():
     probs = column_probs(list("_A_D_9_7_9_") + [{"_": 0.8, "E": 0.2}] + list("_A_"))
     reading = fit_columns(probs, ALPHABET, BLANK, {"ar-old": 0.5, "mercosur": 0.5})
     assert (reading.text, reading.family) == ("AD979EA", "mercosur")
+
+
+def test_read_by_format_searches_the_columns_only_where_the_slots_fit_no_format():
+    # The slots dropped the last digit (ABC12 fits no old Argentine format); the columns
+    # still hold it at 0.3.
+    slots = slot_probs("ABC12_____")
+    columns = column_probs(list("__AA_B_CC__1_22__") + [{"_": 0.7, "3": 0.3}])
+    hint = {"ar-old": 1.0}
+    assert read_by_format(slots, columns, BLANK, ALPHABET, hint).text == "ABC123"
+    without_columns = read_by_format(slots, None, BLANK, ALPHABET, hint)
+    assert (without_columns.text, without_columns.fits) == ("ABC12", False)
+    # Slots that fit are read from the slots: the columns are not searched.
+    fitting = read_by_format(slot_probs("ABC123____"), columns[:4], BLANK, ALPHABET, hint)
+    assert (fitting.text, fitting.fits) == ("ABC123", True)
 
 
 def test_patterns_of_several_lengths_in_one_search_score_as_searched_apart():

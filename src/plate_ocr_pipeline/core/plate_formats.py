@@ -238,6 +238,22 @@ def fit_slots(
     return fit_formats(kept, alphabet, family_probs, formats, max_cost)
 
 
+def read_by_format(
+    slot_probs: np.ndarray,
+    column_probs: np.ndarray | None,
+    pad_index: int,
+    alphabet: str,
+    family_probs: Mapping[str, float],
+) -> FormatReading:
+    """A reader's format-aware text: :func:`fit_slots` over its output slots, else, where no
+    format of the slots' length fits and the model has column outputs, :func:`fit_columns`
+    (a character dropped at the crop's edge or a frame read as one changes the length)."""
+    fitted = fit_slots(slot_probs, pad_index, alphabet, family_probs)
+    if not fitted.fits and column_probs is not None:
+        fitted = fit_columns(column_probs, alphabet, pad_index, family_probs)
+    return fitted
+
+
 @functools.lru_cache(maxsize=256)
 def _pattern_masks(
     family: FamilyFormats, length: int, alphabet: str

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from plate_ocr_pipeline.core.plate_config import PlateConfig
-from plate_ocr_pipeline.core.plate_formats import fit_columns, fit_slots
+from plate_ocr_pipeline.core.plate_formats import read_by_format
 from plate_ocr_pipeline.core.text_codec import texts_match
 from plate_ocr_pipeline.evaluation.groups import label_plates, report_groups
 
@@ -110,8 +110,7 @@ def read_regions_with_keras(
 ) -> dict[str, dict[str, list[str]]]:
     """``region_tables``' readings from a Keras reader (``training.reader``: ``plate``,
     ``region`` and, where it has one, ``columns``): each plate's raw text, format-aware text
-    (``core.plate_formats``, with the column search where the slots fit no format, as the
-    recognizer reads) and family read."""
+    (``core.plate_formats.read_by_format``, as the recognizer reads) and family read."""
     readings = {}
     for name, data in sets.items():
         outputs = reader_model.predict(data["images"], batch_size=batch_size, verbose=0)
@@ -120,9 +119,7 @@ def read_regions_with_keras(
         raw, text, region = [], [], []
         for probs, family_probs, column_probs in zip(plates, regions, columns, strict=True):
             priors = dict(zip(families, family_probs.tolist(), strict=True))
-            fitted = fit_slots(probs, config.pad_index, config.alphabet, priors)
-            if not fitted.fits and column_probs is not None:
-                fitted = fit_columns(column_probs, config.alphabet, config.pad_index, priors)
+            fitted = read_by_format(probs, column_probs, config.pad_index, config.alphabet, priors)
             raw.append(
                 "".join(config.alphabet[i] for i in probs.argmax(-1) if i != config.pad_index)
             )

@@ -56,8 +56,7 @@ from plate_ocr_pipeline.core.onnx_metadata import (
 from plate_ocr_pipeline.core.plate_config import PlateConfig
 from plate_ocr_pipeline.core.plate_formats import (
     family_hint,
-    fit_columns,
-    fit_slots,
+    read_by_format,
     shipped_formats,
 )
 from plate_ocr_pipeline.core.preprocessing import ImageReadError, preprocess_image, read_image
@@ -367,15 +366,13 @@ class ONNXPlateRecognizer:
                 text, probs, _confidence(probs), label, None, region, region_prob, text
             )
             if self.format_decoding and family_probs is not None:
-                fitted = fit_slots(
-                    plates[row], self.config.pad_index, self.config.alphabet, family_probs
+                fitted = read_by_format(
+                    plates[row],
+                    None if columns is None else columns[row],
+                    self.config.pad_index,
+                    self.config.alphabet,
+                    family_probs,
                 )
-                if not fitted.fits and columns is not None:
-                    # No format of that length fits: a character may have been dropped or
-                    # added (the crop's edge, a frame); the columns can read another length.
-                    fitted = fit_columns(
-                        columns[row], self.config.alphabet, self.config.pad_index, family_probs
-                    )
                 result.text, result.char_probs = fitted.text, fitted.char_probs
                 result.confidence = _confidence(fitted.char_probs)
                 result.format_fit = fitted.fits
