@@ -49,7 +49,12 @@ def test_decode_strips_pad_and_reports_confidence(config):
 
 @pytest.mark.parametrize(
     ("text", "error"),
-    [("", "empty"), ("AB-1", "outside the alphabet"), ("A_B", "outside"), ("A" * 11, "more than")],
+    [
+        ("", "empty"),
+        ("AB-1", "outside the alphabet"),
+        ("A_B", "outside"),
+        ("A" * 11, "longer than"),
+    ],
 )
 def test_encode_rejects_bad_text(config, text, error):
     with pytest.raises(ValueError, match=error):

@@ -62,18 +62,25 @@ def describe_characters(characters: str) -> str:
     return ", ".join(described)
 
 
-def encode_text(text: str, config: PlateConfig) -> np.ndarray:
-    """Slot indices ``(max_plate_slots,)`` for ``text``, padded with the pad index."""
+def text_problem(text: str, config: PlateConfig) -> str | None:
+    """Why a normalised plate text cannot be a target of the model of ``config`` (None: it
+    can). The one wording of ingest's and evaluation's rejects tables, whose summaries count
+    reasons by the words before the colon or bracket."""
+    if not text:
+        return "empty text"
     bad = invalid_characters(text, config)
     if bad:
-        raise ValueError(f"plate text {text!r} has characters outside the alphabet: {bad!r}")
-    if not text:
-        raise ValueError("plate text is empty")
+        return f"character outside the alphabet: {describe_characters(bad)}"
     if len(text) > config.max_plate_slots:
-        raise ValueError(
-            f"plate text {text!r} has {len(text)} characters, more than "
-            f"max_plate_slots={config.max_plate_slots}"
-        )
+        return f"longer than max_plate_slots ({len(text)} > {config.max_plate_slots})"
+    return None
+
+
+def encode_text(text: str, config: PlateConfig) -> np.ndarray:
+    """Slot indices ``(max_plate_slots,)`` for ``text``, padded with the pad index."""
+    problem = text_problem(text, config)
+    if problem is not None:
+        raise ValueError(f"plate text {text!r}: {problem}")
     padded = text.ljust(config.max_plate_slots, config.pad_char)
     lookup = {c: i for i, c in enumerate(config.alphabet)}
     return np.array([lookup[c] for c in padded], dtype=np.int32)

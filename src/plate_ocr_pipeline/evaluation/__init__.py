@@ -6,13 +6,12 @@ Needs numpy, OpenCV and pandas; no Kedro.
 """
 
 from .groups import label_plates, report_groups
-from .labelled_sets import REJECT_COLUMNS, label_problem, read_labelled_set, read_labelled_sets
+from .labelled_sets import REJECT_COLUMNS, read_labelled_set, read_labelled_sets
 from .regions import read_regions_with_keras, region_tables
 
 __all__ = [
     "REJECT_COLUMNS",
     "label_plates",
-    "label_problem",
     "read_labelled_set",
     "read_labelled_sets",
     "read_regions_with_keras",

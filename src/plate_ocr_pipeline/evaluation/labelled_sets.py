@@ -12,24 +12,12 @@ import pandas as pd
 
 from plate_ocr_pipeline.core.plate_config import PlateConfig
 from plate_ocr_pipeline.core.preprocessing import ImageReadError, preprocess_image, read_image
-from plate_ocr_pipeline.core.text_codec import invalid_characters, normalise_text
+from plate_ocr_pipeline.core.text_codec import normalise_text, text_problem
 
 logger = logging.getLogger(__name__)
 
 # A row of a labelled set that cannot be read for the model, and why.
 REJECT_COLUMNS = ["set", "source_file", "source_row", "image_path", "plate_text", "reason"]
-
-
-def label_problem(text: str, config: PlateConfig) -> str | None:
-    """Why a normalised label cannot be a target of the model of ``config`` (None: it can)."""
-    if not text:
-        return "empty plate_text"
-    bad = invalid_characters(text, config)
-    if bad:
-        return f"characters {bad!r} are not in the model's alphabet"
-    if len(text) > config.max_plate_slots:
-        return f"{len(text)} characters, more than the model's {config.max_plate_slots} slots"
-    return None
 
 
 def read_labelled_set(
@@ -41,7 +29,7 @@ def read_labelled_set(
     for row in rows.itertuples(index=False):
         text = normalise_text(row.plate_text) if isinstance(row.plate_text, str) else ""
         reason = row.error if isinstance(row.error, str) and row.error else None
-        reason = reason or label_problem(text, config)
+        reason = reason or text_problem(text, config)
         if reason is None:
             try:
                 images.append(preprocess_image(read_image(row.image), config))

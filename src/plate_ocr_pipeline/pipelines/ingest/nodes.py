@@ -15,11 +15,7 @@ from typing import Any
 import pandas as pd
 
 from plate_ocr_pipeline.core.plate_config import PlateConfig
-from plate_ocr_pipeline.core.text_codec import (
-    describe_characters,
-    invalid_characters,
-    normalise_text,
-)
+from plate_ocr_pipeline.core.text_codec import normalise_text, text_problem
 from plate_ocr_pipeline.datasets.annotations_dataset import BLANK_LINE
 from plate_ocr_pipeline.pipelines.figures import Figure, pyplot
 
@@ -58,14 +54,9 @@ def _row_reason(row: Any, config: PlateConfig) -> str | None:
     problem = _text_or_none(row.csv_error) or _text_or_none(row.image_error)
     if problem:
         return problem
-    text = row.plate_text
-    if not text:
-        return "empty text"
-    bad = invalid_characters(text, config)
-    if bad:
-        return f"character outside the alphabet: {describe_characters(bad)}"
-    if len(text) > config.max_plate_slots:
-        return f"longer than max_plate_slots ({len(text)} > {config.max_plate_slots})"
+    problem = text_problem(row.plate_text or "", config)
+    if problem:
+        return problem
     split = _text_or_none(row.split)
     if split is not None and split not in SPLITS:
         return f"unknown split {split!r} (expected one of {SPLITS})"
