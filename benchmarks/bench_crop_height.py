@@ -23,9 +23,8 @@ import cv2
 import numpy as np
 
 from plate_ocr_pipeline.core.preprocessing import ImageReadError, read_image
-from plate_ocr_pipeline.core.text_codec import normalise_text
+from plate_ocr_pipeline.core.text_codec import normalise_text, text_problem
 from plate_ocr_pipeline.datasets import LabelledSetsDataset
-from plate_ocr_pipeline.evaluation import label_problem
 from plate_ocr_pipeline.inference.recognizer import DEFAULT_MODEL_PATH, ONNXPlateRecognizer
 
 REAL_SETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
@@ -63,7 +62,7 @@ def main() -> None:
         images, truths, left_out = [], [], 0
         for row in rows.itertuples():
             truth = normalise_text(row.plate_text)
-            if isinstance(row.error, str) or label_problem(truth, config) is not None:
+            if isinstance(row.error, str) or text_problem(truth, config) is not None:
                 left_out += 1
                 continue
             try:

@@ -64,8 +64,9 @@ def describe_characters(characters: str) -> str:
 
 def text_problem(text: str, config: PlateConfig) -> str | None:
     """Why a normalised plate text cannot be a target of the model of ``config`` (None: it
-    can). The one wording of ingest's and evaluation's rejects tables, whose summaries count
-    reasons by the words before the colon or bracket."""
+    can). The one wording of ingest's and evaluation's rejects tables and ``encode_text``'s
+    error; ingest's summary counts reasons by the words before the colon or bracket, so the
+    details come after them."""
     if not text:
         return "empty text"
     bad = invalid_characters(text, config)
