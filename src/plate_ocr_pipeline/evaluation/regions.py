@@ -13,7 +13,7 @@ import pandas as pd
 
 from plate_ocr_pipeline.core.plate_config import PlateConfig
 from plate_ocr_pipeline.core.plate_formats import read_by_format
-from plate_ocr_pipeline.core.text_codec import texts_match
+from plate_ocr_pipeline.core.text_codec import decode_predictions, texts_match
 from plate_ocr_pipeline.evaluation.groups import label_plates, report_groups
 
 logger = logging.getLogger(__name__)
@@ -116,13 +116,10 @@ def read_regions_with_keras(
         outputs = reader_model.predict(data["images"], batch_size=batch_size, verbose=0)
         plates, regions = outputs[0], outputs[1]
         columns = outputs[2] if len(outputs) > 2 else [None] * len(plates)
-        raw, text, region = [], [], []
+        raw, text, region = decode_predictions(plates, config), [], []
         for probs, family_probs, column_probs in zip(plates, regions, columns, strict=True):
             priors = dict(zip(families, family_probs.tolist(), strict=True))
             fitted = read_by_format(probs, column_probs, config.pad_index, config.alphabet, priors)
-            raw.append(
-                "".join(config.alphabet[i] for i in probs.argmax(-1) if i != config.pad_index)
-            )
             text.append(fitted.text)
             region.append(families[int(family_probs.argmax())])
         readings[name] = {"raw": raw, "text": text, "region": region}
