@@ -3,7 +3,7 @@ optimizer, as the trainer compiles them) under each Keras backend, side by side.
 
     .venv/bin/python benchmarks/bench_backends.py [--backends tensorflow,jax] [--steps 300]
         [--warmup-steps 20] [--batch-size 64] [--augment] [--data-workers 1]
-        [--precisions float32,mixed_bfloat16]
+        [--precisions float32,mixed_bfloat16] [--augmentation conf/base/augmentation.yml]
 
 Keras fixes its backend per process, so each backend runs in its own child Python with
 ``KERAS_BACKEND`` set. Each child fits ``--warmup-steps`` first (tracing/XLA compilation,
@@ -52,7 +52,7 @@ def child(args: argparse.Namespace) -> None:
     if args.augment:
         from plate_ocr_pipeline.datasets import AlbumentationsDataset
 
-        transform = AlbumentationsDataset(filepath=str(ROOT / "conf/base/augmentation.yml")).load()
+        transform = AlbumentationsDataset(filepath=str(ROOT / args.augmentation)).load()
     rng = np.random.default_rng(0)
     count = args.batch_size * 64  # batches repeat: a fixed pool of random crops
     shape = (count, config.img_height, config.img_width, config.num_channels)
@@ -96,6 +96,8 @@ def main() -> None:
     parser.add_argument("--warmup-steps", type=int, default=20, help="untimed steps first")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--augment", action="store_true", help="include on-the-fly augmentation")
+    parser.add_argument("--augmentation", default="conf/base/augmentation.yml",
+                        help="albumentations YAML used with --augment (relative to the project)")  # fmt: skip
     parser.add_argument("--data-workers", type=int, default=1,
                         help="threads augmenting batches (train.data_workers)")  # fmt: skip
     parser.add_argument(
@@ -112,10 +114,11 @@ def main() -> None:
 
     forwarded = [f"--steps={args.steps}", f"--warmup-steps={args.warmup_steps}",
                  f"--batch-size={args.batch_size}", f"--data-workers={args.data_workers}",
+                 f"--augmentation={args.augmentation}",
                  *(["--augment"] if args.augment else [])]  # fmt: skip
     print(f"shipped architecture, batch {args.batch_size}, {args.steps} timed steps after "
           f"{args.warmup_steps} untimed, augmentation {'on' if args.augment else 'off'} "
-          f"({args.data_workers} data worker(s)), "
+          f"({args.data_workers} data worker(s), {args.augmentation}), "
           f"cpus {os.cpu_count()}")  # fmt: skip
     print(f"{'backend':24s} {'params':>10s} {'warm-up s':>10s} {'timed s':>9s} {'samples/s':>10s}")
     rates = {}
