@@ -113,3 +113,18 @@ def test_schema_names_an_unknown_provider():
             warmup_runs=0,
             timed_runs=1,
         )
+
+
+@pytest.mark.parametrize("field", ["batch_sizes", "intra_op_threads"])
+def test_schema_refuses_a_zero_batch_or_thread_count_at_start(field):
+    """Checked before any node runs, not at the benchmark after training."""
+    settings = dict(
+        providers=["CPUExecutionProvider"],
+        intra_op_threads=[1, "all"],
+        batch_sizes=[1, 8],
+        warmup_runs=0,
+        timed_runs=1,
+    )
+    BenchmarkParams(**settings)
+    with pytest.raises(ValidationError, match=field):
+        BenchmarkParams(**{**settings, field: [0]})

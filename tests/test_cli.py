@@ -76,6 +76,20 @@ def test_read_folder_is_recursive_and_skips_hidden_and_other_files(tmp_path, rea
     )
 
 
+def test_read_folder_gives_a_fifo_named_like_an_image_an_error_row(tmp_path, reader, capsys):
+    """As infer does: every entry named like an image is a row; the FIFO is refused unread
+    (reading it would hang)."""
+    import os
+
+    shutil.copy(SAMPLES / "00_us.png", tmp_path / "a.png")
+    os.mkfifo(tmp_path / "b.png")
+    assert main(["read", str(tmp_path), *ARGS]) == 1
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[0] == expected_rows(reader, [tmp_path / "a.png"])[0]
+    assert rows[1].startswith(f"{tmp_path / 'b.png'}\terror\t")
+    assert "not a regular file" in rows[1]
+
+
 @pytest.mark.parametrize("workers", ["1", "3"])
 def test_bad_inputs_get_an_error_row_and_exit_code_1(tmp_path, reader, capsys, workers):
     corrupt = tmp_path / "corrupt.png"

@@ -148,6 +148,13 @@ def test_a_typo_in_the_start_mode_fails_at_validation():
         TrainParams(start="finetune")
 
 
+def test_a_misspelt_monitor_fails_at_validation():
+    """Keras would only warn, leaving early stopping and the best-epoch restore off."""
+    assert TrainParams(monitor="val_loss").monitor == "val_loss"
+    with pytest.raises(ValueError, match="monitor"):
+        TrainParams(monitor="val_plate_ac")
+
+
 def test_ctc_model_exports_to_onnx_with_the_same_slots(config):
     onnxruntime = pytest.importorskip("onnxruntime")
     pytest.importorskip("tf2onnx")

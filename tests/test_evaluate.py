@@ -14,7 +14,11 @@ from kedro.runner import SequentialRunner
 from plate_ocr_pipeline.core.plate_config import PlateConfig
 from plate_ocr_pipeline.core.text_codec import one_hot_encode
 from plate_ocr_pipeline.datasets import LabelledSetsDataset
-from plate_ocr_pipeline.evaluation import REJECT_COLUMNS
+from plate_ocr_pipeline.evaluation import (
+    REJECT_COLUMNS,
+    summarise_by_confidence,
+    summarise_by_length,
+)
 from plate_ocr_pipeline.pipelines import evaluate
 from plate_ocr_pipeline.pipelines.evaluate.nodes import select_held_out_splits
 from plate_ocr_pipeline.pipelines.report.nodes import (
@@ -26,8 +30,6 @@ from plate_ocr_pipeline.pipelines.report.nodes import (
     plot_region_gallery,
     predict_sets,
     prepare_sets,
-    summarise_by_confidence,
-    summarise_by_length,
 )
 from tests.conftest import write_text_image
 
@@ -369,7 +371,7 @@ def _other_stages_nodes(source: str, stage: str) -> list[str]:
 
 
 def test_a_two_output_reader_is_read_by_its_plate_output():
-    from plate_ocr_pipeline.pipelines.report.nodes import predict_probabilities
+    from plate_ocr_pipeline.evaluation import predict_probabilities
 
     class TwoOutputs:
         def predict(self, images, batch_size, verbose):

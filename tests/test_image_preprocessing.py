@@ -5,7 +5,6 @@ import pytest
 from plate_ocr_pipeline.core.plate_config import PlateConfig
 from plate_ocr_pipeline.core.preprocessing import (
     ImageReadError,
-    load_and_preprocess,
     preprocess_image,
     read_image,
 )
@@ -65,7 +64,7 @@ def test_read_image_files_of_every_depth(tmp_path, gray_config):
     cv2.imwrite(str(tmp_path / "deep.png"), np.full((20, 40), 65535, np.uint16))
     deep = read_image(tmp_path / "deep.png")
     assert deep.dtype == np.uint16
-    assert (load_and_preprocess(tmp_path / "deep.png", gray_config) == 255).all()
+    assert (preprocess_image(read_image(tmp_path / "deep.png"), gray_config) == 255).all()
 
 
 def test_bad_inputs_name_the_file(tmp_path):

@@ -303,3 +303,45 @@ def test_rows_pointing_at_special_or_huge_files_are_rejected_unread(tmp_path):
     assert reasons["AB1"].startswith("not a regular file")
     assert reasons["AB2"].startswith("not a regular file")
     assert "20000x20000" in reasons["AB3"] and "not decoded" in reasons["AB3"]
+
+
+def test_an_annotations_csv_that_is_a_fifo_is_one_reject_and_not_opened(tmp_path):
+    """A FIFO named as an annotations CSV would hang the read: it is one file reject, and the
+    other CSVs load."""
+    import os
+
+    from plate_ocr_pipeline.datasets import PlateAnnotationsDataset
+
+    os.mkfifo(tmp_path / "fifo.csv")
+    (tmp_path / "a.csv").write_text("image_path,plate_text\nx.png,AB1\n")
+    table = PlateAnnotationsDataset(
+        filepaths=[str(tmp_path / "fifo.csv"), str(tmp_path / "a.csv")], probe_images=False
+    ).load()
+    assert table["source_row"].tolist() == [0, 2]
+    assert table["csv_error"].iloc[0] == "not a regular file (other)"
+    assert table["raw_text"].iloc[1] == "AB1"
+
+
+def test_labelled_sets_refuse_special_and_huge_files_unread(tmp_path, monkeypatch):
+    """Score, compare and evaluate read their real sets through LabelledSetsDataset: a FIFO
+    and a link to /dev/zero are rows with the reason (neither hangs), and so is a file over
+    the size cap; a readable crop keeps its bytes."""
+    import os
+
+    from plate_ocr_pipeline.datasets import LabelledSetsDataset, labelled_sets_dataset
+
+    os.mkfifo(tmp_path / "fifo.png")
+    os.symlink("/dev/zero", tmp_path / "zero.png")
+    (tmp_path / "big.png").write_bytes(b"x" * 2000)
+    (tmp_path / "ok.png").write_bytes(b"\x89PNG")
+    (tmp_path / "annotations.csv").write_text(
+        "image_path,plate_text\nfifo.png,AB1\nzero.png,AB2\nbig.png,AB3\nok.png,AB4\n"
+    )
+    monkeypatch.setattr(labelled_sets_dataset, "MAX_IMAGE_BYTES", 1000)
+    table = LabelledSetsDataset(filepaths={"real": str(tmp_path / "annotations.csv")}).load()
+    errors = dict(zip(table["plate_text"], table["error"], strict=True))
+    assert errors["AB1"] == "not a regular file (other)"
+    assert errors["AB2"] == "not a regular file (other)"
+    assert errors["AB3"] == "file over 1,000 bytes: not read"
+    assert pd.isna(errors["AB4"])
+    assert table.set_index("plate_text").loc["AB4", "image"] == b"\x89PNG"

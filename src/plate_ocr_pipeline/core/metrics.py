@@ -25,12 +25,14 @@ share of all plates.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 
-def to_indices(y: np.ndarray) -> np.ndarray:
+def to_indices(y: npt.ArrayLike) -> np.ndarray:
     """One-hot / probabilities ``(N, S, V)`` to argmax indices ``(N, S)``; indices pass."""
     y = np.asarray(y)
     if y.ndim == 3:
@@ -50,7 +52,9 @@ def equivalence_map(alphabet: str, equivalences: Sequence[str] = ()) -> np.ndarr
     return mapping
 
 
-def _prepare(y_true, y_pred, alphabet: str | None, equivalences: Sequence[str]):
+def _prepare(
+    y_true: npt.ArrayLike, y_pred: npt.ArrayLike, alphabet: str | None, equivalences: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
     true_idx, pred_idx = to_indices(y_true), to_indices(y_pred)
     if true_idx.shape != pred_idx.shape:
         raise ValueError(f"y_true slots {true_idx.shape} and y_pred slots {pred_idx.shape} differ")
@@ -66,19 +70,35 @@ def _safe_mean(values: np.ndarray) -> float:
     return float(values.mean()) if values.size else float("nan")
 
 
-def plate_acc(y_true, y_pred, alphabet: str | None = None, equivalences: Sequence[str] = ()):
+def plate_acc(
+    y_true: npt.ArrayLike,
+    y_pred: npt.ArrayLike,
+    alphabet: str | None = None,
+    equivalences: Sequence[str] = (),
+) -> float:
     """Fraction of plates with every slot (pads included) predicted right."""
     true_idx, pred_idx = _prepare(y_true, y_pred, alphabet, equivalences)
     return _safe_mean((true_idx == pred_idx).all(axis=-1))
 
 
-def cat_acc(y_true, y_pred, alphabet: str | None = None, equivalences: Sequence[str] = ()):
+def cat_acc(
+    y_true: npt.ArrayLike,
+    y_pred: npt.ArrayLike,
+    alphabet: str | None = None,
+    equivalences: Sequence[str] = (),
+) -> float:
     """Fraction of slots (pads included) predicted right."""
     true_idx, pred_idx = _prepare(y_true, y_pred, alphabet, equivalences)
     return _safe_mean(true_idx == pred_idx)
 
 
-def _in_top_k(y_true, y_pred, k: int, alphabet, equivalences) -> np.ndarray:
+def _in_top_k(
+    y_true: npt.ArrayLike,
+    y_pred: npt.ArrayLike,
+    k: int,
+    alphabet: str | None,
+    equivalences: Sequence[str],
+) -> np.ndarray:
     probs = np.asarray(y_pred)
     if probs.ndim != 3:
         raise ValueError(f"top-k needs probabilities (N, slots, vocab), got shape {probs.shape}")
@@ -92,40 +112,69 @@ def _in_top_k(y_true, y_pred, k: int, alphabet, equivalences) -> np.ndarray:
     return (top == true_idx[..., None]).any(axis=-1)
 
 
-def top_k_acc(y_true, y_pred, k: int = 3, alphabet=None, equivalences: Sequence[str] = ()):
+def top_k_acc(
+    y_true: npt.ArrayLike,
+    y_pred: npt.ArrayLike,
+    k: int = 3,
+    alphabet: str | None = None,
+    equivalences: Sequence[str] = (),
+) -> float:
     """Fraction of slots (pads included) whose truth is among the ``k`` most probable."""
     return _safe_mean(_in_top_k(y_true, y_pred, k, alphabet, equivalences))
 
 
-def top_3_k(y_true, y_pred, alphabet: str | None = None, equivalences: Sequence[str] = ()):
+def top_3_k(
+    y_true: npt.ArrayLike,
+    y_pred: npt.ArrayLike,
+    alphabet: str | None = None,
+    equivalences: Sequence[str] = (),
+) -> float:
     """fast-plate-ocr's ``top_3_k``: truth among the 3 most probable classes, all slots."""
     return top_k_acc(y_true, y_pred, 3, alphabet, equivalences)
 
 
-def char_acc(y_true, y_pred, pad_index: int, alphabet=None, equivalences: Sequence[str] = ()):
+def char_acc(
+    y_true: npt.ArrayLike,
+    y_pred: npt.ArrayLike,
+    pad_index: int,
+    alphabet: str | None = None,
+    equivalences: Sequence[str] = (),
+) -> float:
     """Pad-aware ``cat_acc``: only slots whose truth is a character (not the pad)."""
     true_idx, pred_idx = _prepare(y_true, y_pred, alphabet, equivalences)
     mask = to_indices(y_true) != pad_index
     return _safe_mean((true_idx == pred_idx)[mask])
 
 
-def top_3_k_chars(y_true, y_pred, pad_index: int, alphabet=None, equivalences=()):
+def top_3_k_chars(
+    y_true: npt.ArrayLike,
+    y_pred: npt.ArrayLike,
+    pad_index: int,
+    alphabet: str | None = None,
+    equivalences: Sequence[str] = (),
+) -> float:
     """Pad-aware ``top_3_k``: only slots whose truth is a character."""
     hits = _in_top_k(y_true, y_pred, 3, alphabet, equivalences)
     return _safe_mean(hits[to_indices(y_true) != pad_index])
 
 
-def plate_lengths(y: np.ndarray, pad_index: int) -> np.ndarray:
+def plate_lengths(y: npt.ArrayLike, pad_index: int) -> np.ndarray:
     """Number of non-pad slots per plate (the decoded text's length)."""
     return (to_indices(y) != pad_index).sum(axis=-1)
 
 
-def plate_len_acc(y_true, y_pred, pad_index: int) -> float:
+def plate_len_acc(y_true: npt.ArrayLike, y_pred: npt.ArrayLike, pad_index: int) -> float:
     """Fraction of plates whose decoded length (pads stripped) equals the true length."""
     return _safe_mean(plate_lengths(y_true, pad_index) == plate_lengths(y_pred, pad_index))
 
 
-def decoded_match(y_true, y_pred, pad_index: int, alphabet=None, equivalences=()) -> np.ndarray:
+def decoded_match(
+    y_true: npt.ArrayLike,
+    y_pred: npt.ArrayLike,
+    pad_index: int,
+    alphabet: str | None = None,
+    equivalences: Sequence[str] = (),
+) -> np.ndarray:
     """Per plate: do the decoded texts (pads stripped wherever they are) match?"""
     true_idx, pred_idx = _prepare(y_true, y_pred, alphabet, equivalences)
     raw_true, raw_pred = to_indices(y_true), to_indices(y_pred)
@@ -135,7 +184,13 @@ def decoded_match(y_true, y_pred, pad_index: int, alphabet=None, equivalences=()
     return matches
 
 
-def plate_text_acc(y_true, y_pred, pad_index: int, alphabet=None, equivalences=()) -> float:
+def plate_text_acc(
+    y_true: npt.ArrayLike,
+    y_pred: npt.ArrayLike,
+    pad_index: int,
+    alphabet: str | None = None,
+    equivalences: Sequence[str] = (),
+) -> float:
     """Fraction of plates whose decoded text equals the truth (pads stripped)."""
     return _safe_mean(decoded_match(y_true, y_pred, pad_index, alphabet, equivalences))
 
@@ -161,7 +216,9 @@ def error_kind(truth: Sequence, prediction: Sequence) -> str | None:
     return "alignment" if copies else "character"
 
 
-def error_kind_shares(y_true, y_pred, pad_index: int) -> dict[str, float]:
+def error_kind_shares(
+    y_true: npt.ArrayLike, y_pred: npt.ArrayLike, pad_index: int
+) -> dict[str, float]:
     """Share of all plates misread in each of ``ERROR_KINDS`` (``error_<kind>``); with
     ``plate_text_acc`` they sum to 1."""
     kinds = [
@@ -239,3 +296,14 @@ def confusion_counts(y_true, y_pred, vocabulary_size: int) -> np.ndarray:
     counts = np.zeros((vocabulary_size, vocabulary_size), dtype=np.int64)
     np.add.at(counts, (true_idx, pred_idx), 1)
     return counts
+
+
+def paired_p_value(fixed: int, broken: int) -> float:
+    """Two-sided exact McNemar p-value: how often plates split ``fixed`` against ``broken``
+    (or more unevenly) if either model were as likely as the other to read each one that
+    only one of them reads. Sampling noise of the set's plates only, not of training."""
+    n, k = fixed + broken, min(fixed, broken)
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2**n
+    return min(1.0, 2 * tail)

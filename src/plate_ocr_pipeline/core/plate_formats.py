@@ -28,7 +28,6 @@ import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 
 import numpy as np
 import yaml
@@ -108,12 +107,6 @@ def parse_family(data: Mapping, source: str = "<formats>") -> FamilyFormats:
             f"{source}: not a formats file ({type(error).__name__}: {error})"
         ) from error
     return FamilyFormats(family, tuple(patterns.items()), tuple(dict(data["regions"])))
-
-
-def load_family_file(path: str | Path) -> FamilyFormats:
-    """One family's data file."""
-    with open(path, encoding="utf-8") as handle:
-        return parse_family(yaml.safe_load(handle), str(path))
 
 
 @functools.lru_cache(maxsize=1)

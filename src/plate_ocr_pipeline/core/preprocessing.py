@@ -202,16 +202,3 @@ def preprocess_image(image: np.ndarray, config: PlateConfig) -> np.ndarray:
     left = (target_w - new_w) // 2
     canvas[top : top + new_h, left : left + new_w] = resized
     return canvas
-
-
-def load_and_preprocess(source: str | os.PathLike | bytes, config: PlateConfig) -> np.ndarray:
-    """``read_image`` then ``preprocess_image``."""
-    return preprocess_image(read_image(source), config)
-
-
-def preprocess_batch(images: list[np.ndarray], config: PlateConfig) -> np.ndarray:
-    """Stack preprocessed images into a uint8 ``(N, H, W, C)`` batch."""
-    shape = (0, config.img_height, config.img_width, config.num_channels)
-    if not images:
-        return np.zeros(shape, dtype=np.uint8)
-    return np.stack([preprocess_image(image, config) for image in images])

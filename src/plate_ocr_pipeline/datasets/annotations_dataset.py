@@ -28,6 +28,11 @@ import pandas as pd
 from kedro.io.core import AbstractDataset, DatasetError, get_protocol_and_path
 
 from plate_ocr_pipeline.core.image_header import DEFAULT_MAX_PIXELS, image_size
+from plate_ocr_pipeline.datasets.regular_file import (
+    MAX_CSV_BYTES,
+    MAX_IMAGE_BYTES,
+    read_regular_file,
+)
 
 REQUIRED_COLUMNS = ("image_path", "plate_text")
 OPTIONAL_COLUMNS = ("region", "split")
@@ -41,7 +46,6 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
-MAX_IMAGE_BYTES = 50_000_000  # no plate crop comes near it
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 COLUMNS = (
     "source_file",
@@ -150,11 +154,9 @@ class PlateAnnotationsDataset(AbstractDataset[None, pd.DataFrame]):
     def _read_csv(self, path: PurePosixPath) -> list[dict[str, Any]]:
         if not self._fs.exists(str(path)):
             raise DatasetError(f"annotations file not found: {path}")
-        try:
-            with self._fs.open(str(path), "rb") as handle:
-                data = handle.read()
-        except OSError as error:
-            return [_file_reject(path, f"unreadable file: {error.__class__.__name__}: {error}")]
+        data, reason = read_regular_file(self._fs, str(path), MAX_CSV_BYTES)
+        if data is None:
+            return [_file_reject(path, reason or "unreadable file")]
         try:
             lines = split_lines(decode_csv_bytes(data))
         except CsvFileError as error:
@@ -209,25 +211,9 @@ class PlateAnnotationsDataset(AbstractDataset[None, pd.DataFrame]):
     def _probe(self, image_path: str | None, csv_error: str | None) -> tuple:
         if csv_error or not image_path:
             return (None, None, None, None, None)
-        try:
-            info = self._fs.info(image_path)
-        except FileNotFoundError:
-            return ("missing file", None, None, None, None)
-        except OSError as error:
-            return (f"unreadable file: {error.__class__.__name__}", None, None, None, None)
-        # A FIFO would hang the read and a device never end it: only regular files are read,
-        # and only up to a size no plate crop comes near.
-        if info.get("type") != "file":
-            return (f"not a regular file ({info.get('type')})", None, None, None, None)
-        if (info.get("size") or 0) > MAX_IMAGE_BYTES:
-            return (f"file over {MAX_IMAGE_BYTES:,} bytes: not read", None, None, None, None)
-        try:
-            with self._fs.open(image_path, "rb") as handle:
-                data = handle.read(MAX_IMAGE_BYTES + 1)
-        except FileNotFoundError:
-            return ("missing file", None, None, None, None)
-        except (IsADirectoryError, PermissionError, OSError) as error:
-            return (f"unreadable file: {error.__class__.__name__}", None, None, None, None)
+        data, reason = read_regular_file(self._fs, image_path, MAX_IMAGE_BYTES)
+        if data is None:
+            return (reason, None, None, None, None)
         if not data:
             return ("empty image: file has 0 bytes", None, None, None, None)
         size = image_size(data)

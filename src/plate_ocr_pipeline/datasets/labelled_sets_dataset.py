@@ -21,6 +21,7 @@ import pandas as pd
 from kedro.io.core import AbstractDataset, DatasetError, get_protocol_and_path
 
 from plate_ocr_pipeline.datasets.annotations_dataset import BLANK_LINE, PlateAnnotationsDataset
+from plate_ocr_pipeline.datasets.regular_file import MAX_IMAGE_BYTES, read_regular_file
 
 logger = logging.getLogger(__name__)
 
@@ -179,13 +180,9 @@ class LabelledSetsDataset(AbstractDataset[None, pd.DataFrame]):
     def _read_image(self, image_path: str | None) -> tuple[bytes | None, str | None]:
         if image_path is None:
             return None, None
-        try:
-            with self._fs.open(image_path, "rb") as handle:
-                data = handle.read()
-        except FileNotFoundError:
-            return None, "missing file"
-        except (IsADirectoryError, PermissionError, OSError) as error:
-            return None, f"unreadable file: {error.__class__.__name__}"
+        data, reason = read_regular_file(self._fs, image_path, MAX_IMAGE_BYTES)
+        if data is None:
+            return None, reason
         if not data:
             return None, "empty image: file has 0 bytes"
         return data, None

@@ -1,20 +1,34 @@
 """Evaluation on labelled real sets, shared by the stages that report on them (evaluate,
 score, compare) and the benchmarks: reading a set for a model's plate config, with a reason
 for every row it cannot use, grouping its plates by region label, plate kind and layout, and
-the region and format-decoding tables.
+the region and format-decoding tables, and the report tables (metrics per set and region,
+per plate, by length, by confidence; the character confusion).
 Needs numpy, OpenCV and pandas; no Kedro.
 """
 
 from .groups import label_plates, report_groups
 from .labelled_sets import REJECT_COLUMNS, read_labelled_set, read_labelled_sets
-from .regions import read_regions_with_keras, region_tables
+from .regions import read_regions_with_keras, read_regions_with_recognizer, region_tables
+from .report_tables import (
+    character_confusion,
+    predict_probabilities,
+    report_metrics,
+    summarise_by_confidence,
+    summarise_by_length,
+)
 
 __all__ = [
+    "character_confusion",
+    "predict_probabilities",
+    "report_metrics",
+    "summarise_by_confidence",
+    "summarise_by_length",
     "REJECT_COLUMNS",
     "label_plates",
     "read_labelled_set",
     "read_labelled_sets",
     "read_regions_with_keras",
+    "read_regions_with_recognizer",
     "region_tables",
     "report_groups",
 ]

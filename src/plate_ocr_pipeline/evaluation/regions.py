@@ -124,3 +124,21 @@ def read_regions_with_keras(
             region.append(families[int(family_probs.argmax())])
         readings[name] = {"raw": raw, "text": text, "region": region}
     return readings
+
+
+def read_regions_with_recognizer(
+    reader: Any, sets: dict[str, dict[str, np.ndarray]], batch_size: int
+) -> dict[str, dict[str, list]]:
+    """``region_tables``' readings from an ``ONNXPlateRecognizer`` (or one of its
+    ``reading(...)`` views): each plate's raw text, text as that reader returns it, family
+    read (empty for a model without a region output) and confidence."""
+    readings = {}
+    for name, data in sets.items():
+        results = reader.run_detailed(data["images"], batch_size)
+        readings[name] = {
+            "raw": [r.raw_text for r in results],
+            "text": [r.text for r in results],
+            "region": [r.region or "" for r in results],
+            "confidence": [r.confidence for r in results],
+        }
+    return readings

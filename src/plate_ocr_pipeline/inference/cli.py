@@ -43,16 +43,24 @@ DEFAULT_CLI_BATCH_SIZE = 64
 
 
 # ------------------------------------------------------------------- inputs
-def _folder_images(folder: Path) -> list[Path]:
-    """Image files under ``folder`` (recursive), sorted by relative path; hidden ones skipped."""
-    found = []
-    for path in folder.rglob("*"):
-        rel = path.relative_to(folder)
-        if any(part.startswith(".") for part in rel.parts):
-            continue
-        if path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file():
-            found.append(rel)
-    return [folder / rel for rel in sorted(found, key=lambda p: p.as_posix())]
+def _folder_images(folder: Path) -> list[tuple[str, str | None]]:
+    """``(path, error)`` for every entry under ``folder`` (recursive) named like an image,
+    sorted by relative path, hidden ones skipped. A FIFO or device so named is listed (the
+    recognizer refuses it, unread), and a subfolder that cannot be listed is a row with the
+    reason: a folder of N such entries gives N rows."""
+    found: list[tuple[str, str | None]] = []
+
+    def unlisted(error: OSError) -> None:
+        found.append((error.filename or str(folder), f"folder not listed: {error.strerror}"))
+
+    for root, folders, files in os.walk(folder, onerror=unlisted):
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        found.extend(
+            (os.path.join(root, name), None)
+            for name in files
+            if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_EXTENSIONS
+        )
+    return sorted(found, key=lambda item: Path(item[0]).relative_to(folder).as_posix())
 
 
 def expand_inputs(paths: Sequence[str]) -> list[tuple[str, str | None]]:
@@ -68,7 +76,7 @@ def expand_inputs(paths: Sequence[str]) -> list[tuple[str, str | None]]:
             images = _folder_images(path)
             if not images:
                 items.append((raw, "folder holds no image files"))
-            items.extend((str(image), None) for image in images)
+            items.extend(images)
         else:
             items.append((raw, None))
     return items

@@ -243,7 +243,8 @@ def plate_w_glyph(spec: FontSpec) -> np.ndarray | None:
 def flipped_m_glyph(spec: FontSpec) -> np.ndarray | None:
     """A W drawn as the font's own M upside down. Most US plate fonts draw W so: upright
     stems like H's and a middle apex rising from the baseline, which our fonts' W (splayed
-    outer strokes) does not show, so real W was read as H. None if the font lacks ``M``."""
+    outer strokes) does not show: without it a model reads a real W as H. None if the font
+    lacks ``M``."""
     m = glyph_mask(spec, "M")
     return None if m is None else np.ascontiguousarray(m[::-1])
 
@@ -252,7 +253,7 @@ def flipped_m_glyph(spec: FontSpec) -> np.ndarray | None:
 def plate_q_glyph(spec: FontSpec) -> np.ndarray | None:
     """A Q the way US plate fonts draw it: their 0 (they draw O and 0 alike) with a short
     tail across its lower right, inside the 0's box. The fonts here draw Q with a long tail
-    below the line, so a real Q, which differs from 0 by a few pixels, was read as 0. The tail
+    below the line, and a real Q, a few pixels from 0, would read as 0. The tail
     is as thick as the font's ``I`` stem. None if the font lacks ``0`` or ``I``."""
     zero, stem = glyph_mask(spec, "0"), glyph_mask(spec, "I")
     if zero is None or stem is None:

@@ -16,24 +16,25 @@ from keras import ops
 from plate_ocr_pipeline.core.plate_config import PlateConfig
 
 _PACKAGE = "plate_ocr_pipeline"
+Tensor = Any  # a tensor of whichever backend Keras runs on (TensorFlow, JAX, torch)
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-def plate_acc(y_true, y_pred):
+def plate_acc(y_true: Tensor, y_pred: Tensor) -> Tensor:
     """Per plate: 1 when every slot's argmax matches (pads included)."""
     hits = ops.equal(ops.argmax(y_true, axis=-1), ops.argmax(y_pred, axis=-1))
     return ops.cast(ops.all(hits, axis=-1), "float32")
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-def cat_acc(y_true, y_pred):
+def cat_acc(y_true: Tensor, y_pred: Tensor) -> Tensor:
     """Per plate: fraction of slots whose argmax matches (pads included)."""
     hits = ops.equal(ops.argmax(y_true, axis=-1), ops.argmax(y_pred, axis=-1))
     return ops.mean(ops.cast(hits, "float32"), axis=-1)
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-def top_3_k(y_true, y_pred):
+def top_3_k(y_true: Tensor, y_pred: Tensor) -> Tensor:
     """Per plate: fraction of slots whose truth is among the 3 most probable classes."""
     truth = ops.argmax(y_true, axis=-1)
     top = ops.top_k(y_pred, k=3)[1]
@@ -93,7 +94,9 @@ class CTCSlotMetric(keras.metrics.MeanMetricWrapper):
         }
 
 
-def loss_and_metrics(model: keras.Model, config: PlateConfig, label_smoothing: float):
+def loss_and_metrics(
+    model: keras.Model, config: PlateConfig, label_smoothing: float
+) -> tuple[keras.losses.Loss, list[Any]]:
     """The loss and the ``plate_acc``/``cat_acc``/``top_3_k`` metrics to compile ``model``
     with: cross-entropy per slot, or CTC when ``model`` is a CTC head's column view (the
     metrics then read its greedy decoding, under the same names)."""

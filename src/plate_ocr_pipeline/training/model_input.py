@@ -59,7 +59,7 @@ def build_model_input(
     from tqdm.auto import tqdm
 
     shape = (config.img_height, config.img_width, config.num_channels)
-    images, keep, fingerprints = [], [], []
+    images, keep, fingerprints, unreadable = [], [], [], []
     reused = 0
     paths = table["image_path"].astype(str)
     interval = 0.1 if sys.stderr.isatty() else 30.0  # a log file: a line every 30 s
@@ -74,11 +74,20 @@ def build_model_input(
             try:
                 image = preprocess_image(file.read(), config)
             except ImageReadError as error:
-                logger.warning("Skipping unreadable image %s", error)
+                unreadable.append(f"{_where(table, row)}: {error.reason}")
                 continue
         images.append(image)
         keep.append(row)
         fingerprints.append(file.fingerprint)
+    if unreadable:
+        # Ingest read every one of them: the files changed since, and dropping their rows
+        # would train on less than the clean table says without anyone noticing.
+        shown = "; ".join(unreadable[:10])
+        more = f" (and {len(unreadable) - 10} more)" if len(unreadable) > 10 else ""
+        raise ValueError(
+            f"{len(unreadable)} image(s) of the clean table cannot be read now: {shown}{more}. "
+            "They changed after ingest: run the ingest pipeline again."
+        )
     logger.info(
         "Model input: %d images (%d from the cache, %d decoded)",
         len(images),
@@ -100,3 +109,12 @@ def build_model_input(
         "fingerprint": np.array(fingerprints, dtype=str),
         "preprocessing": np.array(signature),
     }
+
+
+def _where(table: pd.DataFrame, row: int) -> str:
+    """An image's path, and its annotations file and line where the table has them."""
+    record = table.iloc[row]
+    path = str(record["image_path"])
+    if "source_file" in table and "source_row" in table:
+        return f"{path} ({record['source_file']}, line {record['source_row']})"
+    return path

@@ -33,6 +33,7 @@ import keras
 from keras import layers, ops
 
 from plate_ocr_pipeline.core.plate_config import PlateConfig
+from plate_ocr_pipeline.training.losses import Tensor
 
 MODEL_TYPES = ("cnn", "cct")
 CNN_HEADS = ("ctc", "dense")
@@ -64,7 +65,7 @@ def _activation(name: str, label: str) -> layers.Layer:
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-def gelu_approximate(x):
+def gelu_approximate(x: Tensor) -> Tensor:
     """GELU, tanh approximation (ONNX-exportable)."""
     return keras.activations.gelu(x, approximate=True)
 
@@ -235,7 +236,7 @@ class CTCGreedySlots(layers.Layer):
         return {**super().get_config(), "slots": self.slots, "blank_index": self.blank_index}
 
 
-def ctc_greedy_slots(logits, slots: int, blank_index: int):
+def ctc_greedy_slots(logits: Tensor, slots: int, blank_index: int) -> Tensor:
     """Greedy CTC decoding of ``(batch, columns, vocab)`` logits into ``(batch, slots, vocab)``
     slot probabilities (see ``CTCGreedySlots``)."""
     probabilities = ops.softmax(logits, axis=-1)

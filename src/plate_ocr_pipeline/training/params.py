@@ -80,7 +80,12 @@ class TrainParams(BaseModel):
     # BatchNorm statistics are not averaged: they stay the last step's.
     ema_momentum: float | None = Field(default=None, gt=0, lt=1)
     reduce_lr_patience: int = Field(default=4, ge=1)
-    monitor: str = "val_plate_acc"
+    # A metric the model is compiled with; a misspelt one would leave early stopping and the
+    # best-epoch restore silently off (Keras only warns).
+    monitor: Literal[
+        "val_plate_acc", "val_cat_acc", "val_top_3_k", "val_loss",
+        "plate_acc", "cat_acc", "top_3_k", "loss",
+    ] = "val_plate_acc"  # fmt: skip
     augmentation: bool = True
     # Threads augmenting the next batches while the model trains; the run is the same with any.
     data_workers: int = Field(default=1, ge=1, le=16)

@@ -10,7 +10,6 @@ set's label stands for: what a user who knows the country gets with ``--region``
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -18,11 +17,13 @@ import numpy as np
 import onnx
 import pandas as pd
 
+from plate_ocr_pipeline.core.metrics import paired_p_value
 from plate_ocr_pipeline.core.text_codec import texts_match
 from plate_ocr_pipeline.evaluation import (
     REJECT_COLUMNS,
     label_plates,
     read_labelled_sets,
+    read_regions_with_recognizer,
     report_groups,
 )
 from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer
@@ -105,20 +106,20 @@ def read_candidates(
         rejects.append(rejected.assign(model=name))
         known = set(recognizer.known_families)
         default = recognizer.reading(format_decoding=True)
+        read = read_regions_with_recognizer(default, sets, params.batch_size)
         for set_name, data in sets.items():
             truths = [str(t) for t in data["plate_text"]]
             table = label_plates(data["region"], truths, params.region_labels.get(set_name, {}))
             hints = ["|".join(f for f in families if f in known) for families in table["families"]]
-            results = default.run_detailed(data["images"], params.batch_size)
-            regions = [r.region or "" for r in results]
+            texts, regions = read[set_name]["text"], read[set_name]["region"]
             readings.append(
                 table.drop(columns="families").assign(
                     model=name,
                     set=set_name,
                     image_path=data["image_path"],
                     truth=truths,
-                    text=[r.text for r in results],
-                    raw_text=[r.raw_text for r in results],
+                    text=texts,
+                    raw_text=read[set_name]["raw"],
                     hint=hints,
                     hint_text=_hint_texts(recognizer, data["images"], hints, params.batch_size),
                     region=regions,
@@ -128,10 +129,10 @@ def read_candidates(
                         float(region in families) if region and families else np.nan
                         for region, families in zip(regions, table["families"], strict=True)
                     ],
-                    confidence=[r.confidence for r in results],
+                    confidence=read[set_name]["confidence"],
                 )
             )
-            right = sum(r.text == t for r, t in zip(results, truths, strict=True))
+            right = sum(text == truth for text, truth in zip(texts, truths, strict=True))
             logger.info("%s on %s: %d of %d plates read exactly", name, set_name, right,
                         len(truths))  # fmt: skip
     return (
@@ -159,17 +160,6 @@ def _rates(group: pd.DataFrame, equivalences: list[str]) -> dict[str, float]:
         "plate_acc_hint": share(hits(hinted, "hint_text")),
         "region_acc": float(group["region_right"].mean()),  # unknown (NaN) rows skipped
     }
-
-
-def paired_p_value(fixed: int, broken: int) -> float:
-    """Two-sided exact McNemar p-value: how often plates split ``fixed`` against ``broken``
-    (or more unevenly) if either model were as likely as the other to read each one that
-    only one of them reads. Sampling noise of the set's plates only, not of training."""
-    n, k = fixed + broken, min(fixed, broken)
-    if n == 0:
-        return 1.0
-    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2**n
-    return min(1.0, 2 * tail)
 
 
 def _paired(group: pd.DataFrame, baseline_right: pd.Series) -> dict[str, float]:

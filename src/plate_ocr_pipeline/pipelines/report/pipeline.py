@@ -17,6 +17,10 @@ Outputs (``<namespace>.<name>``, written by the catalog's ``{namespace}.*`` fact
 
 from kedro.pipeline import Pipeline, node, pipeline
 
+from plate_ocr_pipeline.evaluation.report_tables import (
+    summarise_by_confidence,
+    summarise_by_length,
+)
 from plate_ocr_pipeline.pipelines.report.nodes import (
     build_character_confusion,
     compute_report_metrics,
@@ -27,8 +31,6 @@ from plate_ocr_pipeline.pipelines.report.nodes import (
     plot_region_gallery,
     predict_sets,
     prepare_sets,
-    summarise_by_confidence,
-    summarise_by_length,
 )
 
 

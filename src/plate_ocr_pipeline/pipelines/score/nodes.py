@@ -16,7 +16,7 @@ from plate_ocr_pipeline.core.onnx_metadata import (
     plate_config_from_metadata,
     read_metadata,
 )
-from plate_ocr_pipeline.evaluation import region_tables
+from plate_ocr_pipeline.evaluation import read_regions_with_recognizer, region_tables
 from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer
 from plate_ocr_pipeline.pipelines.score.params import ScoreParams
 
@@ -55,12 +55,5 @@ def score_regions_and_formats(
         logger.info("The scored model has no region output: no region or format report")
         return region_tables({}, {}, params.region_labels, params.equivalences)
     reader = predictor.reading(format_decoding=True)
-    readings = {}
-    for name, data in sets.items():
-        results = reader.run_detailed(data["images"], params.batch_size)
-        readings[name] = {
-            "raw": [r.raw_text for r in results],
-            "text": [r.text for r in results],
-            "region": [r.region for r in results],
-        }
+    readings = read_regions_with_recognizer(reader, sets, params.batch_size)
     return region_tables(sets, readings, params.region_labels, params.equivalences)

@@ -22,7 +22,6 @@ from plate_ocr_pipeline.synthetic.generate import (
     plan_plates,
     render_planned,
 )
-from plate_ocr_pipeline.synthetic.renderer import DEFAULT_ALPHABET
 
 from .params import validate_synthesize
 
@@ -31,18 +30,13 @@ logger = logging.getLogger(__name__)
 PLAN_COLUMNS = ["index", "image_path", "plate_text", "region", "width", "height", "groups"]
 
 
-def _plate_config(plate: dict | None) -> tuple[int, str, str]:
+def _plate_config(plate: dict) -> tuple[int, str, str]:
     """Slots, alphabet and pad: the plate-config fields that decide the labels (the others
-    size the model's input and do not matter here)."""
-    plate = plate or {}
-    return (
-        int(plate.get("max_plate_slots", 10)),
-        str(plate.get("alphabet", DEFAULT_ALPHABET)),
-        str(plate.get("pad_char", "_")),
-    )
+    size the model's input and do not matter here; the whole config is checked at start)."""
+    return int(plate["max_plate_slots"]), str(plate["alphabet"]), str(plate["pad_char"])
 
 
-def _plate_subset(plate: dict | None) -> dict[str, Any]:
+def _plate_subset(plate: dict) -> dict[str, Any]:
     """The plate-config fields that decide the rendered labels."""
     slots, alphabet, pad = _plate_config(plate)
     return {"max_plate_slots": slots, "alphabet": alphabet, "pad_char": pad}

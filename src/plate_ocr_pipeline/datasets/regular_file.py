@@ -1,0 +1,37 @@
+"""Reading a file that a table names, without hanging on it: only regular files, capped."""
+
+from __future__ import annotations
+
+from typing import Any
+
+MAX_IMAGE_BYTES = 50_000_000  # no plate crop comes near it
+MAX_CSV_BYTES = 2_000_000_000  # an annotations CSV of tens of millions of lines still fits
+
+
+def read_regular_file(fs: Any, path: str, max_bytes: int) -> tuple[bytes | None, str | None]:
+    """The bytes of ``path`` on the fsspec filesystem ``fs``, or ``None`` and the reason.
+
+    A FIFO would hang the read and a device (``/dev/zero``, also through a symlink) never end
+    it, so only a regular file is opened, and never more than ``max_bytes`` of it is read.
+    """
+    try:
+        info = fs.info(path)
+    except FileNotFoundError:
+        return None, "missing file"
+    except OSError as error:
+        return None, f"unreadable file: {error.__class__.__name__}"
+    kind = info.get("type")
+    if kind != "file":
+        return None, f"not a regular file ({kind})"
+    if (info.get("size") or 0) > max_bytes:
+        return None, f"file over {max_bytes:,} bytes: not read"
+    try:
+        with fs.open(path, "rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except FileNotFoundError:
+        return None, "missing file"
+    except OSError as error:
+        return None, f"unreadable file: {error.__class__.__name__}"
+    if len(data) > max_bytes:  # it grew after it was measured
+        return None, f"file over {max_bytes:,} bytes: not read"
+    return data, None
