@@ -190,7 +190,9 @@ def test_error_gallery_shows_only_mistakes(sets, plate_params):
     titles = [axis.get_title() for axis in figure.axes if axis.get_title()]
     assert len(titles) == 2 and any("true O00" in t and "pred 000" in t for t in titles)
     none_wrong = predictions.assign(correct=True)
-    assert plot_error_gallery(report_sets, none_wrong, plate_params, REPORT) is not None
+    empty = plot_error_gallery(report_sets, none_wrong, plate_params, REPORT)
+    assert not [axis for axis in empty.axes if axis.get_title()]
+    assert [t.get_text() for t in empty.axes[0].texts] == ["no errors"]
 
 
 def test_region_gallery_has_a_row_per_region_coloured_by_correctness(sets, plate_params):
@@ -204,7 +206,8 @@ def test_region_gallery_has_a_row_per_region_coloured_by_correctness(sets, plate
     for axis in titled:
         truth = axis.get_title().split(": ")[1].split("\n")[0]
         assert (axis.title.get_color() == "firebrick") == (truth in wrong)
-    assert plot_region_gallery(report_sets, two_regions.iloc[:0], plate_params, REPORT)
+    empty = plot_region_gallery(report_sets, two_regions.iloc[:0], plate_params, REPORT)
+    assert not [axis for axis in empty.axes if axis.get_title()]
 
 
 def test_labelled_sets_load_relative_paths_reject_with_reasons_and_skip_missing(

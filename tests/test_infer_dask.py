@@ -172,15 +172,15 @@ def test_a_bad_scheduler_address_fails_fast_naming_it_before_any_file_is_read(
     folder, model, address
 ):
     files = Recorder(["a.png", "b.png"])
-    start = time.monotonic()
-    with pytest.raises(ConnectionError, match=f"infer.scheduler_address='{address}'"):
+    with pytest.raises(ConnectionError, match=f"infer.scheduler_address='{address}'") as error:
         nodes.recognize_images(
             files,
             model,
             params(folder, engine="dask", scheduler_address=address, dask_connect_timeout=1),
         )
-    assert time.monotonic() - start < 10
     assert files.called == []
+    # Fast: the connection gives up after the configured timeout, not Dask's default 30 s.
+    assert "within 1 s" in str(error.value)
 
 
 def test_a_scheduler_without_workers_fails_fast(folder, model):

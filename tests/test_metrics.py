@@ -60,9 +60,11 @@ def test_top_3_k_miss():
 def test_pad_aware_metrics_only_count_true_characters():
     # True characters: plate 1 has A,B (both right); plate 2 has O,0,A (only 0 right).
     assert m.char_acc(TRUE, PRED, PAD) == pytest.approx(3 / 5)
-    y_pred = probs_for(PRED)  # second choice = pred + 1: O -> pred 0, second A: miss at top 2
-    hits = m._in_top_k(TRUE, y_pred, 3, None, ())
-    assert m.top_3_k_chars(TRUE, y_pred, PAD) == pytest.approx(hits[TRUE != PAD].mean())
+    # Plate 2's second choices: O where 0 was read for O (a hit at rank 2), O again where B
+    # was read for A, whose third choice is then 0 (the lowest index among the ties): a miss.
+    y_pred = probs_for(PRED, second=[[0, 0, 0, 0], [3, 1, 3, 0]])
+    assert m.top_3_k_chars(TRUE, y_pred, PAD) == pytest.approx(4 / 5)
+    assert m.char_acc(TRUE, y_pred, PAD) == pytest.approx(3 / 5)
 
 
 def test_plate_len_acc_compares_lengths_after_stripping_pads():

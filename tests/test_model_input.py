@@ -36,6 +36,7 @@ def test_every_clean_row_becomes_one_crop_with_its_labels(tmp_path, plate_params
     built = build_model_input(table, files, None, config)
     assert built["images"].shape == (2, config.img_height, config.img_width, config.num_channels)
     assert built["plate_text"].tolist() == ["AB2", "AB3"]
+    assert (built["images"][0] == 80).all() and (built["images"][1] == 120).all()
     assert built["split"].tolist() == ["train", "train"]
 
 

@@ -341,12 +341,15 @@ def test_training_logs_progress_within_the_epoch(model_input, plate_params, capl
 
 
 def test_augmenting_on_two_threads_trains_the_same_model(model_input, augmentation, plate_params):
-    histories = []
+    histories, weights = [], []
     for workers in (1, 2):
         params = quick_train_params(epochs=2, data_workers=workers, batch_size=2)
-        _, history = fit(model_input, augmentation, plate_params, **params)
+        model, history = fit(model_input, augmentation, plate_params, **params)
         histories.append(history["loss"].to_numpy())
+        weights.append(model.get_weights())
     np.testing.assert_allclose(histories[0], histories[1], rtol=1e-6)
+    for one_thread, two_threads in zip(*weights, strict=True):
+        np.testing.assert_allclose(one_thread, two_threads, rtol=1e-6, atol=1e-7)
 
 
 def test_weight_average_is_returned_and_kept_in_the_checkpoint(
