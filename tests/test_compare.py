@@ -15,8 +15,8 @@ from plate_ocr_pipeline.core.metrics import paired_p_value
 from plate_ocr_pipeline.core.onnx_metadata import embed_metadata
 from plate_ocr_pipeline.core.plate_config import PlateConfig
 from plate_ocr_pipeline.datasets import LabelledSetsDataset
+from plate_ocr_pipeline.evaluation import misread_plates
 from plate_ocr_pipeline.pipelines.compare.nodes import (
-    misread_plates,
     plot_comparison,
     read_candidates,
     summarise_comparison,

@@ -2,10 +2,12 @@
 score, compare) and the benchmarks: reading a set for a model's plate config, with a reason
 for every row it cannot use, grouping its plates by region label, plate kind and layout, and
 the region and format-decoding tables, and the report tables (metrics per set and region,
-per plate, by length, by confidence; the character confusion).
+per plate, by length, by confidence; the character confusion), and candidate models side
+by side (the comparison table and the plates some candidate misreads).
 Needs numpy, OpenCV and pandas; no Kedro.
 """
 
+from .comparison import comparison_table, misread_plates
 from .groups import label_plates, report_groups
 from .labelled_sets import REJECT_COLUMNS, read_labelled_set, read_labelled_sets
 from .regions import read_regions_with_keras, read_regions_with_recognizer, region_tables
@@ -18,6 +20,8 @@ from .report_tables import (
 )
 
 __all__ = [
+    "comparison_table",
+    "misread_plates",
     "character_confusion",
     "predict_probabilities",
     "report_metrics",

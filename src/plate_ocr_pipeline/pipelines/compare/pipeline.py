@@ -12,8 +12,8 @@ side by side), ``rejects.csv``; and every plate's readings in
 
 from kedro.pipeline import Pipeline, node, pipeline
 
+from plate_ocr_pipeline.evaluation import misread_plates
 from plate_ocr_pipeline.pipelines.compare.nodes import (
-    misread_plates,
     plot_comparison,
     read_candidates,
     summarise_comparison,
