@@ -50,4 +50,4 @@ def test_from_yaml_accepts_plate_section(tmp_path, plate_params):
 
     path = tmp_path / "plate.yml"
     path.write_text(yaml.safe_dump({"plate": plate_params}))
-    assert PlateConfig.from_yaml(path).img_width == 128
+    assert PlateConfig.from_yaml(path) == PlateConfig.from_dict(plate_params)

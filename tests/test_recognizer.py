@@ -285,7 +285,10 @@ def test_benchmark_reports_latency_and_throughput(reader, capsys):
     assert 0 < stats["latency_p50_ms"] <= stats["latency_p95_ms"] + 1e-9
     assert stats["throughput"] > 0
     assert "plates/s" in capsys.readouterr().out
-    assert reader.benchmark(n_iter=2, warmup=0, include_processing=True, verbose=False)
+    with_processing = reader.benchmark(n_iter=2, warmup=0, include_processing=True, verbose=False)
+    assert with_processing["runs"] == 2 and with_processing["batch_size"] == 1
+    assert with_processing["latency_p50_ms"] > 0
+    assert capsys.readouterr().out == ""  # verbose=False prints nothing
 
 
 @pytest.mark.parametrize(
