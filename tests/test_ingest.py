@@ -205,3 +205,22 @@ def test_splits_do_not_depend_on_where_the_data_sits(tmp_path):
         splits.append(dict(zip(clean["plate_text"], clean["split"], strict=True)))
     assert splits[0] == splits[1]
     assert set(splits[0].values()) == {"train", "val", "test"}
+
+
+def test_draw_split_is_a_stable_hash_of_the_path_relative_to_its_csv():
+    from collections import Counter
+
+    from plate_ocr_pipeline.core.splits import draw_split, split_key
+
+    assert split_key("/data/set/imgs/a.png", "/data/set/annotations.csv") == "imgs/a.png"
+    assert split_key("imgs/a.png") == "imgs/a.png"
+    keys = [f"imgs/{i:05d}.png" for i in range(20000)]
+    drawn = [draw_split(key, 42, 0.9, 0.05) for key in keys]
+    assert drawn == [draw_split(key, 42, 0.9, 0.05) for key in keys]  # the same every time
+    shares = {name: count / len(keys) for name, count in Counter(drawn).items()}
+    assert shares["train"] == pytest.approx(0.9, abs=0.01)
+    assert shares["val"] == pytest.approx(0.05, abs=0.005)
+    assert shares["test"] == pytest.approx(0.05, abs=0.005)
+    assert drawn != [draw_split(key, 43, 0.9, 0.05) for key in keys]  # the seed draws anew
+    assert {draw_split(key, 42, 1.0, 0.0) for key in keys[:100]} == {"train"}
+    assert {draw_split(key, 42, 0.0, 0.0) for key in keys[:100]} == {"test"}

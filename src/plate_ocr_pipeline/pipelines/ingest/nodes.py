@@ -6,15 +6,14 @@ Each node that needs settings takes the whole ``ingest`` section and validates i
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
 from collections import Counter
 from typing import Any
 
 import pandas as pd
 
 from plate_ocr_pipeline.core.plate_config import PlateConfig
+from plate_ocr_pipeline.core.splits import draw_split, split_key
 from plate_ocr_pipeline.core.text_codec import normalise_text, text_problem
 from plate_ocr_pipeline.datasets.annotations_dataset import BLANK_LINE
 from plate_ocr_pipeline.pipelines.figures import Figure, pyplot
@@ -93,23 +92,10 @@ def validate_annotations(
     return valid, rejects
 
 
-def _unit_interval(seed: int, key: str) -> float:
-    digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
-
-
 def _sources(table: pd.DataFrame) -> list[str]:
     if "source_file" not in table:
         return [""] * len(table)
     return [str(v) if isinstance(v, str) else "" for v in table["source_file"]]
-
-
-def _split_key(image_path: str, source_file: str) -> str:
-    """The image's path relative to its annotations CSV: a checkout moved elsewhere (another
-    folder, another machine) draws the same splits."""
-    if not source_file:
-        return image_path
-    return os.path.relpath(image_path, os.path.dirname(source_file)).replace(os.sep, "/")
 
 
 def assign_splits(valid_annotations: pd.DataFrame, ingest: dict[str, Any]) -> pd.DataFrame:
@@ -121,15 +107,10 @@ def assign_splits(valid_annotations: pd.DataFrame, ingest: dict[str, Any]) -> pd
     """
     p = IngestParams.model_validate(ingest)
     table = valid_annotations.copy()
-    train_cut = p.split_fractions.train
-    val_cut = train_cut + p.split_fractions.val
-
-    def draw(key: str) -> str:
-        u = _unit_interval(p.seed, key)
-        return "train" if u < train_cut else "val" if u < val_cut else "test"
-
+    fractions = p.split_fractions
     table["split"] = [
-        _text_or_none(split) or draw(_split_key(path, source))
+        _text_or_none(split)
+        or draw_split(split_key(path, source), p.seed, fractions.train, fractions.val)
         for path, source, split in zip(
             table["image_path"], _sources(table), table["split"], strict=True
         )
