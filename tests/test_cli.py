@@ -90,6 +90,16 @@ def test_read_folder_gives_a_fifo_named_like_an_image_an_error_row(tmp_path, rea
     assert "not a regular file" in rows[1]
 
 
+def test_read_current_folder_prints_paths_as_given(tmp_path, reader, capsys, monkeypatch):
+    (tmp_path / "sub").mkdir()
+    shutil.copy(SAMPLES / "00_us.png", tmp_path / "a.png")
+    shutil.copy(SAMPLES / "01_br.png", tmp_path / "sub" / "b.png")
+    monkeypatch.chdir(tmp_path)
+    assert main(["read", ".", *ARGS]) == 0
+    paths = [row.split("\t")[0] for row in capsys.readouterr().out.splitlines()]
+    assert paths == ["a.png", "sub/b.png"]
+
+
 @pytest.mark.parametrize("workers", ["1", "3"])
 def test_bad_inputs_get_an_error_row_and_exit_code_1(tmp_path, reader, capsys, workers):
     corrupt = tmp_path / "corrupt.png"

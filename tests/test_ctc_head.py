@@ -155,6 +155,21 @@ def test_a_misspelt_monitor_fails_at_validation():
         TrainParams(monitor="val_plate_ac")
 
 
+@pytest.mark.parametrize(
+    ("monitor", "mode"),
+    [("val_plate_acc", "max"), ("val_top_3_k", "max"), ("top_3_k", "max"), ("val_loss", "min")],
+)
+def test_early_stopping_and_the_plateau_follow_the_monitor_the_right_way(monitor, mode):
+    """Accuracies (top_3_k, whose name has no "acc", too) are maximised, losses minimised."""
+    from plate_ocr_pipeline.training import trainer
+
+    params = TrainParams(monitor=monitor, lr_schedule="plateau")
+    callbacks = trainer._callbacks(params, monitor, 10, None, {}, {})
+    watching = [c for c in callbacks if getattr(c, "monitor", None) == monitor]
+    assert len(watching) == 2  # early stopping and the plateau schedule
+    assert [callback.mode for callback in watching] == [mode, mode]
+
+
 def test_ctc_model_exports_to_onnx_with_the_same_slots(config):
     onnxruntime = pytest.importorskip("onnxruntime")
     pytest.importorskip("tf2onnx")

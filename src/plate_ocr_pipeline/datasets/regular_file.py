@@ -19,9 +19,9 @@ def read_regular_file(fs: Any, path: str, max_bytes: int) -> tuple[bytes | None,
     except FileNotFoundError:
         return None, "missing file"
     except OSError as error:
-        return None, f"unreadable file: {error.__class__.__name__}"
+        return None, f"unreadable file: {error.__class__.__name__}: {error.strerror or error}"
     kind = info.get("type")
-    if kind != "file":
+    if kind is not None and kind != "file":  # a filesystem that gives no type has files only
         return None, f"not a regular file ({kind})"
     if (info.get("size") or 0) > max_bytes:
         return None, f"file over {max_bytes:,} bytes: not read"
@@ -31,7 +31,7 @@ def read_regular_file(fs: Any, path: str, max_bytes: int) -> tuple[bytes | None,
     except FileNotFoundError:
         return None, "missing file"
     except OSError as error:
-        return None, f"unreadable file: {error.__class__.__name__}"
+        return None, f"unreadable file: {error.__class__.__name__}: {error.strerror or error}"
     if len(data) > max_bytes:  # it grew after it was measured
         return None, f"file over {max_bytes:,} bytes: not read"
     return data, None

@@ -51,12 +51,13 @@ def _folder_images(folder: Path) -> list[tuple[str, str | None]]:
     found: list[tuple[str, str | None]] = []
 
     def unlisted(error: OSError) -> None:
-        found.append((error.filename or str(folder), f"folder not listed: {error.strerror}"))
+        reason = f"{type(error).__name__}: {error.strerror or error}"
+        found.append((str(Path(error.filename or folder)), f"folder not listed: {reason}"))
 
     for root, folders, files in os.walk(folder, onerror=unlisted):
         folders[:] = [name for name in folders if not name.startswith(".")]
         found.extend(
-            (os.path.join(root, name), None)
+            (str(Path(root) / name), None)
             for name in files
             if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_EXTENSIONS
         )

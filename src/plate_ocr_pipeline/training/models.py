@@ -27,13 +27,15 @@ layers per stage (cnn) or transformer blocks (cct).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 from keras import layers, ops
 
 from plate_ocr_pipeline.core.plate_config import PlateConfig
-from plate_ocr_pipeline.training.losses import Tensor
+
+if TYPE_CHECKING:
+    from plate_ocr_pipeline.training.losses import Tensor
 
 MODEL_TYPES = ("cnn", "cct")
 CNN_HEADS = ("ctc", "dense")

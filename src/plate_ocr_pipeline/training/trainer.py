@@ -379,7 +379,7 @@ def _callbacks(
     callbacks: list[keras.callbacks.Callback] = [LearningRateLogger()]
     kept: dict[str, Any] = {}
     saved = (state or {}).get("callbacks", {})
-    mode = "max" if "acc" in monitor else "min"
+    mode = "min" if monitor.endswith("loss") else "max"  # accuracies (top_3_k too) rise
     warmup_steps = int(round(params.warmup_epochs * steps_per_epoch))
     if params.lr_schedule != "cosine" and warmup_steps:
         callbacks.append(LinearWarmup(params.learning_rate, warmup_steps))
