@@ -19,19 +19,24 @@ def read_regular_file(fs: Any, path: str, max_bytes: int) -> tuple[bytes | None,
     except FileNotFoundError:
         return None, "missing file"
     except OSError as error:
-        return None, f"unreadable file: {error.__class__.__name__}: {error.strerror or error}"
+        return None, _unreadable(error)
     kind = info.get("type")
     if kind is not None and kind != "file":  # a filesystem that gives no type has files only
         return None, f"not a regular file ({kind})"
+    too_big = f"file over {max_bytes:,} bytes: not read"
     if (info.get("size") or 0) > max_bytes:
-        return None, f"file over {max_bytes:,} bytes: not read"
+        return None, too_big
     try:
         with fs.open(path, "rb") as handle:
             data = handle.read(max_bytes + 1)
     except FileNotFoundError:
         return None, "missing file"
     except OSError as error:
-        return None, f"unreadable file: {error.__class__.__name__}: {error.strerror or error}"
+        return None, _unreadable(error)
     if len(data) > max_bytes:  # it grew after it was measured
-        return None, f"file over {max_bytes:,} bytes: not read"
+        return None, too_big
     return data, None
+
+
+def _unreadable(error: OSError) -> str:
+    return f"unreadable file: {error.__class__.__name__}: {error.strerror or error}"

@@ -20,19 +20,19 @@ from .report_tables import (
 )
 
 __all__ = [
-    "comparison_table",
-    "misread_plates",
-    "character_confusion",
-    "predict_probabilities",
-    "report_metrics",
-    "summarise_by_confidence",
-    "summarise_by_length",
     "REJECT_COLUMNS",
+    "character_confusion",
+    "comparison_table",
     "label_plates",
+    "misread_plates",
+    "predict_probabilities",
     "read_labelled_set",
     "read_labelled_sets",
     "read_regions_with_keras",
     "read_regions_with_recognizer",
     "region_tables",
     "report_groups",
+    "report_metrics",
+    "summarise_by_confidence",
+    "summarise_by_length",
 ]

@@ -77,17 +77,18 @@ def comparison_table(
 ) -> pd.DataFrame:
     """From every candidate's readings of every labelled plate (``model``, ``set``,
     ``image_path``, ``truth``, ``text``, ``raw_text``, ``hint``, ``hint_text``,
-    ``region_right`` and the ``label_plates`` columns): per set, group (``report_groups``: all plates, each region label, each plate kind
-    and layout) and model, over the plates every candidate read: plates, plates with a hint
-    reading, plates read exactly by the default reader (``right``), exact and equivalence
-    plate_acc of the default reader (``*_format``), exact plate_acc of the model's own reading
-    (``_raw``) and with the region as a hint (``_hint``, over ``hint_plates``), and region
-    accuracy; with ``baseline`` set, ``<figure>_delta`` is each figure minus the baseline's in
-    the same set and group, and plate by plate the plates the model reads exactly that the
-    baseline misreads (``fixed``), the opposite (``broken``) and the exact McNemar p-value of
-    that split (``p_paired``: small where the set's plates say the difference is real; it
-    knows nothing of how much another training seed would move it)."""
-    # The default reader's exact hits, once per plate and model: the rates and the pairing read them.
+    ``region_right`` and the ``label_plates`` columns): per set, group (``report_groups``:
+    all plates, each region label, each plate kind and layout) and model, over the plates
+    every candidate read: plates, plates with a hint reading, plates read exactly by the
+    default reader (``right``), exact and equivalence plate_acc of the default reader
+    (``*_format``), exact plate_acc of the model's own reading (``_raw``) and with the
+    region as a hint (``_hint``, over ``hint_plates``), and region accuracy; with
+    ``baseline`` set, ``<figure>_delta`` is each figure minus the baseline's in the same set
+    and group, and plate by plate the plates the model reads exactly that the baseline
+    misreads (``fixed``), the opposite (``broken``) and the exact McNemar p-value of that
+    split (``p_paired``: small where the set's plates say the difference is real; it knows
+    nothing of how much another training seed would move it)."""
+    # The default reader's exact hits, once per plate and model: rates and pairing read them.
     common = _read_by_all(readings)
     common = common.assign(exact=texts_match(common["text"], common["truth"]))
     baseline_right = None
