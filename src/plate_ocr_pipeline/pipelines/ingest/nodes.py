@@ -100,7 +100,8 @@ def _sources(table: pd.DataFrame) -> list[str]:
 
 def assign_splits(valid_annotations: pd.DataFrame, ingest: dict[str, Any]) -> pd.DataFrame:
     """Keep a split the CSV gives; otherwise draw one from a hash of (``ingest.seed``, the
-    image's path relative to its CSV) with the ``ingest.split_fractions``.
+    image's path relative to its CSV (the path itself in a table without ``source_file``))
+    with the ``ingest.split_fractions``.
 
     Hashing the path rather than shuffling keeps each image's split stable when rows are
     reordered or new data is added.
