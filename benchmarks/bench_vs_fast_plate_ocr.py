@@ -162,14 +162,37 @@ def import_fast_plate_ocr():
     return (builders, config, schema, version), ""
 
 
+# Which inputs of ONNX's quantised operators hold data (a weight once it is an initializer);
+# their other inputs are scales and zero points.
+QUANTISED_OPERANDS = {
+    "QuantizeLinear": (0,),
+    "DequantizeLinear": (0,),
+    "QLinearConv": (0, 3, 8),
+    "QLinearMatMul": (0, 3),
+    "ConvInteger": (0, 1),
+    "MatMulInteger": (0, 1),
+}
+
+
 def onnx_param_count(model: onnx.ModelProto) -> int:
-    """Elements of floating-point initializers, BatchNorm folded by the converter, leaving out
-    constant 0/1 selector kernels (fast-plate-ocr's patch extraction becomes a Conv with a fixed
-    one-hot kernel of 147k elements that is no trained weight)."""
+    """Elements of the trained weights among the initializers: floating-point ones (BatchNorm
+    folded by the converter) and the integer weights a quantised model dequantises, leaving out
+    quantisation scales and zero points, and constant 0/1 selector kernels (fast-plate-ocr's
+    patch extraction becomes a Conv with a fixed one-hot kernel of 147k elements that is no
+    trained weight)."""
     floating = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE}
+    quantised, bookkeeping = set(), set()
+    for node in model.graph.node:
+        if node.op_type not in QUANTISED_OPERANDS:
+            continue
+        operands = QUANTISED_OPERANDS[node.op_type]
+        for index, name in enumerate(node.input):
+            (quantised if index in operands else bookkeeping).add(name)
     total = 0
     for init in model.graph.initializer:
-        if init.data_type not in floating:
+        if init.name in bookkeeping or (
+            init.data_type not in floating and init.name not in quantised
+        ):
             continue
         values = numpy_helper.to_array(init)
         if values.size > 1 and set(np.unique(values).tolist()) == {0.0, 1.0}:
