@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from plate_ocr_pipeline.inference import ONNXPlateRecognizer
+from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV_SETS = ROOT.parent / "shared" / "datasets"
