@@ -109,7 +109,8 @@ def main() -> None:
             sets = {"synthetic val": (data["images"][val], data["plate_text"][val])}
             framings = sorted(FRAMINGS)
         else:
-            sets = {f.name: load_dev_set(reader, f) for f in sorted(DEV_SETS.iterdir())}
+            folders = sorted(f.parent for f in DEV_SETS.glob("*/annotations.csv"))
+            sets = {f.name: load_dev_set(reader, f) for f in folders}
             framings = [args.framing]
         for name, (images, truth) in sets.items():
             counts = two_view_counts(reader, images, truth, framings)
