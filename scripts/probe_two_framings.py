@@ -20,6 +20,9 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from plate_ocr_pipeline.core.plate_config import PlateConfig
+from plate_ocr_pipeline.datasets import LabelledSetsDataset
+from plate_ocr_pipeline.evaluation import read_labelled_sets
 from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,10 +86,18 @@ def two_view_counts(
     return counts
 
 
-def load_dev_set(reader: ONNXPlateRecognizer, folder: Path) -> tuple[np.ndarray, np.ndarray]:
-    table = pd.read_csv(folder / "annotations.csv", dtype=str, keep_default_na=False)
-    images = np.stack([reader.preprocess(str(folder / path)) for path in table["image_path"]])
-    return images, table["plate_text"].to_numpy()
+def dev_sets(config: PlateConfig) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The real sets' crops preprocessed for ``config``, and their normalised texts, read as
+    score and compare read them (a row that cannot be used is left out, and logged)."""
+    csvs = sorted(str(path) for path in DEV_SETS.glob("*/annotations.csv"))
+    sets, _ = read_labelled_sets(LabelledSetsDataset(filepaths=csvs).load(), config)
+    return {name: (data["images"], data["plate_text"]) for name, data in sets.items()}
+
+
+def val_set(model_input: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    data = np.load(model_input)
+    val = data["split"] == "val"
+    return {"synthetic val": (data["images"][val], data["plate_text"][val])}
 
 
 def main() -> None:
@@ -100,18 +111,13 @@ def main() -> None:
         parser.error("val needs --model-input")
     if args.target == "dev" and args.framing is None:
         parser.error("dev needs --framing")
+    readers = [ONNXPlateRecognizer(model, threads=2) for model in args.model]
+    if args.target == "val":
+        sets, framings = val_set(args.model_input), sorted(FRAMINGS)
+    else:
+        sets, framings = dev_sets(readers[0].config), [args.framing]
     rows = []
-    for model in args.model:
-        reader = ONNXPlateRecognizer(model, threads=2)
-        if args.target == "val":
-            data = np.load(args.model_input)
-            val = data["split"] == "val"
-            sets = {"synthetic val": (data["images"][val], data["plate_text"][val])}
-            framings = sorted(FRAMINGS)
-        else:
-            folders = sorted(f.parent for f in DEV_SETS.glob("*/annotations.csv"))
-            sets = {f.name: load_dev_set(reader, f) for f in folders}
-            framings = [args.framing]
+    for model, reader in zip(args.model, readers, strict=True):
         for name, (images, truth) in sets.items():
             counts = two_view_counts(reader, images, truth, framings)
             rows.append({"model": model.stem, "set": name, "plates": len(truth), **counts})
