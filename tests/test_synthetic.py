@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -473,16 +473,24 @@ def test_ar_old_options_change_only_old_argentine_plates_and_only_when_asked():
     rim = {**defaults, "rim_odds": 1.0}
     bloom = {**defaults, "bloom_odds": 1.0}
     short = {**defaults, "serial_height": [0.5, 0.55]}
+    worn = {**defaults, "wear_odds": 1.0}
+    strayed = {**defaults, "char_jitter": 0.05}
     for plan in plan_plates(4, {"ar-old": 1}, seed=9):
         plain = render_planned(plan, 9)
-        for changed in (rim, bloom, short):
+        for changed in (rim, bloom, short, worn, strayed):
             assert not np.array_equal(
                 plain, render_planned(plan, 9, drawing=PlateDrawing.of(ar_old=changed))
             )
     for plan in plan_plates(6, {"ar": 1, "us": 1, "ar-old-moto": 1}, seed=9):
         np.testing.assert_array_equal(
             render_planned(plan, 9),
-            render_planned(plan, 9, drawing=PlateDrawing.of(ar_old={**rim, "bloom_odds": 1.0})),
+            render_planned(
+                plan,
+                9,
+                drawing=PlateDrawing.of(
+                    ar_old={**rim, "bloom_odds": 1.0, "wear_odds": 1.0, "char_jitter": 0.05}
+                ),
+            ),
         )
     # Bloom on a black field with one white bar: the field next to the bar turns grey, the far
     # field stays black, and no pixel gets darker.
@@ -496,7 +504,58 @@ def test_ar_old_options_change_only_old_argentine_plates_and_only_when_asked():
     assert glowing[50, 111, 0] > 5 and glowing[50, 5, 0] < 1
     # A set drawn with rim or bloom never passes for one drawn without (and the reverse).
     base = SynthesizeParams(num_plates=10)
-    assert base.fingerprint() != SynthesizeParams(num_plates=10, ar_old=rim).fingerprint()
+    for changed in (rim, worn, strayed):
+        assert base.fingerprint() != SynthesizeParams(num_plates=10, ar_old=changed).fingerprint()
+
+
+def test_worn_old_argentine_colours_fade_and_keep_their_contrast():
+    from plate_ocr_pipeline.synthetic.plates_south_america import _chipped, _faded
+
+    rng = np.random.default_rng(3)
+    black, white = np.full(3, 22.0, np.float32), np.full(3, 235.0, np.float32)
+    for _ in range(200):
+        field, ink = _faded(rng, black, white)
+        assert field.mean() > 22 + 10 and (ink <= white).all()
+        assert (ink - field >= 60 - 1e-3).all()
+    # Chipped paint bares light metal in blotches: some of a black field turns light grey,
+    # most of it stays dark, and nothing outside the field's box changes.
+    img = np.zeros((60, 200, 3), np.float32)
+    img[:, :] = 22.0
+    _chipped(np.random.default_rng(4), img, (10, 10, 190, 50))
+    field = img[10:50, 10:190, 0]
+    bare = (field > 100).mean()
+    assert 0.003 < bare < 0.15 and (field < 40).mean() > 0.7
+    assert (img[:10] == 22.0).all() and (img[:, :10] == 22.0).all()
+
+
+def test_strayed_characters_leave_the_line_and_stay_in_the_text_box():
+    from plate_ocr_pipeline.synthetic.options import get_resources
+    from plate_ocr_pipeline.synthetic.serial import TEXT_BOXES, draw_serial, serial_style
+
+    res = get_resources()
+
+    def drawn(stray: float) -> tuple[np.ndarray, tuple]:
+        rng = np.random.default_rng(5)
+        style = serial_style(rng, res, 40.0, "space", (255, 255, 255))
+        style = replace(style, bold=0, char_jitter=stray)
+        img = np.zeros((100, 400, 3), np.float32)
+        TEXT_BOXES.clear()
+        draw_serial(rng, img, ["HHH", "111"], style, (255, 255, 255), 200, 50, 380, False)
+        return img[..., 0], TEXT_BOXES[-1]
+
+    def tops(img: np.ndarray) -> list[int]:
+        # the first inked row of each character, left to right
+        cols = np.flatnonzero((img > 128).any(axis=0))
+        runs = np.split(cols, np.flatnonzero(np.diff(cols) > 1) + 1)
+        return [int(np.flatnonzero((img[:, r] > 128).any(axis=1))[0]) for r in runs]
+
+    line, _ = drawn(0.0)
+    strayed, (x0, y0, x1, y1) = drawn(0.08)
+    assert len(set(tops(line))) == 1  # one baseline, one height: H and 1 start on one row
+    assert len(set(tops(strayed))) > 2
+    rows, cols = np.nonzero(strayed > 0.5)
+    assert y0 - 1 <= rows.min() and rows.max() <= y1 + 1
+    assert x0 - 1 <= cols.min() and cols.max() <= x1 + 1
 
 
 def test_ar_old_options_reach_the_worker_processes():

@@ -147,6 +147,11 @@ def _ar_old_plate(rng, groups: list[str], res: Resources) -> np.ndarray:
     top, bottom = rng.uniform(0.15, 0.24) * H, rng.uniform(0.1, 0.2) * H
     side = rng.uniform(0.025, 0.055) * W
     bg, ink, strip = _old_colours(rng, "ar")
+    look = res.ar_old
+    # Drawn only when asked for, so that plates without wear keep their pixels.
+    worn = bool(look.wear_odds) and rng.random() < look.wear_odds
+    if worn:
+        bg, ink = _faded(rng, bg, ink)
     radius = int(rng.uniform(0.03, 0.08) * H)
     x0, y0, x1, y1 = int(side), int(top), int(W - side), int(H - bottom)
     cv2.rectangle(img, (x0 + radius, y0), (x1 - radius, y1), tuple(map(float, bg)), -1)
@@ -187,9 +192,10 @@ def _ar_old_plate(rng, groups: list[str], res: Resources) -> np.ndarray:
     # or T there (not part of the registration).
     draw = rng.random()
     sep = "dot" if draw < 0.2 else "mark" if draw < 0.32 else "space"
-    look = res.ar_old
     style = serial_style(rng, res, rng.uniform(*look.serial_height) * field_h, sep, ink)
-    style = replace(style, xscale=style.xscale * rng.uniform(*look.xscale))
+    style = replace(
+        style, xscale=style.xscale * rng.uniform(*look.xscale), char_jitter=look.char_jitter
+    )
     # Drawn only when asked for, so that plates without them keep their pixels.
     rim = bool(look.rim_odds) and rng.random() < look.rim_odds
     span = 0.94 * (x1 - x0)
@@ -207,9 +213,41 @@ def _ar_old_plate(rng, groups: list[str], res: Resources) -> np.ndarray:
         style = replace(style, height=style.height * 0.92)
         span = 0.9 * (x1 - x0)
     draw_serial(rng, img, groups, style, ink, W / 2, (y0 + y1) / 2, span, rng.random() < 0.7)
+    if worn:
+        _chipped(rng, img, (x0, y0, x1, y1))
     if look.bloom_odds and rng.random() < look.bloom_odds:
         _bloom(rng, img)
     return img
+
+
+def _faded(rng, field: np.ndarray, ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sun-worn colours: the black field faded towards grey, the white ink dulled, still
+    at least 60 levels apart."""
+    field = np.clip(field + rng.uniform(15, 95) + rng.normal(0, 3, 3), 0, 255)
+    ink = np.clip(ink * rng.uniform(0.7, 0.97), field + 60, 255)
+    return field.astype(np.float32), ink.astype(np.float32)
+
+
+def _chipped(rng, img: np.ndarray, box: tuple[int, int, int, int]) -> None:
+    """Paint chipped off the field and the characters in blotches, baring light grey
+    aluminium, and the field unevenly faded from one side to the other."""
+    x0, y0, x1, y1 = box
+    field = img[y0:y1, x0:x1]
+    fh, fw = field.shape[:2]
+    if fh < 4 or fw < 4:
+        return
+    ramp = np.linspace(-1.0, 1.0, fw if rng.random() < 0.5 else fh, dtype=np.float32)
+    ramp = 1.0 + rng.uniform(0.0, 0.2) * ramp * (1 if rng.random() < 0.5 else -1)
+    field *= ramp[None, :, None] if ramp.size == fw else ramp[:, None, None]
+    cell = max(2.0, fh * rng.uniform(0.07, 0.16))
+    coarse = rng.random((int(fh / cell) + 2, int(fw / cell) + 2)).astype(np.float32)
+    noise = cv2.resize(coarse, (fw, fh), interpolation=cv2.INTER_CUBIC)
+    bare = (noise > np.quantile(noise, 1.0 - rng.uniform(0.01, 0.07))).astype(np.float32)
+    bare = cv2.GaussianBlur(bare, (3, 3), 0)[..., None]
+    metal = rng.uniform(120, 185) + rng.normal(0, 4, 3)
+    field *= 1.0 - bare
+    field += bare * metal.astype(np.float32)
+    np.clip(field, 0, 255, out=field)
 
 
 def _bloom(rng, img: np.ndarray) -> None:

@@ -45,6 +45,8 @@ class SerialStyle:
     # Separator of each gap between groups where it differs from ``separator`` (Austria: the
     # state arms after the district code, spaces after that).
     separators: tuple[str, ...] = ()
+    # Stray of each character's baseline, height and gap, of the height (0: set as one line).
+    char_jitter: float = 0.0
 
 
 def glyph(style: SerialStyle, ch: str, height: float) -> np.ndarray:
@@ -117,6 +119,9 @@ def draw_serial(
     x = cx - total * scale / 2
     y = cy - h / 2
     seps = []
+    # Drawn only when asked for, so that serials set as one line keep their pixels.
+    stray = style.char_jitter
+    y_top, y_bottom = y, y + h
     for kind, payload, width in items:
         wd = width * scale
         if kind == "glyph":
@@ -129,7 +134,19 @@ def draw_serial(
                     interpolation=cv2.INTER_AREA,
                 )
             )
-            _paste_mask_max(mask, g, x, y)
+            gy = y
+            if stray:
+                size = 1.0 + rng.uniform(-stray, stray)
+                gy = y + rng.uniform(-stray, stray) * h + (1.0 - size) * h / 2
+                g = cv2.resize(
+                    g,
+                    (max(1, round(g.shape[1] * size)), max(1, round(g.shape[0] * size))),
+                    interpolation=cv2.INTER_AREA if size < 1 else cv2.INTER_LINEAR,
+                )
+                y_top, y_bottom = min(y_top, gy), max(y_bottom, gy + g.shape[0])
+            _paste_mask_max(mask, g, x, gy)
+        elif kind == "gap" and stray:
+            wd = max(0.0, wd + rng.uniform(-stray, stray) * h * scale)
         elif kind == "sep":
             seps.append((payload, x + wd / 2))
         x += wd
@@ -159,7 +176,7 @@ def draw_serial(
                 small = resize_mask(g, g.shape[1] * mh / g.shape[0] * style.xscale, mh)
                 my = cy + h * rng.uniform(-0.1, 0.25) - mh / 2
                 _paste_mask_max(mask, small, sx - small.shape[1] / 2, my)
-    r0, r1 = max(0, int(y - 6)), min(H, int(y + h + 8))
+    r0, r1 = max(0, int(y_top - 6)), min(H, int(y_bottom + 8))
     band_img, band = img[r0:r1], mask[r0:r1]
     if emboss:
         dx, dy = rng.integers(1, 4), rng.integers(1, 4)
@@ -190,7 +207,9 @@ def draw_serial(
             for dy in (-0.18 * h, 0.18 * h):
                 cv2.circle(img, (int(sx), int(cy + dy)), r, tuple(rng.uniform(60, 240, 3)), -1)
     x_left, x_right = cx - total * scale / 2, cx + total * scale / 2
-    TEXT_BOXES.append((x_left, y, x_right, y + h))
+    if stray:  # the gaps strayed too
+        x_right = max(x_right, x)
+    TEXT_BOXES.append((x_left, y_top, x_right, y_bottom))
     return x_left, x_right
 
 

@@ -34,6 +34,8 @@ _AR_OLD_BEFORE = {
     "rim_odds": 0.0,
     "bloom_odds": 0.0,
 }
+# Options added to ``synthesize.ar_old`` since, at the values that draw nothing new.
+_AR_OLD_ADDED_OFF = {"wear_odds": 0.0, "char_jitter": 0.0}
 _GLYPH_ODDS = {
     name: parameter.default
     for name, parameter in inspect.signature(SerialGlyphs.draw).parameters.items()
@@ -205,6 +207,15 @@ class ArOldDrawing(BaseModel):
     bloom_odds: float = Field(
         _AR_OLD.bloom_odds, ge=0, le=1, description="over-exposed: white parts glow into the field"
     )
+    wear_odds: float = Field(
+        _AR_OLD.wear_odds, ge=0, le=1, description="worn: faded field and ink, chipped paint"
+    )
+    char_jitter: float = Field(
+        _AR_OLD.char_jitter,
+        ge=0,
+        le=0.15,
+        description="each character's stray in baseline, height and gap, of its height",
+    )
 
     @field_validator("serial_height")
     @classmethod
@@ -291,6 +302,9 @@ class SynthesizeParams(BaseModel):
         if drawn["serial_glyphs"]["families"] is None:
             # The same: renderings made before it gave every family the variants.
             del drawn["serial_glyphs"]["families"]
+        for key, off in _AR_OLD_ADDED_OFF.items():
+            if drawn["ar_old"][key] == off:
+                del drawn["ar_old"][key]  # sets drawn before the option stay valid
         if drawn["ar_old"] == _AR_OLD_BEFORE:
             # The same: these values draw those plates as they were drawn before the section.
             del drawn["ar_old"]
