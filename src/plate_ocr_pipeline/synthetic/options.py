@@ -148,7 +148,7 @@ class ArOldLook:
     # Share of worn plates: the black paint faded towards grey and the white dulled (sun), and
     # paint chipped off field and characters, baring the aluminium under it.
     wear_odds: float = 0.0
-    # How far each character of the serial strays, of its height: its baseline and height, and
+    # How far each character of the serial strays, of its height: its centre and its size, and
     # its gap to the one before (the characters are pressed one by one, not printed as a line).
     char_jitter: float = 0.0
 

@@ -154,15 +154,7 @@ def _ar_old_plate(rng, groups: list[str], res: Resources) -> np.ndarray:
         bg, ink = _faded(rng, bg, ink)
     radius = int(rng.uniform(0.03, 0.08) * H)
     x0, y0, x1, y1 = int(side), int(top), int(W - side), int(H - bottom)
-    cv2.rectangle(img, (x0 + radius, y0), (x1 - radius, y1), tuple(map(float, bg)), -1)
-    cv2.rectangle(img, (x0, y0 + radius), (x1, y1 - radius), tuple(map(float, bg)), -1)
-    for cx_, cy_ in (
-        (x0 + radius, y0 + radius),
-        (x1 - radius, y0 + radius),
-        (x0 + radius, y1 - radius),
-        (x1 - radius, y1 - radius),
-    ):
-        cv2.circle(img, (cx_, cy_), radius, tuple(map(float, bg)), -1, cv2.LINE_AA)
+    _rounded_box(img, (x0, y0, x1, y1), radius, tuple(map(float, bg)))
     if rng.random() < 0.85:
         blue = jitter(rng, (110, 170, 225), 15)
         text_line(img, res.serial_fonts[0], strip, W / 2, 0.25 * top, 0.5 * top, 0.4 * W, blue)
@@ -214,10 +206,26 @@ def _ar_old_plate(rng, groups: list[str], res: Resources) -> np.ndarray:
         span = 0.9 * (x1 - x0)
     draw_serial(rng, img, groups, style, ink, W / 2, (y0 + y1) / 2, span, rng.random() < 0.7)
     if worn:
-        _chipped(rng, img, (x0, y0, x1, y1))
+        field = np.zeros((H, W), np.float32)
+        _rounded_box(field, (x0, y0, x1, y1), radius, 1.0)
+        _chipped(rng, img, field)
     if look.bloom_odds and rng.random() < look.bloom_odds:
         _bloom(rng, img)
     return img
+
+
+def _rounded_box(canvas: np.ndarray, box: tuple[int, int, int, int], radius: int, value) -> None:
+    """Fill a box with rounded corners (the black field of an old Argentine plate)."""
+    x0, y0, x1, y1 = box
+    cv2.rectangle(canvas, (x0 + radius, y0), (x1 - radius, y1), value, -1)
+    cv2.rectangle(canvas, (x0, y0 + radius), (x1, y1 - radius), value, -1)
+    for cx_, cy_ in (
+        (x0 + radius, y0 + radius),
+        (x1 - radius, y0 + radius),
+        (x0 + radius, y1 - radius),
+        (x1 - radius, y1 - radius),
+    ):
+        cv2.circle(canvas, (cx_, cy_), radius, value, -1, cv2.LINE_AA)
 
 
 def _faded(rng, field: np.ndarray, ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -228,26 +236,31 @@ def _faded(rng, field: np.ndarray, ink: np.ndarray) -> tuple[np.ndarray, np.ndar
     return field.astype(np.float32), ink.astype(np.float32)
 
 
-def _chipped(rng, img: np.ndarray, box: tuple[int, int, int, int]) -> None:
-    """Paint chipped off the field and the characters in blotches, baring light grey
-    aluminium, and the field unevenly faded from one side to the other."""
-    x0, y0, x1, y1 = box
-    field = img[y0:y1, x0:x1]
-    fh, fw = field.shape[:2]
+def _chipped(rng, img: np.ndarray, field: np.ndarray) -> None:
+    """Inside ``field`` (a 0..1 mask of the black field): the paint faded unevenly from one
+    side to the other, and chipped off field and characters in blotches, baring light grey
+    aluminium."""
+    rows, cols = np.nonzero(field > 0)
+    if rows.size == 0:
+        return
+    y0, y1, x0, x1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    fh, fw = int(y1 - y0), int(x1 - x0)
     if fh < 4 or fw < 4:
         return
-    ramp = np.linspace(-1.0, 1.0, fw if rng.random() < 0.5 else fh, dtype=np.float32)
+    inside = field[y0:y1, x0:x1, None]
+    region = img[y0:y1, x0:x1]
+    across = rng.random() < 0.5
+    ramp = np.linspace(-1.0, 1.0, fw if across else fh, dtype=np.float32)
     ramp = 1.0 + rng.uniform(0.0, 0.2) * ramp * (1 if rng.random() < 0.5 else -1)
-    field *= ramp[None, :, None] if ramp.size == fw else ramp[:, None, None]
+    ramp = ramp[None, :, None] if across else ramp[:, None, None]
     cell = max(2.0, fh * rng.uniform(0.07, 0.16))
     coarse = rng.random((int(fh / cell) + 2, int(fw / cell) + 2)).astype(np.float32)
     noise = cv2.resize(coarse, (fw, fh), interpolation=cv2.INTER_CUBIC)
     bare = (noise > np.quantile(noise, 1.0 - rng.uniform(0.01, 0.07))).astype(np.float32)
-    bare = cv2.GaussianBlur(bare, (3, 3), 0)[..., None]
-    metal = rng.uniform(120, 185) + rng.normal(0, 4, 3)
-    field *= 1.0 - bare
-    field += bare * metal.astype(np.float32)
-    np.clip(field, 0, 255, out=field)
+    bare = cv2.GaussianBlur(bare, (3, 3), 0)[..., None] * inside
+    metal = (rng.uniform(120, 185) + rng.normal(0, 4, 3)).astype(np.float32)
+    faded = region * (1.0 + (ramp - 1.0) * inside)
+    region[:] = np.clip(faded * (1.0 - bare) + bare * metal, 0, 255)
 
 
 def _bloom(rng, img: np.ndarray) -> None:

@@ -45,7 +45,7 @@ class SerialStyle:
     # Separator of each gap between groups where it differs from ``separator`` (Austria: the
     # state arms after the district code, spaces after that).
     separators: tuple[str, ...] = ()
-    # Stray of each character's baseline, height and gap, of the height (0: set as one line).
+    # Stray of each character's centre, height and gap, of the height (0: set as one line).
     char_jitter: float = 0.0
 
 
@@ -121,7 +121,7 @@ def draw_serial(
     seps = []
     # Drawn only when asked for, so that serials set as one line keep their pixels.
     stray = style.char_jitter
-    y_top, y_bottom = y, y + h
+    x_lo, x_hi, y_top, y_bottom = x, x + total * scale, y, y + h
     for kind, payload, width in items:
         wd = width * scale
         if kind == "glyph":
@@ -134,19 +134,22 @@ def draw_serial(
                     interpolation=cv2.INTER_AREA,
                 )
             )
-            gy = y
-            if stray:
+            gx, gy = x, y
+            if stray:  # the character grown or shrunk about its strayed centre
                 size = 1.0 + rng.uniform(-stray, stray)
-                gy = y + rng.uniform(-stray, stray) * h + (1.0 - size) * h / 2
+                shift = rng.uniform(-stray, stray) * h
+                w0, h0 = g.shape[1], g.shape[0]
                 g = cv2.resize(
                     g,
-                    (max(1, round(g.shape[1] * size)), max(1, round(g.shape[0] * size))),
+                    (max(1, round(w0 * size)), max(1, round(h0 * size))),
                     interpolation=cv2.INTER_AREA if size < 1 else cv2.INTER_LINEAR,
                 )
+                gx, gy = x + (w0 - g.shape[1]) / 2, y + shift + (h0 - g.shape[0]) / 2
+                x_lo, x_hi = min(x_lo, gx), max(x_hi, gx + g.shape[1])
                 y_top, y_bottom = min(y_top, gy), max(y_bottom, gy + g.shape[0])
-            _paste_mask_max(mask, g, x, gy)
-        elif kind == "gap" and stray:
-            wd = max(0.0, wd + rng.uniform(-stray, stray) * h * scale)
+            _paste_mask_max(mask, g, gx, gy)
+        elif kind == "gap" and stray:  # never under half its width: the characters stay apart
+            wd = max(0.5 * wd, wd + rng.uniform(-stray, stray) * h * scale)
         elif kind == "sep":
             seps.append((payload, x + wd / 2))
         x += wd
@@ -207,8 +210,8 @@ def draw_serial(
             for dy in (-0.18 * h, 0.18 * h):
                 cv2.circle(img, (int(sx), int(cy + dy)), r, tuple(rng.uniform(60, 240, 3)), -1)
     x_left, x_right = cx - total * scale / 2, cx + total * scale / 2
-    if stray:  # the gaps strayed too
-        x_right = max(x_right, x)
+    if stray:  # the box holds every strayed character
+        x_left, x_right = min(x_left, x_lo), max(x_right, x_hi, x)
     TEXT_BOXES.append((x_left, y_top, x_right, y_bottom))
     return x_left, x_right
 

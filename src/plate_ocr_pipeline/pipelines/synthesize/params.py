@@ -213,8 +213,8 @@ class ArOldDrawing(BaseModel):
     char_jitter: float = Field(
         _AR_OLD.char_jitter,
         ge=0,
-        le=0.15,
-        description="each character's stray in baseline, height and gap, of its height",
+        le=0.1,  # beyond it characters leave the black field at the tallest serial_height
+        description="each character's stray in centre, size and gap, of its height",
     )
 
     @field_validator("serial_height")
