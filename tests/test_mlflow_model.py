@@ -31,6 +31,8 @@ from plate_ocr_pipeline.inference.recognizer import (  # noqa: E402
     ONNXPlateRecognizer,
 )
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
 SAMPLES = mlflow_model.SAMPLES_DIR
 NAME = "plate_ocr_test"
 OUTPUT_COLUMNS = ["text", "confidence", "char_probs", "region", "region_confidence", "error"]
@@ -135,25 +137,58 @@ def test_loaded_model_reads_the_samples_like_the_recognizer(registry, recognizer
     assert "decodable" in out.iloc[-1]["error"]
 
 
-def test_export_node_logs_and_registers_in_the_active_run_and_skips_without_one(registry):
-    onnx = pytest.importorskip("onnx")
-    from plate_ocr_pipeline.pipelines.export.nodes import log_reader_model
+def reader_dataset(**save_args):
+    """The catalog's ``export.registered_reader`` entry, as conf/base writes it, with
+    ``save_args`` overridden."""
+    import yaml
+    from kedro.io import AbstractDataset
 
-    model = onnx.load(str(DEFAULT_MODEL_PATH))
-    params = {"registered_model_name": NAME}
-    assert mlflow.active_run() is None
-    assert log_reader_model(model, {}, params) == {
-        "logged": False,
-        "reason": "no active MLflow run",
-    }
-    assert log_reader_model(model, {}, {"log_mlflow_model": False})["logged"] is False
+    catalog = yaml.safe_load((REPO_ROOT / "conf" / "base" / "catalog_export.yml").read_text())
+    entry = dict(catalog["export.registered_reader"])
+    entry["save_args"] = {**entry["save_args"], **save_args}
+    return AbstractDataset.from_config("export.registered_reader", entry)
+
+
+def test_catalog_entry_logs_and_registers_the_reader_in_the_active_run(registry, recognizer_reads):
+    onnx = pytest.importorskip("onnx")
+    client = mlflow.MlflowClient()
+    dataset = reader_dataset(registered_model_name=NAME)
     with mlflow.start_run(experiment_id=registry.experiment) as run:
-        info = log_reader_model(model, {}, params)
-    assert info["logged"] is True and info["run_id"] == run.info.run_id
-    version = info["registered_model_version"]
+        dataset.save(onnx.load(str(DEFAULT_MODEL_PATH)))
+    version = dataset.model_info.registered_model_version
     assert version >= 2
-    assert info["registered_model_uri"] == f"models:/{NAME}/{version}"
-    assert mlflow.MlflowClient().get_model_version(NAME, str(version)).run_id == run.info.run_id
+    assert client.get_model_version(NAME, str(version)).run_id == run.info.run_id
+    assert dataset.model_info.name == "plate_ocr"
+    # Loading gives back the model just logged, which reads as the recognizer does.
+    answer = dataset.load().predict(mlflow_model.example_frame())
+    assert answer.loc[0, "text"] == recognizer_reads[mlflow_model.EXAMPLE_SAMPLE][0]
+
+
+def test_catalog_entry_logs_nothing_where_kedro_mlflow_turned_tracking_off(registry):
+    onnx = pytest.importorskip("onnx")
+    from kedro_mlflow.io.catalog.switch_catalog_logging import switch_catalog_logging
+
+    client = mlflow.MlflowClient()
+    before = len(client.search_model_versions(f"name='{NAME}'"))
+    catalog = {"export.registered_reader": reader_dataset(registered_model_name=NAME)}
+    switch_catalog_logging(catalog, False)  # what kedro-mlflow's hook does for such a pipeline
+    with mlflow.start_run(experiment_id=registry.experiment) as run:
+        catalog["export.registered_reader"].save(onnx.load(str(DEFAULT_MODEL_PATH)))
+    assert len(client.search_model_versions(f"name='{NAME}'")) == before
+    assert (
+        client.search_logged_models(
+            experiment_ids=[registry.experiment],
+            filter_string=f"source_run_id = '{run.info.run_id}'",
+        )
+        == []
+    )
+
+
+def test_catalog_entry_with_an_unknown_save_arg_fails_when_the_catalog_is_built():
+    from kedro.io.core import DatasetError
+
+    with pytest.raises(DatasetError, match="registred_model_name"):
+        reader_dataset(registred_model_name=NAME)
 
 
 def free_port() -> int:

@@ -1,7 +1,7 @@
-"""Export nodes: thin wrappers over ``plate_ocr_pipeline.training.export`` and, for the
-reader's MLflow Model, ``plate_ocr_pipeline.inference.mlflow_model``.
+"""Export nodes: thin wrappers over ``plate_ocr_pipeline.training.export``. The catalog logs
+the reader's MLflow Model (``export.registered_reader``).
 
-TensorFlow, tf2onnx and MLflow are imported inside the library calls, so importing this module
+TensorFlow and tf2onnx are imported inside the library calls, so importing this module
 (``kedro viz``, pipeline discovery) stays cheap.
 """
 
@@ -151,44 +151,12 @@ def collect_export_metrics(
     return {f"export.{key}": {"value": float(v), "step": 0} for key, v in metrics.items()}
 
 
-def log_reader_model(
-    onnx_model: onnx.ModelProto, onnx_parity_report: dict[str, Any], export: dict[str, Any]
-) -> dict[str, Any]:
-    """Log the whole reader (base64 crop in, text and confidences out) as an MLflow Model in
-    the active run, and register it as a new version of ``export.registered_model_name``.
+def reader_to_register(
+    onnx_model: onnx.ModelProto, onnx_parity_report: dict[str, Any]
+) -> onnx.ModelProto:
+    """The ONNX model, passed on once its parity report exists.
 
-    Takes the parity report so that it runs only once the ONNX file matched Keras. Skipped,
-    with a log line, when ``export.log_mlflow_model`` is false or no MLflow run is active
-    (tracking disabled for the pipeline). Returns what happened, for
-    ``08_reporting/export/mlflow_model.json``.
+    ``check_onnx_parity`` raises on a mismatch, so taking its report orders the run: the
+    catalog's ``export.registered_reader`` logs and registers only a model that matched Keras.
     """
-    p = ExportParams.model_validate(export)
-    if not p.log_mlflow_model:
-        logger.info("export.log_mlflow_model is false: the reader is not logged to MLflow")
-        return {"logged": False, "reason": "export.log_mlflow_model is false"}
-    import mlflow
-
-    run = mlflow.active_run()
-    if run is None:
-        logger.info("No active MLflow run: the reader is not logged as an MLflow Model")
-        return {"logged": False, "reason": "no active MLflow run"}
-    from plate_ocr_pipeline.inference.mlflow_model import log_plate_reader
-
-    # The logged model carries the registry's name, so the run page and the registry agree.
-    info = log_plate_reader(
-        onnx_model,
-        name=p.registered_model_name or p.model_name,
-        registered_model_name=p.registered_model_name,
-    )
-    return {
-        "logged": True,
-        "run_id": run.info.run_id,
-        "model_uri": info.model_uri,
-        "registered_model_name": p.registered_model_name,
-        "registered_model_version": info.registered_model_version,
-        "registered_model_uri": (
-            f"models:/{p.registered_model_name}/{info.registered_model_version}"
-            if p.registered_model_name
-            else None
-        ),
-    }
+    return onnx_model

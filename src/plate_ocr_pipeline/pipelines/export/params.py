@@ -18,8 +18,6 @@ class ExportParams(BaseModel):
     calibration_images: int = Field(512, ge=1)
     int8_reduce_range: bool = True
     quantization_eval_limit: int | None = Field(500, ge=1)
-    log_mlflow_model: bool = True
-    registered_model_name: str | None = Field("plate_ocr", min_length=1)
 
 
 PARAMETER_SCHEMAS = {"export": ExportParams}

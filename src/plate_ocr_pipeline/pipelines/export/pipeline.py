@@ -7,8 +7,8 @@ from .nodes import (
     check_onnx_parity,
     collect_export_metrics,
     export_onnx_model,
-    log_reader_model,
     quantize_onnx_model,
+    reader_to_register,
 )
 
 
@@ -40,10 +40,10 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="collect_export_metrics",
             ),
             node(
-                log_reader_model,
-                inputs=["onnx_model", "onnx_parity_report", "params:export"],
-                outputs="mlflow_model_info",
-                name="log_reader_model",
+                reader_to_register,
+                inputs=["onnx_model", "onnx_parity_report"],
+                outputs="registered_reader",
+                name="reader_to_register",
             ),
         ],
         namespace="export",
