@@ -158,7 +158,7 @@ def test_catalog_entry_logs_and_registers_the_reader_in_the_active_run(registry,
     version = dataset.model_info.registered_model_version
     assert version >= 2
     assert client.get_model_version(NAME, str(version)).run_id == run.info.run_id
-    assert dataset.model_info.name == "plate_ocr"
+    assert dataset.model_info.name == NAME  # the run page names it as the registry does
     # Loading gives back the model just logged, which reads as the recognizer does.
     answer = dataset.load().predict(mlflow_model.example_frame())
     assert answer.loc[0, "text"] == recognizer_reads[mlflow_model.EXAMPLE_SAMPLE][0]
@@ -184,7 +184,18 @@ def test_catalog_entry_logs_nothing_where_kedro_mlflow_turned_tracking_off(regis
     )
 
 
-def test_catalog_entry_with_an_unknown_save_arg_fails_when_the_catalog_is_built():
+def test_catalog_entry_logs_nothing_without_an_active_run(registry):
+    onnx = pytest.importorskip("onnx")
+    client = mlflow.MlflowClient()
+    before = len(client.search_model_versions(f"name='{NAME}'"))
+    dataset = reader_dataset(registered_model_name=NAME)
+    assert mlflow.active_run() is None
+    dataset.save(onnx.load(str(DEFAULT_MODEL_PATH)))
+    assert len(client.search_model_versions(f"name='{NAME}'")) == before
+    assert dataset.model_info is None
+
+
+def test_catalog_entry_with_an_unknown_save_arg_fails_when_the_dataset_is_made():
     from kedro.io.core import DatasetError
 
     with pytest.raises(DatasetError, match="registred_model_name"):

@@ -226,3 +226,26 @@ def test_git_commit_is_read_where_there_is_one_and_never_fails(tmp_path, monkeyp
     assert git_commit(tmp_path) is None  # not a repository
     monkeypatch.setenv("PATH", str(tmp_path))  # no git at all
     assert git_commit(REPO_ROOT) is None
+
+
+def test_an_untracked_run_still_loads_kedro_mlflow_for_any_mlflow_dataset_it_saves():
+    """kedro-mlflow's hook switches logging off on datasets whose class name starts with
+    "Mlflow", its own and the project's; a run that saves one needs the hook even untracked."""
+    from types import SimpleNamespace
+
+    from plate_ocr_pipeline.tracking_hooks import OnDemandMlflowHook
+
+    types = {
+        "plain": "pandas.CSVDataset",
+        "metrics": "kedro_mlflow.io.metrics.MlflowMetricsHistoryDataset",
+        "reader": "plate_ocr_pipeline.datasets.mlflow_plate_reader_dataset."
+        "MlflowPlateReaderDataset",
+    }
+    catalog = SimpleNamespace(get_type=types.get)
+    hook = OnDemandMlflowHook()
+    hook._untracked = ["infer"]
+    for names, needs_hook in ((["plain"], False), (["plain", "reader"], True),
+                              (["metrics"], True)):  # fmt: skip
+        pipe = SimpleNamespace(datasets=lambda names=names: set(names))
+        assert hook.runs_untracked(["infer"], pipe, catalog) is not needs_hook, names
+    assert hook.runs_untracked(["train"], SimpleNamespace(datasets=set), catalog) is False

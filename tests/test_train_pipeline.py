@@ -259,6 +259,12 @@ def test_quick_environment_runs_end_to_end_from_a_fresh_clone(kedro_project):
     assert {"loss", "val_plate_acc"} <= keys and any(
         "test" in k and "plate_acc" in k for k in keys
     ), keys
+    # The catalog's export.registered_reader registered the reader from this run.
+    with sqlite3.connect(kedro_project.tracking) as db:
+        versions = db.execute("SELECT name, run_id FROM model_versions").fetchall()
+        train_runs = {row[0] for row in db.execute("SELECT run_uuid FROM runs")}
+    assert [name for name, _ in versions] == ["plate_ocr"], versions
+    assert versions[0][1] in train_runs
 
     stamps = [p.stat().st_mtime_ns for p in rendered]
     kedro_project("--env=quick", "--pipelines=synthesize")

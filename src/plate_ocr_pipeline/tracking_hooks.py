@@ -310,9 +310,11 @@ class OnDemandMlflowHook:
         without it: all its pipelines untracked, none of its datasets kedro-mlflow's."""
         if not all(name in self._untracked for name in names):
             return False
-        # kedro-mlflow's datasets need its hook even untracked: it switches their logging off.
+        # MLflow datasets need kedro-mlflow's hook even untracked: it switches their logging
+        # off, choosing them as it does here, by a class name starting with "Mlflow" (its own
+        # and the project's MlflowPlateReaderDataset).
         return not any(
-            (catalog.get_type(name) or "").startswith("kedro_mlflow.")
+            (catalog.get_type(name) or "").rsplit(".", 1)[-1].startswith("Mlflow")
             for name in pipeline.datasets()
         )
 

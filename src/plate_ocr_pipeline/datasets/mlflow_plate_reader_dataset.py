@@ -5,8 +5,9 @@ kedro-mlflow's ``MlflowModelTrackingDataset`` logs the object a node returns wit
 ONNX file as an artifact, the library code it imports, a signature and an input example made
 from the model's own answer. :func:`plate_ocr_pipeline.inference.mlflow_model.log_plate_reader`
 builds those, so this subclass keeps kedro-mlflow's behaviour (nothing is logged where
-kedro-mlflow turned tracking off for the pipeline; ``load`` gives back the last logged model as
-a pyfunc) and replaces only what is logged.
+kedro-mlflow's hook turned tracking off for the pipeline; ``load`` gives back the last logged
+model as a pyfunc) and replaces only what is logged. Unlike its parent it also logs nothing
+when no MLflow run is active, where MLflow 3 would log and register a model outside any run.
 
 Not exported from ``plate_ocr_pipeline.datasets``: it imports MLflow, which the plain install
 does not have. The catalog names its module.
@@ -30,15 +31,16 @@ _SAVE_ARGS = {"name", "registered_model_name", "await_registration_for"}
 class MlflowPlateReaderDataset(MlflowModelTrackingDataset):
     """Saves an ONNX plate model (an ``onnx.ModelProto``, its bytes or a path) as the reader's
     MLflow pyfunc model in the active run, registered when ``registered_model_name`` is set;
-    loads the last one it logged (or ``load_args.model_uri``) with ``mlflow.pyfunc``.
+    loads the last one it logged (or ``load_args.model_uri``) with ``mlflow.pyfunc``. The
+    model's ``name`` in the run is ``registered_model_name`` unless given, so the run page and
+    the registry agree.
 
     Example catalog entry::
 
         export.registered_reader:
           type: plate_ocr_pipeline.datasets.mlflow_plate_reader_dataset.MlflowPlateReaderDataset
           save_args:
-            name: plate_ocr
-            registered_model_name: plate_ocr   # null: logged, not registered
+            registered_model_name: plate_ocr   # null: logged as plate_reader, not registered
     """
 
     def __init__(
@@ -57,14 +59,19 @@ class MlflowPlateReaderDataset(MlflowModelTrackingDataset):
         super().__init__(
             flavor="mlflow.pyfunc",
             pyfunc_workflow="python_model",
-            save_args={"name": "plate_reader", **(save_args or {})},
+            save_args={"name": _model_name(save_args or {}), **(save_args or {})},
             load_args=load_args,
             metadata=metadata,
         )
 
     def _save(self, model: Any) -> None:
+        import mlflow
+
         if not self._logging_activated:
             logger.info("MLflow tracking is off for this pipeline: the reader is not logged")
+            return
+        if mlflow.active_run() is None:
+            logger.info("No active MLflow run: the reader is not logged")
             return
         if self._user_defined_model_uri:
             raise DatasetError(
@@ -75,3 +82,7 @@ class MlflowPlateReaderDataset(MlflowModelTrackingDataset):
 
         self.model_info = log_plate_reader(model, **self._save_args)
         self._last_saved_model_uri = self.model_info.model_uri
+
+
+def _model_name(save_args: dict[str, Any]) -> str:
+    return save_args.get("name") or save_args.get("registered_model_name") or "plate_reader"
