@@ -30,8 +30,7 @@ from plate_ocr_pipeline.inference.recognizer import (  # noqa: E402
     DEFAULT_MODEL_PATH,
     ONNXPlateRecognizer,
 )
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import REPO_ROOT  # noqa: E402
 
 SAMPLES = mlflow_model.SAMPLES_DIR
 NAME = "plate_ocr_test"

@@ -256,13 +256,12 @@ def test_quick_environment_runs_end_to_end_from_a_fresh_clone(kedro_project):
     assert any(r.startswith("08_reporting/evaluate/") for r in reports), reports
     with sqlite3.connect(kedro_project.tracking) as db:
         keys = {row[0] for row in db.execute("SELECT DISTINCT key FROM metrics")}
+        versions = db.execute("SELECT name, run_id FROM model_versions").fetchall()
+        train_runs = {row[0] for row in db.execute("SELECT run_uuid FROM runs")}
     assert {"loss", "val_plate_acc"} <= keys and any(
         "test" in k and "plate_acc" in k for k in keys
     ), keys
     # The catalog's export.registered_reader registered the reader from this run.
-    with sqlite3.connect(kedro_project.tracking) as db:
-        versions = db.execute("SELECT name, run_id FROM model_versions").fetchall()
-        train_runs = {row[0] for row in db.execute("SELECT run_uuid FROM runs")}
     assert [name for name, _ in versions] == ["plate_ocr"], versions
     assert versions[0][1] in train_runs
 

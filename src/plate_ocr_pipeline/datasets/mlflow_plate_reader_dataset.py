@@ -50,7 +50,8 @@ class MlflowPlateReaderDataset(MlflowModelTrackingDataset):
         load_args: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        unknown = set(save_args or {}) - _SAVE_ARGS
+        save_args = dict(save_args or {})
+        unknown = set(save_args) - _SAVE_ARGS
         if unknown:
             raise DatasetError(
                 f"MlflowPlateReaderDataset: unknown save_args {sorted(unknown)}; "
@@ -59,7 +60,12 @@ class MlflowPlateReaderDataset(MlflowModelTrackingDataset):
         super().__init__(
             flavor="mlflow.pyfunc",
             pyfunc_workflow="python_model",
-            save_args={"name": _model_name(save_args or {}), **(save_args or {})},
+            save_args={
+                **save_args,
+                "name": save_args.get("name")
+                or save_args.get("registered_model_name")
+                or "plate_reader",
+            },
             load_args=load_args,
             metadata=metadata,
         )
@@ -82,7 +88,3 @@ class MlflowPlateReaderDataset(MlflowModelTrackingDataset):
 
         self.model_info = log_plate_reader(model, **self._save_args)
         self._last_saved_model_uri = self.model_info.model_uri
-
-
-def _model_name(save_args: dict[str, Any]) -> str:
-    return save_args.get("name") or save_args.get("registered_model_name") or "plate_reader"
