@@ -29,28 +29,72 @@ import numpy as np
 import onnx
 from onnx import TensorProto, compose, helper, numpy_helper
 
+from plate_ocr_pipeline.core.onnx_metadata import (
+    MODEL_NAME_KEY,
+    PLATE_CONFIG_KEY,
+    REGION_FAMILIES_KEY,
+    TEMPERATURE_KEY,
+    plate_config_from_metadata,
+    read_metadata,
+)
+
 OUTPUTS = ("plate", "region", "columns")
 # Floor under a column probability before its log: a softmax in float32 can underflow to 0.
 _PROB_FLOOR = 1e-12
 MEMBERS_KEY = "plate_ocr.members"
+# The tail's ops take their axes as attributes or inputs as opsets 13-17 define them.
+_OPSETS = range(13, 18)
+
+
+def _default_opset(model: onnx.ModelProto) -> int:
+    return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+
+
+def _shape(value: onnx.ValueInfoProto) -> list[int | str]:
+    return [d.dim_value or d.dim_param for d in value.type.tensor_type.shape.dim]
+
+
+def _same_shape(a: onnx.ValueInfoProto, b: onnx.ValueInfoProto) -> bool:
+    """Equal rank, and equal sizes past the batch axis where both files state them."""
+    sa, sb = _shape(a), _shape(b)
+    if len(sa) != len(sb):
+        return False
+    pairs = zip(sa[1:], sb[1:], strict=True)
+    return all(x == y for x, y in pairs if isinstance(x, int) and isinstance(y, int))
 
 
 def _check_members(members: Sequence[onnx.ModelProto], names: Sequence[str]) -> None:
+    """Members must read one input the same way and give outputs of one shape."""
     first = members[0]
-    meta0 = {p.key: p.value for p in first.metadata_props}
+    meta0 = read_metadata(first)
     for model, name in zip(members, names, strict=True):
-        outputs = [o.name for o in model.graph.output]
+        outputs = {o.name: o for o in model.graph.output}
         if sorted(outputs) != sorted(OUTPUTS):
-            raise ValueError(f"{name}: outputs {outputs}, expected {list(OUTPUTS)}")
+            raise ValueError(f"{name}: outputs {sorted(outputs)}, expected {list(OUTPUTS)}")
         if len(model.graph.input) != 1:
             raise ValueError(f"{name}: {len(model.graph.input)} inputs, expected 1")
-        meta = {p.key: p.value for p in model.metadata_props}
-        for key in ("plate_config", "plate_ocr.region_families"):
+        if any(a.type == onnx.AttributeProto.GRAPH for n in model.graph.node for a in n.attribute):
+            raise ValueError(f"{name}: has control-flow subgraphs, which merging does not rewire")
+        if _default_opset(model) != _default_opset(first) or _default_opset(model) not in _OPSETS:
+            raise ValueError(
+                f"{name}: opset {_default_opset(model)}; members must share one of 13-17"
+            )
+        meta = read_metadata(model)
+        for key in (PLATE_CONFIG_KEY, REGION_FAMILIES_KEY):
             if meta.get(key) != meta0.get(key):
                 raise ValueError(f"{name}: {key} differs from the first member's")
+        mine, theirs = model.graph.input[0], first.graph.input[0]
+        if mine.type.tensor_type.elem_type != theirs.type.tensor_type.elem_type or not _same_shape(
+            mine, theirs
+        ):
+            raise ValueError(f"{name}: input {_shape(mine)} differs from the first member's")
+        first_outputs = {o.name: o for o in first.graph.output}
+        for output in OUTPUTS:
+            if not _same_shape(outputs[output], first_outputs[output]):
+                raise ValueError(f"{name}: output {output} differs in shape from the first's")
 
 
-def _tail(count: int, slots: int, blank_index: int, vocab: int) -> list[onnx.NodeProto]:
+def averaging_nodes(count: int, slots: int, blank_index: int, vocab: int) -> list[onnx.NodeProto]:
     """Nodes from ``m{i}_columns`` / ``m{i}_region`` to the merged ``plate``, ``columns``,
     ``region``; constants are made by Constant nodes so the tail needs no initializers."""
 
@@ -145,9 +189,10 @@ def merge_readers(members: Sequence[onnx.ModelProto], names: Sequence[str]) -> o
         raise ValueError("merging needs at least two members")
     _check_members(members, names)
     first = members[0]
-    config = json.loads({p.key: p.value for p in first.metadata_props}["plate_config"])
-    alphabet, pad_char = config["alphabet"], config["pad_char"]
-    slots, vocab, blank = config["max_plate_slots"], len(alphabet), alphabet.index(pad_char)
+    config = plate_config_from_metadata(read_metadata(first))
+    if config is None:
+        raise ValueError(f"{names[0]}: no plate_config in its metadata")
+    slots, vocab, blank = config.max_plate_slots, config.vocabulary_size, config.pad_index
     input_proto = first.graph.input[0]
     input_name = input_proto.name
 
@@ -157,16 +202,19 @@ def merge_readers(members: Sequence[onnx.ModelProto], names: Sequence[str]) -> o
         prefixed = compose.add_prefix(model, f"m{i}_")
         graph = prefixed.graph
         # Every member reads the merged model's one input.
+        own_input = f"m{i}_{model.graph.input[0].name}"
         for node in graph.node:
-            node.input[:] = [input_name if n == f"m{i}_{input_name}" else n for n in node.input]
+            node.input[:] = [input_name if n == own_input else n for n in node.input]
         nodes.extend(graph.node)
         initializers.extend(graph.initializer)
         value_info.extend(graph.value_info)
         for opset in model.opset_import:
             opsets[opset.domain] = max(opsets.get(opset.domain, 0), opset.version)
-    nodes = _needed(nodes + _tail(len(members), slots, blank, vocab), OUTPUTS)
+    nodes = _needed(nodes + averaging_nodes(len(members), slots, blank, vocab), OUTPUTS)
     used = {name for node in nodes for name in node.input}
+    made = {name for node in nodes for name in node.output}
     initializers = [t for t in initializers if t.name in used]
+    value_info = [v for v in value_info if v.name in made]
     outputs = {o.name: o for o in first.graph.output}
     graph = helper.make_graph(
         nodes,
@@ -176,24 +224,19 @@ def merge_readers(members: Sequence[onnx.ModelProto], names: Sequence[str]) -> o
         initializer=initializers,
         value_info=value_info,
     )
-    opsets[""] = max(opsets.get("", 0), 13)
     merged = helper.make_model(
         graph, opset_imports=[helper.make_opsetid(d, v) for d, v in opsets.items()]
     )
     merged.ir_version = max(m.ir_version for m in members)
-    metadata = {p.key: p.value for p in first.metadata_props}
+    metadata = read_metadata(first)
     metadata[MEMBERS_KEY] = json.dumps(
         [
-            {
-                "name": name,
-                "temperature": {p.key: p.value for p in m.metadata_props}.get(
-                    "plate_ocr.temperature"
-                ),
-            }
+            {"name": name, "temperature": float(read_metadata(m).get(TEMPERATURE_KEY, 1.0))}
             for m, name in zip(members, names, strict=True)
         ]
     )
-    metadata["plate_ocr.temperature"] = "1.0"  # each member's is already in its columns
+    metadata[MODEL_NAME_KEY] = f"average of {len(members)} readers"
+    metadata[TEMPERATURE_KEY] = "1.0"  # each member's is already in its columns
     onnx.helper.set_model_props(merged, metadata)
     onnx.checker.check_model(merged)
     return merged

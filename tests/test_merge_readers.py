@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import onnx
 import pytest
@@ -67,3 +69,84 @@ def test_members_that_do_not_match_are_refused_by_name(merge):
         merge([model, other], ["first.onnx", "other.onnx"])
     with pytest.raises(ValueError, match="at least two"):
         merge([model], ["first.onnx"])
+
+
+def _greedy_slots(logits: np.ndarray, slots: int, blank: int) -> np.ndarray:
+    """training.models.ctc_greedy_slots in plain numpy: first class on ties, a column emits a
+    non-blank class that differs from the previous column's, emissions past the slots dropped."""
+    probs = np.exp(logits - logits.max(-1, keepdims=True))
+    probs /= probs.sum(-1, keepdims=True)
+    out = np.zeros((len(logits), slots, logits.shape[-1]), np.float32)
+    out[:, :, blank] = 1.0
+    for row in range(len(logits)):
+        best = logits[row].argmax(-1)  # numpy's argmax takes the first on ties
+        previous, k = -1, 0
+        for column, cls in enumerate(best):
+            if cls != blank and cls != previous and k < slots:
+                out[row, k] = probs[row, column]
+                k += 1
+            previous = cls
+    return out
+
+
+def test_the_averaging_nodes_decode_ties_repeats_blanks_and_overflow_as_the_graph_does(merge):
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    module = load_script("merge_readers")
+    slots, blank, vocab, columns = 3, 3, 4, 7
+    # Two members' column probabilities: "A A _ B B C A" in the mean (a repeat, a blank
+    # between, four emissions for three slots), and one column tied between A and the blank.
+    rng = np.random.default_rng(0)
+    first = rng.dirichlet(np.ones(vocab), size=(2, columns)).astype(np.float32)
+    second = rng.dirichlet(np.ones(vocab), size=(2, columns)).astype(np.float32)
+    reading = [0, 0, 3, 1, 1, 2, 0]
+    for column, cls in enumerate(reading):
+        first[0, column] = second[0, column] = 0.04
+        first[0, column, cls] = second[0, column, cls] = 0.88
+    first[1, 2] = second[1, 2] = [0.45, 0.05, 0.05, 0.45]  # A tied with the blank: A wins
+    regions = [rng.dirichlet(np.ones(2), size=2).astype(np.float32) for _ in range(2)]
+
+    def tensor(name: str, shape: list) -> onnx.ValueInfoProto:
+        return helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
+
+    graph = helper.make_graph(
+        module.averaging_nodes(2, slots, blank, vocab),
+        "tail",
+        [
+            tensor(f"m{i}_{kind}", [None, columns, vocab] if kind == "columns" else [None, 2])
+            for i in range(2)
+            for kind in ("columns", "region")
+        ],
+        [tensor("plate", None), tensor("columns", None), tensor("region", None)],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    plate, merged_columns, region = session.run(
+        ["plate", "columns", "region"],
+        {
+            "m0_columns": first,
+            "m1_columns": second,
+            "m0_region": regions[0],
+            "m1_region": regions[1],
+        },
+    )
+    logits = (np.log(first) + np.log(second)) / 2
+    np.testing.assert_allclose(plate, _greedy_slots(logits, slots, blank), atol=1e-6)
+    np.testing.assert_allclose(merged_columns.sum(-1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(region, (regions[0] + regions[1]) / 2, atol=1e-7)
+    # Row 0 reads A, B, C (the repeat collapsed, the fourth emission dropped): each slot holds
+    # its emitting column's averaged probabilities.
+    assert plate[0].argmax(-1).tolist() == [0, 1, 2]
+    np.testing.assert_allclose(plate[0, 1], merged_columns[0, 3], atol=1e-6)
+
+
+def test_the_merged_file_says_what_it_is(merge):
+    path = MODELS / "default.onnx"
+    merged = merge([onnx.load(path), onnx.load(path)], ["a.onnx", "b.onnx"])
+    meta = {p.key: p.value for p in merged.metadata_props}
+    members = json.loads(meta["plate_ocr.members"])
+    assert [m["name"] for m in members] == ["a.onnx", "b.onnx"]
+    assert all(m["temperature"] > 1.0 for m in members)  # the shipped model's, kept
+    assert meta["plate_ocr.temperature"] == "1.0"
+    assert meta["plate_ocr.model_name"] == "average of 2 readers"
