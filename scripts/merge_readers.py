@@ -66,7 +66,8 @@ def _same_shape(a: onnx.ValueInfoProto, b: onnx.ValueInfoProto) -> bool:
 def _check_members(members: Sequence[onnx.ModelProto], names: Sequence[str]) -> None:
     """Members must read one input the same way and give outputs of one shape."""
     first = members[0]
-    meta0 = read_metadata(first)
+    meta0, opset0 = read_metadata(first), _default_opset(first)
+    input0, outputs0 = first.graph.input[0], {o.name: o for o in first.graph.output}
     for model, name in zip(members, names, strict=True):
         outputs = {o.name: o for o in model.graph.output}
         if sorted(outputs) != sorted(OUTPUTS):
@@ -75,22 +76,20 @@ def _check_members(members: Sequence[onnx.ModelProto], names: Sequence[str]) -> 
             raise ValueError(f"{name}: {len(model.graph.input)} inputs, expected 1")
         if any(a.type == onnx.AttributeProto.GRAPH for n in model.graph.node for a in n.attribute):
             raise ValueError(f"{name}: has control-flow subgraphs, which merging does not rewire")
-        if _default_opset(model) != _default_opset(first) or _default_opset(model) not in _OPSETS:
-            raise ValueError(
-                f"{name}: opset {_default_opset(model)}; members must share one of 13-17"
-            )
+        opset = _default_opset(model)
+        if opset != opset0 or opset not in _OPSETS:
+            raise ValueError(f"{name}: opset {opset}; members must share one of 13-17")
         meta = read_metadata(model)
         for key in (PLATE_CONFIG_KEY, REGION_FAMILIES_KEY):
             if meta.get(key) != meta0.get(key):
                 raise ValueError(f"{name}: {key} differs from the first member's")
-        mine, theirs = model.graph.input[0], first.graph.input[0]
-        if mine.type.tensor_type.elem_type != theirs.type.tensor_type.elem_type or not _same_shape(
-            mine, theirs
+        mine = model.graph.input[0]
+        if mine.type.tensor_type.elem_type != input0.type.tensor_type.elem_type or not _same_shape(
+            mine, input0
         ):
             raise ValueError(f"{name}: input {_shape(mine)} differs from the first member's")
-        first_outputs = {o.name: o for o in first.graph.output}
         for output in OUTPUTS:
-            if not _same_shape(outputs[output], first_outputs[output]):
+            if not _same_shape(outputs[output], outputs0[output]):
                 raise ValueError(f"{name}: output {output} differs in shape from the first's")
 
 

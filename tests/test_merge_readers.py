@@ -71,27 +71,25 @@ def test_members_that_do_not_match_are_refused_by_name(merge):
         merge([model], ["first.onnx"])
 
 
-def _greedy_slots(logits: np.ndarray, slots: int, blank: int) -> np.ndarray:
-    """training.models.ctc_greedy_slots in plain numpy: first class on ties, a column emits a
-    non-blank class that differs from the previous column's, emissions past the slots dropped."""
+def _greedy_slots(logits: np.ndarray, config) -> np.ndarray:
+    """What training.models.ctc_greedy_slots gives, built from the project's numpy greedy CTC
+    (training.reader.greedy_ctc): each emitting column's softmax in its slot, pads after."""
+    from plate_ocr_pipeline.training.reader import greedy_ctc
+
     probs = np.exp(logits - logits.max(-1, keepdims=True))
     probs /= probs.sum(-1, keepdims=True)
-    out = np.zeros((len(logits), slots, logits.shape[-1]), np.float32)
-    out[:, :, blank] = 1.0
-    for row in range(len(logits)):
-        best = logits[row].argmax(-1)  # numpy's argmax takes the first on ties
-        previous, k = -1, 0
-        for column, cls in enumerate(best):
-            if cls != blank and cls != previous and k < slots:
-                out[row, k] = probs[row, column]
-                k += 1
-            previous = cls
+    out = np.zeros((len(logits), config.max_plate_slots, logits.shape[-1]), np.float32)
+    out[:, :, config.pad_index] = 1.0
+    for row, positions in enumerate(greedy_ctc(logits, config)[1]):
+        out[row, : len(positions)] = probs[row, positions[:, 0]]
     return out
 
 
 def test_the_averaging_nodes_decode_ties_repeats_blanks_and_overflow_as_the_graph_does(merge):
     import onnxruntime as ort
     from onnx import TensorProto, helper
+
+    from plate_ocr_pipeline.core.plate_config import PlateConfig
 
     module = load_script("merge_readers")
     slots, blank, vocab, columns = 3, 3, 4, 7
@@ -132,7 +130,16 @@ def test_the_averaging_nodes_decode_ties_repeats_blanks_and_overflow_as_the_grap
         },
     )
     logits = (np.log(first) + np.log(second)) / 2
-    np.testing.assert_allclose(plate, _greedy_slots(logits, slots, blank), atol=1e-6)
+    config = PlateConfig.from_dict(
+        {
+            "alphabet": "ABC_",
+            "pad_char": "_",
+            "max_plate_slots": slots,
+            "img_height": 64,
+            "img_width": 128,
+        }
+    )
+    np.testing.assert_allclose(plate, _greedy_slots(logits, config), atol=1e-6)
     np.testing.assert_allclose(merged_columns.sum(-1), 1.0, atol=1e-6)
     np.testing.assert_allclose(region, (regions[0] + regions[1]) / 2, atol=1e-7)
     # Row 0 reads A, B, C (the repeat collapsed, the fourth emission dropped): each slot holds
