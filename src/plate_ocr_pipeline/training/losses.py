@@ -48,7 +48,9 @@ SLOT_METRICS = {"plate_acc": plate_acc, "cat_acc": cat_acc, "top_3_k": top_3_k}
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class CTCSlotLoss(keras.losses.Loss):
     """CTC loss of per-column logits against the one-hot slot targets every model trains on
-    (the label is the slots' argmax up to the first pad; the pad is CTC's blank)."""
+    (the label is the slots' argmax up to the first pad; the pad is CTC's blank). For an
+    ensemble's stacked logits ``(batch, members, columns, vocab)``, the sum of the members'
+    losses: each member gets the gradient it would get trained alone on the same batch."""
 
     def __init__(self, blank_index: int, name: str = "ctc_slot_loss", **kwargs: Any) -> None:
         super().__init__(name=name, **kwargs)
@@ -56,10 +58,16 @@ class CTCSlotLoss(keras.losses.Loss):
 
     def call(self, y_true, y_pred):
         labels = ops.argmax(y_true, axis=-1)
+        members = y_pred.shape[1] if len(y_pred.shape) == 4 else None
+        if members is not None:
+            # Row b*members + m is member m's reading of crop b.
+            labels = ops.repeat(labels, members, axis=0)
+            y_pred = ops.reshape(y_pred, (-1, *y_pred.shape[2:]))
         label_length = ops.sum(ops.cast(ops.not_equal(labels, self.blank_index), "int32"), -1)
         batch, columns = ops.shape(y_pred)[0], ops.shape(y_pred)[1]
         column_length = ops.full((batch,), columns, dtype="int32")
-        return ops.ctc_loss(labels, y_pred, label_length, column_length, self.blank_index)
+        loss = ops.ctc_loss(labels, y_pred, label_length, column_length, self.blank_index)
+        return loss if members is None else ops.sum(ops.reshape(loss, (-1, members)), axis=1)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "blank_index": self.blank_index}
@@ -69,15 +77,17 @@ class CTCSlotLoss(keras.losses.Loss):
 class CTCSlotMetric(keras.metrics.MeanMetricWrapper):
     """A slot metric (``plate_acc``, ``cat_acc``, ``top_3_k``) of per-column logits, read
     through the same greedy decoding as the exported model, so a CTC run's logs and
-    ``monitor`` mean what a slot model's do."""
+    ``monitor`` mean what a slot model's do (an ensemble's: its members' average)."""
 
     def __init__(self, metric: str, slots: int, blank_index: int, **kwargs: Any) -> None:
-        from plate_ocr_pipeline.training.models import ctc_greedy_slots
+        from plate_ocr_pipeline.training.models import average_members, ctc_greedy_slots
 
         if metric not in SLOT_METRICS:
             raise ValueError(f"metric {metric!r} is not one of {sorted(SLOT_METRICS)}")
 
         def decoded_metric(y_true, y_pred):
+            if len(y_pred.shape) == 4:
+                y_pred = average_members(y_pred)
             return SLOT_METRICS[metric](y_true, ctc_greedy_slots(y_pred, slots, blank_index))
 
         kwargs.setdefault("name", metric)

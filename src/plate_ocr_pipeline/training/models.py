@@ -21,7 +21,10 @@ The logits and everything after them are float32 layers whatever the dtype polic
 ``mixed_bfloat16`` the body computes in bf16 while the CTC loss and the decoding see float32.
 
 Size knobs: ``width_multiplier`` scales every channel count, ``depth`` is the number of conv
-layers per stage (cnn) or transformer blocks (cct).
+layers per stage (cnn) or transformer blocks (cct). ``members`` (cnn with the ctc head) builds
+that many independent towers on one input, each trained by its own CTC loss
+(``training_view``), and reads their average: one file, one pass, the steadiness of an
+ensemble.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ if TYPE_CHECKING:
 MODEL_TYPES = ("cnn", "cct")
 CNN_HEADS = ("ctc", "dense")
 COLUMN_LOGITS_LAYER = "column_logits"
+MEMBER_LOGITS_LAYER = "member_logits"  # an ensemble's members' logits, stacked on axis 1
 ACTIVATIONS = ("relu", "relu6", "swish", "gelu", "leaky_relu", "hard_swish")
 
 _PACKAGE = "plate_ocr_pipeline"
@@ -115,6 +119,7 @@ def build_cnn_model(
     pool_sizes: Sequence[Sequence[int]] | None = None,
     text_lines: int = 1,
     dropout: float = 0.1,
+    members: int = 1,
     name: str = "cnn_ocr",
 ) -> keras.Model:
     """Multi-head CNN in the spirit of fast-plate-ocr's ``cnn_ocr_model``.
@@ -141,6 +146,11 @@ def build_cnn_model(
     each text line gets its own hidden layer and logits over the same columns, and the
     lines' columns are joined top line first: CTC reads a two-row plate top row then bottom
     row, and a one-row plate leaves one line blank.
+
+    ``members`` > 1 (``ctc`` head only) builds that many such towers, layer names prefixed
+    ``member{i}_``, from one input. Their column logits are stacked (``member_logits``, what
+    each member's CTC loss trains) and averaged as probabilities (``column_logits``, what
+    the decoding, the temperature and the export read).
     """
     if depth < 1:
         raise ValueError(f"depth must be at least 1, got {depth}")
@@ -156,21 +166,38 @@ def build_cnn_model(
         raise ValueError(f"text_lines must be 1 or 2, got {text_lines}")
     if text_lines > 1 and head != "ctc":
         raise ValueError(f"text_lines={text_lines} needs the ctc head, not {head!r}")
-    inputs, x = _input_block(config)
-    x = _conv_bn_act(x, _scaled(stem_filters, width_multiplier), 3, activation, "stem", stem_stride)
-    for stage, base in enumerate(filters):
-        channels = _scaled(base, width_multiplier)
-        # The first stage runs at the highest resolution: one conv there keeps it fast.
-        for layer in range(1 if stage == 0 else depth):
-            x = _conv_bn_act(x, channels, 3, activation, f"stage{stage}_{layer}")
-        if stage < len(filters) - 1:
-            x = layers.MaxPooling2D(pools[stage], name=f"stage{stage}_pool")(x)
-    if row_context:
-        x = _conv_bn_act(x, x.shape[-1], (1, row_context), activation, "row_context")
+    if members < 1 or (members > 1 and head != "ctc"):
+        raise ValueError(f"members={members} needs a positive count and, above 1, the ctc head")
+    inputs, normalised = _input_block(config)
+
+    def tower(prefix: str):
+        x = _conv_bn_act(
+            normalised, _scaled(stem_filters, width_multiplier), 3, activation,
+            f"{prefix}stem", stem_stride,
+        )  # fmt: skip
+        for stage, base in enumerate(filters):
+            channels = _scaled(base, width_multiplier)
+            # The first stage runs at the highest resolution: one conv there keeps it fast.
+            for layer in range(1 if stage == 0 else depth):
+                x = _conv_bn_act(x, channels, 3, activation, f"{prefix}stage{stage}_{layer}")
+            if stage < len(filters) - 1:
+                x = layers.MaxPooling2D(pools[stage], name=f"{prefix}stage{stage}_pool")(x)
+        if row_context:
+            x = _conv_bn_act(x, x.shape[-1], (1, row_context), activation, f"{prefix}row_context")
+        return x
 
     if head == "ctc":
-        outputs = _ctc_head(x, config, head_units, activation, dropout, text_lines)
-        return keras.Model(inputs, outputs, name=name)
+        if members == 1:
+            logits = _ctc_logits(tower(""), config, head_units, activation, dropout, text_lines, "")
+        else:
+            stacked = StackMembers(name=MEMBER_LOGITS_LAYER, dtype="float32")([
+                _ctc_logits(tower(f"member{i}_"), config, head_units, activation, dropout,
+                            text_lines, f"member{i}_")
+                for i in range(members)
+            ])  # fmt: skip
+            logits = MemberAverage(name=COLUMN_LOGITS_LAYER, dtype="float32")(stacked)
+        return keras.Model(inputs, ctc_decoding(config)(logits), name=name)
+    x = tower("")
     x = _conv_bn_act(x, _scaled(head_channels, width_multiplier), 1, activation, "squeeze")
     x = layers.Flatten(name="flatten")(x)
     if dropout:
@@ -181,34 +208,71 @@ def build_cnn_model(
     return keras.Model(inputs, _slot_softmax(x, config), name=name)
 
 
-def _ctc_head(
-    x, config: PlateConfig, hidden_units: int, activation: str, dropout: float, text_lines: int = 1
+def _ctc_logits(
+    x,
+    config: PlateConfig,
+    hidden_units: int,
+    activation: str,
+    dropout: float,
+    text_lines: int,
+    prefix: str,
 ):
     """Per-column logits over the alphabet, the pad doubling as CTC's blank (named
-    ``column_logits``, what the CTC loss trains), then greedy decoding into slots. With two
-    text lines, each line reads all columns with its own layers and the lines are joined
-    along the column axis, top line first."""
+    ``{prefix}column_logits``; without a prefix, what the CTC loss trains and the greedy
+    decoding reads). With two text lines, each line reads all columns with its own layers
+    and the lines are joined along the column axis, top line first."""
     rows, columns, channels = x.shape[1:]
-    x = layers.Permute((2, 1, 3), name="columns_first")(x)
-    features = layers.Reshape((columns, rows * channels), name="column_features")(x)
+    x = layers.Permute((2, 1, 3), name=f"{prefix}columns_first")(x)
+    features = layers.Reshape((columns, rows * channels), name=f"{prefix}column_features")(x)
+    name = f"{prefix}{COLUMN_LOGITS_LAYER}"
     if text_lines == 1:
-        x = layers.Dense(hidden_units, name="column_hidden")(features)
-        x = _activation(activation, "column_hidden_act")(x)
+        x = layers.Dense(hidden_units, name=f"{prefix}column_hidden")(features)
+        x = _activation(activation, f"{prefix}column_hidden_act")(x)
         if dropout:
-            x = layers.Dropout(dropout, name="head_dropout")(x)
-        logits = layers.Dense(config.vocabulary_size, name=COLUMN_LOGITS_LAYER, dtype="float32")(x)
-        return ctc_decoding(config)(logits)
+            x = layers.Dropout(dropout, name=f"{prefix}head_dropout")(x)
+        return layers.Dense(config.vocabulary_size, name=name, dtype="float32")(x)
     per_line = []
     for line in range(text_lines):
-        x = layers.Dense(hidden_units, name=f"line{line}_hidden")(features)
-        x = _activation(activation, f"line{line}_hidden_act")(x)
+        x = layers.Dense(hidden_units, name=f"{prefix}line{line}_hidden")(features)
+        x = _activation(activation, f"{prefix}line{line}_hidden_act")(x)
         if dropout:
-            x = layers.Dropout(dropout, name=f"line{line}_dropout")(x)
+            x = layers.Dropout(dropout, name=f"{prefix}line{line}_dropout")(x)
         per_line.append(
-            layers.Dense(config.vocabulary_size, name=f"line{line}_logits", dtype="float32")(x)
+            layers.Dense(
+                config.vocabulary_size, name=f"{prefix}line{line}_logits", dtype="float32"
+            )(x)
         )
-    logits = layers.Concatenate(axis=1, name=COLUMN_LOGITS_LAYER, dtype="float32")(per_line)
-    return ctc_decoding(config)(logits)
+    return layers.Concatenate(axis=1, name=name, dtype="float32")(per_line)
+
+
+def average_members(stacked: Tensor) -> Tensor:
+    """``(batch, members, columns, vocab)`` logits to the log of the members' mean column
+    probabilities ``(batch, columns, vocab)``: logits whose softmax is that mean."""
+    log_probabilities = ops.log_softmax(stacked, axis=-1)
+    return ops.logsumexp(log_probabilities, axis=1) - ops.log(float(stacked.shape[1]))
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class StackMembers(layers.Layer):
+    """The members' column logits, stacked on a new axis 1."""
+
+    def call(self, member_logits):
+        return ops.stack(member_logits, axis=1)
+
+    def compute_output_shape(self, input_shape):
+        first = input_shape[0]
+        return (first[0], len(input_shape), *first[1:])
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class MemberAverage(layers.Layer):
+    """Stacked members' logits to one set of column logits (``average_members``)."""
+
+    def call(self, stacked):
+        return average_members(stacked)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], *input_shape[2:])
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -272,8 +336,9 @@ def has_ctc_head(model: keras.Model) -> bool:
 
 
 def is_column_view(model: keras.Model) -> bool:
-    """Whether ``model`` ends in per-column logits: what a CTC run trains and checkpoints."""
-    return model.layers[-1].name == COLUMN_LOGITS_LAYER
+    """Whether ``model`` ends in per-column logits, or an ensemble's stacked members' logits:
+    what a CTC run trains and checkpoints."""
+    return model.layers[-1].name in (COLUMN_LOGITS_LAYER, MEMBER_LOGITS_LAYER)
 
 
 def column_logits_view(model: keras.Model) -> keras.Model | None:
@@ -285,13 +350,25 @@ def column_logits_view(model: keras.Model) -> keras.Model | None:
     return keras.Model(model.input, layer.output, name=f"{model.name}_columns")
 
 
+def training_view(model: keras.Model) -> keras.Model | None:
+    """What a CTC run trains: an ensemble's stacked members' logits (each member its own
+    CTC loss), else the column view; ``None`` without a CTC head."""
+    if not any(layer.name == MEMBER_LOGITS_LAYER for layer in model.layers):
+        return column_logits_view(model)
+    layer = model.get_layer(MEMBER_LOGITS_LAYER)
+    return keras.Model(model.input, layer.output, name=f"{model.name}_members")
+
+
 def as_slot_model(model: keras.Model, config: PlateConfig) -> keras.Model:
-    """``model`` itself, or, for a column view, the same weights with the greedy slot
-    decoding on top (named as the model it was cut from)."""
+    """``model`` itself, or, for a column view (or an ensemble's training view), the same
+    weights with the greedy slot decoding on top (named as the model it was cut from)."""
     if not is_column_view(model):
         return model
-    name = model.name.removesuffix("_columns")
-    return keras.Model(model.input, ctc_decoding(config)(model.output), name=name)
+    logits = model.output
+    if model.layers[-1].name == MEMBER_LOGITS_LAYER:
+        logits = MemberAverage(name=COLUMN_LOGITS_LAYER, dtype="float32")(logits)
+    name = model.name.removesuffix("_columns").removesuffix("_members")
+    return keras.Model(model.input, ctc_decoding(config)(logits), name=name)
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)

@@ -35,6 +35,17 @@ class ModelParams(BaseModel):
     embed_dim: int | None = Field(default=None, ge=8)
     num_heads: int | None = Field(default=None, ge=1)
     mlp_ratio: float | None = Field(default=None, gt=0)
+    # cnn with the ctc head: independent towers read as their average (one file, one pass)
+    members: int | None = Field(default=None, ge=1, le=8)
+
+    @model_validator(mode="after")
+    def _members_need_ctc(self) -> ModelParams:
+        if (self.members or 1) > 1 and (self.type != "cnn" or self.head != "ctc"):
+            raise ValueError(
+                f"model.members={self.members} needs type cnn with head ctc, "
+                f"not type {self.type} with head {self.head}"
+            )
+        return self
 
     def builder_kwargs(self) -> dict:
         """Keyword arguments for ``build_model`` (type excluded, unset knobs dropped)."""

@@ -21,6 +21,7 @@ the export stage converts to ONNX.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,6 +34,7 @@ from plate_ocr_pipeline.core.plate_config import PlateConfig
 from plate_ocr_pipeline.training.batches import AugmentedBatches
 from plate_ocr_pipeline.training.models import (
     COLUMN_LOGITS_LAYER,
+    MEMBER_LOGITS_LAYER,
     column_logits_view,
     ctc_decoding,
     has_ctc_head,
@@ -69,15 +71,21 @@ def families_of(regions: Sequence[str]) -> list[str]:
 
 def _feature_tensors(model: keras.Model) -> list[Any]:
     """Pooled features the region head reads: mean and max of the last 4-D map over its
-    positions and of each text-line layer over its columns."""
-    maps = [layer for layer in model.layers if len(layer.output.shape) == 4]
-    if not maps:
+    positions (of each member's, for an ensemble) and of each text-line layer over its
+    columns."""
+    last_maps: dict[str, Any] = {}  # member prefix ("" outside an ensemble) -> its last map
+    for layer in model.layers:
+        if len(layer.output.shape) == 4 and layer.name != MEMBER_LOGITS_LAYER:
+            last_maps[re.match(r"(member\d+_)?", layer.name).group(0)] = layer.output
+    if len(last_maps) > 1:
+        del last_maps[""]  # an ensemble's shared input, before the members
+    if not last_maps:
         raise ValueError(f"{model.name} has no convolutional map for a region head")
-    last_map = maps[-1].output
-    pooled = [
-        layers.GlobalAveragePooling2D(name="region_map_mean")(last_map),
-        layers.GlobalMaxPooling2D(name="region_map_max")(last_map),
-    ]
+    pooled = []
+    for index, last_map in enumerate(last_maps.values()):
+        suffix = "" if index == 0 else str(index)
+        pooled.append(layers.GlobalAveragePooling2D(name=f"region_map_mean{suffix}")(last_map))
+        pooled.append(layers.GlobalMaxPooling2D(name=f"region_map_max{suffix}")(last_map))
     lines = [
         layer.output
         for layer in model.layers

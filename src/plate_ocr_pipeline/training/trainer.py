@@ -39,7 +39,7 @@ from plate_ocr_pipeline.training.losses import WarmupCosine, loss_and_metrics
 from plate_ocr_pipeline.training.models import (
     as_slot_model,
     build_model,
-    column_logits_view,
+    training_view,
 )
 from plate_ocr_pipeline.training.params import TrainParams
 
@@ -268,6 +268,8 @@ def train_plate_model(
     for key, before in _BEFORE_THE_OPTION.items():
         if recipe[key] == before:
             del recipe[key]
+    if (recipe["model"]["members"] or 1) == 1:
+        del recipe["model"]["members"]
     # The backend Keras runs on, whatever named it; TensorFlow left out, as every checkpoint
     # written before train.backend trained on it.
     del recipe["backend"]
@@ -305,8 +307,9 @@ def train_plate_model(
                     )  # fmt: skip
         else:
             net = initial_model(config, params, starting_model)
-            # A CTC head trains its per-column logits; the slot decoding on top has no weights.
-            fitted = column_logits_view(net) or net
+            # A CTC head trains its per-column logits (an ensemble's members each their own);
+            # the slot decoding on top has no weights.
+            fitted = training_view(net) or net
             compile_for_training(fitted, params, steps_per_epoch, config)
         batches.set_epoch(initial_epoch)
         logger.info(

@@ -1,0 +1,140 @@
+"""An ensemble in one graph (``train.model.members``): towers on one input, each trained by
+its own CTC loss, read as the average of their column probabilities."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from plate_ocr_pipeline.core.plate_config import PlateConfig  # noqa: E402
+from plate_ocr_pipeline.core.text_codec import decode_with_confidence, one_hot_encode  # noqa: E402
+from plate_ocr_pipeline.training.losses import CTCSlotLoss, CTCSlotMetric  # noqa: E402
+from plate_ocr_pipeline.training.models import (  # noqa: E402
+    COLUMN_LOGITS_LAYER,
+    MEMBER_LOGITS_LAYER,
+    build_model,
+    column_logits_view,
+    training_view,
+)
+from plate_ocr_pipeline.training.params import TrainParams  # noqa: E402
+from plate_ocr_pipeline.training.reader import greedy_ctc  # noqa: E402
+from tests.test_ctc_head import CTC_KNOBS, column_logits  # noqa: E402
+from tests.test_train_pipeline import fit, pretend_cut_off, quick_train_params  # noqa: E402
+
+PAIR_KNOBS = {**CTC_KNOBS, "members": 2}
+
+
+@pytest.fixture
+def config(plate_params) -> PlateConfig:
+    return PlateConfig.from_dict(plate_params)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    e = np.exp(logits - logits.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def member_logits(model, images: np.ndarray, member: int) -> np.ndarray:
+    layer = model.get_layer(f"member{member}_{COLUMN_LOGITS_LAYER}")
+    return keras.Model(model.input, layer.output).predict(images, verbose=0)
+
+
+def test_an_ensemble_reads_the_greedy_decoding_of_its_members_mean_probabilities(config):
+    keras.utils.set_random_seed(11)
+    model = build_model(config, "cnn", **PAIR_KNOBS)
+    assert tuple(training_view(model).output_shape) == (None, 2, 16, 37)
+    assert tuple(column_logits_view(model).output_shape) == (None, 16, 37)
+    assert tuple(model.output_shape) == (None, 10, 37)
+    # Two towers, no shared weights: every weighted layer belongs to one member.
+    weighted = [layer.name for layer in model.layers if layer.weights]
+    assert weighted and all(name.startswith(("member0_", "member1_")) for name in weighted)
+    assert model.get_layer("member0_stem_conv").kernel.shape == (3, 3, 1, 8)
+    assert not np.allclose(model.get_layer("member0_stem_conv").kernel.numpy(),
+                           model.get_layer("member1_stem_conv").kernel.numpy())  # fmt: skip
+
+    images = np.random.default_rng(11).integers(0, 256, (4, 64, 128, 1), dtype=np.uint8)
+    mean = (softmax(member_logits(model, images, 0)) + softmax(member_logits(model, images, 1))) / 2
+    averaged = column_logits_view(model).predict(images, verbose=0)
+    np.testing.assert_allclose(softmax(averaged), mean, atol=1e-5)
+    expected, _ = greedy_ctc(np.log(mean), config)
+    texts = [text for text, _ in decode_with_confidence(model.predict(images, verbose=0), config)]
+    assert texts == expected
+
+
+def test_each_member_has_its_own_ctc_loss_and_the_metrics_read_the_average(config):
+    targets = one_hot_encode(["44MWK", "AB"], config)
+    right = np.concatenate([column_logits(config, "_44_4MM__WWK____", sure=12.0),
+                            column_logits(config, "AAA__B__________", sure=12.0)])  # fmt: skip
+    wrong = np.concatenate([column_logits(config, "_444_MM__WWK____", sure=3.0),
+                            column_logits(config, "AAA__8__________", sure=3.0)])  # fmt: skip
+    loss = CTCSlotLoss(config.pad_index)
+    per_crop = loss.call(targets, np.stack([right, wrong], axis=1))
+    np.testing.assert_allclose(
+        np.asarray(per_crop),
+        np.asarray(loss.call(targets, right)) + np.asarray(loss.call(targets, wrong)),
+        rtol=1e-5,
+    )
+    # The sure member outweighs the unsure one in the average: the average reads right,
+    # though one member alone reads both plates wrong.
+    metric = CTCSlotMetric("plate_acc", config.max_plate_slots, config.pad_index)
+    metric.update_state(targets, np.stack([right, wrong], axis=1))
+    assert float(metric.result()) == pytest.approx(1.0)
+    metric.reset_state()
+    metric.update_state(targets, wrong)
+    assert float(metric.result()) == pytest.approx(0.0)
+
+
+def test_an_ensemble_trains_resumes_and_returns_a_slot_model(
+    tmp_path, model_input, augmentation, plate_params
+):
+    checkpoints = tmp_path / "ckpt"
+    params = quick_train_params(model=PAIR_KNOBS, checkpoints=checkpoints)
+    model, first = fit(model_input, augmentation, plate_params, **params)
+    assert tuple(model.output_shape) == (None, 10, 37)
+    assert model.get_layer(COLUMN_LOGITS_LAYER) is not None
+    assert np.isfinite(first["loss"]).all() and "val_plate_acc" in first
+    # The checkpoint holds the members' stacked logits; a cut-off run resumes from it.
+    pretend_cut_off(checkpoints)
+    params.update(resume=True, epochs=2)
+    resumed_model, resumed = fit(model_input, augmentation, plate_params, **params)
+    assert list(resumed["epoch"]) == [1, 2]
+    assert resumed.loc[0, "loss"] == pytest.approx(first.loc[0, "loss"])
+    assert resumed_model.get_layer(MEMBER_LOGITS_LAYER) is not None
+    probabilities = resumed_model.predict(model_input["images"][:3], verbose=0)
+    np.testing.assert_allclose(probabilities.sum(-1), 1.0, rtol=1e-5)
+
+
+def test_an_ensemble_reader_exports_to_onnx_with_both_members_features(config):
+    onnxruntime = pytest.importorskip("onnxruntime")
+    pytest.importorskip("tf2onnx")
+    from plate_ocr_pipeline.training.export import export_onnx
+    from plate_ocr_pipeline.training.reader import build_reader, feature_model, region_head
+
+    keras.utils.set_random_seed(12)
+    model = build_model(config, "cnn", **PAIR_KNOBS)
+    features = feature_model(model)
+    # Mean and max of each member's last map (32 channels at this width) and of its column
+    # hidden layer (16 units); the shared input is not a member's map.
+    assert features.output.shape[-1] == 2 * (2 * 32 + 2 * 16)
+    reader = build_reader(model, config, 2.0, region_head(features.output.shape[-1], 3, 8))
+    session = onnxruntime.InferenceSession(export_onnx(reader, config).SerializeToString())
+    images = np.random.default_rng(12).integers(0, 256, (5, 64, 128, 1), dtype=np.uint8)
+    names = [output.name for output in session.get_outputs()]
+    for name, onnx_out, keras_out in zip(
+        names, session.run(None, {"input": images}), reader.predict(images, verbose=0), strict=True
+    ):
+        np.testing.assert_allclose(onnx_out, keras_out, atol=1e-5, err_msg=name)
+
+
+def test_members_need_the_ctc_head_of_the_cnn(config):
+    with pytest.raises(ValueError, match="members"):
+        build_model(config, "cnn", width_multiplier=0.25, head="dense", members=2)
+    with pytest.raises(ValueError, match="members"):
+        TrainParams(model={"type": "cct", "members": 2})
+    with pytest.raises(ValueError, match="members"):
+        TrainParams(model={"head": "dense", "members": 2})
+    with pytest.raises(ValueError, match="members"):
+        TrainParams(model={"head": "ctc", "members": 0})
+    assert TrainParams(model={"head": "ctc", "members": 2}).model.builder_kwargs()["members"] == 2
