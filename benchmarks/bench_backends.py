@@ -37,7 +37,7 @@ def child(args: argparse.Namespace) -> None:
     from plate_ocr_pipeline.core.text_codec import one_hot_encode
     from plate_ocr_pipeline.training.batches import AugmentedBatches
     from plate_ocr_pipeline.training.callbacks import BatchEpoch
-    from plate_ocr_pipeline.training.models import build_model, column_logits_view
+    from plate_ocr_pipeline.training.models import build_model, training_view
     from plate_ocr_pipeline.training.params import TrainParams
     from plate_ocr_pipeline.training.trainer import compile_for_training, set_seed
 
@@ -63,7 +63,7 @@ def child(args: argparse.Namespace) -> None:
                                seed=params.seed, workers=args.data_workers)  # fmt: skip
 
     net = build_model(config, params.model.type, **params.model.builder_kwargs())
-    fitted = column_logits_view(net) or net
+    fitted = training_view(net) or net
     compile_for_training(fitted, params, len(batches), config)
 
     def timed_fit(steps: int) -> float:

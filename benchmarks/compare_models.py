@@ -64,7 +64,7 @@ def main() -> None:
     from plate_ocr_pipeline.core.plate_config import PlateConfig
     from plate_ocr_pipeline.core.text_codec import one_hot_encode
     from plate_ocr_pipeline.training.losses import WarmupCosine, loss_and_metrics
-    from plate_ocr_pipeline.training.models import build_model, column_logits_view
+    from plate_ocr_pipeline.training.models import build_model, training_view
     from plate_ocr_pipeline.training.trainer import set_seed
 
     plate = yaml.safe_load((ROOT / "conf/base/parameters_plate.yml").read_text())["plate"]
@@ -90,7 +90,7 @@ def main() -> None:
             final_fraction=0.05,
         )
         # A CTC head trains its per-column logits; the metrics read them decoded.
-        model = column_logits_view(model) or model
+        model = training_view(model) or model
         loss, metrics = loss_and_metrics(model, config, label_smoothing=0.05)
         model.compile(
             optimizer=keras.optimizers.AdamW(schedule, weight_decay=0.01, clipnorm=5.0),

@@ -23,7 +23,8 @@ from plate_ocr_pipeline.training.reader import greedy_ctc  # noqa: E402
 from tests.test_ctc_head import CTC_KNOBS, column_logits  # noqa: E402
 from tests.test_train_pipeline import fit, pretend_cut_off, quick_train_params  # noqa: E402
 
-PAIR_KNOBS = {**CTC_KNOBS, "members": 2}
+# The recipe's shape (two text lines, a row-context conv), small.
+PAIR_KNOBS = {**CTC_KNOBS, "members": 2, "text_lines": 2, "row_context": 3}
 
 
 @pytest.fixture
@@ -44,8 +45,10 @@ def member_logits(model, images: np.ndarray, member: int) -> np.ndarray:
 def test_an_ensemble_reads_the_greedy_decoding_of_its_members_mean_probabilities(config):
     keras.utils.set_random_seed(11)
     model = build_model(config, "cnn", **PAIR_KNOBS)
-    assert tuple(training_view(model).output_shape) == (None, 2, 16, 37)
-    assert tuple(column_logits_view(model).output_shape) == (None, 16, 37)
+    # Two lines of 16 columns per member, top line first.
+    assert tuple(training_view(model).output_shape) == (None, 2, 32, 37)
+    assert tuple(column_logits_view(model).output_shape) == (None, 32, 37)
+    assert tuple(column_logits_view(training_view(model)).output_shape) == (None, 32, 37)
     assert tuple(model.output_shape) == (None, 10, 37)
     # Two towers, no shared weights: every weighted layer belongs to one member.
     weighted = [layer.name for layer in model.layers if layer.weights]
@@ -64,11 +67,14 @@ def test_an_ensemble_reads_the_greedy_decoding_of_its_members_mean_probabilities
 
 
 def test_each_member_has_its_own_ctc_loss_and_the_metrics_read_the_average(config):
-    targets = one_hot_encode(["44MWK", "AB"], config)
+    # Three crops, two members: a loss reshaped the wrong way round cannot pass.
+    targets = one_hot_encode(["44MWK", "AB", "7Q"], config)
     right = np.concatenate([column_logits(config, "_44_4MM__WWK____", sure=12.0),
-                            column_logits(config, "AAA__B__________", sure=12.0)])  # fmt: skip
+                            column_logits(config, "AAA__B__________", sure=12.0),
+                            column_logits(config, "_7___QQ_________", sure=12.0)])  # fmt: skip
     wrong = np.concatenate([column_logits(config, "_444_MM__WWK____", sure=3.0),
-                            column_logits(config, "AAA__8__________", sure=3.0)])  # fmt: skip
+                            column_logits(config, "AAA__8__________", sure=3.0),
+                            column_logits(config, "_1___QQ_________", sure=3.0)])  # fmt: skip
     loss = CTCSlotLoss(config.pad_index)
     per_crop = loss.call(targets, np.stack([right, wrong], axis=1))
     np.testing.assert_allclose(
@@ -77,7 +83,7 @@ def test_each_member_has_its_own_ctc_loss_and_the_metrics_read_the_average(confi
         rtol=1e-5,
     )
     # The sure member outweighs the unsure one in the average: the average reads right,
-    # though one member alone reads both plates wrong.
+    # though one member alone reads every plate wrong.
     metric = CTCSlotMetric("plate_acc", config.max_plate_slots, config.pad_index)
     metric.update_state(targets, np.stack([right, wrong], axis=1))
     assert float(metric.result()) == pytest.approx(1.0)
@@ -95,6 +101,19 @@ def test_an_ensemble_trains_resumes_and_returns_a_slot_model(
     assert tuple(model.output_shape) == (None, 10, 37)
     assert model.get_layer(COLUMN_LOGITS_LAYER) is not None
     assert np.isfinite(first["loss"]).all() and "val_plate_acc" in first
+    # What was trained is the members' stacked logits, each with its own CTC loss: the
+    # checkpoint ends there, and its loss is the sum of the members' losses.
+    trained = keras.saving.load_model(checkpoints / "last.keras")
+    assert trained.layers[-1].name == MEMBER_LOGITS_LAYER
+    images, texts = model_input["images"][:6], model_input["plate_text"][:6]
+    stacked = trained.predict(images, verbose=0)
+    loss = CTCSlotLoss(PlateConfig.from_dict(plate_params).pad_index)
+    targets = one_hot_encode(list(texts), PlateConfig.from_dict(plate_params))
+    np.testing.assert_allclose(
+        np.asarray(loss.call(targets, stacked)),
+        sum(np.asarray(loss.call(targets, stacked[:, m])) for m in range(2)),
+        rtol=1e-5,
+    )
     # The checkpoint holds the members' stacked logits; a cut-off run resumes from it.
     pretend_cut_off(checkpoints)
     params.update(resume=True, epochs=2)
@@ -115,9 +134,9 @@ def test_an_ensemble_reader_exports_to_onnx_with_both_members_features(config):
     keras.utils.set_random_seed(12)
     model = build_model(config, "cnn", **PAIR_KNOBS)
     features = feature_model(model)
-    # Mean and max of each member's last map (32 channels at this width) and of its column
-    # hidden layer (16 units); the shared input is not a member's map.
-    assert features.output.shape[-1] == 2 * (2 * 32 + 2 * 16)
+    # Mean and max of each member's last map (32 channels at this width) and of its two
+    # lines' hidden layers (16 units each); the shared input is not a member's map.
+    assert features.output.shape[-1] == 2 * (2 * 32 + 2 * 2 * 16)
     reader = build_reader(model, config, 2.0, region_head(features.output.shape[-1], 3, 8))
     session = onnxruntime.InferenceSession(export_onnx(reader, config).SerializeToString())
     images = np.random.default_rng(12).integers(0, 256, (5, 64, 128, 1), dtype=np.uint8)
@@ -138,3 +157,33 @@ def test_members_need_the_ctc_head_of_the_cnn(config):
     with pytest.raises(ValueError, match="members"):
         TrainParams(model={"head": "ctc", "members": 0})
     assert TrainParams(model={"head": "ctc", "members": 2}).model.builder_kwargs()["members"] == 2
+
+
+def test_an_ensemble_quantises_to_int8_with_its_averaging_kept_float(config):
+    onnxruntime = pytest.importorskip("onnxruntime")
+    pytest.importorskip("tf2onnx")
+    from plate_ocr_pipeline.training.export import export_onnx, quantize_static_int8
+
+    keras.utils.set_random_seed(13)
+    model = build_model(config, "cnn", **PAIR_KNOBS)
+    fp32 = export_onnx(model, config)
+    images = np.random.default_rng(13).integers(0, 256, (40, 64, 128, 1), dtype=np.uint8)
+    int8 = quantize_static_int8(fp32, images[:32], batch_size=8)
+    ops = [node.op_type for node in int8.graph.node]
+    assert "QLinearConv" in ops and "Conv" not in ops
+    tail = [node for node in int8.graph.node if "logits" in node.name]
+    assert tail and not any(node.op_type.startswith("QLinear") for node in tail)
+    slots = onnxruntime.InferenceSession(int8.SerializeToString()).run(None, {"input": images})
+    np.testing.assert_allclose(slots[0].sum(-1), 1.0, rtol=1e-5)
+
+
+def test_one_member_is_the_plain_model(config):
+    keras.utils.set_random_seed(14)
+    plain = build_model(config, "cnn", **CTC_KNOBS)
+    keras.utils.set_random_seed(14)
+    one = build_model(config, "cnn", **CTC_KNOBS, members=1)
+    assert [layer.name for layer in one.layers] == [layer.name for layer in plain.layers]
+    assert MEMBER_LOGITS_LAYER not in {layer.name for layer in one.layers}
+    for a, b in zip(one.get_weights(), plain.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert "members" not in TrainParams(model={"head": "ctc", "members": 1}).model.builder_kwargs()

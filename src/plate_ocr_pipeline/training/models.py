@@ -331,8 +331,9 @@ def ctc_decoding(config: PlateConfig) -> CTCGreedySlots:
 
 
 def has_ctc_head(model: keras.Model) -> bool:
-    """Whether ``model`` has per-column logits (a CTC head or its column view)."""
-    return any(layer.name == COLUMN_LOGITS_LAYER for layer in model.layers)
+    """Whether ``model`` has per-column logits (a CTC head, its column view or an
+    ensemble's training view)."""
+    return any(layer.name in (COLUMN_LOGITS_LAYER, MEMBER_LOGITS_LAYER) for layer in model.layers)
 
 
 def is_column_view(model: keras.Model) -> bool:
@@ -346,8 +347,13 @@ def column_logits_view(model: keras.Model) -> keras.Model | None:
     ``None`` when ``model`` has no CTC head."""
     if not has_ctc_head(model):
         return None
-    layer = model.get_layer(COLUMN_LOGITS_LAYER)
-    return keras.Model(model.input, layer.output, name=f"{model.name}_columns")
+    names = {layer.name for layer in model.layers}
+    if COLUMN_LOGITS_LAYER in names:
+        logits = model.get_layer(COLUMN_LOGITS_LAYER).output
+    else:  # an ensemble's training view: its members' average
+        stacked = model.get_layer(MEMBER_LOGITS_LAYER).output
+        logits = MemberAverage(name=COLUMN_LOGITS_LAYER, dtype="float32")(stacked)
+    return keras.Model(model.input, logits, name=f"{model.name}_columns")
 
 
 def training_view(model: keras.Model) -> keras.Model | None:

@@ -48,8 +48,12 @@ class ModelParams(BaseModel):
         return self
 
     def builder_kwargs(self) -> dict:
-        """Keyword arguments for ``build_model`` (type excluded, unset knobs dropped)."""
-        return self.model_dump(exclude={"type"}, exclude_none=True)
+        """Keyword arguments for ``build_model`` (type excluded, unset knobs dropped; one
+        member is every builder's default)."""
+        kwargs = self.model_dump(exclude={"type"}, exclude_none=True)
+        if kwargs.get("members") == 1:
+            del kwargs["members"]
+        return kwargs
 
 
 class ReaderParams(BaseModel):
