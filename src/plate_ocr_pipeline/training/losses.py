@@ -48,26 +48,37 @@ SLOT_METRICS = {"plate_acc": plate_acc, "cat_acc": cat_acc, "top_3_k": top_3_k}
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class CTCSlotLoss(keras.losses.Loss):
     """CTC loss of per-column logits against the one-hot slot targets every model trains on
-    (the label is the slots' argmax up to the first pad; the pad is CTC's blank). For an
-    ensemble's stacked logits ``(batch, members, columns, vocab)``, the sum of the members'
-    losses: each member gets the gradient it would get trained alone on the same batch."""
+    (the label is the slots' argmax up to the first pad; the pad is CTC's blank).
+
+    For an ensemble's stacked logits ``(batch, members, columns, vocab)``: each member's
+    loss plus the loss of their average (``average_members``), which is what is read.
+    Members trained alone each read well but put a character's spike in their own column,
+    or a one-row plate in their own text line, and their average then reads blanks; the
+    average's loss makes them agree where."""
 
     def __init__(self, blank_index: int, name: str = "ctc_slot_loss", **kwargs: Any) -> None:
         super().__init__(name=name, **kwargs)
         self.blank_index = int(blank_index)
 
-    def call(self, y_true, y_pred):
-        labels = ops.argmax(y_true, axis=-1)
-        members = y_pred.shape[1] if len(y_pred.shape) == 4 else None
-        if members is not None:
-            # Row b*members + m is member m's reading of crop b.
-            labels = ops.repeat(labels, members, axis=0)
-            y_pred = ops.reshape(y_pred, (-1, *y_pred.shape[2:]))
+    def _ctc(self, labels, logits):
         label_length = ops.sum(ops.cast(ops.not_equal(labels, self.blank_index), "int32"), -1)
-        batch, columns = ops.shape(y_pred)[0], ops.shape(y_pred)[1]
+        batch, columns = ops.shape(logits)[0], ops.shape(logits)[1]
         column_length = ops.full((batch,), columns, dtype="int32")
-        loss = ops.ctc_loss(labels, y_pred, label_length, column_length, self.blank_index)
-        return loss if members is None else ops.sum(ops.reshape(loss, (-1, members)), axis=1)
+        return ops.ctc_loss(labels, logits, label_length, column_length, self.blank_index)
+
+    def call(self, y_true, y_pred):
+        from plate_ocr_pipeline.training.models import average_members
+
+        labels = ops.argmax(y_true, axis=-1)
+        if len(y_pred.shape) != 4:
+            return self._ctc(labels, y_pred)
+        members = y_pred.shape[1]
+        # Row b*members + m is member m's reading of crop b.
+        each = self._ctc(
+            ops.repeat(labels, members, axis=0), ops.reshape(y_pred, (-1, *y_pred.shape[2:]))
+        )
+        members_loss = ops.sum(ops.reshape(each, (-1, members)), axis=1)
+        return members_loss + self._ctc(labels, average_members(y_pred))
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "blank_index": self.blank_index}
