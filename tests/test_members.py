@@ -1,5 +1,5 @@
-"""An ensemble in one graph (``train.model.members``): towers on one input, each trained by
-its own CTC loss, read as the average of their column probabilities."""
+"""An ensemble in one graph (``train.model.members``): towers on one input, read as the
+average of their column probabilities; each has its own CTC loss and the average one more."""
 
 from __future__ import annotations
 

@@ -22,9 +22,9 @@ The logits and everything after them are float32 layers whatever the dtype polic
 
 Size knobs: ``width_multiplier`` scales every channel count, ``depth`` is the number of conv
 layers per stage (cnn) or transformer blocks (cct). ``members`` (cnn with the ctc head) builds
-that many independent towers on one input, each trained by its own CTC loss
-(``training_view``), and reads their average: one file, one pass, the steadiness of an
-ensemble.
+that many towers (no shared weights) on one input, each trained by its own CTC loss and
+their average by one more (``training_view``), and reads their average: one file, one pass,
+the steadiness of an ensemble.
 """
 
 from __future__ import annotations
@@ -149,8 +149,8 @@ def build_cnn_model(
 
     ``members`` > 1 (``ctc`` head only) builds that many such towers, layer names prefixed
     ``member{i}_``, from one input. Their column logits are stacked (``member_logits``, what
-    each member's CTC loss trains) and averaged as probabilities (``column_logits``, what
-    the decoding, the temperature and the export read).
+    the members' CTC losses and their average's train) and averaged as probabilities
+    (``column_logits``, what the decoding, the temperature and the export read).
     """
     if depth < 1:
         raise ValueError(f"depth must be at least 1, got {depth}")
