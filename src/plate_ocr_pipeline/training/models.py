@@ -22,9 +22,9 @@ The logits and everything after them are float32 layers whatever the dtype polic
 
 Size knobs: ``width_multiplier`` scales every channel count, ``depth`` is the number of conv
 layers per stage (cnn) or transformer blocks (cct). ``members`` (cnn with the ctc head) builds
-that many towers (no shared weights) on one input, each trained by its own CTC loss and
-their average by one more (``training_view``), and reads their average: one file, one pass,
-the steadiness of an ensemble.
+that many conv towers on one input, read by one column head, each tower's reading trained
+by its own CTC loss and their average by one more (``training_view``), and reads their
+average: one file, one pass, some of the steadiness of an ensemble.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ MODEL_TYPES = ("cnn", "cct")
 CNN_HEADS = ("ctc", "dense")
 COLUMN_LOGITS_LAYER = "column_logits"
 MEMBER_LOGITS_LAYER = "member_logits"  # an ensemble's members' logits, stacked on axis 1
+SHARED_HEAD_LOGITS = "shared_column_logits"  # an ensemble's head, which every member's map reads
 ACTIVATIONS = ("relu", "relu6", "swish", "gelu", "leaky_relu", "hard_swish")
 
 _PACKAGE = "plate_ocr_pipeline"
@@ -147,8 +148,10 @@ def build_cnn_model(
     lines' columns are joined top line first: CTC reads a two-row plate top row then bottom
     row, and a one-row plate leaves one line blank.
 
-    ``members`` > 1 (``ctc`` head only) builds that many such towers, layer names prefixed
-    ``member{i}_``, from one input. Their column logits are stacked (``member_logits``, what
+    ``members`` > 1 (``ctc`` head only) builds that many such conv towers, layer names
+    prefixed ``member{i}_``, from one input, whose last maps one column head reads (members
+    with heads of their own each chose their own column and line for a character, and their
+    average read blanks). Their column logits are stacked (``member_logits``, what
     the members' CTC losses and their average's train) and averaged as probabilities
     (``column_logits``, what the decoding, the temperature and the export read).
     """
@@ -188,13 +191,15 @@ def build_cnn_model(
 
     if head == "ctc":
         if members == 1:
-            logits = _ctc_logits(tower(""), config, head_units, activation, dropout, text_lines, "")
+            read = _ctc_head(config, head_units, activation, dropout, text_lines)
+            logits = read(tower(""))
         else:
-            stacked = StackMembers(name=MEMBER_LOGITS_LAYER, dtype="float32")([
-                _ctc_logits(tower(f"member{i}_"), config, head_units, activation, dropout,
-                            text_lines, f"member{i}_")
-                for i in range(members)
-            ])  # fmt: skip
+            read = _ctc_head(
+                config, head_units, activation, dropout, text_lines, SHARED_HEAD_LOGITS
+            )
+            stacked = StackMembers(name=MEMBER_LOGITS_LAYER, dtype="float32")(
+                [read(tower(f"member{i}_")) for i in range(members)]
+            )
             logits = MemberAverage(name=COLUMN_LOGITS_LAYER, dtype="float32")(stacked)
         return keras.Model(inputs, ctc_decoding(config)(logits), name=name)
     x = tower("")
@@ -208,41 +213,55 @@ def build_cnn_model(
     return keras.Model(inputs, _slot_softmax(x, config), name=name)
 
 
-def _ctc_logits(
-    x,
+def _ctc_head(
     config: PlateConfig,
     hidden_units: int,
     activation: str,
     dropout: float,
     text_lines: int,
-    prefix: str,
+    logits_name: str = COLUMN_LOGITS_LAYER,
 ):
-    """Per-column logits over the alphabet, the pad doubling as CTC's blank (named
-    ``{prefix}column_logits``; without a prefix, what the CTC loss trains and the greedy
-    decoding reads). With two text lines, each line reads all columns with its own layers
-    and the lines are joined along the column axis, top line first."""
-    rows, columns, channels = x.shape[1:]
-    x = layers.Permute((2, 1, 3), name=f"{prefix}columns_first")(x)
-    features = layers.Reshape((columns, rows * channels), name=f"{prefix}column_features")(x)
-    name = f"{prefix}{COLUMN_LOGITS_LAYER}"
-    if text_lines == 1:
-        x = layers.Dense(hidden_units, name=f"{prefix}column_hidden")(features)
-        x = _activation(activation, f"{prefix}column_hidden_act")(x)
-        if dropout:
-            x = layers.Dropout(dropout, name=f"{prefix}head_dropout")(x)
-        return layers.Dense(config.vocabulary_size, name=name, dtype="float32")(x)
-    per_line = []
-    for line in range(text_lines):
-        x = layers.Dense(hidden_units, name=f"{prefix}line{line}_hidden")(features)
-        x = _activation(activation, f"{prefix}line{line}_hidden_act")(x)
-        if dropout:
-            x = layers.Dropout(dropout, name=f"{prefix}line{line}_dropout")(x)
-        per_line.append(
-            layers.Dense(
-                config.vocabulary_size, name=f"{prefix}line{line}_logits", dtype="float32"
-            )(x)
-        )
-    return layers.Concatenate(axis=1, name=name, dtype="float32")(per_line)
+    """A function from a last map to per-column logits over the alphabet, the pad doubling
+    as CTC's blank (the last layer named ``logits_name``). With two text lines, each line
+    reads all columns with its own layers and the lines are joined along the column axis,
+    top line first. Its layers are made once: every map it reads shares them (an
+    ensemble's members, so that they put a character in the same column and line)."""
+    made: dict[str, layers.Layer] = {}
+
+    def layer(name: str, make) -> layers.Layer:
+        if name not in made:
+            made[name] = make(name)
+        return made[name]
+
+    def read(x):
+        rows, columns, channels = x.shape[1:]
+        x = layer("columns_first", lambda n: layers.Permute((2, 1, 3), name=n))(x)
+        features = layer(
+            "column_features", lambda n: layers.Reshape((columns, rows * channels), name=n)
+        )(x)
+        if text_lines == 1:
+            x = layer("column_hidden", lambda n: layers.Dense(hidden_units, name=n))(features)
+            x = layer("column_hidden_act", lambda n: _activation(activation, n))(x)
+            if dropout:
+                x = layer("head_dropout", lambda n: layers.Dropout(dropout, name=n))(x)
+            vocab = config.vocabulary_size
+            return layer(logits_name, lambda n: layers.Dense(vocab, name=n, dtype="float32"))(x)
+        per_line = []
+        for line in range(text_lines):
+            x = layer(f"line{line}_hidden", lambda n: layers.Dense(hidden_units, name=n))(features)
+            x = layer(f"line{line}_hidden_act", lambda n: _activation(activation, n))(x)
+            if dropout:
+                x = layer(f"line{line}_dropout", lambda n: layers.Dropout(dropout, name=n))(x)
+            per_line.append(
+                layer(
+                    f"line{line}_logits",
+                    lambda n: layers.Dense(config.vocabulary_size, name=n, dtype="float32"),
+                )(x)
+            )
+        join = layer(logits_name, lambda n: layers.Concatenate(axis=1, name=n, dtype="float32"))
+        return join(per_line)
+
+    return read
 
 
 def average_members(stacked: Tensor) -> Tensor:

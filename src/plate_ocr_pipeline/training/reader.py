@@ -71,8 +71,8 @@ def families_of(regions: Sequence[str]) -> list[str]:
 
 def _feature_tensors(model: keras.Model) -> list[Any]:
     """Pooled features the region head reads: mean and max of the last 4-D map over its
-    positions (of each member's, for an ensemble) and of each text-line layer over its
-    columns."""
+    positions and of each text-line layer over its columns (each member's, for an
+    ensemble)."""
     last_maps: dict[str, Any] = {}  # member prefix ("" outside an ensemble) -> its last map
     for layer in model.layers:
         if len(layer.output.shape) == 4 and layer.name != MEMBER_LOGITS_LAYER:
@@ -86,10 +86,12 @@ def _feature_tensors(model: keras.Model) -> list[Any]:
         suffix = "" if index == 0 else str(index)
         pooled.append(layers.GlobalAveragePooling2D(name=f"region_map_mean{suffix}")(last_map))
         pooled.append(layers.GlobalMaxPooling2D(name=f"region_map_max{suffix}")(last_map))
+    # An ensemble's members share the line layers: one output per member that reads them.
     lines = [
-        layer.output
+        node.output_tensors[0]
         for layer in model.layers
         if layer.name.endswith("hidden_act") and len(layer.output.shape) == 3
+        for node in layer._inbound_nodes
     ]
     for index, line in enumerate(lines):
         pooled.append(layers.GlobalAveragePooling1D(name=f"region_line{index}_mean")(line))
