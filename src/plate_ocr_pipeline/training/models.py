@@ -149,9 +149,9 @@ def build_cnn_model(
     row, and a one-row plate leaves one line blank.
 
     ``members`` > 1 (``ctc`` head only) builds that many such conv towers, layer names
-    prefixed ``member{i}_``, from one input, whose last maps one column head reads (members
-    with heads of their own each chose their own column and line for a character, and their
-    average read blanks). Their column logits are stacked (``member_logits``, what
+    prefixed ``member{i}_``, from one input, whose last maps one column head reads (with a
+    head each, members put a character in columns and lines of their own, and their average
+    reads blanks). Their column logits are stacked (``member_logits``, what
     the members' CTC losses and their average's train) and averaged as probabilities
     (``column_logits``, what the decoding, the temperature and the export read).
     """
