@@ -78,7 +78,7 @@ def _feature_tensors(model: keras.Model) -> list[Any]:
         if len(layer.output.shape) == 4 and layer.name != MEMBER_LOGITS_LAYER:
             last_maps[re.match(r"(member\d+_)?", layer.name).group(0)] = layer.output
     if len(last_maps) > 1:
-        del last_maps[""]  # an ensemble's shared input, before the members
+        del last_maps[""]  # an ensemble's layers outside the towers (input, shared head)
     if not last_maps:
         raise ValueError(f"{model.name} has no convolutional map for a region head")
     pooled = []
