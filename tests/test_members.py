@@ -145,6 +145,9 @@ def test_an_ensemble_reader_exports_to_onnx_with_both_members_features(config):
     # Mean and max of each member's last map (32 channels at this width) and of its two
     # lines' hidden layers (16 units each); the shared input is not a member's map.
     assert features.output.shape[-1] == 2 * (2 * 32 + 2 * 2 * 16)
+    # A call of a shared layer outside the model is not one of its members.
+    model.get_layer("line0_hidden_act")(keras.Input((32, 16)))
+    assert feature_model(model).output.shape[-1] == 2 * (2 * 32 + 2 * 2 * 16)
     reader = build_reader(model, config, 2.0, region_head(features.output.shape[-1], 3, 8))
     session = onnxruntime.InferenceSession(export_onnx(reader, config).SerializeToString())
     images = np.random.default_rng(12).integers(0, 256, (5, 64, 128, 1), dtype=np.uint8)

@@ -86,12 +86,15 @@ def _feature_tensors(model: keras.Model) -> list[Any]:
         suffix = "" if index == 0 else str(index)
         pooled.append(layers.GlobalAveragePooling2D(name=f"region_map_mean{suffix}")(last_map))
         pooled.append(layers.GlobalMaxPooling2D(name=f"region_map_max{suffix}")(last_map))
-    # An ensemble's members share the line layers: one output per member that reads them.
+    # An ensemble's members share the line layers: one output per member that reads them,
+    # counting only the calls inside this model (Keras keeps no public list of them).
+    in_model = {id(node) for nodes in model._nodes_by_depth.values() for node in nodes}
     lines = [
         node.output_tensors[0]
         for layer in model.layers
         if layer.name.endswith("hidden_act") and len(layer.output.shape) == 3
         for node in layer._inbound_nodes
+        if id(node) in in_model
     ]
     for index, line in enumerate(lines):
         pooled.append(layers.GlobalAveragePooling1D(name=f"region_line{index}_mean")(line))
