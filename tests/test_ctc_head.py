@@ -103,6 +103,17 @@ def test_ctc_loss_and_metrics_on_hand_made_logits(config):
         assert float(metric.result()) == pytest.approx(on_wrong)
 
 
+def resume_for_a_second_epoch(model_input, augmentation, plate_params, params, checkpoints, first):
+    """Cut off a finished one-epoch run, resume it for two epochs: the first epoch's figures
+    come back as they were. Returns the resumed model."""
+    pretend_cut_off(checkpoints)
+    params.update(resume=True, epochs=2)
+    resumed_model, resumed = fit(model_input, augmentation, plate_params, **params)
+    assert list(resumed["epoch"]) == [1, 2]
+    assert resumed.loc[0, "loss"] == pytest.approx(first.loc[0, "loss"])
+    return resumed_model
+
+
 def test_ctc_training_resumes_and_returns_a_slot_model(
     tmp_path, model_input, augmentation, plate_params
 ):
@@ -112,11 +123,9 @@ def test_ctc_training_resumes_and_returns_a_slot_model(
     assert tuple(model.output_shape) == (None, 10, 37)
     assert np.isfinite(first["loss"]).all() and "val_plate_acc" in first
     # The checkpoint holds the trained column view; a cut-off run resumes from it.
-    pretend_cut_off(checkpoints)
-    params.update(resume=True, epochs=2)
-    resumed_model, resumed = fit(model_input, augmentation, plate_params, **params)
-    assert list(resumed["epoch"]) == [1, 2]
-    assert resumed.loc[0, "loss"] == pytest.approx(first.loc[0, "loss"])
+    resumed_model = resume_for_a_second_epoch(
+        model_input, augmentation, plate_params, params, checkpoints, first
+    )
     assert tuple(resumed_model.output_shape) == (None, 10, 37)
     probabilities = resumed_model.predict(model_input["images"][:3], verbose=0)
     np.testing.assert_allclose(probabilities.sum(-1), 1.0, rtol=1e-5)

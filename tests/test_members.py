@@ -20,8 +20,8 @@ from plate_ocr_pipeline.training.models import (  # noqa: E402
 )
 from plate_ocr_pipeline.training.params import TrainParams  # noqa: E402
 from plate_ocr_pipeline.training.reader import greedy_ctc  # noqa: E402
-from tests.test_ctc_head import CTC_KNOBS, column_logits  # noqa: E402
-from tests.test_train_pipeline import fit, pretend_cut_off, quick_train_params  # noqa: E402
+from tests.test_ctc_head import CTC_KNOBS, column_logits, resume_for_a_second_epoch  # noqa: E402
+from tests.test_train_pipeline import fit, quick_train_params  # noqa: E402
 
 # The recipe's shape (two text lines, a row-context conv), small.
 PAIR_KNOBS = {**CTC_KNOBS, "members": 2, "text_lines": 2, "row_context": 3}
@@ -123,11 +123,9 @@ def test_an_ensemble_trains_resumes_and_returns_a_slot_model(
         rtol=1e-4,
     )
     # The checkpoint holds the members' stacked logits; a cut-off run resumes from it.
-    pretend_cut_off(checkpoints)
-    params.update(resume=True, epochs=2)
-    resumed_model, resumed = fit(model_input, augmentation, plate_params, **params)
-    assert list(resumed["epoch"]) == [1, 2]
-    assert resumed.loc[0, "loss"] == pytest.approx(first.loc[0, "loss"])
+    resumed_model = resume_for_a_second_epoch(
+        model_input, augmentation, plate_params, params, checkpoints, first
+    )
     assert resumed_model.get_layer(MEMBER_LOGITS_LAYER) is not None
     probabilities = resumed_model.predict(model_input["images"][:3], verbose=0)
     np.testing.assert_allclose(probabilities.sum(-1), 1.0, rtol=1e-5)

@@ -376,8 +376,8 @@ def column_logits_view(model: keras.Model) -> keras.Model | None:
 
 
 def training_view(model: keras.Model) -> keras.Model | None:
-    """What a CTC run trains: an ensemble's stacked members' logits (each member its own
-    CTC loss), else the column view; ``None`` without a CTC head."""
+    """What a CTC run trains: an ensemble's stacked members' logits (each member's CTC loss
+    and their average's), else the column view; ``None`` without a CTC head."""
     if not any(layer.name == MEMBER_LOGITS_LAYER for layer in model.layers):
         return column_logits_view(model)
     layer = model.get_layer(MEMBER_LOGITS_LAYER)
@@ -389,9 +389,7 @@ def as_slot_model(model: keras.Model, config: PlateConfig) -> keras.Model:
     weights with the greedy slot decoding on top (named as the model it was cut from)."""
     if not is_column_view(model):
         return model
-    logits = model.output
-    if model.layers[-1].name == MEMBER_LOGITS_LAYER:
-        logits = MemberAverage(name=COLUMN_LOGITS_LAYER, dtype="float32")(logits)
+    logits = column_logits_view(model).output  # an ensemble's: its members' average
     name = model.name.removesuffix("_columns").removesuffix("_members")
     return keras.Model(model.input, ctc_decoding(config)(logits), name=name)
 

@@ -35,7 +35,7 @@ class ModelParams(BaseModel):
     embed_dim: int | None = Field(default=None, ge=8)
     num_heads: int | None = Field(default=None, ge=1)
     mlp_ratio: float | None = Field(default=None, gt=0)
-    # cnn with the ctc head: independent towers read as their average (one file, one pass)
+    # cnn with the ctc head: conv towers, one column head, read as their average
     members: int | None = Field(default=None, ge=1, le=8)
 
     @model_validator(mode="after")

@@ -307,7 +307,7 @@ def train_plate_model(
                     )  # fmt: skip
         else:
             net = initial_model(config, params, starting_model)
-            # A CTC head trains its per-column logits (an ensemble's members each their own);
+            # A CTC head trains its per-column logits (an ensemble's: each member's, stacked);
             # the slot decoding on top has no weights.
             fitted = training_view(net) or net
             compile_for_training(fitted, params, steps_per_epoch, config)
