@@ -3,6 +3,8 @@ average of their column probabilities; each has its own CTC loss and the average
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 
@@ -20,6 +22,7 @@ from plate_ocr_pipeline.training.models import (  # noqa: E402
 )
 from plate_ocr_pipeline.training.params import TrainParams  # noqa: E402
 from plate_ocr_pipeline.training.reader import greedy_ctc  # noqa: E402
+from plate_ocr_pipeline.training.trainer import transfer_weights  # noqa: E402
 from tests.test_ctc_head import CTC_KNOBS, column_logits, resume_for_a_second_epoch  # noqa: E402
 from tests.test_train_pipeline import fit, quick_train_params  # noqa: E402
 
@@ -196,3 +199,22 @@ def test_one_member_is_the_plain_model(config):
     for a, b in zip(one.get_weights(), plain.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     assert "members" not in TrainParams(model={"head": "ctc", "members": 1}).model.builder_kwargs()
+
+
+def test_transfer_between_one_member_and_two_warns_of_the_towers_left_random(config, caplog):
+    """The towers are renamed per member, so only the shared head finds its namesake."""
+    keras.utils.set_random_seed(15)
+    donor = build_model(config, "cnn", **CTC_KNOBS)
+    ensemble = build_model(config, "cnn", **CTC_KNOBS, members=2)
+    with caplog.at_level(logging.WARNING, logger="plate_ocr_pipeline.training.trainer"):
+        copied = transfer_weights(ensemble, donor)
+    assert copied and not any(name.startswith("member") for name in copied)
+    warning = next(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+    assert "start from random weights" in warning
+    assert "member0_stem_conv" in warning and "member1_stem_conv" in warning
+    assert not any(name in warning.split(": ")[-1].split(", ") for name in copied)
+    caplog.clear()
+    keras.utils.set_random_seed(15)
+    twin = build_model(config, "cnn", **CTC_KNOBS, members=2)
+    transfer_weights(twin, ensemble)
+    assert not [r for r in caplog.records if r.levelno == logging.WARNING]

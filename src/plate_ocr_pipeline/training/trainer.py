@@ -133,6 +133,18 @@ def transfer_weights(model: keras.Model, source: keras.Model) -> list[str]:
         "Transferred %d layers (%s); %d same-named layers differ in shape: %s",
         len(copied), ", ".join(copied), len(skipped), ", ".join(skipped) or "none",
     )  # fmt: skip
+    # A partial match passes (a new head is the point of transfer), but layers renamed by
+    # another layout, such as an ensemble's member{i}_ towers, silently start from random.
+    unmatched = [
+        layer.name for layer in model.layers
+        if layer.get_weights() and layer.name not in source_layers
+    ]  # fmt: skip
+    if unmatched:
+        logger.warning(
+            "train.start=transfer: %d of the new model's weighted layers have no namesake in "
+            "%r and start from random weights: %s",
+            len(unmatched), source.name, ", ".join(unmatched),
+        )  # fmt: skip
     return copied
 
 
