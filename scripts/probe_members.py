@@ -11,16 +11,19 @@ the real sets in ``../shared/datasets``. A diagnosis after a comparison, not a w
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 import keras
 import numpy as np
-import pandas as pd
 
 from plate_ocr_pipeline.core.plate_config import PlateConfig
-from plate_ocr_pipeline.core.preprocessing import preprocess_image, read_image
-from plate_ocr_pipeline.training.models import MEMBER_LOGITS_LAYER, training_view
+from plate_ocr_pipeline.datasets import LabelledSetsDataset
+from plate_ocr_pipeline.evaluation import read_labelled_sets
+from plate_ocr_pipeline.training.models import (
+    MEMBER_LOGITS_LAYER,
+    column_logits_view,
+    training_view,
+)
 from plate_ocr_pipeline.training.reader import greedy_ctc
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,14 +32,13 @@ CONFIG = ROOT / "src/plate_ocr_pipeline/assets/models/default.yml"
 
 
 def member_readings(
-    view: keras.Model, images: np.ndarray, config: PlateConfig
+    both: keras.Model, images: np.ndarray, config: PlateConfig
 ) -> dict[str, list[str]]:
-    """Each member's greedy reading and their average's (the mean of their probabilities)."""
-    logits = np.asarray(view.predict(images, batch_size=64, verbose=0))  # (B, M, T, V)
-    probabilities = np.exp(logits - logits.max(-1, keepdims=True))
-    probabilities /= probabilities.sum(-1, keepdims=True)
-    readings = {f"member{m}": greedy_ctc(logits[:, m], config)[0] for m in range(logits.shape[1])}
-    readings["average"] = greedy_ctc(np.log(probabilities.mean(1) + 1e-12), config)[0]
+    """Each member's greedy reading and their average's, from ``both``: an ensemble's
+    stacked member logits and its own ``column_logits`` (their average), in one pass."""
+    members, average = (np.asarray(t) for t in both.predict(images, batch_size=64, verbose=0))
+    readings = {f"member{m}": greedy_ctc(members[:, m], config)[0] for m in range(members.shape[1])}
+    readings["average"] = greedy_ctc(average, config)[0]
     return readings
 
 
@@ -50,19 +52,18 @@ def main() -> None:
     model = keras.models.load_model(args.model, compile=False)
     if MEMBER_LOGITS_LAYER not in {layer.name for layer in model.layers}:
         raise SystemExit(f"{args.model}: not an ensemble (no {MEMBER_LOGITS_LAYER} layer)")
-    view = training_view(model)
-    for root in args.sets or sorted(p for p in DEV_SETS.iterdir() if p.is_dir()):
-        table = pd.read_csv(root / "annotations.csv", keep_default_na=False, dtype=str)
-        images = np.stack([
-            preprocess_image(read_image(os.fspath(root / path)), config)
-            for path in table["image_path"]
-        ])  # fmt: skip
-        truth = table["plate_text"].to_numpy()
-        right = {name: np.asarray(texts) == truth
-                 for name, texts in member_readings(view, images, config).items()}  # fmt: skip
-        members = [value for name, value in right.items() if name != "average"]
-        counts = ", ".join(f"{name} {int(value.sum())}" for name, value in right.items())
-        print(f"{root.name} ({len(truth)} plates): {counts}; "
+    both = keras.Model(model.input, [training_view(model).output, column_logits_view(model).output])
+    folders = args.sets or sorted(p for p in DEV_SETS.iterdir() if p.is_dir())
+    csvs = [str(folder / "annotations.csv") for folder in folders]
+    # Read as score and compare read them: a row that cannot be used is left out, and logged.
+    sets, _ = read_labelled_sets(LabelledSetsDataset(filepaths=csvs).load(), config)
+    for name, data in sets.items():
+        truth = data["plate_text"]
+        right = {reader: np.asarray(texts) == truth
+                 for reader, texts in member_readings(both, data["images"], config).items()}  # fmt: skip
+        members = [value for reader, value in right.items() if reader != "average"]
+        counts = ", ".join(f"{reader} {int(value.sum())}" for reader, value in right.items())
+        print(f"{name} ({len(truth)} plates): {counts}; "
               f"any member {int(np.logical_or.reduce(members).sum())}")  # fmt: skip
 
 
