@@ -111,12 +111,15 @@ def compile_for_training(
 def transfer_weights(model: keras.Model, source: keras.Model) -> list[str]:
     """Copy into ``model`` the weights of every layer of ``source`` that has the same name and
     weight shapes (a backbone under a new head); returns the layers copied."""
-    copied, skipped = [], []
+    copied, skipped, unmatched = [], [], []
     source_layers = {layer.name: layer for layer in source.layers}
     for layer in model.layers:
         donor = source_layers.get(layer.name)
         ours = layer.get_weights()
-        if donor is None or not ours:
+        if not ours:
+            continue
+        if donor is None:
+            unmatched.append(layer.name)
             continue
         theirs = donor.get_weights()
         if [w.shape for w in ours] == [w.shape for w in theirs]:
@@ -134,11 +137,7 @@ def transfer_weights(model: keras.Model, source: keras.Model) -> list[str]:
         len(copied), ", ".join(copied), len(skipped), ", ".join(skipped) or "none",
     )  # fmt: skip
     # A partial match passes (a new head is the point of transfer), but layers renamed by
-    # another layout, such as an ensemble's member{i}_ towers, silently start from random.
-    unmatched = [
-        layer.name for layer in model.layers
-        if layer.get_weights() and layer.name not in source_layers
-    ]  # fmt: skip
+    # another layout, such as an ensemble's member{i}_ towers, would start from random unsaid.
     if unmatched:
         logger.warning(
             "train.start=transfer: %d of the new model's weighted layers have no namesake in "
