@@ -191,6 +191,7 @@ def test_the_renderers_defaults_are_the_conf_base_recipe():
         ({"ar_old": {"rim_odds": 2}}, "rim_odds"),
         ({"ar_old": {"wear_odds": -0.1}}, "wear_odds"),
         ({"ar_old": {"char_jitter": 0.5}}, "char_jitter"),
+        ({"ar_old": {"stroke_face_odds": 1.2}}, "stroke_face_odds"),
         ({"ar_old": {"xscale": [0.9, 0.7]}}, "ar_old.xscale"),
         ({"ar_old": {"serial_height": [0.5, 1.1]}}, "ar_old.serial_height"),
         ({"ar_old": {"rim": 0.5}}, "ar_old.rim"),

@@ -475,9 +475,10 @@ def test_ar_old_options_change_only_old_argentine_plates_and_only_when_asked():
     short = {**defaults, "serial_height": [0.5, 0.55]}
     worn = {**defaults, "wear_odds": 1.0}
     strayed = {**defaults, "char_jitter": 0.05}
+    stroked = {**defaults, "stroke_face_odds": 1.0}
     for plan in plan_plates(4, {"ar-old": 1}, seed=9):
         plain = render_planned(plan, 9)
-        for changed in (rim, bloom, short, worn, strayed):
+        for changed in (rim, bloom, short, worn, strayed, stroked):
             assert not np.array_equal(
                 plain, render_planned(plan, 9, drawing=PlateDrawing.of(ar_old=changed))
             )
@@ -488,7 +489,13 @@ def test_ar_old_options_change_only_old_argentine_plates_and_only_when_asked():
                 plan,
                 9,
                 drawing=PlateDrawing.of(
-                    ar_old={**rim, "bloom_odds": 1.0, "wear_odds": 1.0, "char_jitter": 0.05}
+                    ar_old={
+                        **rim,
+                        "bloom_odds": 1.0,
+                        "wear_odds": 1.0,
+                        "char_jitter": 0.05,
+                        "stroke_face_odds": 1.0,
+                    }
                 ),
             ),
         )
@@ -504,7 +511,7 @@ def test_ar_old_options_change_only_old_argentine_plates_and_only_when_asked():
     assert glowing[50, 111, 0] > 5 and glowing[50, 5, 0] < 1
     # A set drawn with rim or bloom never passes for one drawn without (and the reverse).
     base = SynthesizeParams(num_plates=10)
-    for changed in (rim, worn, strayed):
+    for changed in (rim, worn, strayed, stroked):
         assert base.fingerprint() != SynthesizeParams(num_plates=10, ar_old=changed).fingerprint()
 
 

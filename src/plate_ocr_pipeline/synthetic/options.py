@@ -151,6 +151,9 @@ class ArOldLook:
     # How far each character of the serial strays, of its height: its centre and its size, and
     # its gap to the one before (the characters are pressed one by one, not printed as a line).
     char_jitter: float = 0.0
+    # Share of plates whose serial is in a face of the stroke family (``stroke_face.py``)
+    # instead of an installed font: no open font of the plates' own face exists.
+    stroke_face_odds: float = 0.0
 
 
 @dataclass(frozen=True)

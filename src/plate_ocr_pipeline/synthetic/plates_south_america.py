@@ -11,6 +11,7 @@ import numpy as np
 from .drawing import border, jitter, small_text, text_line
 from .options import PLATE_SIZES, Resources, plate_size
 from .serial import SerialStyle, draw_rows, draw_serial, serial_style
+from .stroke_face import draw_stroke_face
 
 MERCOSUR_TITLES = {
     "ar": "REPUBLICA ARGENTINA",
@@ -139,8 +140,9 @@ def _br_style(style: SerialStyle) -> SerialStyle:
 def _ar_old_plate(rng, groups: list[str], res: Resources) -> np.ndarray:
     """Argentina 1995-2016: a wide white frame (ARGENTINA in light blue at the top, bolt
     holes, often a dealer's name at the bottom) round a black field filled by tall, narrow
-    white characters, drawn in condensed open faces (one unsourced page names the German FE
-    face; docs/plate-regions.md)."""
+    white characters, drawn in condensed open faces or, on ``stroke_face_odds`` of them, a
+    face of the stroke family (one unsourced page names the German FE face, of which no open
+    font is installed; docs/plate-regions.md)."""
     W, H = PLATE_SIZES["ar-old"]
     img = np.empty((H, W, 3), np.float32)
     img[:] = jitter(rng, (236, 236, 232), 8) * rng.uniform(0.72, 1.0)  # dirt and shade
@@ -188,6 +190,9 @@ def _ar_old_plate(rng, groups: list[str], res: Resources) -> np.ndarray:
     style = replace(
         style, xscale=style.xscale * rng.uniform(*look.xscale), char_jitter=look.char_jitter
     )
+    # Drawn only when asked for, so that plates in installed fonts keep their pixels.
+    if look.stroke_face_odds and rng.random() < look.stroke_face_odds:
+        style = replace(style, font=draw_stroke_face(rng))
     # Drawn only when asked for, so that plates without them keep their pixels.
     rim = bool(look.rim_odds) and rng.random() < look.rim_odds
     span = 0.94 * (x1 - x0)

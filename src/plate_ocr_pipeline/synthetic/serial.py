@@ -20,6 +20,7 @@ from .fonts import (
 )
 from .formats import split_rows
 from .options import Resources, SerialGlyphs, get_resources
+from .stroke_face import StrokeFace, stroke_glyph
 
 # Gap between a serial's characters, of their height, and their horizontal stretch, on every
 # plate family (US plates redraw some of them from ``UsLayout``).
@@ -33,7 +34,7 @@ TEXT_BOXES: list[tuple[float, float, float, float]] = []
 
 @dataclass
 class SerialStyle:
-    font: FontSpec
+    font: FontSpec | StrokeFace
     height: float
     xscale: float
     spacing: float  # fraction of height between characters
@@ -49,9 +50,21 @@ class SerialStyle:
     char_jitter: float = 0.0
 
 
+def face_glyph(font: FontSpec | StrokeFace, ch: str) -> np.ndarray | None:
+    """One character's mask in an installed font or a stroke face; None if it lacks it."""
+    if isinstance(font, StrokeFace):
+        return stroke_glyph(font, ch)
+    return glyph_mask(font, ch)
+
+
 def glyph(style: SerialStyle, ch: str, height: float) -> np.ndarray:
     g = None
-    if ch == "I" and style.glyphs.serif_i:
+    if isinstance(style.font, StrokeFace):
+        # The face draws its own 1, I, W and Q: the US font variants are not for it.
+        if ch in "O0" and style.glyphs.o_zero_glyph:
+            ch = style.glyphs.o_zero_glyph
+        g = stroke_glyph(style.font, ch)
+    elif ch == "I" and style.glyphs.serif_i:
         g = bar_glyph(style.font, serifs=True)
     elif ch == "1" and style.glyphs.bar_one:
         g = bar_glyph(style.font, serifs=False)
@@ -64,7 +77,7 @@ def glyph(style: SerialStyle, ch: str, height: float) -> np.ndarray:
     if ch in "O0" and style.glyphs.o_zero_glyph:
         ch = style.glyphs.o_zero_glyph  # and so in the fallback font too
     if g is None:
-        g = glyph_mask(style.font, ch)
+        g = face_glyph(style.font, ch)
     if g is None:  # fall back to a font that has it
         g = glyph_mask(FontSpec(get_resources().serial_fonts[0].path), ch)
     w = g.shape[1] * height / g.shape[0] * style.xscale * style.font.squeeze
@@ -173,7 +186,7 @@ def draw_serial(
         elif sep == "dot":
             cv2.circle(mask, (int(sx), int(cy)), max(2, int(0.07 * h)), 1.0, -1, cv2.LINE_AA)
         elif sep == "mark":  # a small D or T: the plate is a duplicate or triplicate
-            g = glyph_mask(style.font, "D" if rng.random() < 0.6 else "T")
+            g = face_glyph(style.font, "D" if rng.random() < 0.6 else "T")
             if g is not None:
                 mh = h * rng.uniform(0.22, 0.4)
                 small = resize_mask(g, g.shape[1] * mh / g.shape[0] * style.xscale, mh)

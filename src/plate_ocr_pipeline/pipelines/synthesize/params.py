@@ -35,7 +35,7 @@ _AR_OLD_BEFORE = {
     "bloom_odds": 0.0,
 }
 # Options added to ``synthesize.ar_old`` since, at the values that draw nothing new.
-_AR_OLD_ADDED_OFF = {"wear_odds": 0.0, "char_jitter": 0.0}
+_AR_OLD_ADDED_OFF = {"wear_odds": 0.0, "char_jitter": 0.0, "stroke_face_odds": 0.0}
 _GLYPH_ODDS = {
     name: parameter.default
     for name, parameter in inspect.signature(SerialGlyphs.draw).parameters.items()
@@ -215,6 +215,12 @@ class ArOldDrawing(BaseModel):
         ge=0,
         le=0.1,  # beyond it characters leave the black field at the tallest serial_height
         description="each character's stray in centre, size and gap, of its height",
+    )
+    stroke_face_odds: float = Field(
+        _AR_OLD.stroke_face_odds,
+        ge=0,
+        le=1,
+        description="share of plates whose serial is in a face of the stroke family",
     )
 
     @field_validator("serial_height")
