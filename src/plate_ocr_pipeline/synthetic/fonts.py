@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-_GLYPH_SIZE = 96  # px size glyphs are rasterised at, then resized
+GLYPH_SIZE = 96  # px size glyphs are rasterised at, then resized
 
 # (package, file, weights for variable fonts or None, x-squeeze for wide fonts)
 _SERIAL_FONTS: tuple[tuple[str, str, tuple[int, ...] | None, float], ...] = (
@@ -153,7 +153,7 @@ def symbol_font_spec() -> FontSpec:
 
 
 @lru_cache(maxsize=64)
-def load_font(spec: FontSpec, size: int = _GLYPH_SIZE) -> ImageFont.FreeTypeFont:
+def load_font(spec: FontSpec, size: int = GLYPH_SIZE) -> ImageFont.FreeTypeFont:
     font = ImageFont.truetype(spec.path, size)
     if spec.weight is not None:
         try:
@@ -168,7 +168,8 @@ def load_font(spec: FontSpec, size: int = _GLYPH_SIZE) -> ImageFont.FreeTypeFont
     return font
 
 
-def _tight(mask: np.ndarray) -> np.ndarray:
+def tight_mask(mask: np.ndarray) -> np.ndarray:
+    """The mask cropped to its ink (an empty 8x4 mask where it has none)."""
     ys, xs = np.nonzero(mask > 24)
     if len(ys) == 0:
         return np.zeros((8, 4), np.uint8)
@@ -179,13 +180,13 @@ def _tight(mask: np.ndarray) -> np.ndarray:
 def glyph_mask(spec: FontSpec, char: str) -> np.ndarray | None:
     """Tight ink mask (uint8) of one character at the raster size; None if the font lacks it."""
     font = load_font(spec)
-    size = _GLYPH_SIZE
+    size = GLYPH_SIZE
     img = Image.new("L", (size * 2, size * 2), 0)
     ImageDraw.Draw(img).text((size // 2, size // 4), char, fill=255, font=font)
     arr = np.asarray(img)
     if arr.max() < 64:
         return None
-    return _tight(arr)
+    return tight_mask(arr)
 
 
 def _stem_width(stem: np.ndarray) -> int:
@@ -236,7 +237,7 @@ def plate_w_glyph(spec: FontSpec) -> np.ndarray | None:
     points = np.round(np.stack([xs, ys], 1) * scale).astype(np.int32)
     cv2.polylines(canvas, [points], False, 255, thickness * scale, cv2.LINE_AA)
     out = cv2.resize(canvas, (width, height), interpolation=cv2.INTER_AREA)
-    return _tight(out)
+    return tight_mask(out)
 
 
 @lru_cache(maxsize=256)
@@ -278,7 +279,7 @@ def text_mask(spec: FontSpec, text: str, size: int = 48) -> np.ndarray:
     left, top, right, bottom = font.getbbox(text)
     img = Image.new("L", (right - left + 8, bottom - top + 8), 0)
     ImageDraw.Draw(img).text((4 - left, 4 - top), text, fill=255, font=font)
-    return _tight(np.asarray(img))
+    return tight_mask(np.asarray(img))
 
 
 def supports(spec: FontSpec, chars: str) -> bool:

@@ -18,7 +18,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from .fonts import _GLYPH_SIZE, _tight
+from .fonts import GLYPH_SIZE, tight_mask
 
 _SCALE = 4  # drawn at 4x and shrunk: smooth edges
 
@@ -175,7 +175,7 @@ def stroke_glyph(face: StrokeFace, ch: str) -> np.ndarray | None:
     no glyph for it."""
     if ch not in _SKELETONS and ch != "3":
         return None
-    height = float(_GLYPH_SIZE)
+    height = float(GLYPH_SIZE)
     stroke = face.stroke * height
     box_w = face.width * height * _WIDTH.get(ch, face.wide_o if ch in "OQ" else 1.0)
     inner_w, inner_h = max(0.0, box_w - stroke), height - stroke
@@ -205,4 +205,4 @@ def stroke_glyph(face: StrokeFace, ch: str) -> np.ndarray | None:
         ends = [np.round((origin + scale * np.array(p)) * _SCALE).astype(int) for p in _SLIT]
         cv2.line(canvas, tuple(ends[0]), tuple(ends[1]), 0, max(1, int(0.3 * stroke * _SCALE)))
     small = cv2.resize(canvas, (size[0] // _SCALE, size[1] // _SCALE), interpolation=cv2.INTER_AREA)
-    return _tight(small)
+    return tight_mask(small)
