@@ -113,10 +113,16 @@ _SKELETONS: dict[str, tuple] = {
     "Y": (((0, 0, 0), (0.5, 0.5, 0), (1, 0, 0)), ((0.5, 0.5, 0), (0.5, 1, 0))),
     "Z": (((0, 0, 0), (1, 0, 0), (0, 1, 0), (1, 1, 0)),),
 }
-_SKELETONS["9"] = tuple(
-    ((_Q,) if s[0] == _Q else ()) + tuple((1 - p[0], 1 - p[1], *p[2:]) for p in s if p != _Q)
-    for s in _SKELETONS["6"]
-)
+
+
+def _turned(strokes: tuple) -> tuple:
+    """The skeleton turned half round (a 6 into a 9)."""
+    return tuple(
+        tuple(p if p == _Q else (1 - p[0], 1 - p[1], *p[2:]) for p in stroke) for stroke in strokes
+    )
+
+
+_SKELETONS["9"] = _turned(_SKELETONS["6"])
 _THREE_ROUND = (
     ((0, 0.2), (0, 0), (1, 0), (1, 0.45), (0.35, 0.45, 0)),
     ((0.35, 0.45, 0), (1, 0.45), (1, 1), (0, 1), (0, 0.8)),
