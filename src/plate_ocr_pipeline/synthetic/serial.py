@@ -60,10 +60,7 @@ def face_glyph(font: FontSpec | StrokeFace, ch: str) -> np.ndarray | None:
 def glyph(style: SerialStyle, ch: str, height: float) -> np.ndarray:
     g = None
     if isinstance(style.font, StrokeFace):
-        # The face draws its own 1, I, W and Q: the US font variants are not for it.
-        if ch in "O0" and style.glyphs.o_zero_glyph:
-            ch = style.glyphs.o_zero_glyph
-        g = stroke_glyph(style.font, ch)
+        pass  # the face draws its own 1, I, W and Q: the US font variants are not for it
     elif ch == "I" and style.glyphs.serif_i:
         g = bar_glyph(style.font, serifs=True)
     elif ch == "1" and style.glyphs.bar_one:
@@ -75,7 +72,7 @@ def glyph(style: SerialStyle, ch: str, height: float) -> np.ndarray:
     elif ch == "Q" and style.glyphs.plate_q:
         g = plate_q_glyph(style.font)
     if ch in "O0" and style.glyphs.o_zero_glyph:
-        ch = style.glyphs.o_zero_glyph  # and so in the fallback font too
+        ch = style.glyphs.o_zero_glyph  # and so in a stroke face and the fallback font too
     if g is None:
         g = face_glyph(style.font, ch)
     if g is None:  # fall back to a font that has it
