@@ -132,6 +132,7 @@ _THREE_FLAT = (
     ((0.38, 0.42, 0), (1, 0.42), (1, 1), (0, 1), (0, 0.8)),
 )
 _ONE_FLAG = (((0.1, 0.24, 0), (0.7, 0, 0), (0.7, 1, 0)),)
+_SKELETONS["3"] = _THREE_ROUND
 # Box width of a glyph, of the face's (I and 1 are as narrow as their strokes allow).
 _WIDTH = {"M": 1.2, "W": 1.3, "1": 0.6, "I": 0.0}
 _SLIT = ((0.62, 0.22), (1.15, -0.12))  # the FE 0's cut, in the unit box
@@ -168,8 +169,8 @@ def _fillet(points: list[tuple], closed: bool, radius: float) -> np.ndarray:
 
 
 def _skeleton(face: StrokeFace, ch: str) -> tuple:
-    if ch == "3":
-        return _THREE_FLAT if face.flat_three else _THREE_ROUND
+    if ch == "3" and face.flat_three:
+        return _THREE_FLAT
     if ch == "1" and face.one_flag:
         return _ONE_FLAG
     return _SKELETONS[ch]
@@ -179,7 +180,7 @@ def _skeleton(face: StrokeFace, ch: str) -> tuple:
 def stroke_glyph(face: StrokeFace, ch: str) -> np.ndarray | None:
     """Tight ink mask (uint8) of one character at the raster size; None where the family has
     no glyph for it."""
-    if ch not in _SKELETONS and ch != "3":
+    if ch not in _SKELETONS:
         return None
     height = float(GLYPH_SIZE)
     stroke = face.stroke * height
