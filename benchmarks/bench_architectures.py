@@ -6,7 +6,8 @@ only): what a bigger or smaller model would cost at inference before one trains 
         [--runs 300] [--warmup 30] [--threads 1] [--no-int8]
 
 Each variant is ``conf/base``'s ``train.model`` with the given knobs changed (comma-separated
-``key=value``, values read as YAML; a typo fails through ``ModelParams``). Every model gets
+``key=value``, values read as YAML; a typo fails through ``ModelParams``); a knob named
+``plate.KEY`` changes the input instead (``plate.img_width=160``), through ``PlateConfig``. Every model gets
 the reader's region head (9 families, ``train.reader.region_units``) and goes through the
 export stage's own steps: ``export_onnx`` (converted, simplified, streamlined) and, unless
 ``--no-int8``, ``quantize_static_int8`` calibrated on random crops (latency does not depend
@@ -77,9 +78,15 @@ def main() -> None:
     )
     train = yaml.safe_load((conf / "parameters_train.yml").read_text())["train"]
     recipe = dict(train["model"])
-    variants = {"recipe": ModelParams.model_validate(recipe)}
+    variants = {"recipe": (ModelParams.model_validate(recipe), config)}
     for text in args.variant:  # all validated before the first export
-        variants[text] = ModelParams.model_validate({**recipe, **parse_variant(text)})
+        knobs = parse_variant(text)
+        plate = {k.removeprefix("plate."): v for k, v in knobs.items() if k.startswith("plate.")}
+        model = {k: v for k, v in knobs.items() if not k.startswith("plate.")}
+        variants[text] = (
+            ModelParams.model_validate({**recipe, **model}),
+            PlateConfig.from_dict({**config.to_dict(), **plate}) if plate else config,
+        )
 
     rng = np.random.default_rng(0)
     options = ort.SessionOptions()
@@ -88,10 +95,11 @@ def main() -> None:
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     precisions = ["float32"] if args.no_int8 else ["float32", "int8"]
-    sessions, counts = {}, {}
-    for name, params in variants.items():
-        counts[name], models = _export(params, train["reader"]["region_units"], config,
+    sessions, counts, inputs = {}, {}, {}
+    for name, (params, variant_config) in variants.items():
+        counts[name], models = _export(params, train["reader"]["region_units"], variant_config,
                                        not args.no_int8, rng)  # fmt: skip
+        inputs[name] = variant_config
         for precision, model in zip(precisions, models, strict=True):
             sessions[name, precision] = ort.InferenceSession(
                 model.SerializeToString(), options, providers=["CPUExecutionProvider"]
@@ -100,15 +108,22 @@ def main() -> None:
     shipped = {"float32": SHIPPED / "default_fp32.onnx", "int8": SHIPPED / "default.onnx"}
     if all(shipped[precision].is_file() for precision in precisions):
         counts["shipped"] = counts["recipe"]
+        inputs["shipped"] = config
         for precision in precisions:
             sessions["shipped", precision] = ort.InferenceSession(
                 str(shipped[precision]), options, providers=["CPUExecutionProvider"]
             )
 
-    shape = (1, config.img_height, config.img_width, config.num_channels)
-    image = rng.integers(0, 256, shape, np.uint8)
     keys = list(sessions)
-    feeds = {key: {sessions[key].get_inputs()[0].name: image} for key in keys}
+    feeds = {}
+    for key in keys:
+        shape = (
+            1,
+            inputs[key[0]].img_height,
+            inputs[key[0]].img_width,
+            inputs[key[0]].num_channels,
+        )
+        feeds[key] = {sessions[key].get_inputs()[0].name: rng.integers(0, 256, shape, np.uint8)}
     times: dict = {key: [] for key in keys}
     for round_ in range(args.warmup + args.runs):
         for key in keys if round_ % 2 == 0 else reversed(keys):
