@@ -5,20 +5,21 @@ only): what a bigger or smaller model would cost at inference before one trains 
         --variant width_multiplier=1.25 --variant width_multiplier=1.5,depth=2 \
         [--runs 300] [--warmup 30] [--threads 1] [--no-int8]
 
-Each variant is ``conf/base``'s ``train.model`` with the given knobs changed (comma-separated
-``key=value``, values read as YAML; a typo fails through ``ModelParams``); a knob named
-``plate.KEY`` changes the input instead (``plate.img_width=160``), through ``PlateConfig``. Every model gets
-the reader's region head (9 families, ``train.reader.region_units``) and goes through the
-export stage's own steps: ``export_onnx`` (converted, simplified, streamlined) and, unless
-``--no-int8``, ``quantize_static_int8`` calibrated on random crops (latency does not depend
-on the calibration). The models then run in alternating rounds, the order flipped each
-round, with ``--threads`` intra-op threads (no spinning), so load from other processes hits
-all alike; running in turn, each also starts with the others' weights in the cache, as a
-process serving several models would. The shipped models (``assets/models/default*.onnx``)
-run beside them as a check that the untrained recipe times as the trained one. Prints per
-model: parameters, float32 and INT8 median milliseconds, and each as a ratio of the recipe's
-model of the same precision (the shipped INT8 model is 0.24x fast-plate-ocr's cct_xs_v1 on
-an AVX-512 VNNI core: ``bench_vs_fast_plate_ocr.py``).
+Each variant is ``conf/base``'s ``train.model`` with the given knobs changed (comma-
+separated ``key=value``, values read as YAML; a typo fails through ``ModelParams``); a knob
+named ``plate.KEY`` changes the input instead (``plate.img_width=160``), through
+``PlateConfig``. Every model gets the reader's region head (9 families,
+``train.reader.region_units``) and goes through the export stage's own steps:
+``export_onnx`` (converted, simplified, streamlined) and, unless ``--no-int8``,
+``quantize_static_int8`` calibrated on random crops (latency does not depend on the
+calibration). The models then run in alternating rounds, the order flipped each round, with
+``--threads`` intra-op threads (no spinning), so load from other processes hits all alike;
+running in turn, each also starts with the others' weights in the cache, as a process
+serving several models would. The shipped models (``assets/models/default*.onnx``) run
+beside them as a check that the untrained recipe times as the trained one. Prints per model:
+parameters, float32 and INT8 median milliseconds, and each as a ratio of the recipe's model
+of the same precision (the shipped INT8 model is 0.24x fast-plate-ocr's cct_xs_v1 on an
+AVX-512 VNNI core: ``bench_vs_fast_plate_ocr.py``).
 """
 
 from __future__ import annotations
@@ -58,6 +59,24 @@ def _export(model_params, reader_units: int, config, int8: bool, rng) -> tuple[i
     return params, models
 
 
+def variant(text: str, recipe: dict, config):
+    """The model parameters and plate config of one ``--variant``: ``plate.KEY`` knobs change
+    the input, the others ``train.model``; both validated (a typo fails here)."""
+    from plate_ocr_pipeline.core.plate_config import PlateConfig
+    from plate_ocr_pipeline.training.params import ModelParams
+
+    knobs = parse_variant(text)
+    plate = {k.removeprefix("plate."): v for k, v in knobs.items() if k.startswith("plate.")}
+    model = {k: v for k, v in knobs.items() if not k.startswith("plate.")}
+    unknown = set(plate) - set(config.to_dict())
+    if unknown:
+        raise SystemExit(f"variant {text!r}: no plate setting {sorted(unknown)}")
+    return (
+        ModelParams.model_validate({**recipe, **model}),
+        PlateConfig.from_dict({**config.to_dict(), **plate}) if plate else config,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variant", action="append", default=[], help="knobs, e.g. depth=2")
@@ -80,13 +99,7 @@ def main() -> None:
     recipe = dict(train["model"])
     variants = {"recipe": (ModelParams.model_validate(recipe), config)}
     for text in args.variant:  # all validated before the first export
-        knobs = parse_variant(text)
-        plate = {k.removeprefix("plate."): v for k, v in knobs.items() if k.startswith("plate.")}
-        model = {k: v for k, v in knobs.items() if not k.startswith("plate.")}
-        variants[text] = (
-            ModelParams.model_validate({**recipe, **model}),
-            PlateConfig.from_dict({**config.to_dict(), **plate}) if plate else config,
-        )
+        variants[text] = variant(text, recipe, config)
 
     rng = np.random.default_rng(0)
     options = ort.SessionOptions()

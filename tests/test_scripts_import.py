@@ -65,3 +65,26 @@ def test_the_benchmark_counts_a_quantised_models_weights_not_its_scales(monkeypa
     int8 = count(onnx.load(models / "default.onnx"))
     fp32 = count(onnx.load(models / "default_fp32.onnx"))
     assert fp32 > 500_000 and abs(int8 - fp32) <= 10
+
+
+def test_an_architecture_variant_may_change_the_input_or_the_model(monkeypatch):
+    from plate_ocr_pipeline.core.plate_config import PlateConfig
+
+    bench = _load_script(ROOT / "benchmarks/bench_architectures.py", monkeypatch)
+    config = PlateConfig.from_dict(
+        {
+            "max_plate_slots": 10,
+            "alphabet": "0123456789ABC_",
+            "pad_char": "_",
+            "img_height": 64,
+            "img_width": 128,
+        }
+    )
+    recipe = {"type": "cnn", "head": "ctc", "width_multiplier": 1.0}
+    params, wider = bench.variant("plate.img_width=160", recipe, config)
+    assert (wider.img_height, wider.img_width) == (64, 160)
+    assert params.width_multiplier == 1.0 and config.img_width == 128
+    params, same = bench.variant("width_multiplier=1.5", recipe, config)
+    assert params.width_multiplier == 1.5 and same is config
+    with pytest.raises(SystemExit, match="img_widht"):
+        bench.variant("plate.img_widht=160", recipe, config)
