@@ -68,7 +68,7 @@ def test_the_benchmark_counts_a_quantised_models_weights_not_its_scales(monkeypa
 
 
 def test_an_architecture_variant_may_change_the_input_or_the_model(monkeypatch):
-    from plate_ocr_pipeline.core.plate_config import PlateConfig
+    from plate_ocr_pipeline.core.plate_config import PlateConfig, PlateConfigError
 
     bench = _load_script(ROOT / "benchmarks/bench_architectures.py", monkeypatch)
     config = PlateConfig.from_dict(
@@ -86,5 +86,5 @@ def test_an_architecture_variant_may_change_the_input_or_the_model(monkeypatch):
     assert params.width_multiplier == 1.0 and config.img_width == 128
     params, same = bench.variant("width_multiplier=1.5", recipe, config)
     assert params.width_multiplier == 1.5 and same is config
-    with pytest.raises(SystemExit, match="img_widht"):
+    with pytest.raises(PlateConfigError, match="img_widht"):
         bench.variant("plate.img_widht=160", recipe, config)
