@@ -54,7 +54,7 @@ def _export(model_params, reader_units: int, config, int8: bool, rng) -> tuple[i
     float_model = export_onnx(reader, config)
     models = [float_model]
     if int8:
-        shape = (64, config.img_height, config.img_width, config.num_channels)
+        shape = (64, *config.input_shape)
         models.append(quantize_static_int8(float_model, rng.integers(0, 256, shape, np.uint8)))
     return params, models
 
@@ -128,7 +128,7 @@ def main() -> None:
     feeds = {}
     for key in keys:
         given = inputs[key[0]]
-        shape = (1, given.img_height, given.img_width, given.num_channels)
+        shape = (1, *given.input_shape)
         feeds[key] = {sessions[key].get_inputs()[0].name: rng.integers(0, 256, shape, np.uint8)}
     times: dict = {key: [] for key in keys}
     for round_ in range(args.warmup + args.runs):

@@ -55,7 +55,7 @@ def child(args: argparse.Namespace) -> None:
         transform = AlbumentationsDataset(filepath=str(ROOT / args.augmentation)).load()
     rng = np.random.default_rng(0)
     count = args.batch_size * 64  # batches repeat: a fixed pool of random crops
-    shape = (count, config.img_height, config.img_width, config.num_channels)
+    shape = (count, *config.input_shape)
     images = rng.integers(0, 256, shape, dtype=np.uint8)
     texts = ["".join(rng.choice(list(config.alphabet[:-1]), rng.integers(4, 9)))
              for _ in range(count)]  # fmt: skip

@@ -12,6 +12,12 @@ def test_good_config_loads(plate_params):
     assert PlateConfig.from_dict(config.to_dict()) == config
 
 
+def test_input_shape_follows_size_and_colour(plate_params):
+    wide_rgb = {**plate_params, "img_width": 160, "color_mode": "rgb"}
+    assert PlateConfig.from_dict(plate_params).input_shape == (64, 128, 1)
+    assert PlateConfig.from_dict(wide_rgb).input_shape == (64, 160, 3)
+
+
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [

@@ -74,7 +74,7 @@ def model(config) -> keras.Model:
 
 @pytest.fixture(scope="module")
 def images(config) -> np.ndarray:
-    shape = (len(REGIONS), config.img_height, config.img_width, config.num_channels)
+    shape = (len(REGIONS), *config.input_shape)
     return np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
 
 

@@ -125,6 +125,11 @@ class PlateConfig:
         return 1 if self.color_mode == "grayscale" else 3
 
     @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """One image as the model takes it: ``(height, width, channels)``."""
+        return (self.img_height, self.img_width, self.num_channels)
+
+    @property
     def pad_index(self) -> int:
         return self.alphabet.index(self.pad_char)
 

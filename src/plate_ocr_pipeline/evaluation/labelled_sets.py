@@ -44,7 +44,7 @@ def read_labelled_set(
         texts.append(text)
         regions.append(row.region if isinstance(row.region, str) else "")
         paths.append(str(row.image_path))
-    shape = (0, config.img_height, config.img_width, config.num_channels)
+    shape = (0, *config.input_shape)
     arrays = {
         "images": np.stack(images) if images else np.zeros(shape, np.uint8),
         "plate_text": np.array(texts, dtype=str),

@@ -280,7 +280,7 @@ class ONNXPlateRecognizer:
 
     def _check_input_shape(self) -> None:
         model_input = self.session.get_inputs()[0]
-        expected = (self.config.img_height, self.config.img_width, self.config.num_channels)
+        expected = self.config.input_shape
         actual = tuple(model_input.shape[1:])
         if len(actual) != 3 or any(
             isinstance(a, int) and a != e for a, e in zip(actual, expected, strict=True)
@@ -299,7 +299,7 @@ class ONNXPlateRecognizer:
     @property
     def input_shape(self) -> tuple[int, int, int]:
         """``(height, width, channels)`` of one preprocessed crop."""
-        return (self.config.img_height, self.config.img_width, self.config.num_channels)
+        return self.config.input_shape
 
     def __repr__(self) -> str:
         return (

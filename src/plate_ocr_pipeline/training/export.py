@@ -97,7 +97,7 @@ def _convert_saved(source: str, output: str, opset: str, plate: str) -> None:
 def _convert_tensorflow(trained_model: Any, config: PlateConfig, opset: int) -> onnx.ModelProto:
     import tensorflow as tf
 
-    shape = (None, config.img_height, config.img_width, config.num_channels)
+    shape = (None, *config.input_shape)
     signature = (tf.TensorSpec(shape, tf.uint8, name=INPUT_NAME),)
     try:
         import tf2onnx

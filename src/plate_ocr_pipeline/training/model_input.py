@@ -58,7 +58,7 @@ def build_model_input(
 
     from tqdm.auto import tqdm
 
-    shape = (config.img_height, config.img_width, config.num_channels)
+    shape = config.input_shape
     images, keep, fingerprints, unreadable = [], [], [], []
     reused = 0
     paths = table["image_path"].astype(str)

@@ -79,7 +79,7 @@ def gelu_approximate(x: Tensor) -> Tensor:
 
 def _input_block(config: PlateConfig) -> tuple[keras.KerasTensor, keras.KerasTensor]:
     inputs = keras.Input(
-        shape=(config.img_height, config.img_width, config.num_channels),
+        shape=config.input_shape,
         dtype="uint8",
         name="input",
     )

@@ -64,7 +64,7 @@ def set_seed(seed: int, deterministic: bool = True) -> None:
 
 def check_plate_shapes(model: keras.Model, config: PlateConfig, source: str) -> None:
     """Raise unless ``model`` takes the plate config's input and gives its slot outputs."""
-    expected_in = (None, config.img_height, config.img_width, config.num_channels)
+    expected_in = (None, *config.input_shape)
     expected_out = (None, config.max_plate_slots, config.vocabulary_size)
     if tuple(model.input_shape) != expected_in or tuple(model.output_shape) != expected_out:
         raise ValueError(
