@@ -230,7 +230,7 @@ def build_cct_xs_v1(fpo, seed: int) -> tuple[bytes, dict[str, str]]:
     plate_cfg = config_module.PlateConfig(**CCT_XS_V1_PLATE_CONFIG)
     core = builders.build_model(model_cfg, plate_cfg)
     keras_params = core.count_params()
-    shape = plate_cfg.input_shape
+    shape = (plate_cfg.img_height, plate_cfg.img_width, plate_cfg.num_channels)
     probe = np.random.default_rng(seed).integers(0, 256, (1, *shape), dtype=np.uint8)
     # Eager calls (predict() would reuse its traced function and miss the swap).
     exact = keras.ops.convert_to_numpy(core(probe.astype(np.float32), training=False)["plate"])
