@@ -127,8 +127,7 @@ def main() -> None:
     keys = list(sessions)
     feeds = {}
     for key in keys:
-        given = inputs[key[0]]
-        shape = (1, *given.input_shape)
+        shape = (1, *inputs[key[0]].input_shape)
         feeds[key] = {sessions[key].get_inputs()[0].name: rng.integers(0, 256, shape, np.uint8)}
     times: dict = {key: [] for key in keys}
     for round_ in range(args.warmup + args.runs):

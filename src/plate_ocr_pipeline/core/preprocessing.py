@@ -187,7 +187,7 @@ def preprocess_image(image: np.ndarray, config: PlateConfig) -> np.ndarray:
     target_h, target_w = config.img_height, config.img_width
     if not config.keep_aspect_ratio:
         resized = cv2.resize(image, (target_w, target_h), interpolation=flag)
-        return resized.reshape(target_h, target_w, config.num_channels)
+        return resized.reshape(config.input_shape)
 
     height, width = image.shape[:2]
     scale = min(target_w / width, target_h / height)
@@ -196,7 +196,7 @@ def preprocess_image(image: np.ndarray, config: PlateConfig) -> np.ndarray:
     resized = cv2.resize(image, (new_w, new_h), interpolation=flag)
     resized = resized.reshape(new_h, new_w, config.num_channels)
     fill = config.padding_color[:1] if config.num_channels == 1 else config.padding_color
-    canvas = np.empty((target_h, target_w, config.num_channels), dtype=np.uint8)
+    canvas = np.empty(config.input_shape, dtype=np.uint8)
     canvas[:] = np.array(fill, dtype=np.uint8)
     top = (target_h - new_h) // 2
     left = (target_w - new_w) // 2
