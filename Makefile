@@ -23,8 +23,9 @@ $(STAMP): $(BIN)/python pyproject.toml requirements-lock.txt
 
 install: $(STAMP)
 
+# One pytest-xdist worker per core; worksteal keeps both busy while a long test runs.
 test: install
-	$(KEDRO_ENV) $(BIN)/python -m pytest -q
+	$(KEDRO_ENV) $(BIN)/python -m pytest -q -n auto --dist worksteal
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks scripts

@@ -167,11 +167,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.mark.parametrize("address", [f"tcp://127.0.0.1:{free_port()}", "nonsense://here"])
+# The closed port is picked when the test runs: every pytest-xdist worker collects the same ids.
+@pytest.mark.parametrize("address", ["tcp://127.0.0.1:{closed_port}", "nonsense://here"])
 def test_a_bad_scheduler_address_fails_fast_naming_it_before_any_file_is_read(
     folder, model, address, monkeypatch
 ):
     import distributed
+
+    address = address.format(closed_port=free_port())
 
     timeouts = []
 
