@@ -18,8 +18,8 @@ running in turn, each also starts with the others' weights in the cache, as a pr
 serving several models would. The shipped models (``assets/models/default*.onnx``) run
 beside them as a check that the untrained recipe times as the trained one. Prints per model:
 parameters, float32 and INT8 median milliseconds, and each as a ratio of the recipe's model
-of the same precision (the shipped INT8 model is 0.24x fast-plate-ocr's cct_xs_v1 on an
-AVX-512 VNNI core: ``bench_vs_fast_plate_ocr.py``).
+of the same precision (``bench_vs_fast_plate_ocr.py`` times a model beside fast-plate-ocr's
+cct_xs_v1).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ Keras fixes its backend per process, so each backend runs in its own child Pytho
 ``KERAS_BACKEND`` set. Each child fits ``--warmup-steps`` first (tracing/XLA compilation,
 not timed), then times one ``fit`` of ``--steps`` steps on random crops and texts, under each
 Keras dtype policy of ``--precisions`` (``mixed_bfloat16``: bf16 compute, float32 weights;
-this CPU has AVX512-BF16). Speed only: whether a policy keeps the accuracy takes a training
+faster only on CPUs with AVX512-BF16). Speed only: whether a policy keeps the accuracy takes a training
 run. Times vary run to run on shared machines: run it on idle cores, compare the ratio.
 """
 

@@ -288,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
             loader()
         config = reader.config
         inputs = np.stack([preprocess_image(read_image(files[p]()), config) for p in files])
-        # Side by side, interleaved rounds: model-only over the same 2000 preprocessed crops
+        # Side by side, interleaved rounds: model-only over the same --crops preprocessed crops
         # (batches of --batch), then infer_folder (the infer node's work) + atomic CSV write.
         infer_reader = (
             ONNXPlateRecognizer(infer_model, threads=args.threads) if args.infer_int8 else reader

@@ -5,8 +5,8 @@
 Writes ``src/plate_ocr_pipeline/assets/samples/*.png`` and, beside that folder, their labels in
 ``samples.csv`` (ingest format; outside the folder, so that reading it reads images only), so
 that ``kedro run --pipelines=infer`` and the README's first command have something to read
-right after a clone. Seeded: the same code writes the same bytes. The shipped crops were drawn
-by an earlier renderer and planner: running this now draws other pixels, and two other texts.
+right after a clone. Seeded: the same code writes the same bytes. Running it replaces the
+shipped crops with what the current renderer draws, which are not the shipped pixels.
 """
 
 from __future__ import annotations

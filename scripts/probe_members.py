@@ -1,6 +1,6 @@
-"""Row 46's diagnosis (docs/experiments.md): how many plates each member of an ensemble
-(``train.model.members`` > 1) reads on its own, against their average, by greedy CTC without
-the format-aware reader. Prints plate counts per labelled set.
+"""How many plates each member of an ensemble (``train.model.members`` > 1) reads on its own,
+against their average, by greedy CTC without the format-aware reader. Prints plate counts per
+labelled set (docs/experiments.md, row 46).
 
     .venv/bin/python scripts/probe_members.py data/06_models/plate_ocr.keras [SET_DIR ...]
 

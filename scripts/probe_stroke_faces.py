@@ -1,6 +1,6 @@
-"""Row 47's probe (docs/experiments.md): how a reader reads synthetic old Argentine plates
-drawn in the installed fonts against the same plates drawn all in stroke faces
-(``synthetic/stroke_face.py``). Synthetic plates only; prints plates read exactly.
+"""How a reader reads synthetic old Argentine plates drawn in the installed fonts against the
+same plates drawn all in stroke faces (``synthetic/stroke_face.py``). Synthetic plates only;
+prints plates read exactly (docs/experiments.md, row 47).
 
     .venv/bin/python scripts/probe_stroke_faces.py [MODEL.onnx] [--plates 400] [--seed 777]
 

@@ -1,5 +1,5 @@
-"""Row 41's probe (docs/experiments.md): read each crop twice, as given and at a second
-framing, and keep the more confident reading. Prints plate counts, one view against two.
+"""Read each crop twice, as given and at a second framing, and keep the more confident
+reading. Prints plate counts, one view against two (docs/experiments.md, row 41).
 
     .venv/bin/python scripts/probe_two_framings.py val --model M.onnx --model-input NPZ
     .venv/bin/python scripts/probe_two_framings.py dev --framing NAME --model M.onnx ...

@@ -35,15 +35,15 @@ from kedro.framework.hooks import hook_impl
 
 logger = logging.getLogger(__name__)
 
-# MLflow 3's UI picks an experiment's view from this experiment tag: "custom_model_development"
+# The experiment tag by which MLflow 3 names an experiment's kind: "custom_model_development"
 # is the model-training view (runs, metrics, artifacts), "genai_development" the GenAI one
-# (traces, evaluations). Without the tag the UI guesses, and may guess GenAI.
+# (traces, evaluations).
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 EXPERIMENT_KIND = "custom_model_development"
 GIT_COMMIT_TAG = "mlflow.source.git.commit"  # shown by the UI as the run's git commit
 LOCAL_PROTOCOLS = (None, "", "file")
-# MLflow 3.17's UI ignores EXPERIMENT_KIND_TAG: it opens every experiment in the view the
-# browser last picked, GenAI until then; this URL parameter opens the model-training view.
+# MLflow 3.17's UI ignores EXPERIMENT_KIND_TAG and opens an experiment in the view the browser
+# last picked (GenAI by default); this URL parameter opens the model-training view.
 TRAINING_VIEW_QUERY = "workflowType=machine_learning"
 UI_ADDRESS = "http://127.0.0.1:5000"  # `mlflow ui`'s (and `make mlflow-ui`'s) default
 

@@ -19,9 +19,9 @@ Why a pyfunc over the ONNX file, rather than kedro-mlflow's ``pipeline_ml_factor
 - The ONNX file alone is enough to read plates: the plate config (input size, alphabet, pad)
   is in its metadata, so no other training output (no encoder or scaler) has to be bound to it.
   That binding is what ``pipeline_ml_factory`` is for.
-- No new inference pipeline, and no change to how ``pipeline_registry`` builds the train chain.
-  ``pipeline_ml_factory`` would need both: an inference pipeline that takes a DataFrame of
-  images (the ``infer`` stage reads a folder), and the chain wrapped as a ``PipelineML``.
+- It works with the pipelines as they are: ``pipeline_ml_factory`` would need an inference
+  pipeline that takes a DataFrame of images (the ``infer`` stage reads a folder), and the
+  train chain wrapped as a ``PipelineML``.
 - A bare ``mlflow.onnx`` model would serve the raw tensors (uint8 NHWC in, slot probabilities
   out). The client would then have to resize, pad and decode the crop itself. This model takes
   the crop file and gives back the text.

@@ -320,9 +320,8 @@ def quantize_static_int8(
 
     ``reduce_range`` quantises the weights to 7 bits: CPUs without VNNI (AVX2) add uint8 x
     int8 products in pairs into int16, which full 8-bit weights on the full-range input
-    overflow. The shipped reader with 8-bit weights read 12 points less of the real
-    Argentine crops on an AVX2 CPU than on an AVX-512 VNNI one; with 7-bit weights it read
-    as float32 on the AVX2 CPU, at the same speed."""
+    overflow: an 8-bit copy reads far worse on AVX2 CPUs than on VNNI ones, a 7-bit copy
+    reads as float32 on both at the same speed (docs/experiments.md, row 25)."""
     from onnxruntime.quantization import (
         CalibrationDataReader,
         CalibrationMethod,

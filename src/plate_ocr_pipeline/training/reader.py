@@ -5,8 +5,8 @@ the training data's own splits (synthetic plates in the shipped recipe):
 
 - a **region head**: pooled features of the last conv map and of the text-line layers, a
   hidden layer and a softmax over region families (``us``, ``mercosur``, ``ar-old``, ...),
-  trained on augmented training crops. It adds about a hundred thousand MACs to the 52 million
-  of the OCR model.
+  trained on augmented training crops. It costs little beside the OCR model (a dense layer on
+  pooled features; ``benchmarks/bench_inference.py`` prints a model's MACs).
 - a **temperature** ``T`` for the per-column logits, chosen on the validation split so that
   the plate confidence (the mean probability of the characters read) matches how often the
   reading is right. Dividing logits by ``T`` does not change any argmax, so the texts stay

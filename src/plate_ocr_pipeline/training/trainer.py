@@ -286,8 +286,8 @@ def train_plate_model(
     del recipe["backend"]
     if keras.backend.backend() != "tensorflow":
         recipe["keras_backend"] = keras.backend.backend()
-    # Runs whose batch order Keras shuffled on top of the dataset's had none of this key:
-    # their checkpoints would resume into another order, so they do not match.
+    # A checkpoint without this key had its batches shuffled by Keras as well: it never
+    # resumes into this run's batch order.
     recipe["batch_order"] = "dataset"
     recipe["plate"] = config.to_dict()
     recipe["starting_model"] = None if starting_model is None else starting_model.name

@@ -1,7 +1,7 @@
 """Nodes of the ``synthesize`` pipeline: plan plates, render them, write annotations, gallery.
 
 Nodes are pure: the images are returned as lazy partitions (callables) that the catalog's
-``PartitionedDataset`` calls one by one while saving, so 60k plates never sit in memory.
+``PartitionedDataset`` calls one by one while saving, so a whole set never sits in memory.
 """
 
 from __future__ import annotations
