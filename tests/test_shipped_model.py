@@ -37,8 +37,7 @@ def test_shipped_model_reads_the_shipped_samples():
     truths = [row["plate_text"] for row in rows]
     slot_accuracy = cat_acc(encode_texts(truths, reader.config), encode_texts(texts, reader.config))
     exact = sum(text == truth for text, truth in zip(texts, truths, strict=True))
-    # The shipped model reads 9 of these 12 exactly: a bare-bar I read as 1 in IIX799 and
-    # IDN4149, and the last I of Z787LI dropped (US plate fonts draw I as a bare bar). The
-    # real sets are the measure (README); this is a smoke test of the file as shipped.
-    assert exact >= len(rows) - 3, list(zip(texts, truths, strict=True))
+    # The shipped model reads all 12 (one per family, US the most). The real sets are the
+    # measure (README); this is a smoke test of the file as shipped.
+    assert exact >= len(rows) - 1, list(zip(texts, truths, strict=True))
     assert slot_accuracy >= 0.9, list(zip(texts, truths, strict=True))
