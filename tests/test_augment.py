@@ -14,11 +14,8 @@ from plate_ocr_pipeline.datasets import (
     AlbumentationsDataset,
     AugmentationConfigError,
 )
-from plate_ocr_pipeline.pipelines.augment.nodes import (
-    apply_augmentation,
-    preview_augmentations,
-    seed_augmentation,
-)
+from plate_ocr_pipeline.pipelines.augment.nodes import preview_augmentations, seed_augmentation
+from plate_ocr_pipeline.training.augmentation import augment_image
 from tests.conftest import image_files, write_text_image
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -94,12 +91,23 @@ def test_seeded_augmentation_is_reproducible(compose):
     image = np.random.default_rng(0).integers(0, 256, (64, 128, 1), dtype=np.uint8)
     first = seed_augmentation(compose, {"seed": 7})
     second = seed_augmentation(compose, {"seed": 7})
-    outs1 = [apply_augmentation(first, image) for _ in range(5)]
-    outs2 = [apply_augmentation(second, image) for _ in range(5)]
+    outs1 = [augment_image(first, image) for _ in range(5)]
+    outs2 = [augment_image(second, image) for _ in range(5)]
     for a, b in zip(outs1, outs2, strict=True):
         assert a.shape == image.shape and a.dtype == np.uint8
         np.testing.assert_array_equal(a, b)
     assert any(not np.array_equal(a, image) for a in outs1)
+
+
+def test_a_transform_that_changes_the_crop_size_is_refused():
+    """Training and the preview apply the same function, which refuses a Compose the model
+    input could not take, naming both shapes."""
+    image = np.zeros((64, 128, 1), np.uint8)
+    resize = A.Compose([A.Resize(32, 64)])
+    with pytest.raises(ValueError, match=r"from \(64, 128, 1\) uint8 to \(32, 64, 1\) uint8"):
+        augment_image(resize, image)
+    gray = augment_image(A.Compose([A.ToGray(p=1.0)]), image)  # a no-op that warns: kept
+    assert gray.shape == image.shape and gray.dtype == np.uint8
 
 
 def test_augmented_batches_on_the_fly(compose):

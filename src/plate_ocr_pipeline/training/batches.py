@@ -5,12 +5,13 @@ from __future__ import annotations
 import copy
 import math
 import threading
-import warnings
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import keras
 import numpy as np
+
+from .augmentation import augment_image
 
 
 class AugmentedBatches(keras.utils.PyDataset):
@@ -103,20 +104,7 @@ class AugmentedBatches(keras.utils.PyDataset):
         return transform
 
     def augment(self, image: np.ndarray, transform: Any | None = None) -> np.ndarray:
-        transform = self.transform if transform is None else transform
-        with warnings.catch_warnings():
-            # ToGray/ChannelShuffle on a grayscale crop are no-ops that warn.
-            warnings.simplefilter("ignore", UserWarning)
-            out = transform(image=image)["image"]
-        out = np.asarray(out)
-        if out.ndim == 2:
-            out = out[:, :, None]
-        if out.shape != image.shape or out.dtype != np.uint8:
-            raise ValueError(
-                f"augmentation changed the image from {image.shape} {image.dtype} to "
-                f"{out.shape} {out.dtype}; transforms must keep size and uint8"
-            )
-        return out
+        return augment_image(self.transform if transform is None else transform, image)
 
     def _batch(self, order: np.ndarray, epoch: int, index: int) -> tuple[np.ndarray, np.ndarray]:
         rows = order[index * self.batch_size : (index + 1) * self.batch_size]

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import copy
 import logging
-import warnings
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from plate_ocr_pipeline.core.plate_config import PlateConfig
 from plate_ocr_pipeline.core.preprocessing import ImageReadError, preprocess_image
 from plate_ocr_pipeline.pipelines.figures import Figure, pyplot
+from plate_ocr_pipeline.training.augmentation import augment_image
 
 from .params import AugmentParams
 
@@ -37,14 +36,6 @@ def seed_augmentation(augmentation_pipeline: Any, augment: dict[str, Any]) -> An
     names = [type(t).__name__ for t in transform.transforms]
     logger.info("Augmentation pipeline (seed %d): %s", seed, ", ".join(names))
     return transform
-
-
-def apply_augmentation(transform: Any, image: np.ndarray) -> np.ndarray:
-    """Augment one uint8 ``(H, W, C)`` crop, keeping its shape."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # ToGray on a gray crop is a no-op
-        out = np.asarray(transform(image=image)["image"])
-    return out.reshape(image.shape)
 
 
 def preview_augmentations(
@@ -74,7 +65,7 @@ def preview_augmentations(
             logger.warning("Preview skips %s", error)
             continue
         rows.append(
-            (text, image, [apply_augmentation(transform, image) for _ in range(preview_variants)])
+            (text, image, [augment_image(transform, image) for _ in range(preview_variants)])
         )
 
     columns = preview_variants + 1
