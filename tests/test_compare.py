@@ -15,7 +15,8 @@ from plate_ocr_pipeline.core.metrics import paired_p_value
 from plate_ocr_pipeline.core.onnx_metadata import embed_metadata
 from plate_ocr_pipeline.core.plate_config import PlateConfig
 from plate_ocr_pipeline.datasets import LabelledSetsDataset
-from plate_ocr_pipeline.evaluation import misread_plates
+from plate_ocr_pipeline.evaluation import candidate_readings, misread_plates, read_labelled_sets
+from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer
 from plate_ocr_pipeline.pipelines.compare.nodes import (
     plot_comparison,
     read_candidates,
@@ -93,6 +94,16 @@ def test_each_candidate_reads_every_plate_three_ways(read):
     assert "AB123CD" not in short.index
     assert short.loc["KO4", "text"] != "KO4"
     assert short["region"].eq("").all() and short["region_right"].isna().all()
+
+
+def test_one_candidate_reads_the_sets_from_python_as_compare_does(labelled, read):
+    """The library function compare's node calls, without Kedro: the same rows."""
+    recognizer = ONNXPlateRecognizer(candidates()["reader"], threads=1)
+    sets, _ = read_labelled_sets(labelled, recognizer.config)
+    mine = candidate_readings("reader", recognizer, sets, COMPARE["region_labels"], 2)
+    readings, _ = read
+    expected = readings[readings["model"] == "reader"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(mine, expected)
 
 
 def test_a_row_a_candidate_cannot_read_is_its_reject(read):

@@ -7,7 +7,7 @@ by side (the comparison table and the plates some candidate misreads).
 Needs numpy, OpenCV and pandas; no Kedro.
 """
 
-from .comparison import comparison_table, misread_plates
+from .comparison import READING_COLUMNS, candidate_readings, comparison_table, misread_plates
 from .groups import label_plates, report_groups
 from .labelled_sets import REJECT_COLUMNS, read_labelled_set, read_labelled_sets
 from .regions import read_regions_with_keras, read_regions_with_recognizer, region_tables
@@ -20,7 +20,9 @@ from .report_tables import (
 )
 
 __all__ = [
+    "READING_COLUMNS",
     "REJECT_COLUMNS",
+    "candidate_readings",
     "character_confusion",
     "comparison_table",
     "label_plates",

@@ -1,20 +1,36 @@
-"""Candidate models side by side on labelled sets: from every candidate's readings of every
-plate, the comparison table (per set, group and model; each figure against a baseline's and
-plate by plate) and the plates some candidate misreads. Needs numpy and pandas; no Kedro."""
+"""Candidate models side by side on labelled sets: one candidate's readings of every plate
+(``candidate_readings``), and from every candidate's, the comparison table (per set, group
+and model; each figure against a baseline's and plate by plate) and the plates some candidate
+misreads. Needs numpy and pandas; no Kedro.
+
+Three readings per plate and model: the default reader's (format-aware decoding by the
+model's region output, what ``plate-ocr read`` and ``infer`` return), the model's own (no
+format decoding), and the reading with the plate's region given as a hint (the families its
+set's label stands for: what a user who knows the country gets with ``--region``)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from plate_ocr_pipeline.core.metrics import paired_p_value
 from plate_ocr_pipeline.core.text_codec import texts_match
-from plate_ocr_pipeline.evaluation.groups import report_groups
+from plate_ocr_pipeline.evaluation.groups import label_plates, report_groups
+from plate_ocr_pipeline.evaluation.regions import read_regions_with_recognizer
+
+if TYPE_CHECKING:
+    from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer
 
 logger = logging.getLogger(__name__)
+
+READING_COLUMNS = [
+    "model", "set", "image_path", "truth", "label", "kind", "layout", "text", "raw_text",
+    "hint", "hint_text", "region", "region_right", "confidence",
+]  # fmt: skip
 
 # The figures a baseline's are subtracted from (`<figure>_delta`).
 FIGURES = [
@@ -27,6 +43,70 @@ PAIRED_COLUMNS = ["fixed", "broken", "p_paired"]
 # A plate some candidate could not read (its plate config rejected the row), in misreads.csv.
 NOT_READ = "(rejected)"
 PLATE_KEYS = ["set", "image_path", "truth"]
+
+
+def _hint_texts(
+    recognizer: ONNXPlateRecognizer, images: np.ndarray, hints: list[str], batch_size: int
+) -> list[str]:
+    """Each plate read with its hint (families joined by ``|``); ``""`` where there is none."""
+    texts = [""] * len(images)
+    rows_by_hint: dict[str, list[int]] = {}
+    for index, hint in enumerate(hints):
+        if hint:
+            rows_by_hint.setdefault(hint, []).append(index)
+    for hint, rows in rows_by_hint.items():
+        reader = recognizer.reading(region_hint=hint.split("|"))
+        for row, result in zip(rows, reader.run_detailed(images[rows], batch_size), strict=True):
+            texts[row] = result.text
+    return texts
+
+
+def candidate_readings(
+    name: str,
+    recognizer: ONNXPlateRecognizer,
+    sets: Mapping[str, Mapping[str, Any]],
+    region_labels: Mapping[str, Mapping[str, Any]],
+    batch_size: int = 64,
+) -> pd.DataFrame:
+    """``recognizer``'s readings of every plate of ``sets`` (``read_labelled_sets`` for its
+    plate config), one row per plate (``READING_COLUMNS``), the model named ``name``.
+
+    ``hint`` names the families of the plate's label that the model knows (``|``-joined); a
+    label naming none (a country without formats) gets no hint reading. ``region_labels``
+    maps a set's region labels to families, as ``label_plates`` takes them."""
+    known = set(recognizer.known_families)
+    read = read_regions_with_recognizer(recognizer.reading(format_decoding=True), sets, batch_size)
+    readings = []
+    for set_name, data in sets.items():
+        truths = [str(t) for t in data["plate_text"]]
+        table = label_plates(data["region"], truths, region_labels.get(set_name, {}))
+        hints = ["|".join(f for f in families if f in known) for families in table["families"]]
+        texts, regions = read[set_name]["text"], read[set_name]["region"]
+        readings.append(
+            table.drop(columns="families").assign(
+                model=name,
+                set=set_name,
+                image_path=data["image_path"],
+                truth=truths,
+                text=texts,
+                raw_text=read[set_name]["raw"],
+                hint=hints,
+                hint_text=_hint_texts(recognizer, data["images"], hints, batch_size),
+                region=regions,
+                # Unknown (NaN) where the model has no region output or the label names no
+                # family; a miss where it names families the model never read.
+                region_right=[
+                    float(region in families) if region and families else np.nan
+                    for region, families in zip(regions, table["families"], strict=True)
+                ],
+                confidence=read[set_name]["confidence"],
+            )
+        )
+        right = sum(text == truth for text, truth in zip(texts, truths, strict=True))
+        logger.info("%s on %s: %d of %d plates read exactly", name, set_name, right, len(truths))
+    if not readings:
+        return pd.DataFrame(columns=READING_COLUMNS)
+    return pd.concat(readings, ignore_index=True).reindex(columns=READING_COLUMNS)
 
 
 def _rates(group: pd.DataFrame, equivalences: list[str]) -> dict[str, float]:

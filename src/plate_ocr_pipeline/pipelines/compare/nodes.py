@@ -1,11 +1,6 @@
-"""Compare nodes: each candidate model reads every labelled plate, then one table, one
-figure and the misread plates side by side.
-
-Three readings per plate and model: the default reader's (format-aware decoding by the
-model's region output, what ``plate-ocr read`` and ``infer`` return), the model's own (no
-format decoding), and the reading with the plate's region given as a hint (the families its
-set's label stands for: what a user who knows the country gets with ``--region``).
-"""
+"""Compare nodes: each candidate model reads every labelled plate
+(``evaluation.candidate_readings``), then one table, one figure and the misread plates side by
+side."""
 
 from __future__ import annotations
 
@@ -18,11 +13,11 @@ import onnx
 import pandas as pd
 
 from plate_ocr_pipeline.evaluation import (
+    READING_COLUMNS,
     REJECT_COLUMNS,
+    candidate_readings,
     comparison_table,
-    label_plates,
     read_labelled_sets,
-    read_regions_with_recognizer,
 )
 from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer
 from plate_ocr_pipeline.pipelines.compare.params import CompareParams
@@ -30,33 +25,12 @@ from plate_ocr_pipeline.pipelines.figures import Figure, pyplot
 
 logger = logging.getLogger(__name__)
 
-READING_COLUMNS = [
-    "model", "set", "image_path", "truth", "label", "kind", "layout", "text", "raw_text",
-    "hint", "hint_text", "region", "region_right", "confidence",
-]  # fmt: skip
-
 
 def _recognizer(name: str, model: onnx.ModelProto, threads: int | None) -> ONNXPlateRecognizer:
     try:
         return ONNXPlateRecognizer(model, threads=threads)
     except (FileNotFoundError, ValueError) as error:
         raise ValueError(f"candidate {name!r}: {error}") from error
-
-
-def _hint_texts(
-    recognizer: ONNXPlateRecognizer, images: np.ndarray, hints: list[str], batch_size: int
-) -> list[str]:
-    """Each plate read with its hint (families joined by ``|``); ``""`` where there is none."""
-    texts = [""] * len(images)
-    rows_by_hint: dict[str, list[int]] = {}
-    for index, hint in enumerate(hints):
-        if hint:
-            rows_by_hint.setdefault(hint, []).append(index)
-    for hint, rows in rows_by_hint.items():
-        reader = recognizer.reading(region_hint=hint.split("|"))
-        for row, result in zip(rows, reader.run_detailed(images[rows], batch_size), strict=True):
-            texts[row] = result.text
-    return texts
 
 
 def read_candidates(
@@ -69,9 +43,7 @@ def read_candidates(
     another alphabet or slot count may reject other rows).
 
     Candidates are ``PartitionedDataset`` partitions (name -> load function), loaded one at a
-    time; each reads with the plate config in its ONNX metadata. ``hint`` names the families
-    of the plate's label that the candidate knows (``|``-joined); a label naming none (a
-    country without formats) gets no hint reading.
+    time; each reads with the plate config in its ONNX metadata.
     """
     params = CompareParams.model_validate(compare)
     if not candidate_models:
@@ -91,37 +63,9 @@ def read_candidates(
         except ValueError as error:
             raise ValueError(f"candidate {name!r}: {error}") from error
         rejects.append(rejected.assign(model=name))
-        known = set(recognizer.known_families)
-        default = recognizer.reading(format_decoding=True)
-        read = read_regions_with_recognizer(default, sets, params.batch_size)
-        for set_name, data in sets.items():
-            truths = [str(t) for t in data["plate_text"]]
-            table = label_plates(data["region"], truths, params.region_labels.get(set_name, {}))
-            hints = ["|".join(f for f in families if f in known) for families in table["families"]]
-            texts, regions = read[set_name]["text"], read[set_name]["region"]
-            readings.append(
-                table.drop(columns="families").assign(
-                    model=name,
-                    set=set_name,
-                    image_path=data["image_path"],
-                    truth=truths,
-                    text=texts,
-                    raw_text=read[set_name]["raw"],
-                    hint=hints,
-                    hint_text=_hint_texts(recognizer, data["images"], hints, params.batch_size),
-                    region=regions,
-                    # Unknown (NaN) where the model has no region output or the label names
-                    # no family; a miss where it names families the model never read.
-                    region_right=[
-                        float(region in families) if region and families else np.nan
-                        for region, families in zip(regions, table["families"], strict=True)
-                    ],
-                    confidence=read[set_name]["confidence"],
-                )
-            )
-            right = sum(text == truth for text, truth in zip(texts, truths, strict=True))
-            logger.info("%s on %s: %d of %d plates read exactly", name, set_name, right,
-                        len(truths))  # fmt: skip
+        readings.append(
+            candidate_readings(name, recognizer, sets, params.region_labels, params.batch_size)
+        )
     return (
         pd.concat(readings, ignore_index=True).reindex(columns=READING_COLUMNS),
         pd.concat(rejects, ignore_index=True).reindex(columns=["model", *REJECT_COLUMNS]),
