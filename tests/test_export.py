@@ -26,6 +26,7 @@ from tests.plate_model_helpers import (
     PLATE,
     TEXTS,
     build_memorising_keras,
+    build_memorising_onnx,
     column_logits,
     render_plate,
 )
@@ -132,6 +133,24 @@ def test_exported_model_reads_the_crops_with_the_recognizer(exported, test_split
     ONNXModelDataset(filepath=str(path)).save(exported)
     reader = ONNXPlateRecognizer(path)
     assert reader.run(list(test_split["image_path"])) == list(TEXTS) * 2
+
+
+def test_the_quantization_report_compares_two_copies_plate_by_plate():
+    """A hand-made pair: the second copy never learnt XY9876Z, so it misreads that plate
+    only; sizes are the files'."""
+    config = PlateConfig.from_dict(PLATE)
+    whole = build_memorising_onnx(config)
+    partial = build_memorising_onnx(config, ("AB123", "K4M"))
+    images = np.stack([render_plate(text)[..., None] for text in TEXTS])
+    report = export.quantization_report(whole, partial, images, list(TEXTS), config)
+    assert report["test_images"] == 3
+    assert report["fp32_plate_acc"] == 1.0
+    assert report["int8_plate_acc"] == pytest.approx(2 / 3)
+    assert report["plate_acc_change"] == pytest.approx(-1 / 3)
+    assert report["same_reading_share"] == pytest.approx(2 / 3)
+    assert report["fp32_size_kb"] == round(whole.ByteSize() / 1024, 1)
+    empty = export.quantization_report(whole, partial, images[:0], [], config)
+    assert "fp32_plate_acc" not in empty and empty["test_images"] == 0
 
 
 def test_test_images_int8_copy_and_its_accuracy_change(exported, test_split):

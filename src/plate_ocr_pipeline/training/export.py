@@ -209,6 +209,31 @@ def onnx_readings(model: onnx.ModelProto, images: np.ndarray, config: PlateConfi
     return decode_predictions(onnx_predict(onnx_session(model), images), config)
 
 
+def quantization_report(
+    float_model: onnx.ModelProto,
+    int8_model: onnx.ModelProto,
+    images: np.ndarray,
+    texts: list[str],
+    config: PlateConfig,
+) -> dict[str, Any]:
+    """The float and INT8 copies side by side on the same held-out crops: sizes, plate_acc
+    of each, the change, and the share of plates both read alike (plate_acc alone can hide
+    two copies that read different plates right)."""
+    report: dict[str, Any] = {"test_images": len(texts)}
+    readings = {}
+    for label, model in (("fp32", float_model), ("int8", int8_model)):
+        report[f"{label}_size_kb"] = round(model.ByteSize() / 1024, 1)
+        if texts:
+            readings[label] = onnx_readings(model, images, config)
+            hits = sum(r == t for r, t in zip(readings[label], texts, strict=True))
+            report[f"{label}_plate_acc"] = hits / len(texts)
+    if texts:
+        report["plate_acc_change"] = report["int8_plate_acc"] - report["fp32_plate_acc"]
+        same = sum(a == b for a, b in zip(readings["fp32"], readings["int8"], strict=True))
+        report["same_reading_share"] = same / len(texts)
+    return report
+
+
 def onnx_session(model: onnx.ModelProto) -> ort.InferenceSession:
     return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
 

@@ -100,7 +100,7 @@ def quantize_onnx_model(
     training crops) and, on the same held-out crops, the plate_acc of the float and INT8
     models, the share of plates both read alike, their sizes; else ``{}`` (nothing written)
     and ``{"quantized": False}``."""
-    from plate_ocr_pipeline.training.export import onnx_readings, quantize_static_int8
+    from plate_ocr_pipeline.training.export import quantization_report, quantize_static_int8
 
     p = ExportParams.model_validate(export)
     if not p.quantize:
@@ -108,23 +108,12 @@ def quantize_onnx_model(
     calibration = calibration_crops(model_input, p.calibration_images)
     quantized = quantize_static_int8(onnx_model, calibration, reduce_range=p.int8_reduce_range)
     images, texts = held_out_crops(model_input, p.quantization_eval_limit)
-    config = PlateConfig.from_dict(plate)
-    report: dict[str, Any] = {
+    report = {
         "quantized": True,
         "calibration_images": len(calibration),
-        "test_images": len(texts),
+        **quantization_report(onnx_model, quantized, images, texts, PlateConfig.from_dict(plate)),
     }
-    readings = {}
-    for label, model in (("fp32", onnx_model), ("int8", quantized)):
-        report[f"{label}_size_kb"] = round(model.ByteSize() / 1024, 1)
-        if texts:
-            readings[label] = onnx_readings(model, images, config)
-            hits = sum(r == t for r, t in zip(readings[label], texts, strict=True))
-            report[f"{label}_plate_acc"] = hits / len(texts)
     if texts:
-        report["plate_acc_change"] = report["int8_plate_acc"] - report["fp32_plate_acc"]
-        same = sum(a == b for a, b in zip(readings["fp32"], readings["int8"], strict=True))
-        report["same_reading_share"] = same / len(texts)
         logger.info(
             "INT8 plate_acc %.4f vs fp32 %.4f (change %+.4f), same reading on %.1f%% of %d "
             "test images",
