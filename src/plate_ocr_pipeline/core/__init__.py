@@ -1,1 +1,2 @@
-"""Plate config, text codec, image preprocessing and metrics: numpy and OpenCV only."""
+"""Plate config, text codec, image preprocessing, metrics and the annotation rules: numpy and
+OpenCV only."""

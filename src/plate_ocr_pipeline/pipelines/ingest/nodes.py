@@ -12,9 +12,10 @@ from typing import Any
 
 import pandas as pd
 
+from plate_ocr_pipeline.core.annotations import SPLITS, duplicate_problems, row_problem
 from plate_ocr_pipeline.core.plate_config import PlateConfig
 from plate_ocr_pipeline.core.splits import draw_split, split_key
-from plate_ocr_pipeline.core.text_codec import normalise_text, text_problem
+from plate_ocr_pipeline.core.text_codec import normalise_text
 from plate_ocr_pipeline.datasets.annotations_dataset import BLANK_LINE
 from plate_ocr_pipeline.pipelines.figures import Figure, pyplot
 
@@ -22,7 +23,6 @@ from .params import IngestParams
 
 logger = logging.getLogger(__name__)
 
-SPLITS = ("train", "val", "test")
 CLEAN_COLUMNS = ["image_path", "plate_text", "region", "split", "image_height", "image_width"]
 REJECT_COLUMNS = ["source_file", "source_row", "image_path", "raw_text", "reason"]
 
@@ -49,44 +49,26 @@ def _text_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _row_reason(row: Any, config: PlateConfig) -> str | None:
-    problem = _text_or_none(row.csv_error) or _text_or_none(row.image_error)
-    if problem:
-        return problem
-    problem = text_problem(row.plate_text or "", config)
-    if problem:
-        return problem
-    split = _text_or_none(row.split)
-    if split is not None and split not in SPLITS:
-        return f"unknown split {split!r} (expected one of {SPLITS})"
-    return None
-
-
 def validate_annotations(
     annotations: pd.DataFrame, plate: dict[str, Any]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split rows into usable ones and rejects, each reject with its reason.
-
-    A path listed twice with different texts is ambiguous, so all of its rows go; a path
-    listed twice with the same text keeps its first row and rejects the others as duplicates.
-    """
+    """Split rows into usable ones and rejects, each reject with its reason, by the rules of
+    ``core.annotations`` (a path listed with different texts loses all its rows; listed again
+    with the same text, it keeps its first)."""
     config = PlateConfig.from_dict(plate)
     table = annotations.reset_index(drop=True).copy()
-    table["reason"] = [_row_reason(row, config) for row in table.itertuples(index=False)]
-
-    candidates = table[table["reason"].isna()]
-    texts_per_path = candidates.groupby("image_path")["plate_text"].nunique()
-    conflicting = set(texts_per_path[texts_per_path > 1].index)
-    for index, row in candidates.iterrows():
-        if row["image_path"] in conflicting:
-            others = sorted(
-                set(candidates.loc[candidates["image_path"] == row["image_path"], "plate_text"])
-            )
-            table.at[index, "reason"] = f"duplicate path with conflicting labels: {others}"
-    candidates = table[table["reason"].isna()]
-    repeated = candidates.duplicated(subset=["image_path"], keep="first")
-    table.loc[repeated[repeated].index, "reason"] = "duplicate row (same path and label)"
-
+    problems = [
+        row_problem(
+            row.plate_text or "",
+            _text_or_none(row.split),
+            config,
+            _text_or_none(row.csv_error) or _text_or_none(row.image_error),
+        )
+        for row in table.itertuples(index=False)
+    ]
+    table["reason"] = duplicate_problems(
+        [str(path) for path in table["image_path"]], list(table["plate_text"]), problems
+    )
     valid = table[table["reason"].isna()].drop(columns=["reason"]).reset_index(drop=True)
     rejects = table[table["reason"].notna()][REJECT_COLUMNS].reset_index(drop=True)
     return valid, rejects
