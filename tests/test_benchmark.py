@@ -8,6 +8,7 @@ from pydantic import ValidationError
 
 from plate_ocr_pipeline.core.onnx_metadata import embed_metadata
 from plate_ocr_pipeline.core.plate_config import PlateConfig
+from plate_ocr_pipeline.inference import provider_benchmark
 from plate_ocr_pipeline.pipelines.benchmark import nodes
 from plate_ocr_pipeline.pipelines.benchmark.params import BenchmarkParams
 from tests.plate_model_helpers import PLATE, build_memorising_onnx
@@ -33,7 +34,9 @@ def exported_model():
 
 @pytest.fixture
 def cpu_only(monkeypatch):
-    monkeypatch.setattr(nodes.ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    monkeypatch.setattr(
+        provider_benchmark.ort, "get_available_providers", lambda: ["CPUExecutionProvider"]
+    )
 
 
 def test_absent_provider_is_recorded_as_skipped_with_the_reason(cpu_only):
@@ -48,7 +51,7 @@ def test_absent_provider_is_recorded_as_skipped_with_the_reason(cpu_only):
 
 
 def test_all_threads_means_every_core(cpu_only, monkeypatch):
-    monkeypatch.setattr(nodes.os, "cpu_count", lambda: 6)
+    monkeypatch.setattr(provider_benchmark.os, "cpu_count", lambda: 6)
     plan = nodes.plan_benchmark(benchmark_params(intra_op_threads=[1, "all"]))
     assert [p["threads"] for p in plan] == [1, 6]
 
@@ -89,7 +92,7 @@ def test_provider_that_fails_to_start_is_an_error_row(monkeypatch):
     def refuse(*args, **kwargs):
         raise RuntimeError("no CUDA device")
 
-    monkeypatch.setattr(nodes.ort, "InferenceSession", refuse)
+    monkeypatch.setattr(provider_benchmark.ort, "InferenceSession", refuse)
     results = nodes.run_benchmarks(exported_model(), plan, benchmark_params())
     assert results["results"][0]["status"] == "error"
     assert "no CUDA device" in results["results"][0]["reason"]
