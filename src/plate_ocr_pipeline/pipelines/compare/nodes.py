@@ -13,7 +13,6 @@ import onnx
 import pandas as pd
 
 from plate_ocr_pipeline.evaluation import (
-    READING_COLUMNS,
     REJECT_COLUMNS,
     candidate_readings,
     comparison_table,
@@ -67,7 +66,7 @@ def read_candidates(
             candidate_readings(name, recognizer, sets, params.region_labels, params.batch_size)
         )
     return (
-        pd.concat(readings, ignore_index=True).reindex(columns=READING_COLUMNS),
+        pd.concat(readings, ignore_index=True),  # each in READING_COLUMNS already
         pd.concat(rejects, ignore_index=True).reindex(columns=["model", *REJECT_COLUMNS]),
     )
 
