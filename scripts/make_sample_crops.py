@@ -41,16 +41,15 @@ def main(seed: int = 2024) -> None:
     for old in SAMPLES.glob("*.png"):
         old.unlink()
     plates = [
-        plate
-        for index, region in enumerate(REGIONS)
-        for plate in generate_plates(
+        generate_plates(
             1,
             {region: 1.0},
             seed=seed + index,
             width_range=(240, 320),
             height_range=(100, 160),
             num_workers=1,
-        )
+        )[0]
+        for index, region in enumerate(REGIONS)
     ]
     with open(SAMPLES.with_suffix(".csv"), "w", newline="") as handle:
         writer = csv.writer(handle)
