@@ -22,6 +22,7 @@ from plate_ocr_pipeline.core.text_codec import (  # noqa: E402
     decode_with_confidence,
 )
 from plate_ocr_pipeline.training.models import build_model  # noqa: E402
+from plate_ocr_pipeline.training.params import ReaderParams  # noqa: E402
 from plate_ocr_pipeline.training.reader import (  # noqa: E402
     COLUMNS_OUTPUT,
     PLATE_OUTPUT,
@@ -31,6 +32,7 @@ from plate_ocr_pipeline.training.reader import (  # noqa: E402
     build_reader,
     families_of,
     feature_model,
+    fit_reader,
     fit_region_head,
     fit_temperature,
     greedy_ctc,
@@ -287,6 +289,32 @@ def test_a_reader_with_a_head_gives_plate_and_region_outputs(config, model, imag
     np.testing.assert_allclose(region.sum(-1), 1.0, rtol=1e-5)
     # Temperature 1: the plate output is the model's own.
     np.testing.assert_allclose(plate, model.predict(images, verbose=0), atol=1e-6)
+
+
+def test_fit_reader_joins_a_region_head_and_the_temperature_fitted_on_the_splits(
+    config, model, images
+):
+    """Every val reading labelled right: the surest temperature; four families: a head."""
+    read, _ = greedy_ctc(_column_logits(model, images), config)
+    split = {"images": images, "region": REGIONS, "plate_text": np.array(read)}
+    reader, report = fit_reader(model, split, split, config, ReaderParams(region_epochs=1), seed=0)
+    assert reader.output_names == [PLATE_OUTPUT, REGION_OUTPUT, COLUMNS_OUTPUT]
+    assert report["region_families"] == FAMILIES
+    assert report["temperature"] == TEMPERATURES[0]
+    plate, region, _ = reader.predict(images, verbose=0)
+    assert region.shape == (len(images), len(FAMILIES))
+    assert [t for t, _ in decode_with_confidence(plate, config)] == read
+
+
+def test_fit_reader_without_head_or_calibration_is_the_model_itself(config, model, images):
+    split = {"images": images, "region": REGIONS, "plate_text": np.array(["ZZZZ"] * len(images))}
+    params = ReaderParams(region_head=False, calibrate=False)
+    reader, report = fit_reader(model, split, split, config, params)
+    assert report == {"region_families": [], "temperature": 1.0}
+    assert reader.output_names == [PLATE_OUTPUT, COLUMNS_OUTPUT]
+    np.testing.assert_allclose(
+        reader.predict(images, verbose=0)[0], model.predict(images, verbose=0), atol=1e-6
+    )
 
 
 # ------------------------------------------------------------------------------- export

@@ -39,6 +39,7 @@ from plate_ocr_pipeline.training.models import (
     ctc_decoding,
     has_ctc_head,
 )
+from plate_ocr_pipeline.training.params import ReaderParams
 
 logger = logging.getLogger(__name__)
 
@@ -271,6 +272,46 @@ def fit_temperature(
     }
     logger.info("Temperature %.3f: %s", temperature, report)
     return temperature, report
+
+
+def fit_reader(
+    model: keras.Model,
+    fit_split: dict[str, np.ndarray],
+    val_split: dict[str, np.ndarray],
+    config: PlateConfig,
+    params: ReaderParams,
+    seed: int = 42,
+    augmentation: Any = None,
+) -> tuple[keras.Model, dict[str, Any]]:
+    """The model to export: ``model`` with a region head fitted on its frozen features (when
+    ``fit_split`` has at least two region families) and, for a CTC head, its logits'
+    temperature chosen on ``val_split``; the report holds the family names, the temperature
+    and the fits' figures. Each split holds ``images``, ``region`` and ``plate_text`` arrays
+    (``core.splits.select_split`` of the model input)."""
+    report: dict[str, Any] = {"region_families": [], "temperature": 1.0}
+    head = None
+    if params.region_head:
+        head, families, figures = fit_region_head(
+            model,
+            (fit_split["images"], fit_split["region"]),
+            (val_split["images"], val_split["region"]),
+            units=params.region_units,
+            samples=params.region_samples,
+            epochs=params.region_epochs,
+            balanced=params.region_balanced,
+            seed=seed,
+            augmentation=augmentation,
+        )
+        report.update(figures)
+        report["region_families"] = families if head is not None else []
+    # A temperature divides column logits: only a CTC head has them.
+    if params.calibrate and has_ctc_head(model) and len(val_split["images"]):
+        temperature, figures = fit_temperature(
+            model, val_split["images"], val_split["plate_text"], config
+        )
+        report.update(figures)
+        report["temperature"] = temperature
+    return build_reader(model, config, report["temperature"], head), report
 
 
 def build_reader(

@@ -70,41 +70,21 @@ def fit_reader(
     train: dict[str, Any],
     plate: dict[str, Any],
 ) -> tuple[Any, dict[str, Any]]:
-    """The model to export (``training.reader``): the trained model with a region head
-    fitted on its frozen features (when the training data has at least two region families)
-    and, for a CTC head, its logits' temperature chosen on the val split; the report holds
-    the family names, the temperature and the fits' figures."""
-    from plate_ocr_pipeline.training.models import has_ctc_head
+    """The model to export and its report (``training.reader.fit_reader``): a region head and
+    a temperature fitted on the trained model's train and val splits."""
     from plate_ocr_pipeline.training.params import TrainParams
-    from plate_ocr_pipeline.training.reader import build_reader, fit_region_head, fit_temperature
+    from plate_ocr_pipeline.training.reader import fit_reader as fit
 
     params = TrainParams.model_validate(train)
-    config = PlateConfig.from_dict(plate)
-    fit, val = select_split(model_input, "train"), select_split(model_input, "val")
-    report: dict[str, Any] = {"region_families": [], "temperature": 1.0}
-    head = None
-    if params.reader.region_head:
-        head, families, figures = fit_region_head(
-            trained_model,
-            (fit["images"], fit["region"]),
-            (val["images"], val["region"]),
-            units=params.reader.region_units,
-            samples=params.reader.region_samples,
-            epochs=params.reader.region_epochs,
-            balanced=params.reader.region_balanced,
-            seed=params.seed,
-            augmentation=augmentation_transform if params.augmentation else None,
-        )
-        report.update(figures)
-        report["region_families"] = families if head is not None else []
-    # A temperature divides column logits: only a CTC head has them.
-    if params.reader.calibrate and has_ctc_head(trained_model) and len(val["images"]):
-        temperature, figures = fit_temperature(
-            trained_model, val["images"], val["plate_text"], config
-        )
-        report.update(figures)
-        report["temperature"] = temperature
-    return build_reader(trained_model, config, report["temperature"], head), report
+    return fit(
+        trained_model,
+        select_split(model_input, "train"),
+        select_split(model_input, "val"),
+        PlateConfig.from_dict(plate),
+        params.reader,
+        seed=params.seed,
+        augmentation=augmentation_transform if params.augmentation else None,
+    )
 
 
 def plot_training_curves(training_history: pd.DataFrame) -> Figure:
