@@ -14,6 +14,7 @@ import csv
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from plate_ocr_pipeline.synthetic import generate_plates
 
@@ -36,12 +37,11 @@ REGIONS = [
 ]
 
 
-def main(seed: int = 2024) -> None:
-    SAMPLES.mkdir(parents=True, exist_ok=True)
-    for old in SAMPLES.glob("*.png"):
-        old.unlink()
-    plates = [
-        generate_plates(
+def sample_crops(seed: int = 2024) -> list[tuple[str, np.ndarray, str, str]]:
+    """``(file name, RGB image, label, region)`` of each sample crop, in ``REGIONS``' order."""
+    crops = []
+    for index, region in enumerate(REGIONS):
+        image, label, drawn = generate_plates(
             1,
             {region: 1.0},
             seed=seed + index,
@@ -49,20 +49,26 @@ def main(seed: int = 2024) -> None:
             height_range=(100, 160),
             num_workers=1,
         )[0]
-        for index, region in enumerate(REGIONS)
-    ]
+        crops.append((f"{index:02d}_{drawn}.png", image, label, drawn))
+    return crops
+
+
+def main(seed: int = 2024) -> None:
+    SAMPLES.mkdir(parents=True, exist_ok=True)
+    for old in SAMPLES.glob("*.png"):
+        old.unlink()
+    crops = sample_crops(seed)
     with open(SAMPLES.with_suffix(".csv"), "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["image_path", "plate_text", "region"])
-        for index, (image, label, region) in enumerate(plates):
-            name = f"{index:02d}_{region}.png"
+        for name, image, label, region in crops:
             cv2.imwrite(
                 str(SAMPLES / name),
                 cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
                 [cv2.IMWRITE_PNG_COMPRESSION, 9],
             )
             writer.writerow([f"{SAMPLES.name}/{name}", label, region])
-    print(f"wrote {len(plates)} crops to {SAMPLES}")
+    print(f"wrote {len(crops)} crops to {SAMPLES}")
 
 
 if __name__ == "__main__":
