@@ -279,7 +279,7 @@ def fit_reader(
     fit_split: dict[str, np.ndarray],
     val_split: dict[str, np.ndarray],
     config: PlateConfig,
-    params: ReaderParams,
+    params: ReaderParams | None = None,
     seed: int = 42,
     augmentation: Any = None,
 ) -> tuple[keras.Model, dict[str, Any]]:
@@ -287,7 +287,8 @@ def fit_reader(
     ``fit_split`` has at least two region families) and, for a CTC head, its logits'
     temperature chosen on ``val_split``; the report holds the family names, the temperature
     and the fits' figures. Each split holds ``images``, ``region`` and ``plate_text`` arrays
-    (``core.splits.select_split`` of the model input)."""
+    (``core.splits.select_split`` of the model input); ``params`` defaults to ``ReaderParams()``."""
+    params = params or ReaderParams()
     report: dict[str, Any] = {"region_families": [], "temperature": 1.0}
     head = None
     if params.region_head:
