@@ -6,6 +6,7 @@ import matplotlib.pyplot as plt
 import pytest
 from pydantic import ValidationError
 
+from plate_ocr_pipeline.core import cpu
 from plate_ocr_pipeline.core.onnx_metadata import embed_metadata
 from plate_ocr_pipeline.core.plate_config import PlateConfig
 from plate_ocr_pipeline.inference import provider_benchmark
@@ -50,10 +51,12 @@ def test_absent_provider_is_recorded_as_skipped_with_the_reason(cpu_only):
     assert "macOS" in plan[1]["reason"] and "onnxruntime-gpu" in plan[2]["reason"]
 
 
-def test_all_threads_means_every_core(cpu_only, monkeypatch):
-    monkeypatch.setattr(provider_benchmark.os, "cpu_count", lambda: 6)
-    plan = nodes.plan_benchmark(benchmark_params(intra_op_threads=[1, "all"]))
-    assert [p["threads"] for p in plan] == [1, 6]
+def test_all_threads_means_the_cores_this_process_may_use(cpu_only, monkeypatch):
+    # A container or taskset allowing 3 of the machine's 6 cores: "all" is 3 threads.
+    monkeypatch.setattr(cpu.os, "cpu_count", lambda: 6)
+    monkeypatch.setattr(cpu.os, "sched_getaffinity", lambda pid: {0, 2, 5}, raising=False)
+    plan = nodes.plan_benchmark(benchmark_params(intra_op_threads=[1, "all", 3]))
+    assert [p["threads"] for p in plan] == [1, 3]
 
 
 def test_cpu_rows_chart_and_metrics(cpu_only):

@@ -778,3 +778,12 @@ def test_small_crops_options_change_only_the_far_plates_and_reach_the_workers():
         base.fingerprint()
         != SynthesizeParams(num_plates=10, small_crops={"odds": 0.2}).fingerprint()
     )
+
+
+def test_rendering_workers_default_to_the_cores_this_process_may_use(monkeypatch):
+    from plate_ocr_pipeline.core import cpu
+    from plate_ocr_pipeline.synthetic.generate import resolve_workers
+
+    monkeypatch.setattr(cpu.os, "sched_getaffinity", lambda pid: {1, 3}, raising=False)
+    assert resolve_workers(None) == 2 and resolve_workers(0) == 2
+    assert resolve_workers(5) == 5

@@ -38,6 +38,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from plate_ocr_pipeline.core.cpu import available_cores
 from plate_ocr_pipeline.inference.recognizer import (
     DEFAULT_BATCH_SIZE,
     ONNXPlateRecognizer,
@@ -83,14 +84,6 @@ def serialized_model(model: Any) -> bytes:
     data = path.read_bytes() if path is not None else bytes(source)
     ONNXPlateRecognizer(data, threads=1)  # checks the graph, its plate config and input shape
     return data
-
-
-def available_cores() -> int:
-    """CPU cores this process may use (its affinity where the OS tells it)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
 
 
 @contextlib.contextmanager

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import onnxruntime as ort
 
+from plate_ocr_pipeline.core.cpu import available_cores
 from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ SKIP_REASONS = {
 
 def _resolve_threads(value: int | str) -> int:
     if value == "all":
-        return os.cpu_count() or 1
+        return available_cores()
     return int(value)
 
 

@@ -14,7 +14,6 @@ families that take them, the regions with one glyph for O and 0, ``UsLayout``, `
 from __future__ import annotations
 
 import multiprocessing as mp
-import os
 import sys
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
@@ -22,6 +21,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+
+from plate_ocr_pipeline.core.cpu import available_cores
 
 from .formats import REGION_FORMATS, groups_to_label, repeat_a_run, sample_text
 from .options import ArOldLook, SerialGlyphs, SmallCrops, UsLayout, get_resources
@@ -233,12 +234,7 @@ def _render_chunk(plans: Sequence[PlatePlan]) -> list[tuple[int, np.ndarray]]:
 
 def resolve_workers(num_workers: int | None) -> int:
     if not num_workers:
-        return max(
-            1,
-            len(os.sched_getaffinity(0))
-            if hasattr(os, "sched_getaffinity")
-            else os.cpu_count() or 1,
-        )
+        return available_cores()
     return int(num_workers)
 
 
