@@ -20,7 +20,7 @@ CHILD = """
 from plate_ocr_pipeline.hooks import ParameterValidationHook
 from tests.conftest import DEFAULT_PLATE
 parameters = {"parameters": {"plate": DEFAULT_PLATE, "train": %r}}
-ParameterValidationHook().after_catalog_created(parameters=parameters)
+ParameterValidationHook().after_catalog_created(conf_catalog={}, parameters=parameters)
 import keras
 print("BACKEND", keras.backend.backend())
 """

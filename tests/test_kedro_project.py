@@ -74,6 +74,52 @@ def test_stage_parameter_typo_is_named(plate_params):
         validate_parameters({"plate": plate_params, "ingset": {}})
 
 
+def test_catalog_parameter_set_in_a_parameters_file_fails_at_start(kedro_project, tmp_path):
+    """The catalog reads infer.input_dir from the command line only: set in a parameters file
+    it would be validated, logged and ignored, so the run stops before reading anything."""
+    crops = tmp_path / "crops"
+    crops.mkdir()
+    (kedro_project.path / "conf" / "local" / "parameters_infer.yml").write_text(
+        f"infer:\n  input_dir: {crops}\n"
+    )
+    result = kedro_project("--pipeline=infer", check=False)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "infer.input_dir" in output and "--params=infer.input_dir=" in output
+    predictions = kedro_project.path / "data" / "07_model_output" / "predictions.csv"
+    assert not predictions.exists()
+    # The same folder given on the command line is read (it is empty: a header only).
+    kedro_project("--pipeline=infer", f"--params=infer.input_dir={crops}")
+    assert predictions.read_text().count("\n") == 1
+
+
+def test_catalog_parameters_agree_with_the_catalog_or_fail_naming_the_key():
+    from plate_ocr_pipeline.hooks import check_catalog_parameters
+
+    conf_catalog = {
+        "score_model": {"filepath": "models/m.onnx"},
+        "score_labelled_sets": {"filepaths": {"mine": "a/annotations.csv"}},
+        "raw_annotations": {"filepaths": ["x.csv"]},
+    }
+    check_catalog_parameters(
+        conf_catalog,
+        {
+            "score": {
+                "model_path": "models/./m.onnx",
+                "annotations": {"mine": "a/annotations.csv"},
+            },
+            "ingest": {"annotation_files": None},
+        },
+    )
+    with pytest.raises(ParameterError) as error:
+        check_catalog_parameters(
+            conf_catalog,
+            {"score": {"model_path": "other.onnx"}, "ingest": {"annotation_files": ["y.csv"]}},
+        )
+    assert "score.model_path" in str(error.value) and "ingest.annotation_files" in str(error.value)
+    assert "other.onnx" in str(error.value)
+
+
 def test_missing_model_to_fine_tune_fails_before_any_node(tmp_path):
     """train.start=fine_tune with no starting model on disk fails before rendering, naming
     the file; a run from scratch does not look for one."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import pkgutil
 import sys
 from collections.abc import Mapping
@@ -75,6 +76,62 @@ def validate_parameters(params: Mapping[str, Any]) -> None:
         raise ParameterError("invalid parameters:\n" + "\n".join(problems))
 
 
+# Parameters the catalog reads through `${runtime_params:...}` (catalog files can read no
+# parameter file): parameter key -> (dataset, its argument). A value set in a parameters file
+# rather than with --params would otherwise be validated and logged but never read.
+CATALOG_PARAMETERS: dict[str, tuple[str, str]] = {
+    "infer.input_dir": ("infer_images", "path"),
+    "infer.max_file_bytes": ("infer_images", "max_file_bytes"),
+    "infer.max_pixels": ("infer_images", "max_pixels"),
+    "infer.model_path": ("infer_model", "filepath"),
+    "infer.output_path": ("predictions", "filepath"),
+    "score.model_path": ("score_model", "filepath"),
+    "score.annotations": ("score_labelled_sets", "filepaths"),
+    "compare.candidates_dir": ("compare_candidates", "path"),
+    "compare.annotations": ("compare_labelled_sets", "filepaths"),
+    "ingest.annotation_files": ("raw_annotations", "filepaths"),
+}
+
+
+def _same_setting(a: Any, b: Any, root: str) -> bool:
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return a.keys() == b.keys() and all(_same_setting(a[k], b[k], root) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        pairs = zip(a, b, strict=False)
+        return len(a) == len(b) and all(_same_setting(x, y, root) for x, y in pairs)
+    if isinstance(a, str) and isinstance(b, str):
+        # Kedro makes the catalog's relative paths absolute, under the project, and not the
+        # parameters'.
+        return os.path.normpath(os.path.join(root, a)) == os.path.normpath(os.path.join(root, b))
+    return a == b
+
+
+def check_catalog_parameters(
+    conf_catalog: Mapping[str, Any],
+    params: Mapping[str, Any],
+    project_path: str | os.PathLike[str] | None = None,
+) -> None:
+    """Fail when a parameter that the catalog reads from the command line was set to another
+    value in a parameters file, naming the key, so that the run does not silently read or
+    write the default. Relative paths are taken from ``project_path`` (default: here)."""
+    root = os.fspath(project_path) if project_path is not None else os.getcwd()
+    problems = []
+    for key, (dataset, argument) in CATALOG_PARAMETERS.items():
+        section, name = key.split(".", 1)
+        value = (params.get(section) or {}).get(name)
+        config = conf_catalog.get(dataset)
+        if value is None or not isinstance(config, Mapping) or argument not in config:
+            continue
+        if not _same_setting(value, config[argument], root):
+            problems.append(
+                f"  {key}: the parameters say {value!r} but the catalog's {dataset} reads "
+                f"{config[argument]!r}; the catalog takes this key from the command line only: "
+                f"--params={key}=..."
+            )
+    if problems:
+        raise ParameterError("parameters the catalog does not read:\n" + "\n".join(problems))
+
+
 def check_starting_model(pipeline, catalog) -> None:
     """A run that fine-tunes or transfers from the catalog's ``starting_model`` fails before
     rendering or ingesting anything when that model is not there."""
@@ -124,12 +181,19 @@ class ParameterValidationHook:
     Both hooks run first (``tryfirst``), before kedro-mlflow's: a run that fails these checks
     opens no MLflow run and leaves no FAILED run behind."""
 
+    project_path: str | None = None
+
     @hook_impl(tryfirst=True)
-    def after_catalog_created(self, parameters) -> None:
+    def after_context_created(self, context) -> None:
+        self.project_path = str(context.project_path)
+
+    @hook_impl(tryfirst=True)
+    def after_catalog_created(self, conf_catalog, parameters) -> None:
         # The parameters Kedro just loaded for the catalog, --params included: loading them
         # again here would cost a third of a second of start-up.
         params = parameters.get("parameters", {})
         validate_parameters(params)
+        check_catalog_parameters(conf_catalog, params, self.project_path)
         logger.info("Parameters validated: %s", ", ".join(sorted(params)))
         train = params.get("train")
         if isinstance(train, Mapping) and train.get("backend"):
