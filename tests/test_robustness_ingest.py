@@ -99,6 +99,20 @@ def hostile_files(crops: list[str]) -> dict[str, tuple[bytes, int, dict[int, str
             2,
             {n: "bad CSV columns: column 'plate_text' appears twice in the header" for n in (2, 3)},
         ),
+        "misspelt_column.csv": (
+            csv_text(
+                [f"{row},val" for row in rows(2)], header="image_path,plate_text,Split\n"
+            ).encode(),
+            2,
+            {n: "bad CSV columns: column 'Split' is not one of" for n in (2, 3)},
+        ),
+        "other_column.csv": (
+            csv_text(
+                [f"{row},seen at noon" for row in rows(2)], header="image_path,plate_text,notes\n"
+            ).encode(),
+            2,
+            {},
+        ),
         "unicode_case.csv": (
             csv_text([*rows(1, "straße"), *rows(1, "ﬁ1"), *rows(1)]).encode(),
             3,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import difflib
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -290,6 +291,16 @@ def _header_problem(header: list[str]) -> str | None:
     missing = [name for name in REQUIRED_COLUMNS if name not in header]
     if missing:
         return f"bad CSV columns: missing {missing} in header {_shorten(str(header))}"
+    known = (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
+    for name in header:
+        # Other columns (notes, sources) are ignored, but a misspelt known one would silently
+        # drop the user's splits or regions.
+        near = difflib.get_close_matches(name.lower().replace(" ", "_"), known, n=1, cutoff=0.75)
+        if name not in known and near:
+            return (
+                f"bad CSV columns: column {name!r} is not one of {list(known)}; "
+                f"did you mean {near[0]!r}?"
+            )
     seen: dict[str, int] = {}
     for position, name in enumerate(header, start=1):
         if name and name in seen:
