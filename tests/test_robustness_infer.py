@@ -355,3 +355,44 @@ def test_next_save_removes_what_a_sigkill_left_but_not_a_live_writers_file(tmp_p
         AtomicCSVDataset(filepath=str(target)).save(pd.DataFrame({"a": [2]}))
     assert sorted(p.name for p in tmp_path.iterdir()) == [live.name, "out.csv"]
     assert target.read_text() == "a\n2\n"
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "folder"])
+def test_a_model_path_that_is_not_a_regular_file_fails_naming_it(tmp_path, kind):
+    """infer.model_path / score.model_path at a FIFO used to hang the run (and its sha256 tag)."""
+    from plate_ocr_pipeline.datasets import ONNXModelDataset
+    from plate_ocr_pipeline.tracking_hooks import file_sha256
+
+    path = tmp_path / "model.onnx"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "device":
+        path.symlink_to("/dev/zero")
+    else:
+        path.mkdir()
+    with pytest.raises(DatasetError, match=r"model\.onnx: not a regular file"):
+        ONNXModelDataset(filepath=str(path)).load()
+    assert file_sha256(str(path)) is None
+
+
+def test_a_regular_file_is_read_whole_as_it_is_when_read_and_never_past_the_cap(tmp_path):
+    import fsspec
+
+    from plate_ocr_pipeline.datasets.regular_file import read_regular_file
+
+    fs = fsspec.filesystem("file")
+    path = tmp_path / "data.bin"
+    path.write_bytes(b"x" * 40)
+    assert read_regular_file(fs, str(path), 100) == (b"x" * 40, None)
+    assert read_regular_file(fs, str(path), 39) == (None, "file over 39 bytes: not read")
+
+    class GrowsAfterStat:  # measured at 10 bytes, 60 by the time it is read
+        def info(self, name):
+            return {"type": "file", "size": 10}
+
+        def open(self, name, mode):
+            return open(name, mode)
+
+    path.write_bytes(b"y" * 60)
+    assert read_regular_file(GrowsAfterStat(), str(path), 100) == (b"y" * 60, None)
+    assert read_regular_file(GrowsAfterStat(), str(path), 50)[1] == "file over 50 bytes: not read"

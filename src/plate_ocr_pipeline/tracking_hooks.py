@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -106,8 +107,11 @@ def dataset_location(dataset: Any) -> tuple[str, bool] | None:
 
 
 def file_sha256(path: str) -> str | None:
+    """The file's sha256, or ``None`` where it is not a regular file (a FIFO would hang)."""
     digest = hashlib.sha256()
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
         with open(path, "rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)

@@ -20,6 +20,8 @@ from kedro.io.core import (
     get_protocol_and_path,
 )
 
+from plate_ocr_pipeline.datasets.regular_file import MAX_BINARY_BYTES, read_regular_file
+
 
 class FsspecBinaryDataset(AbstractVersionedDataset):
     """Shared fsspec plumbing (protocol, filesystem, open args, versioning)."""
@@ -82,9 +84,14 @@ class FsspecBinaryDataset(AbstractVersionedDataset):
         self._fs.invalidate_cache(filepath)
 
     def _read_bytes(self) -> bytes:
+        # A FIFO or device at the path would hang the read: only a regular file is read.
         load_path = get_filepath_str(self._get_load_path(), self._protocol)
-        with self._fs.open(load_path, mode="rb", **self._fs_open_args_load) as handle:
-            return handle.read()
+        data, reason = read_regular_file(
+            self._fs, load_path, MAX_BINARY_BYTES, self._fs_open_args_load
+        )
+        if data is None:
+            raise DatasetError(f"{load_path}: {reason}")
+        return data
 
     def _write_bytes(self, data: bytes) -> None:
         save_path = get_filepath_str(self._get_save_path(), self._protocol)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 MAX_IMAGE_BYTES = 50_000_000  # no plate crop comes near it
 MAX_CSV_BYTES = 2_000_000_000  # an annotations CSV of tens of millions of lines still fits
+MAX_BINARY_BYTES = 64_000_000_000  # models and model-input arrays: any this machine could hold
 
 
-def read_regular_file(fs: Any, path: str, max_bytes: int) -> tuple[bytes | None, str | None]:
+def read_regular_file(
+    fs: Any, path: str, max_bytes: int, open_args: Mapping[str, Any] | None = None
+) -> tuple[bytes | None, str | None]:
     """The bytes of ``path`` on the fsspec filesystem ``fs``, or ``None`` and the reason.
 
     A FIFO would hang the read and a device (``/dev/zero``, also through a symlink) never end
@@ -24,16 +28,22 @@ def read_regular_file(fs: Any, path: str, max_bytes: int) -> tuple[bytes | None,
     if kind is not None and kind != "file":  # a filesystem that gives no type has files only
         return None, f"not a regular file ({kind})"
     too_big = f"file over {max_bytes:,} bytes: not read"
-    if (info.get("size") or 0) > max_bytes:
+    size = info.get("size")
+    if (size or 0) > max_bytes:
         return None, too_big
+    # read(n) sets n bytes aside first: ask for what the file holds (one byte more shows that
+    # it grew), not for the cap.
+    wanted = max_bytes + 1 if size is None else min(int(size), max_bytes) + 1
     try:
-        with fs.open(path, "rb") as handle:
-            data = handle.read(max_bytes + 1)
+        with fs.open(path, "rb", **(open_args or {})) as handle:
+            data = handle.read(wanted)
+            if len(data) == wanted <= max_bytes:  # it grew after it was measured: the rest
+                data += handle.read(max_bytes + 1 - len(data))
     except FileNotFoundError:
         return None, "missing file"
     except OSError as error:
         return None, _unreadable(error)
-    if len(data) > max_bytes:  # it grew after it was measured
+    if len(data) > max_bytes:  # it grew past the cap after it was measured
         return None, too_big
     return data, None
 
