@@ -120,6 +120,24 @@ def test_catalog_parameters_agree_with_the_catalog_or_fail_naming_the_key():
     assert "other.onnx" in str(error.value)
 
 
+def test_misspelt_split_and_provider_fail_validation_naming_the_key(plate_params):
+    with pytest.raises(ParameterError, match=r"evaluate.splits.0"):
+        validate_parameters({"plate": plate_params, "evaluate": {"splits": ["tset"]}, "infer": {}})
+    with pytest.raises(ParameterError, match=r"infer.providers.0") as error:
+        validate_parameters(
+            {
+                "plate": plate_params,
+                "infer": {
+                    "input_dir": "a",
+                    "output_path": "b.csv",
+                    "model_path": "m.onnx",
+                    "providers": ["CUDAExecutionProvidor"],
+                },
+            }
+        )
+    assert "CUDAExecutionProvider" in str(error.value)
+
+
 def test_missing_model_to_fine_tune_fails_before_any_node(tmp_path):
     """train.start=fine_tune with no starting model on disk fails before rendering, naming
     the file; a run from scratch does not look for one."""

@@ -6,13 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Provider = Literal[
-    "CPUExecutionProvider",
-    "CoreMLExecutionProvider",
-    "CUDAExecutionProvider",
-    "TensorrtExecutionProvider",
-    "OpenVINOExecutionProvider",
-]
+from plate_ocr_pipeline.inference.providers import Provider
 
 
 class BenchmarkParams(BaseModel):

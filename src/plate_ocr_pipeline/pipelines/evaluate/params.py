@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import ConfigDict
 
 from plate_ocr_pipeline.pipelines.report.params import ReportParams
@@ -12,7 +14,7 @@ class EvaluateParams(ReportParams):
 
     model_config = ConfigDict(extra="forbid")
 
-    splits: list[str] = ["test"]  # held-out splits of model_input
+    splits: list[Literal["train", "val", "test"]] = ["test"]  # held-out splits of model_input
 
 
 PARAMETER_SCHEMAS = {"evaluate": EvaluateParams}

@@ -10,6 +10,7 @@ from plate_ocr_pipeline.datasets.image_folder_dataset import (
     DEFAULT_MAX_FILE_BYTES,
     DEFAULT_MAX_PIXELS,
 )
+from plate_ocr_pipeline.inference.providers import Provider
 
 
 class InferParams(BaseModel):
@@ -23,7 +24,10 @@ class InferParams(BaseModel):
     model_path: str
     batch_size: int = Field(64, ge=1)
     num_workers: int = Field(2, ge=1)
-    providers: list[str] = Field(default_factory=lambda: ["CPUExecutionProvider"], min_length=1)
+    # In order of preference; one this onnxruntime build lacks is skipped with a warning.
+    providers: list[Provider] = Field(
+        default_factory=lambda: ["CPUExecutionProvider"], min_length=1
+    )
     threads: int | None = Field(None, ge=1)
     # Each of num_workers threads reads, decodes and runs whole batches, with one onnxruntime
     # thread each unless `threads` says otherwise (run_files(lanes=True)).
