@@ -51,7 +51,8 @@ def plan_providers(
 ) -> list[dict[str, Any]]:
     """One entry per (provider, thread count) to run, or per provider to skip with a reason.
 
-    ``"all"`` threads means every core; repeated thread counts are measured once.
+    ``"all"`` threads means the cores this process may use (its CPU affinity); repeated
+    thread counts are measured once.
     """
     available = ort.get_available_providers()
     threads = list(dict.fromkeys(_resolve_threads(t) for t in intra_op_threads))
@@ -131,6 +132,7 @@ def time_providers(
         "onnxruntime": ort.__version__,
         "available_providers": ort.get_available_providers(),
         "cpu_count": os.cpu_count(),
+        "available_cores": available_cores(),
         "machine": platform.machine(),
         "platform": platform.platform(),
         "processor": platform.processor(),

@@ -264,7 +264,9 @@ class SynthesizeParams(BaseModel):
 
     num_plates: int = Field(80000, description="number of plates to render (>= 1)")
     seed: int = Field(8888, description="run seed; plate i uses rng([seed, i, ...])")
-    num_workers: int | None = Field(0, description="processes; 0 or null = all cores")
+    num_workers: int | None = Field(
+        0, description="processes; 0 or null = the cores this process may use"
+    )
     fonts_dir: str | None = Field(None, description="extra .ttf/.otf fonts folder")
     image_width: tuple[int, int] = Field((200, 320), description="[min, max] output width")
     image_height: tuple[int, int] = Field((60, 160), description="[min, max] output height")
