@@ -72,7 +72,17 @@ def hostile_files(crops: list[str]) -> dict[str, tuple[bytes, int, dict[int, str
     return {
         "stray_quote.csv": (csv_text(stray).encode(), ROWS, {61: "malformed CSV line: a quoted"}),
         "mid_quote.csv": (csv_text(mid_quote).encode(), 3, {3: "character outside the alph"}),
-        "latin1.csv": (csv_text(rows(1, "CAFÉ")).encode("latin-1"), 0, {0: "not UTF-8 text"}),
+        # One Latin-1 line among UTF-8 ones spoils that line only; a Latin-1 header, the file.
+        "latin1.csv": (
+            csv_text([*rows(1), *rows(1, "CAFÉ"), *rows(1)]).encode("latin-1"),
+            3,
+            {3: "not UTF-8 text: byte 0xc9 at character"},
+        ),
+        "latin1_header.csv": (
+            csv_text(rows(1), header="image_path,plate_text,régión\n").encode("latin-1"),
+            0,
+            {0: "header line not UTF-8 text: byte 0xe9"},
+        ),
         "utf16_bom.csv": (csv_text(rows(2)).encode("utf-16"), 2, {}),
         "utf16_no_bom.csv": (csv_text(rows(2)).encode("utf-16-le"), 0, {0: "NUL characters"}),
         "cr_only.csv": (csv_text(rows(3), end="\r").encode(), 3, {}),
@@ -270,10 +280,10 @@ def test_ingest_run_logs_and_summarises_lines_read_as_clean_plus_rejected(
     monkeypatch.setenv("COLUMNS", "400")  # rich logging: one log record on one line
     content, _, _ = hostile_files(crops)["stray_quote.csv"]
     (tmp_path / "stray.csv").write_bytes(content)
-    (tmp_path / "latin1.csv").write_bytes(b"image_path,plate_text\nx.png,CAF\xc9\n")
+    (tmp_path / "utf16.csv").write_bytes("image_path,plate_text\nx.png,CAF\n".encode("utf-16-le"))
     # Two files: `--params=ingest.annotation_files=[a,b]` splits at the comma in Kedro 1.7.
     entry = {
-        "raw_annotations": {"filepaths": [str(tmp_path / n) for n in ("stray.csv", "latin1.csv")]}
+        "raw_annotations": {"filepaths": [str(tmp_path / n) for n in ("stray.csv", "utf16.csv")]}
     }
     (kedro_project.path / "conf" / "quick" / "catalog_mine.yml").write_text(json.dumps(entry))
     result = kedro_project("--pipeline=ingest", "--env=quick")

@@ -166,6 +166,8 @@ class PlateAnnotationsDataset(AbstractDataset[None, pd.DataFrame]):
             return [_file_reject(path, "no data rows: the file is empty")]
         if len(lines) == 1:
             return [_file_reject(path, "no data rows: the file has a header only")]
+        if reason := undecodable_byte(lines[0]):
+            return [_file_reject(path, f"header line {reason}")]
         try:
             header = [name.strip() for name in _parse_line(lines[0])]
         except csv.Error as error:
@@ -180,6 +182,12 @@ class PlateAnnotationsDataset(AbstractDataset[None, pd.DataFrame]):
             records.append(record)
             if not line.strip():
                 record["csv_error"] = BLANK_LINE
+                continue
+            if reason := undecodable_byte(line):
+                record["csv_error"] = reason
+                record["raw_text"] = _shorten(
+                    line.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                )
                 continue
             try:
                 fields = _parse_line(line)
@@ -238,22 +246,27 @@ class CsvFileError(ValueError):
 
 
 def decode_csv_bytes(data: bytes) -> str:
-    """The text of a CSV file: UTF-8 (a BOM allowed), or UTF-16/UTF-32 when a byte-order mark
-    says so. Anything else raises :class:`CsvFileError` saying where it stops being text."""
+    """The text of a CSV file: UTF-8 (a BOM allowed; a byte that is not UTF-8 kept for
+    :func:`undecodable_byte` to reject its line), or UTF-16/UTF-32 when a byte-order mark says
+    so. A file that is not text raises :class:`CsvFileError` saying where."""
     codec = "utf-8-sig"
     for bom, name in _BOMS:
         if data.startswith(bom):
             codec = name
             break
-    try:
-        text = data.decode(codec)
-    except UnicodeDecodeError as error:
-        where = f"byte 0x{data[error.start : error.start + 1].hex()} at offset {error.start}"
-        if codec == "utf-8-sig":
-            line = data[: error.start].count(b"\n") + 1
-            where += f" (line {line})"
-        label = "UTF-8" if codec == "utf-8-sig" else f"{codec.upper()} (from its byte-order mark)"
-        raise CsvFileError(f"not {label} text: {where}; save the file as UTF-8") from None
+    if codec == "utf-8-sig":
+        # A byte that is not UTF-8 spoils its own line only: it is kept as a lone surrogate
+        # (U+DC80-U+DCFF), which undecodable_byte finds, and that line is rejected.
+        text = data.decode(codec, errors="surrogateescape")
+    else:
+        try:
+            text = data.decode(codec)
+        except UnicodeDecodeError as error:
+            where = f"byte 0x{data[error.start : error.start + 1].hex()} at offset {error.start}"
+            raise CsvFileError(
+                f"not {codec.upper()} (from its byte-order mark) text: {where}; "
+                "save the file as UTF-8"
+            ) from None
     if "\x00" in text:
         line = text[: text.index("\x00")].count("\n") + 1
         raise CsvFileError(
@@ -261,6 +274,17 @@ def decode_csv_bytes(data: bytes) -> str:
             f"file), the first on line {line}; save the file as UTF-8"
         )
     return text
+
+
+def undecodable_byte(line: str) -> str | None:
+    """Why a line of :func:`decode_csv_bytes` text is not UTF-8, or ``None`` where it is."""
+    for column, char in enumerate(line, start=1):
+        if "\udc80" <= char <= "\udcff":
+            return (
+                f"not UTF-8 text: byte 0x{ord(char) - 0xDC00:02x} at character {column}; "
+                "save the file as UTF-8"
+            )
+    return None
 
 
 def split_lines(text: str) -> list[str]:
