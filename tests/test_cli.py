@@ -8,6 +8,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import cv2
 import pytest
 
 from plate_ocr_pipeline.inference.cli import build_parser, main
@@ -70,9 +71,11 @@ def test_read_folder_is_recursive_and_skips_hidden_and_other_files(tmp_path, rea
     shutil.copy(SAMPLES / "02_us.png", tmp_path / ".hidden.png")
     shutil.copy(SAMPLES / "02_us.png", tmp_path / ".cache" / "c.png")
     (tmp_path / "notes.txt").write_text("not an image")
+    # A GIF is read, as infer reads it (OpenCV 5 decodes its first frame).
+    cv2.imwrite(str(tmp_path / "c.gif"), cv2.imread(str(SAMPLES / "03_ar-old.png")))
     assert main(["read", str(tmp_path), *ARGS]) == 0
     assert capsys.readouterr().out.splitlines() == expected_rows(
-        reader, [tmp_path / "b.PNG", tmp_path / "sub" / "a.png"]
+        reader, [tmp_path / "b.PNG", tmp_path / "c.gif", tmp_path / "sub" / "a.png"]
     )
 
 

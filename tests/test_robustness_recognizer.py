@@ -61,6 +61,12 @@ def _truncated_png(tmp: Path) -> Path:
     return tmp / "truncated.png"
 
 
+def _sparse_file(tmp: Path) -> Path:
+    with open(tmp / "sparse.png", "wb") as handle:  # a hole: no disk used
+        handle.truncate(60_000_000)
+    return tmp / "sparse.png"
+
+
 def _const(value: Any) -> Callable[[Path], Any]:
     return lambda tmp: value
 
@@ -86,6 +92,7 @@ CASES: list[tuple[str, Callable[[Path], Any], str]] = [
     ("directory", lambda tmp: tmp, "directory"),
     ("fifo", _fifo, "not a regular file"),
     ("symlink-to-dev-zero", _device_link, "not a regular file"),
+    ("sparse-60-MB", _sparse_file, "60,000,000 bytes, over 50,000,000: not read"),
     ("empty-bytes", _const(b""), "0 bytes"),
     ("junk-bytes", _const(b"\x00\x01junk"), "not a decodable image"),
     # arrays, each dtype
@@ -168,8 +175,8 @@ def test_all_inputs_together_are_accounted_for(reader, tmp_path):
             assert re.search(expected, result.error), (name, result.error)
     read = sum(r.ok for r in results)
     refused = sum(bool(r.error) for r in results)
-    assert read + refused == len(CASES) == 46
-    assert (read, refused) == (21, 25)
+    assert read + refused == len(CASES) == 47
+    assert (read, refused) == (21, 26)
 
 
 def test_a_generator_of_all_readable_inputs_gives_one_result_each_in_order(reader, tmp_path):

@@ -8,6 +8,8 @@ import struct
 
 #: Pixel count above which readers refuse an image before decoding it.
 DEFAULT_MAX_PIXELS = 40_000_000
+#: File size above which readers refuse an image before reading it (no plate crop comes near).
+DEFAULT_MAX_FILE_BYTES = 50_000_000
 
 
 def image_size(data: bytes) -> tuple[int, int] | None:

@@ -28,10 +28,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from plate_ocr_pipeline.core.image_header import DEFAULT_MAX_PIXELS, image_size
+from plate_ocr_pipeline.core.image_header import (
+    DEFAULT_MAX_FILE_BYTES,
+    DEFAULT_MAX_PIXELS,
+    image_size,
+)
 from plate_ocr_pipeline.core.plate_config import PlateConfig
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
+# What OpenCV 5 decodes (a GIF: its first frame).
+IMAGE_EXTENSIONS = (
+    ".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".gif",
+)  # fmt: skip
 
 _INTERPOLATION_FLAGS = {
     "nearest": cv2.INTER_NEAREST,
@@ -56,8 +63,9 @@ def read_image(source: str | os.PathLike | bytes) -> np.ndarray:
 
     Colour images come back in RGB order. Raises ``ImageReadError`` for a missing, empty or
     undecodable input, for a path that is not a regular file (a FIFO or device, also through
-    a symlink), which is never opened, and for an image whose header says it has more than
-    ``DEFAULT_MAX_PIXELS`` pixels, which is never decoded.
+    a symlink) or a file over ``DEFAULT_MAX_FILE_BYTES``, which are never read, and for an
+    image whose header says it has more than ``DEFAULT_MAX_PIXELS`` pixels, which is never
+    decoded.
     """
     if isinstance(source, (bytes, bytearray)):
         data = bytes(source)
@@ -71,6 +79,11 @@ def read_image(source: str | os.PathLike | bytes) -> np.ndarray:
             raise ImageReadError(name, "is a directory, not an image")
         if not path.is_file():  # reading a FIFO would hang, a device (/dev/zero) never end
             raise ImageReadError(name, "not a regular file (a FIFO, device or socket)")
+        size_bytes = path.stat().st_size
+        if size_bytes > DEFAULT_MAX_FILE_BYTES:
+            raise ImageReadError(
+                name, f"file is {size_bytes:,} bytes, over {DEFAULT_MAX_FILE_BYTES:,}: not read"
+            )
         data = path.read_bytes()
     if not data:
         raise ImageReadError(name, "file is empty (0 bytes)")

@@ -35,13 +35,12 @@ from typing import Any
 import fsspec
 from kedro.io.core import AbstractDataset, DatasetError, get_protocol_and_path
 
-from plate_ocr_pipeline.core.image_header import DEFAULT_MAX_PIXELS, image_size
+from plate_ocr_pipeline.core.image_header import (
+    DEFAULT_MAX_FILE_BYTES,  # the default of ``max_file_bytes`` (the infer parameter)
+    DEFAULT_MAX_PIXELS,
+    image_size,
+)
 from plate_ocr_pipeline.core.preprocessing import IMAGE_EXTENSIONS
-
-#: Files larger than this are not read (``max_file_bytes``; the infer parameter of that name).
-DEFAULT_MAX_FILE_BYTES = 50_000_000
-#: OpenCV 5 decodes GIF (the first frame) as well as the formats of ``IMAGE_EXTENSIONS``.
-READ_EXTENSIONS = tuple(dict.fromkeys((*IMAGE_EXTENSIONS, ".gif")))
 
 _LOCAL_PROTOCOLS = {"file", "local"}
 _KINDS = {
@@ -137,7 +136,7 @@ class ImageFolderDataset(AbstractDataset[None, dict[str, Callable[[], bytes]]]):
         self,
         *,
         path: str | os.PathLike,
-        extensions: Sequence[str] = READ_EXTENSIONS,
+        extensions: Sequence[str] = IMAGE_EXTENSIONS,
         recursive: bool = True,
         max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
         max_pixels: int = DEFAULT_MAX_PIXELS,

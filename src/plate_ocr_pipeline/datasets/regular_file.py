@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-MAX_IMAGE_BYTES = 50_000_000  # no plate crop comes near it
+from plate_ocr_pipeline.core.image_header import DEFAULT_MAX_FILE_BYTES
+
+MAX_IMAGE_BYTES = DEFAULT_MAX_FILE_BYTES
 MAX_CSV_BYTES = 2_000_000_000  # an annotations CSV of tens of millions of lines still fits
 MAX_BINARY_BYTES = 64_000_000_000  # models and model-input arrays: any this machine could hold
 
