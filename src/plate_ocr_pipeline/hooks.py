@@ -9,7 +9,7 @@ import os
 import pkgutil
 import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kedro.framework.hooks import hook_impl
 from pydantic import BaseModel, ValidationError
@@ -21,6 +21,11 @@ from plate_ocr_pipeline.training.backend import (
     require_backend_installed,
     require_keras_backend,
 )
+
+if TYPE_CHECKING:
+    from kedro.framework.context import KedroContext
+    from kedro.io import CatalogProtocol
+    from kedro.pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +137,7 @@ def check_catalog_parameters(
         raise ParameterError("parameters the catalog does not read:\n" + "\n".join(problems))
 
 
-def check_starting_model(pipeline, catalog) -> None:
+def check_starting_model(pipeline: Pipeline, catalog: CatalogProtocol) -> None:
     """A run that fine-tunes or transfers from the catalog's ``starting_model`` fails before
     rendering or ingesting anything when that model is not there."""
     if "starting_model" not in pipeline.inputs():
@@ -150,7 +155,7 @@ def check_starting_model(pipeline, catalog) -> None:
         )
 
 
-def check_keras_backend(pipeline, catalog) -> None:
+def check_keras_backend(pipeline: Pipeline, catalog: CatalogProtocol) -> None:
     """A run that trains fails before rendering anything when ``train.backend`` is not
     installed, or when Keras in this process already runs on another backend (a notebook)."""
     if "params:train" not in pipeline.inputs():
@@ -164,7 +169,7 @@ def check_keras_backend(pipeline, catalog) -> None:
         require_backend_installed(train["backend"])
 
 
-def check_augmentation_pipeline(pipeline, catalog) -> None:
+def check_augmentation_pipeline(pipeline: Pipeline, catalog: CatalogProtocol) -> None:
     """A run that augments builds the catalog's ``augmentation_pipeline`` (strictly) before
     any node, so that a bad augmentation YAML fails before ingest decodes every image."""
     dataset = catalog.get("augmentation_pipeline")
@@ -184,11 +189,13 @@ class ParameterValidationHook:
     project_path: str | None = None
 
     @hook_impl(tryfirst=True)
-    def after_context_created(self, context) -> None:
+    def after_context_created(self, context: KedroContext) -> None:
         self.project_path = str(context.project_path)
 
     @hook_impl(tryfirst=True)
-    def after_catalog_created(self, conf_catalog, parameters) -> None:
+    def after_catalog_created(
+        self, conf_catalog: dict[str, Any], parameters: dict[str, Any]
+    ) -> None:
         # The parameters Kedro just loaded for the catalog, --params included: loading them
         # again here would cost a third of a second of start-up.
         params = parameters.get("parameters", {})
@@ -200,7 +207,9 @@ class ParameterValidationHook:
             prefer_keras_backend(train["backend"])  # before any node imports Keras
 
     @hook_impl(tryfirst=True)
-    def before_pipeline_run(self, run_params, pipeline, catalog) -> None:
+    def before_pipeline_run(
+        self, run_params: dict[str, Any], pipeline: Pipeline, catalog: CatalogProtocol
+    ) -> None:
         check_starting_model(pipeline, catalog)
         check_keras_backend(pipeline, catalog)
         check_augmentation_pipeline(pipeline, catalog)

@@ -53,7 +53,10 @@ def equivalence_map(alphabet: str, equivalences: Sequence[str] = ()) -> np.ndarr
 
 
 def _prepare(
-    y_true: npt.ArrayLike, y_pred: npt.ArrayLike, alphabet: str | None, equivalences: Sequence[str]
+    y_true: npt.ArrayLike,
+    y_pred: npt.ArrayLike,
+    alphabet: str | None,
+    equivalences: Sequence[str],
 ) -> tuple[np.ndarray, np.ndarray]:
     true_idx, pred_idx = to_indices(y_true), to_indices(y_pred)
     if true_idx.shape != pred_idx.shape:
@@ -242,7 +245,9 @@ def plate_confidence(y_pred: np.ndarray, pad_index: int) -> np.ndarray:
     return np.divide(total, count, out=np.zeros_like(total), where=count > 0)
 
 
-def expected_calibration_error(confidence, correct, bins: int = 10) -> float:
+def expected_calibration_error(
+    confidence: npt.ArrayLike, correct: npt.ArrayLike, bins: int = 10
+) -> float:
     """ECE: over ``bins`` equal-width confidence bins, the gap between the share right and the
     mean confidence, weighted by the bin's share of plates. 0 when plates reported at 0.9 are
     right 90% of the time; NaN without plates."""
@@ -259,8 +264,8 @@ def expected_calibration_error(confidence, correct, bins: int = 10) -> float:
 
 
 def compute_metrics(
-    y_true,
-    y_pred,
+    y_true: npt.ArrayLike,
+    y_pred: npt.ArrayLike,
     alphabet: str,
     pad_char: str,
     equivalences: Sequence[str] = ("O0",),
@@ -290,7 +295,9 @@ def compute_metrics(
     return values
 
 
-def confusion_counts(y_true, y_pred, vocabulary_size: int) -> np.ndarray:
+def confusion_counts(
+    y_true: npt.ArrayLike, y_pred: npt.ArrayLike, vocabulary_size: int
+) -> np.ndarray:
     """Slot-level confusion matrix ``(vocab, vocab)``: rows truth, columns prediction."""
     true_idx, pred_idx = to_indices(y_true).ravel(), to_indices(y_pred).ravel()
     counts = np.zeros((vocabulary_size, vocabulary_size), dtype=np.int64)

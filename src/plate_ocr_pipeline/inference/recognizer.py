@@ -631,7 +631,7 @@ def model_source(model: Any) -> tuple[str | bytes, Path | None]:
     )
 
 
-def time_calls(call, n_iter: int, warmup: int) -> list[float]:
+def time_calls(call: Callable[[], object], n_iter: int, warmup: int) -> list[float]:
     """Seconds taken by each of ``n_iter`` calls of ``call()`` after ``warmup`` untimed ones."""
     for _ in range(max(0, warmup)):
         call()

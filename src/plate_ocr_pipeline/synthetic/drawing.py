@@ -3,6 +3,8 @@ pictograms, emblems, shields, bolt holes and borders."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
 
@@ -13,16 +15,21 @@ from .fonts import (
     text_mask,
 )
 
+# An RGB triple (or a grey level, broadcast), in 0..255.
+Colour = Sequence[float] | np.ndarray | float
 
-def as_rgb(rgb) -> np.ndarray:
+
+def as_rgb(rgb: Colour) -> np.ndarray:
     return np.asarray(rgb, np.float32)
 
 
-def jitter(rng: np.random.Generator, rgb, amount: float = 18.0) -> np.ndarray:
+def jitter(rng: np.random.Generator, rgb: Colour, amount: float = 18.0) -> np.ndarray:
     return np.clip(as_rgb(rgb) + rng.normal(0, amount / 2, 3), 0, 255).astype(np.float32)
 
 
-def paste(img: np.ndarray, mask: np.ndarray, x: float, y: float, colour, alpha=1.0) -> None:
+def paste(
+    img: np.ndarray, mask: np.ndarray, x: float, y: float, colour: Colour, alpha: float = 1.0
+) -> None:
     """Alpha-blend ``colour`` through ``mask`` (float 0..1, h x w) at (x, y), clipped."""
     h, w = mask.shape
     x, y = int(round(x)), int(round(y))
@@ -50,7 +57,7 @@ def text_line(
     y: float,
     height: float,
     max_w: float,
-    colour,
+    colour: Colour,
     alpha: float = 1.0,
     xscale: float = 1.0,
 ) -> None:
@@ -62,7 +69,16 @@ def text_line(
     paste(img, resize_mask(m, w, height), cx - w / 2, y, colour, alpha)
 
 
-def small_text(img, spec: FontSpec, text: str, cx, y, height, max_w, colour) -> None:
+def small_text(
+    img: np.ndarray,
+    spec: FontSpec,
+    text: str,
+    cx: float,
+    y: float,
+    height: float,
+    max_w: float,
+    colour: Colour,
+) -> None:
     """Text composed from cached glyph masks (for varying short strings: stickers)."""
     glyphs = [glyph_mask(spec, c) for c in text if c != " "]
     glyphs = [g for g in glyphs if g is not None]
@@ -78,7 +94,7 @@ def small_text(img, spec: FontSpec, text: str, cx, y, height, max_w, colour) -> 
         x += (w + gap) * sx
 
 
-def vertical_gradient(h: int, w: int, top, bottom) -> np.ndarray:
+def vertical_gradient(h: int, w: int, top: Colour, bottom: Colour) -> np.ndarray:
     t = np.linspace(0, 1, h, dtype=np.float32)[:, None, None]
     out = np.empty((h, w, 3), np.float32)
     out[:] = as_rgb(top) * (1 - t) + as_rgb(bottom) * t
@@ -96,7 +112,15 @@ def star(cx: float, cy: float, r: float, rot: float = 0.0) -> np.ndarray:
 SYMBOLS = "♞♜♘✈⚓☘✿❀★✪☀♥♣♠❄⚑☎⚘⚜♛♚☂☃✂✌☯☮✦❖❦❧☙"
 
 
-def draw_symbol(rng: np.random.Generator, img: np.ndarray, cx, cy, box_w, box_h, colour) -> None:
+def draw_symbol(
+    rng: np.random.Generator,
+    img: np.ndarray,
+    cx: float,
+    cy: float,
+    box_w: float,
+    box_h: float,
+    colour: Colour,
+) -> None:
     """A pictogram fitted into a box_w x box_h box centred at (cx, cy)."""
     g = glyph_mask(symbol_font_spec(), str(rng.choice(list(SYMBOLS))))
     if g is None:
@@ -108,7 +132,9 @@ def draw_symbol(rng: np.random.Generator, img: np.ndarray, cx, cy, box_w, box_h,
     paste(img, mask, cx - w / 2, cy - h / 2, colour)
 
 
-def draw_emblem(rng: np.random.Generator, img: np.ndarray, cx, cy, size, colour) -> None:
+def draw_emblem(
+    rng: np.random.Generator, img: np.ndarray, cx: float, cy: float, size: float, colour: Colour
+) -> None:
     kind = rng.integers(4)
     col = tuple(float(v) for v in colour)
     if kind == 0:
@@ -148,7 +174,15 @@ def _shield_pts(cx: float, cy: float, w: float, h: float) -> np.ndarray:
     ).astype(np.int32)
 
 
-def draw_shield(rng, img: np.ndarray, cx, cy, w, h, kind: str = "stripes") -> None:
+def draw_shield(
+    rng: np.random.Generator,
+    img: np.ndarray,
+    cx: float,
+    cy: float,
+    w: float,
+    h: float,
+    kind: str = "stripes",
+) -> None:
     """A coloured heraldic shield: ``stripes`` (red-white-red and other state arms),
     ``swiss`` (white cross on red) or ``split`` (a canton's two colours)."""
     red = tuple(float(v) for v in jitter(rng, (200, 30, 40), 12))
@@ -179,7 +213,7 @@ def draw_shield(rng, img: np.ndarray, cx, cy, w, h, kind: str = "stripes") -> No
     cv2.rectangle(img, (int(a), int(cy - h / 6)), (int(b), int(cy + h / 8)), white, -1)
 
 
-def bolt_holes(rng, img: np.ndarray, four: bool) -> None:
+def bolt_holes(rng: np.random.Generator, img: np.ndarray, four: bool) -> None:
     H, W = img.shape[:2]
     fx = rng.uniform(0.2, 0.3)
     ys = [rng.uniform(0.06, 0.12) * H] + ([rng.uniform(0.88, 0.94) * H] if four else [])
@@ -205,7 +239,7 @@ def bolt_holes(rng, img: np.ndarray, four: bool) -> None:
                 )
 
 
-def border(rng, img: np.ndarray, colour) -> None:
+def border(rng: np.random.Generator, img: np.ndarray, colour: Colour) -> None:
     H, W = img.shape[:2]
     inset = int(rng.integers(1, 6))
     t = int(rng.integers(1, 4))

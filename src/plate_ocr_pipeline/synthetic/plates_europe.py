@@ -36,7 +36,13 @@ IE_COUNTIES = ("BAILE ATHA CLIATH", "CORCAIGH", "GAILLIMH", "LUIMNEACH", "CILL D
 
 
 def _eu_band(
-    rng, img: np.ndarray, x0: int, bw: int, code: str, res: Resources, stars: bool = True
+    rng: np.random.Generator,
+    img: np.ndarray,
+    x0: int,
+    bw: int,
+    code: str,
+    res: Resources,
+    stars: bool = True,
 ) -> None:
     H = img.shape[0]
     img[:, x0 : x0 + bw] = jitter(rng, (0, 51, 153), 10)
@@ -55,7 +61,9 @@ def _eu_band(
         text_line(img, font, code, x0 + bw / 2, 0.58 * H, 0.3 * H, 0.85 * bw, (245, 245, 245))
 
 
-def eu_plate(rng, groups: list[str], region: str, res: Resources) -> np.ndarray:
+def eu_plate(
+    rng: np.random.Generator, groups: list[str], region: str, res: Resources
+) -> np.ndarray:
     W, H = plate_size(region)
     bg = (245, 200, 30) if region in ("eu-nl", "eu-lu") else (246, 246, 246)
     img = np.empty((H, W, 3), np.float32)
@@ -176,7 +184,7 @@ def _flag_no(img: np.ndarray, cx: float, cy: float, w: float) -> None:
         cv2.rectangle(img, (x0, int(cy - a)), (int(x0 + w), int(cy + a)), col, -1)
 
 
-def uk_plate(rng, groups: list[str], res: Resources) -> np.ndarray:
+def uk_plate(rng: np.random.Generator, groups: list[str], res: Resources) -> np.ndarray:
     W, H = PLATE_SIZES["uk"]
     rear = rng.random() < 0.55
     # Vehicles built before 1980 may keep white, silver or grey characters on black.
@@ -207,7 +215,9 @@ def uk_plate(rng, groups: list[str], res: Resources) -> np.ndarray:
     return img
 
 
-def eu_2row_plate(rng, groups: list[str], region: str, res: Resources) -> np.ndarray:
+def eu_2row_plate(
+    rng: np.random.Generator, groups: list[str], region: str, res: Resources
+) -> np.ndarray:
     """Square European plate: the EU band at the left of the top row (or full height), the
     district / first letters on top, the rest below (DE, FR, IT moto, CZ, NO)."""
     W, H = plate_size(region)

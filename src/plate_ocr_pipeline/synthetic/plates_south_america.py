@@ -8,7 +8,7 @@ from dataclasses import replace
 import cv2
 import numpy as np
 
-from .drawing import border, jitter, small_text, text_line
+from .drawing import Colour, border, jitter, small_text, text_line
 from .options import PLATE_SIZES, Resources, plate_size
 from .serial import SerialStyle, draw_rows, draw_serial, serial_style
 from .stroke_face import draw_stroke_face
@@ -22,7 +22,7 @@ MERCOSUR_TITLES = {
 BR_CITIES = ("SP - SAO PAULO", "RJ - RIO DE JANEIRO", "MG - BELO HORIZONTE", "PR - CURITIBA")
 
 
-def _mercosur_ink(rng, country: str) -> np.ndarray:
+def _mercosur_ink(rng: np.random.Generator, country: str) -> np.ndarray:
     """Character colour by use (AR and BR): mostly black (private)."""
     if country not in ("ar", "br"):
         return jitter(rng, (15, 15, 15), 6)
@@ -32,7 +32,9 @@ def _mercosur_ink(rng, country: str) -> np.ndarray:
     return jitter(rng, colours[k], 6)
 
 
-def _mercosur_band(rng, img: np.ndarray, band: int, country: str, res: Resources) -> None:
+def _mercosur_band(
+    rng: np.random.Generator, img: np.ndarray, band: int, country: str, res: Resources
+) -> None:
     """Blue top band: MERCOSUR (left), the country's name (centre), its flag (right)."""
     H, W = img.shape[:2]
     img[:band] = jitter(rng, (0, 51, 153), 10)
@@ -77,7 +79,9 @@ def _mercosur_band(rng, img: np.ndarray, band: int, country: str, res: Resources
     )
 
 
-def mercosur_plate(rng, groups: list[str], region: str, res: Resources) -> np.ndarray:
+def mercosur_plate(
+    rng: np.random.Generator, groups: list[str], region: str, res: Resources
+) -> np.ndarray:
     W, H = PLATE_SIZES["mercosur"]
     img = np.empty((H, W, 3), np.float32)
     img[:] = jitter(rng, (246, 246, 246), 6)
@@ -120,7 +124,7 @@ BR_OLD_COLOURS = (
 )
 
 
-def _old_colours(rng, country: str) -> tuple[np.ndarray, np.ndarray, str]:
+def _old_colours(rng: np.random.Generator, country: str) -> tuple[np.ndarray, np.ndarray, str]:
     """(background, ink, strip text) of an old AR (white on black) or BR plate."""
     if country == "ar":
         return jitter(rng, (22, 22, 24), 8), jitter(rng, (235, 235, 235), 10), "ARGENTINA"
@@ -137,7 +141,7 @@ def _br_style(style: SerialStyle) -> SerialStyle:
     return replace(style, glyphs=replace(style.glyphs, bar_one=True, serif_i=False))
 
 
-def _ar_old_plate(rng, groups: list[str], res: Resources) -> np.ndarray:
+def _ar_old_plate(rng: np.random.Generator, groups: list[str], res: Resources) -> np.ndarray:
     """Argentina 1995-2016: a wide white frame (ARGENTINA in light blue at the top, bolt
     holes, often a dealer's name at the bottom) round a black field filled by tall, narrow
     white characters, drawn in condensed open faces or, on ``stroke_face_odds`` of them, a
@@ -219,7 +223,9 @@ def _ar_old_plate(rng, groups: list[str], res: Resources) -> np.ndarray:
     return img
 
 
-def _rounded_box(canvas: np.ndarray, box: tuple[int, int, int, int], radius: int, value) -> None:
+def _rounded_box(
+    canvas: np.ndarray, box: tuple[int, int, int, int], radius: int, value: Colour
+) -> None:
     """Fill a box with rounded corners (the black field of an old Argentine plate)."""
     x0, y0, x1, y1 = box
     cv2.rectangle(canvas, (x0 + radius, y0), (x1 - radius, y1), value, -1)
@@ -233,7 +239,9 @@ def _rounded_box(canvas: np.ndarray, box: tuple[int, int, int, int], radius: int
         cv2.circle(canvas, (cx_, cy_), radius, value, -1, cv2.LINE_AA)
 
 
-def _faded(rng, field: np.ndarray, ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _faded(
+    rng: np.random.Generator, field: np.ndarray, ink: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Sun-worn colours: the black field faded towards grey, the white ink dulled, still
     at least 60 levels apart."""
     field = np.clip(field + rng.uniform(15, 95) + rng.normal(0, 3, 3), 0, 255)
@@ -241,7 +249,7 @@ def _faded(rng, field: np.ndarray, ink: np.ndarray) -> tuple[np.ndarray, np.ndar
     return field.astype(np.float32), ink.astype(np.float32)
 
 
-def _chipped(rng, img: np.ndarray, field: np.ndarray) -> None:
+def _chipped(rng: np.random.Generator, img: np.ndarray, field: np.ndarray) -> None:
     """Inside ``field`` (a 0..1 mask of the black field): the paint faded unevenly from one
     side to the other, and chipped off field and characters in blotches, baring light grey
     aluminium."""
@@ -268,7 +276,7 @@ def _chipped(rng, img: np.ndarray, field: np.ndarray) -> None:
     region[:] = np.clip(faded * (1.0 - bare) + bare * metal, 0, 255)
 
 
-def _bloom(rng, img: np.ndarray) -> None:
+def _bloom(rng: np.random.Generator, img: np.ndarray) -> None:
     """Over-exposure of a reflective plate: light from its bright parts spreads into the dark
     ones (white strokes thicken, the black field turns grey near them)."""
     H = img.shape[0]
@@ -279,7 +287,9 @@ def _bloom(rng, img: np.ndarray) -> None:
     np.clip(img, 0, 255, out=img)
 
 
-def old_plate(rng, groups: list[str], region: str, res: Resources) -> np.ndarray:
+def old_plate(
+    rng: np.random.Generator, groups: list[str], region: str, res: Resources
+) -> np.ndarray:
     if region == "ar-old":
         return _ar_old_plate(rng, groups, res)
     W, H = PLATE_SIZES[region]
@@ -294,7 +304,9 @@ def old_plate(rng, groups: list[str], region: str, res: Resources) -> np.ndarray
     return img
 
 
-def mercosur_moto_plate(rng, groups: list[str], region: str, res: Resources) -> np.ndarray:
+def mercosur_moto_plate(
+    rng: np.random.Generator, groups: list[str], region: str, res: Resources
+) -> np.ndarray:
     W, H = plate_size(region)
     country = region.split("-")[0]
     img = np.empty((H, W, 3), np.float32)
@@ -319,7 +331,9 @@ def mercosur_moto_plate(rng, groups: list[str], region: str, res: Resources) -> 
     return img
 
 
-def old_moto_plate(rng, groups: list[str], region: str, res: Resources) -> np.ndarray:
+def old_moto_plate(
+    rng: np.random.Generator, groups: list[str], region: str, res: Resources
+) -> np.ndarray:
     W, H = plate_size(region)
     country = region.split("-")[0]
     img = np.empty((H, W, 3), np.float32)

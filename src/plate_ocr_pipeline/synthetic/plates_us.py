@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from .drawing import (
+    Colour,
     bolt_holes,
     border,
     draw_emblem,
@@ -96,7 +97,7 @@ _INK = {
 _LIGHT_TINTS = ((250, 250, 250), (236, 242, 250), (250, 246, 232), (236, 246, 238), (246, 236, 236))
 
 
-def _us_background(rng, W: int, H: int) -> tuple[np.ndarray, np.ndarray, str]:
+def _us_background(rng: np.random.Generator, W: int, H: int) -> tuple[np.ndarray, np.ndarray, str]:
     """Background and main ink colour of a US design."""
     style = rng.choice(
         ["white", "gradient", "picture", "yellow", "dark", "coloured"],
@@ -143,7 +144,7 @@ def _us_background(rng, W: int, H: int) -> tuple[np.ndarray, np.ndarray, str]:
     return img, ink, str(style)
 
 
-def us_plate(rng, groups: list[str], res: Resources) -> np.ndarray:
+def us_plate(rng: np.random.Generator, groups: list[str], res: Resources) -> np.ndarray:
     W, H = PLATE_SIZES["us"]
     img, ink, style = _us_background(rng, W, H)
     decor = res.decor_fonts[int(rng.integers(len(res.decor_fonts)))]
@@ -266,7 +267,7 @@ def us_plate(rng, groups: list[str], res: Resources) -> np.ndarray:
 
 
 def draw_side_picture(
-    rng: np.random.Generator, img: np.ndarray, serial_edge: float, on_left: bool, ink
+    rng: np.random.Generator, img: np.ndarray, serial_edge: float, on_left: bool, ink: Colour
 ) -> None:
     """A big picture between the serial's edge and the plate's side: 2-4 pictograms and
     emblems as tall as most of the plate, overlapping, in dark and mid tones. Drawn on a copy
@@ -292,7 +293,9 @@ def draw_side_picture(
     img[:, left:right] = canvas[:, left:right]
 
 
-def _sticker(rng, img: np.ndarray, x: float, y: float, w: float, h: float) -> None:
+def _sticker(
+    rng: np.random.Generator, img: np.ndarray, x: float, y: float, w: float, h: float
+) -> None:
     colours = (
         (250, 220, 40),
         (240, 130, 30),
@@ -331,7 +334,7 @@ def _sticker(rng, img: np.ndarray, x: float, y: float, w: float, h: float) -> No
     )
 
 
-def _picture(rng, img: np.ndarray) -> None:
+def _picture(rng: np.random.Generator, img: np.ndarray) -> None:
     """Scenic background: mountains, sun, rainbow, waves, trees, blobs (low contrast)."""
     H, W = img.shape[:2]
     layer = img.copy()

@@ -41,7 +41,7 @@ RENDERER_VERSION = 3
 
 
 def _flat_plate(
-    rng, region: str, groups: list[str], res: Resources
+    rng: np.random.Generator, region: str, groups: list[str], res: Resources
 ) -> tuple[np.ndarray, tuple[float, float, float, float, float]]:
     """Flat plate of ``region`` and the box of its characters: (x0, y0, x1, y1, height of
     the smallest row), in plate coordinates."""
@@ -69,7 +69,9 @@ def _flat_plate(
     return img, tuple(float(v) for v in box)
 
 
-def render_flat_plate(rng, region: str, groups: list[str], res: Resources) -> np.ndarray:
+def render_flat_plate(
+    rng: np.random.Generator, region: str, groups: list[str], res: Resources
+) -> np.ndarray:
     """Flat plate (float32 RGB, plate coordinates) of ``region`` showing ``groups``."""
     return _flat_plate(rng, region, groups, res)[0]
 

@@ -9,8 +9,11 @@ import numpy as np
 from . import effects
 from .drawing import jitter, vertical_gradient
 
+# The characters' box on the flat plate and one row's height: (x0, y0, x1, y1, row_h).
+TextBox = tuple[float, float, float, float, float]
 
-def _car_body(rng, w: int, h: int) -> np.ndarray:
+
+def _car_body(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
     grey = np.full(3, rng.uniform(10, 240))
     base = grey if rng.random() < 0.6 else grey * 0.5 + rng.uniform(10, 230, 3) * 0.5
     img = vertical_gradient(h, w, jitter(rng, base, 30), jitter(rng, base, 30))
@@ -20,7 +23,9 @@ def _car_body(rng, w: int, h: int) -> np.ndarray:
 TIGHT_ODDS = 0.15  # share of crops cut into the plate's border (rarely a sliver of a character)
 
 
-def _tight_window(rng, pw: int, ph: int, box) -> tuple[float, float, float, float]:
+def _tight_window(
+    rng: np.random.Generator, pw: int, ph: int, box: TextBox
+) -> tuple[float, float, float, float]:
     """Window (u0, v0, u1, v1) of the plate that fills a tight crop: cut into the border
     between the plate's edge and the characters; on either side, sometimes a sliver (at most
     4% of the character height) off the first or last character's edge."""
@@ -35,7 +40,13 @@ def _tight_window(rng, pw: int, ph: int, box) -> tuple[float, float, float, floa
     return float(u0), float(v0), float(u1), float(v1)
 
 
-def place_in_crop(rng, plate: np.ndarray, width: int, height: int, text_box=None) -> np.ndarray:
+def place_in_crop(
+    rng: np.random.Generator,
+    plate: np.ndarray,
+    width: int,
+    height: int,
+    text_box: TextBox | None = None,
+) -> np.ndarray:
     """Warp the flat plate into a width x height crop (the whole plate with a thin margin
     mostly, like a detector's box; sometimes loose, rarely clipped by a few pixels). Given
     the characters' ``text_box`` (from ``renderer._flat_plate``), a share of crops (``TIGHT_ODDS``)
@@ -84,7 +95,7 @@ def place_in_crop(rng, plate: np.ndarray, width: int, height: int, text_box=None
     return out
 
 
-def degrade(rng, img: np.ndarray, small: bool = False) -> np.ndarray:
+def degrade(rng: np.random.Generator, img: np.ndarray, small: bool = False) -> np.ndarray:
     """Photometric degradations; float32 in, uint8 RGB out. ``small``: the crop is already
     tiny, so no further loss of resolution or blur (their draws are still made)."""
     # Real crops are mostly sharp and well lit (the real-US set); the on-the-fly augmentation

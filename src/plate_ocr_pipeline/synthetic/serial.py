@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from .drawing import as_rgb, draw_emblem, draw_shield, draw_symbol, resize_mask
+from .drawing import Colour, as_rgb, draw_emblem, draw_shield, draw_symbol, resize_mask
 from .fonts import (
     FontSpec,
     bar_glyph,
@@ -114,7 +114,7 @@ def draw_serial(
     img: np.ndarray,
     groups: list[str],
     style: SerialStyle,
-    colour,
+    colour: Colour,
     cx: float,
     cy: float,
     max_w: float,
@@ -226,7 +226,9 @@ def draw_serial(
     return x_left, x_right
 
 
-def serial_style(rng, res: Resources, height: float, separator: str, sep_colour) -> SerialStyle:
+def serial_style(
+    rng: np.random.Generator, res: Resources, height: float, separator: str, sep_colour: Colour
+) -> SerialStyle:
     font = res.serial_fonts[int(rng.integers(len(res.serial_fonts)))]
     if res.glyphs.serif_font and res.serif_serial_fonts:
         # Drawn after the usual choice, so plates without the serif face look the same
@@ -253,11 +255,11 @@ def _fit_height(row: list[str], style: SerialStyle, max_w: float) -> SerialStyle
 
 
 def draw_rows(
-    rng,
+    rng: np.random.Generator,
     img: np.ndarray,
     groups: list[str],
     style: SerialStyle,
-    ink,
+    ink: Colour,
     y0: float,
     y1: float,
     top_x: tuple[float, float],
