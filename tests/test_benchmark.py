@@ -55,6 +55,7 @@ def test_all_threads_means_the_cores_this_process_may_use(cpu_only, monkeypatch)
     # A container or taskset allowing 3 of the machine's 6 cores: "all" is 3 threads.
     monkeypatch.setattr(cpu.os, "cpu_count", lambda: 6)
     monkeypatch.setattr(cpu.os, "sched_getaffinity", lambda pid: {0, 2, 5}, raising=False)
+    monkeypatch.setattr(cpu, "cgroup_cpu_quota", lambda: None)
     plan = nodes.plan_benchmark(benchmark_params(intra_op_threads=[1, "all", 3]))
     assert [p["threads"] for p in plan] == [1, 3]
 
@@ -134,3 +135,17 @@ def test_schema_refuses_a_zero_batch_or_thread_count_at_start(field):
     BenchmarkParams(**settings)
     with pytest.raises(ValidationError, match=field):
         BenchmarkParams(**{**settings, field: [0]})
+
+
+@pytest.mark.parametrize(
+    ("content", "quota"),
+    [("max 100000\n", None), ("150000 100000\n", 2), ("100000 100000", 1), ("junk", None)],
+)
+def test_a_cgroup_cpu_quota_caps_the_cores(tmp_path, monkeypatch, content, quota):
+    (tmp_path / "cpu.max").write_text(content)
+    assert cpu.cgroup_cpu_quota(str(tmp_path / "cpu.max")) == quota
+    assert cpu.cgroup_cpu_quota(str(tmp_path / "absent")) is None
+    # Four cores in the affinity, the quota's share of them used.
+    monkeypatch.setattr(cpu.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    monkeypatch.setattr(cpu, "cgroup_cpu_quota", lambda: quota)
+    assert cpu.available_cores() == (quota or 4)

@@ -785,5 +785,6 @@ def test_rendering_workers_default_to_the_cores_this_process_may_use(monkeypatch
     from plate_ocr_pipeline.synthetic.generate import resolve_workers
 
     monkeypatch.setattr(cpu.os, "sched_getaffinity", lambda pid: {1, 3}, raising=False)
+    monkeypatch.setattr(cpu, "cgroup_cpu_quota", lambda: None)
     assert resolve_workers(None) == 2 and resolve_workers(0) == 2
     assert resolve_workers(5) == 5
