@@ -41,6 +41,7 @@ from plate_ocr_pipeline.core.image_header import (
     image_size,
 )
 from plate_ocr_pipeline.core.preprocessing import IMAGE_EXTENSIONS
+from plate_ocr_pipeline.datasets.regular_file import read_capped
 
 _LOCAL_PROTOCOLS = {"file", "local"}
 _KINDS = {
@@ -321,15 +322,8 @@ class ImageFolderDataset(AbstractDataset[None, dict[str, Callable[[], bytes]]]):
         return self._check_bytes(data)
 
     def _read_capped(self, handle: Any, size: int | None) -> bytes:
-        """At most the cap + 1 bytes. Asked for the size the file has (+ 1, to see it grew):
-        ``read(n)`` sets aside n bytes first, and n = the cap (50 MB) cost more than the read."""
-        limit = self._max_file_bytes + 1
-        if size is None:
-            return handle.read(limit)
-        data = handle.read(min(size + 1, limit))
-        if len(data) == size + 1 and len(data) < limit:  # it grew since it was measured
-            data += handle.read(limit - len(data))
-        return data
+        """At most the cap + 1 bytes (``regular_file.read_capped``)."""
+        return read_capped(handle, size, self._max_file_bytes)
 
     def _check_file(self, mode: int, size: int) -> None:
         if not stat.S_ISREG(mode):

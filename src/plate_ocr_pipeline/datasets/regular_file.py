@@ -33,14 +33,9 @@ def read_regular_file(
     size = info.get("size")
     if (size or 0) > max_bytes:
         return None, too_big
-    # read(n) sets n bytes aside first: ask for what the file holds (one byte more shows that
-    # it grew), not for the cap.
-    wanted = max_bytes + 1 if size is None else min(int(size), max_bytes) + 1
     try:
         with fs.open(path, "rb", **(open_args or {})) as handle:
-            data = handle.read(wanted)
-            if len(data) == wanted <= max_bytes:  # it grew after it was measured: the rest
-                data += handle.read(max_bytes + 1 - len(data))
+            data = read_capped(handle, size, max_bytes)
     except FileNotFoundError:
         return None, "missing file"
     except OSError as error:
@@ -52,3 +47,17 @@ def read_regular_file(
 
 def _unreadable(error: OSError) -> str:
     return f"unreadable file: {error.__class__.__name__}: {error.strerror or error}"
+
+
+def read_capped(handle: Any, size: int | None, max_bytes: int) -> bytes:
+    """At most ``max_bytes`` + 1 bytes of an open file measured at ``size`` bytes (``None``:
+    unknown). Asked for the size the file has (+ 1, to see it grew): ``read(n)`` sets aside n
+    bytes first, and n = the cap costs more than the read. A file that grew since it was
+    measured is read on, up to the cap + 1, which the caller then refuses."""
+    limit = max_bytes + 1
+    if size is None:
+        return handle.read(limit)
+    data = handle.read(min(int(size) + 1, limit))
+    if len(data) == int(size) + 1 and len(data) < limit:
+        data += handle.read(limit - len(data))
+    return data
