@@ -185,6 +185,16 @@ def test_a_bad_candidate_folder_or_baseline_fails_before_reading(labelled):
         read_candidates({"a": never_loaded}, labelled, {**COMPARE, "baseline": "best"})
 
 
+def test_a_misspelt_region_label_family_fails_before_the_candidate_reads(labelled):
+    misspelt = {**COMPARE, "region_labels": {"mine": {"ar": ["ar-olds", "mercosur"]}}}
+    models = candidates()
+    with pytest.raises(ValueError, match=r"candidate 'reader': .*mine: ar -> \['ar-olds'\]"):
+        read_candidates({"reader": lambda: models["reader"]}, labelled, misspelt)
+    # A model without a region output does not use the labels: read as before.
+    readings, _ = read_candidates({"short": lambda: models["short"]}, labelled, misspelt)
+    assert set(readings["model"]) == {"short"}
+
+
 def test_compare_runs_through_the_catalog(kedro_project, tmp_path):
     folder = tmp_path / "candidates"
     (folder / "older").mkdir(parents=True)

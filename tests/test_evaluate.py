@@ -415,3 +415,18 @@ def test_region_readings_search_the_columns_where_the_slots_fit_no_format():
     assert with_columns["s"] == {"raw": ["ABC12"], "text": ["ABC123"], "region": ["ar-old"]}
     slots_only = read_regions_with_keras(Reader([slots, regions]), families, sets, config, 8)
     assert slots_only["s"]["text"] == ["ABC12"]
+
+
+def test_evaluate_warns_of_a_region_label_family_the_reader_does_not_know(caplog):
+    from plate_ocr_pipeline.pipelines.evaluate.nodes import evaluate_regions
+    from tests.plate_model_helpers import PLATE
+
+    report = {"region_families": ["ar-old", "mercosur", "us"], "temperature": 1.0}
+    labels = {"real_ar": {"ar": ["ar-old", "mercosor"]}, "real_us": {"us": ["us"]}}
+    with caplog.at_level(logging.WARNING):
+        metrics, _, _ = evaluate_regions(None, report, {}, PLATE, {"region_labels": labels})
+    assert metrics == {}
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        "evaluate.region_labels names a family the model does not know: real_ar: ar -> ['mercosor']"
+    ]

@@ -15,7 +15,7 @@ from plate_ocr_pipeline.core.preprocessing import preprocess_image
 from plate_ocr_pipeline.inference.cli import main
 from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer
 from plate_ocr_pipeline.pipelines.infer import nodes as infer_nodes
-from plate_ocr_pipeline.pipelines.score.nodes import score_regions_and_formats
+from plate_ocr_pipeline.pipelines.score.nodes import load_recognizer, score_regions_and_formats
 
 from .plate_model_helpers import PLATE, build_memorising_reader_onnx, render_plate
 
@@ -154,6 +154,27 @@ def test_score_reports_region_accuracy_a_confusion_table_and_format_decoding(mod
     assert overall["plates"] == 3
     assert overall["plate_acc_raw"] == overall["plate_acc_format"] == 1.0
     assert overall["texts_changed"] == 0
+
+
+def test_score_fails_on_a_region_label_family_the_model_does_not_know(model_bytes):
+    import onnx
+
+    from plate_ocr_pipeline.evaluation import unknown_label_families
+
+    model = onnx.load_from_string(model_bytes)
+    labels = {"real_ar": {"ar": ["ar-old", "mercosor"], "py": ["mercosur"]}}
+    with pytest.raises(
+        ValueError, match=r"\(real_ar: ar -> \[.mercosor.\]\); known: ar-old, br-old"
+    ):
+        load_recognizer(model, {"region_labels": labels})
+    # Families of the model's region output, of the formats files and the US are known.
+    labels = {"real_ar": {"ar": ["ar-old", "mercosur", "old-moto"], "x": ["us", "eu"]}}
+    recognizer, config = load_recognizer(model, {"region_labels": labels})
+    assert recognizer.region_families == FAMILIES and config["max_plate_slots"] == 10
+    assert unknown_label_families(labels, ["us"]) == [
+        "real_ar: ar -> ['ar-old', 'mercosur', 'old-moto']",
+        "real_ar: x -> ['eu']",
+    ]
 
 
 def test_score_leaves_the_region_tables_empty_for_a_model_without_a_region_output(tmp_path):

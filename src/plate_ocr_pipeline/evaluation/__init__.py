@@ -8,7 +8,7 @@ Needs numpy, OpenCV and pandas; no Kedro.
 """
 
 from .comparison import READING_COLUMNS, candidate_readings, comparison_table, misread_plates
-from .groups import label_plates, report_groups
+from .groups import check_label_families, label_plates, report_groups, unknown_label_families
 from .labelled_sets import REJECT_COLUMNS, read_labelled_set, read_labelled_sets
 from .regions import read_regions_with_keras, read_regions_with_recognizer, region_tables
 from .report_tables import (
@@ -23,6 +23,7 @@ __all__ = [
     "READING_COLUMNS",
     "REJECT_COLUMNS",
     "candidate_readings",
+    "check_label_families",
     "character_confusion",
     "comparison_table",
     "label_plates",
@@ -37,4 +38,5 @@ __all__ = [
     "report_metrics",
     "summarise_by_confidence",
     "summarise_by_length",
+    "unknown_label_families",
 ]

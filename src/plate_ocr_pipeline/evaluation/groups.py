@@ -3,7 +3,7 @@ kind its formats fit (``ar/ar-old``) and by layout (``ar/two-row``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import pandas as pd
 
@@ -43,6 +43,32 @@ def label_plates(
             "layout": f"{label}/{'two-row' if ROW_BREAK in fit[1] else 'one-row'}" if fit else "",
         })  # fmt: skip
     return pd.DataFrame(rows, columns=["label", "families", "kind", "layout"])
+
+
+def unknown_label_families(
+    region_labels: Mapping[str, Mapping[str, Sequence[str]]], known: Collection[str]
+) -> list[str]:
+    """Each ``region_labels`` entry naming a family outside ``known`` (a misspelt family would
+    never match the family read, and its plates would count as misread regions), as
+    ``set: label -> [families]``; empty when all are known."""
+    return [
+        f"{set_name}: {label} -> {sorted(set(families) - set(known))}"
+        for set_name, labels in region_labels.items()
+        for label, families in labels.items()
+        if set(families) - set(known)
+    ]
+
+
+def check_label_families(
+    region_labels: Mapping[str, Mapping[str, Sequence[str]]], known: Collection[str]
+) -> None:
+    """Raises ``ValueError`` naming every ``region_labels`` family outside ``known``."""
+    unknown = unknown_label_families(region_labels, known)
+    if unknown:
+        raise ValueError(
+            f"region_labels names families the model does not know ({'; '.join(unknown)}); "
+            f"known: {', '.join(sorted(known))}"
+        )
 
 
 def report_groups(table: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:

@@ -15,6 +15,7 @@ import pandas as pd
 from plate_ocr_pipeline.evaluation import (
     REJECT_COLUMNS,
     candidate_readings,
+    check_label_families,
     comparison_table,
     read_labelled_sets,
 )
@@ -25,11 +26,14 @@ from plate_ocr_pipeline.pipelines.figures import Figure, pyplot
 logger = logging.getLogger(__name__)
 
 
-def _recognizer(name: str, model: onnx.ModelProto, threads: int | None) -> ONNXPlateRecognizer:
+def _recognizer(name: str, model: onnx.ModelProto, params: CompareParams) -> ONNXPlateRecognizer:
     try:
-        return ONNXPlateRecognizer(model, threads=threads)
+        recognizer = ONNXPlateRecognizer(model, threads=params.threads)
+        if recognizer.region_families:
+            check_label_families(params.region_labels, recognizer.known_families)
     except (FileNotFoundError, ValueError) as error:
         raise ValueError(f"candidate {name!r}: {error}") from error
+    return recognizer
 
 
 def read_candidates(
@@ -54,7 +58,7 @@ def read_candidates(
         )
     readings, rejects = [], []
     for name in sorted(candidate_models):
-        recognizer = _recognizer(name, candidate_models[name](), params.threads)
+        recognizer = _recognizer(name, candidate_models[name](), params)
         try:
             sets, rejected = read_labelled_sets(
                 labelled_sets, recognizer.config, params.labelled_sets

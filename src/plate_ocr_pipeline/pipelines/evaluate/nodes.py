@@ -10,8 +10,13 @@ import numpy as np
 import pandas as pd
 
 from plate_ocr_pipeline.core.plate_config import PlateConfig
+from plate_ocr_pipeline.core.plate_formats import shipped_formats
 from plate_ocr_pipeline.core.splits import select_split
-from plate_ocr_pipeline.evaluation import read_regions_with_keras, region_tables
+from plate_ocr_pipeline.evaluation import (
+    read_regions_with_keras,
+    region_tables,
+    unknown_label_families,
+)
 from plate_ocr_pipeline.pipelines.evaluate.params import EvaluateParams
 
 logger = logging.getLogger(__name__)
@@ -47,6 +52,11 @@ def evaluate_regions(
     families = list(reader_report.get("region_families") or [])
     if not families:
         return region_tables({}, {}, params.region_labels, params.equivalences)
+    # A warning, not an error: the model is trained by now, and the tables are still right
+    # for every other label.
+    known = sorted({*families, *shipped_formats(), "us"})
+    for entry in unknown_label_families(params.region_labels, known):
+        logger.warning("evaluate.region_labels names a family the model does not know: %s", entry)
     config = PlateConfig.from_dict(plate)
     readings = read_regions_with_keras(reader_model, families, sets, config, params.batch_size)
     return region_tables(sets, readings, params.region_labels, params.equivalences)

@@ -16,7 +16,11 @@ from plate_ocr_pipeline.core.onnx_metadata import (
     plate_config_from_metadata,
     read_metadata,
 )
-from plate_ocr_pipeline.evaluation import read_regions_with_recognizer, region_tables
+from plate_ocr_pipeline.evaluation import (
+    check_label_families,
+    read_regions_with_recognizer,
+    region_tables,
+)
 from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer
 from plate_ocr_pipeline.pipelines.score.params import ScoreParams
 
@@ -38,6 +42,8 @@ def load_recognizer(
             "plate_ocr_pipeline.core.onnx_metadata.embed_metadata"
         )
     recognizer = ONNXPlateRecognizer(score_model, threads=params.threads, plate_config=config)
+    if recognizer.region_families:  # before any plate is read
+        check_label_families(params.region_labels, recognizer.known_families)
     logger.info("Scoring %s", metadata.get(MODEL_NAME_KEY, "an unnamed model"))
     return recognizer, config.to_dict()
 
