@@ -274,3 +274,45 @@ def test_plate_texts_load_back_from_the_catalog_as_text(name, tmp_path):
     for column in text_columns:
         assert loaded[column].tolist() == table[column].tolist()
     assert loaded["region"].isna().tolist() == [False, True, False, False]
+
+
+def test_a_labelled_set_name_the_catalog_does_not_define_fails_before_any_node(tmp_path):
+    """score.labelled_sets and evaluate.labelled_sets pick sets by name: a misspelt one fails
+    at start, naming the names the catalog entry has; a defined set whose CSV is missing
+    (skipped by evaluate) and no choice at all pass."""
+    from kedro.io import DataCatalog, MemoryDataset
+
+    from plate_ocr_pipeline.datasets import LabelledSetsDataset
+    from plate_ocr_pipeline.hooks import check_labelled_set_names
+    from plate_ocr_pipeline.pipeline_registry import train_chain
+    from plate_ocr_pipeline.pipelines import score as score_pipeline
+
+    sets = {"real_us": str(tmp_path / "us.csv"), "real_ar": str(tmp_path / "ar.csv")}
+    catalog = DataCatalog(
+        {
+            "score_labelled_sets": LabelledSetsDataset(filepaths=sets),
+            "evaluate_labelled_sets": LabelledSetsDataset(filepaths=sets, skip_missing=True),
+            "params:score": MemoryDataset({"labelled_sets": ["real_us", "real_arr"]}),
+            "params:evaluate": MemoryDataset({"labelled_sets": ["real_ar"]}),
+        }
+    )
+    score = score_pipeline.create_pipeline()
+    with pytest.raises(ParameterError, match=r"score.labelled_sets names \['real_arr'\].*"
+                       r"it has: real_us, real_ar"):  # fmt: skip
+        check_labelled_set_names(score, catalog)
+    check_labelled_set_names(train_chain(), catalog)  # evaluate's name is defined
+    catalog["params:evaluate"] = MemoryDataset({"labelled_sets": ["us"]})
+    with pytest.raises(ParameterError, match=r"evaluate.labelled_sets names \['us'\]"):
+        check_labelled_set_names(train_chain(), catalog)
+    catalog["params:score"] = MemoryDataset({"labelled_sets": None})
+    check_labelled_set_names(score, catalog)
+
+
+def test_score_with_a_misspelt_labelled_set_stops_before_reading(kedro_project):
+    result = kedro_project(
+        "--pipeline=score", "--params=score.labelled_sets=[real_usa]", check=False
+    )
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "score.labelled_sets names ['real_usa']" in output and "real_us" in output
+    assert "Running node" not in output and "Loading data from score_model" not in output

@@ -169,6 +169,34 @@ def check_keras_backend(pipeline: Pipeline, catalog: CatalogProtocol) -> None:
         require_backend_installed(train["backend"])
 
 
+# The stages that pick labelled sets by name (`<stage>.labelled_sets`) from a catalog entry.
+LABELLED_SETS_DATASETS = {
+    "evaluate": "evaluate_labelled_sets",
+    "score": "score_labelled_sets",
+    "compare": "compare_labelled_sets",
+}
+
+
+def check_labelled_set_names(pipeline: Pipeline, catalog: CatalogProtocol) -> None:
+    """A ``<stage>.labelled_sets`` name that its catalog entry does not define fails before
+    any node (for evaluate: before training), naming the names it has."""
+    inputs = pipeline.inputs()
+    for stage, dataset_name in LABELLED_SETS_DATASETS.items():
+        if dataset_name not in inputs or f"params:{stage}" not in catalog:
+            continue
+        section = catalog.load(f"params:{stage}")
+        wanted = section.get("labelled_sets") if isinstance(section, Mapping) else None
+        names = getattr(catalog.get(dataset_name), "names", None)
+        if not wanted or names is None:
+            continue
+        unknown = [name for name in wanted if name not in names]
+        if unknown:
+            raise ParameterError(
+                f"{stage}.labelled_sets names {unknown}, which {dataset_name} does not define "
+                f"(it has: {', '.join(names) or 'none'})"
+            )
+
+
 def check_augmentation_pipeline(pipeline: Pipeline, catalog: CatalogProtocol) -> None:
     """A run that augments builds the catalog's ``augmentation_pipeline`` (strictly) before
     any node, so that a bad augmentation YAML fails before ingest decodes every image."""
@@ -212,4 +240,5 @@ class ParameterValidationHook:
     ) -> None:
         check_starting_model(pipeline, catalog)
         check_keras_backend(pipeline, catalog)
+        check_labelled_set_names(pipeline, catalog)
         check_augmentation_pipeline(pipeline, catalog)

@@ -112,6 +112,11 @@ class LabelledSetsDataset(AbstractDataset[None, pd.DataFrame]):
         self._num_threads = max(1, num_threads)
         self.metadata = metadata
 
+    @property
+    def names(self) -> list[str]:
+        """The sets' names, in order (CSVs that do not exist included)."""
+        return list(self._sets)
+
     def _describe(self) -> dict[str, Any]:
         return {
             "filepaths": dict(self._sets),
