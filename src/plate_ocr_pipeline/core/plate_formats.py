@@ -8,8 +8,7 @@ Given one plate's slot probabilities (the characters the model read, each a dist
 the alphabet) and the probabilities of each family (the model's region output, or a user's
 hint), :func:`fit_formats` scores every reading that keeps the read length and fits a pattern:
 ``log P(family) + sum log P(character)``, each position taking its most probable allowed
-character; a position that allows the letter O but not the digit 0 (or the reverse) scores the
-two glyph twins' summed probability (``GLYPH_TWINS``). Families without formats (the US: its formats are many and loose) are scored with
+character. Families without formats (the US: its formats are many and loose) are scored with
 the raw reading, written as their labels write it (the US: O as 0). A format's reading is a
 candidate only if it costs at most ``max_cost`` nats of character log-probability against the
 raw reading (the model was not sure of what it replaces). The best candidate wins; when the
@@ -45,11 +44,6 @@ DEFAULT_MAX_COST = float(np.log(1000.0))
 # the two alike). The model reads the glyph; a reading of such a family is written as its
 # labels are.
 ZERO_FOR_O_FAMILIES = frozenset({"us"})
-# Glyph twins: the letter O and the digit 0. Many plate fonts draw them alike and US labels
-# write both as 0, so the model splits the round glyph's probability between the two by the
-# region it guesses. Where a format allows just one of them, that one takes both their
-# probabilities; a family without formats (the US) reads them as one character too.
-GLYPH_TWINS = (("O", "0"),)
 
 
 @dataclass(frozen=True)
@@ -127,40 +121,6 @@ def shipped_formats() -> dict[str, FamilyFormats]:
     return families
 
 
-def _twin_columns(alphabet: str) -> list[tuple[int, int]]:
-    """The alphabet's columns of each pair of glyph twins it has."""
-    return [
-        (alphabet.index(a), alphabet.index(b))
-        for a, b in GLYPH_TWINS
-        if a in alphabet and b in alphabet
-    ]
-
-
-def _twinned(log_probs: np.ndarray, twins: Sequence[tuple[int, int]]) -> np.ndarray:
-    """``log_probs`` ``(n, vocab)`` with each twin's column holding the pair's summed
-    probability (floored as the others are)."""
-    out = log_probs.copy()
-    for a, b in twins:
-        out[:, a] = out[:, b] = np.logaddexp(log_probs[:, a], log_probs[:, b])
-    return out
-
-
-def _only_one_twin(masks: np.ndarray, twins: Sequence[tuple[int, int]]) -> np.ndarray:
-    """``(patterns, length, vocab)``: where a pattern position allows one twin and not the
-    other, that twin's entry is True (it takes the pair's probability there)."""
-    only = np.zeros(masks.shape, bool)
-    for a, b in twins:
-        only[..., a] = masks[..., a] & ~masks[..., b]
-        only[..., b] = masks[..., b] & ~masks[..., a]
-    return only
-
-
-def _raw_score(log_probs: np.ndarray, twinned: np.ndarray, chosen: np.ndarray) -> float:
-    """A family without formats' score of the characters ``chosen`` per row: the twins as
-    one character (its labels do not tell them apart, or the model could not)."""
-    return float(twinned[np.arange(len(chosen)), chosen].sum())
-
-
 def fit_formats(
     char_probs: np.ndarray,
     alphabet: str,
@@ -194,9 +154,7 @@ def fit_formats(
         text = written_as_labelled(raw, order[0])
         return FormatReading(text, raw_probs.astype(np.float32), order[0], None, True, text != raw)
     log_probs = np.maximum(np.log(np.maximum(char_probs, 1e-300)), _LOG_FLOOR)
-    twins = _twin_columns(alphabet)
-    twinned = _twinned(log_probs, twins)
-    raw_score = _raw_score(log_probs, twinned, best_index)
+    raw_score = float(log_probs[positions, best_index].sum())
     if order:
         patterns, masks = _pattern_masks(formats[order[0]], len(raw), alphabet)
         fitting = masks[:, positions, best_index].all(-1) if len(patterns) else []
@@ -215,18 +173,14 @@ def fit_formats(
         patterns, masks = _pattern_masks(formats[family], len(raw), alphabet)
         if not patterns:
             continue
-        # (patterns, positions, vocab): each allowed character's log-probability
-        only = _only_one_twin(masks, twins)
-        masked = np.where(masks, np.where(only, twinned[None], log_probs[None]), -np.inf)
+        masked = np.where(masks, log_probs[None], -np.inf)  # (patterns, positions, vocab)
         choices = masked.argmax(-1)
-        chosen = np.take_along_axis(masked, choices[..., None], -1)[..., 0]
-        scores = np.where(raw_score - chosen.sum(-1) <= max_cost, chosen.sum(-1), -np.inf)
+        scores = np.take_along_axis(masked, choices[..., None], -1)[..., 0].sum(-1)
+        scores = np.where(raw_score - scores <= max_cost, scores, -np.inf)
         pick = int(scores.argmax())
         if np.isfinite(scores[pick]) and (best is None or prior + scores[pick] > best[0]):
             text = "".join(alphabet[i] for i in choices[pick])
-            probs = char_probs[positions, choices[pick]].copy()
-            as_pair = only[pick, positions, choices[pick]]
-            probs[as_pair] = np.exp(chosen[pick][as_pair])
+            probs = char_probs[positions, choices[pick]]
             best = (prior + float(scores[pick]), text, probs, family, patterns[pick])
     return _chosen_reading(best, raw, raw_probs, usable)
 
@@ -354,11 +308,7 @@ def family_hint(families: Iterable[str], known: Sequence[str] | None = None) -> 
 
 # ------------------------------------------------------------------ column-level decoding
 def best_fitting_paths(
-    log_probs: np.ndarray,
-    masks: np.ndarray,
-    blank: int,
-    lengths: np.ndarray | None = None,
-    twins: Sequence[tuple[int, int]] = (),
+    log_probs: np.ndarray, masks: np.ndarray, blank: int, lengths: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The most probable CTC path over ``log_probs`` ``(columns, vocab)`` that emits, for each
     pattern of ``masks`` ``(patterns, length, vocab)``, exactly its length's characters, the
@@ -371,8 +321,6 @@ def best_fitting_paths(
     character. Returns each pattern's path log-probability ``(patterns,)`` (``-inf`` where no
     path fits the columns), its characters ``(patterns, length)`` and the column where each
     is first emitted ``(patterns, length)``; entries past a pattern's length are 0.
-    ``twins``: pairs of columns (glyph twins) of which a position allowing only one scores
-    the pair's summed probability.
     """
     columns = len(log_probs)
     patterns, length, vocab = masks.shape
@@ -383,15 +331,9 @@ def best_fitting_paths(
         return np.full(patterns, -np.inf), chars, starts
     used = np.arange(length)[None] < lengths[:, None]  # (P, L)
     allowed = np.where(masks & used[..., None], 0.0, -np.inf)  # (P, L, V)
-    only = _only_one_twin(masks, twins)
-    twinned = _twinned(log_probs, twins)
-
-    def emitted(t: int) -> np.ndarray:  # (P, L, V): each state's log-probability at column t
-        return np.where(only, twinned[t], log_probs[t]) if twins else log_probs[t]
-
     neg = np.full((patterns, length, vocab), -np.inf)
     a = neg.copy()
-    a[:, 0] = (emitted(0) + allowed)[:, 0]
+    a[:, 0] = log_probs[0] + allowed[:, 0]
     b = np.full((patterns, length + 1), -np.inf)  # b[:, i]: blank after i characters
     b[:, 0] = log_probs[0, blank]
     # Back-pointers: for a, 0 = same state, 1 = from the blank before, 2 = from the previous
@@ -420,7 +362,7 @@ def best_fitting_paths(
         candidates[2, :, 1:] = np.where(same, top2[:, :-1, None], top1[:, :-1, None])
         prev_char[t, :, 1:] = np.where(same, second[:, :-1, None], first[:, :-1, None])
         a_from[t] = candidates.argmax(0)
-        a = candidates.max(0) + emitted(t) + allowed
+        a = candidates.max(0) + log_probs[t] + allowed
         stay = b
         leave[:, 1:] = top1
         b_from[t] = leave > stay
@@ -454,15 +396,15 @@ def best_fitting_paths(
 
 
 def _merge_sure_blanks(
-    log_probs: np.ndarray, blank: int, max_cost: float, twins: Sequence[tuple[int, int]] = ()
+    log_probs: np.ndarray, blank: int, max_cost: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """``log_probs`` with each run of columns whose blank beats every character by more than
     ``max_cost`` nats made one blank column, and each kept column's index in ``log_probs``.
     A path that emits a character in such a column costs more than the search accepts, and a
     run of blanks scores the same for every path as one blank column with the run's
     log-probability: the search gives the same answer, several times faster (most columns of
-    a plate are sure blanks). ``twins`` count as one character."""
-    best = np.delete(_twinned(log_probs, twins), blank, axis=-1).max(-1)
+    a plate are sure blanks)."""
+    best = np.delete(log_probs, blank, axis=-1).max(-1)
     sure = log_probs[:, blank] - best > max_cost
     run_start = sure & ~np.r_[False, sure[:-1]]  # the first column of each run of sure blanks
     kept = ~sure | run_start
@@ -493,9 +435,7 @@ def fit_columns(
     column_probs = np.asarray(column_probs, dtype=np.float64)
     log_probs = np.maximum(np.log(np.maximum(column_probs, 1e-300)), _LOG_FLOOR)
     best_index = column_probs.argmax(-1)
-    twins = _twin_columns(alphabet)
-    twinned = _twinned(log_probs, twins)
-    greedy_score = _raw_score(log_probs, twinned, best_index)
+    greedy_score = float(log_probs[np.arange(len(log_probs)), best_index].sum())
     emits = (best_index != blank) & np.r_[True, best_index[1:] != best_index[:-1]]
     raw = "".join(alphabet[i] for i in best_index[emits])
     raw_probs = column_probs[np.flatnonzero(emits), best_index[emits]].astype(np.float32)
@@ -529,9 +469,8 @@ def fit_columns(
         padded = np.zeros((len(masks), lengths.max(), len(alphabet)), bool)
         for row, mask in enumerate(masks):
             padded[row, : len(mask)] = mask
-        columns, origin = _merge_sure_blanks(log_probs, blank, max_cost, twins)
-        scores, chars, starts = best_fitting_paths(columns, padded, blank, lengths, twins)
-        only = _only_one_twin(padded, twins)
+        columns, origin = _merge_sure_blanks(log_probs, blank, max_cost)
+        scores, chars, starts = best_fitting_paths(columns, padded, blank, lengths)
         starts = origin[starts]
         scores = np.where(greedy_score - scores <= max_cost, scores, -np.inf)
     best: tuple[float, str, np.ndarray, str | None, str | None] | None = None
@@ -545,11 +484,7 @@ def fit_columns(
             if np.isfinite(scores[row]) and (best is None or prior + scores[row] > best[0]):
                 picked = chars[row, : lengths[row]]
                 text = "".join(alphabet[i] for i in picked)
-                first = starts[row, : lengths[row]]
-                probs = column_probs[first, picked]
-                as_pair = only[row, np.arange(len(picked)), picked]
-                probs = np.where(as_pair, np.exp(twinned[first, picked]), probs)
-                probs = probs.astype(np.float32)
+                probs = column_probs[starts[row, : lengths[row]], picked].astype(np.float32)
                 best = (prior + float(scores[row]), text, probs, family, names[row][1])
             row += 1
     return _chosen_reading(best, raw, raw_probs, usable)
