@@ -316,3 +316,26 @@ def test_score_with_a_misspelt_labelled_set_stops_before_reading(kedro_project):
     output = result.stdout + result.stderr
     assert "score.labelled_sets names ['real_usa']" in output and "real_us" in output
     assert "Running node" not in output and "Loading data from score_model" not in output
+
+
+@pytest.mark.parametrize(
+    ("env", "extra", "root"),
+    [("quick", ",synthesize.render=never", "data/quick"), ("finetune", "", "data/finetune")],
+)
+def test_the_own_data_train_commands_ingest_on_a_fresh_checkout(kedro_project, env, extra, root):
+    """README's own-data and fine-tune commands on a checkout with nothing rendered: the
+    synthesize stage renders nothing and writes no image, and ingest reads the user's CSV."""
+    folder = kedro_project.path.parent / "mine"
+    for i, text in enumerate(["ABC123", "XY0123"]):
+        write_text_image(folder / f"{i}.png", text)
+    (folder / "annotations.csv").write_text("image_path,plate_text\n0.png,ABC123\n1.png,XY0123\n")
+    kedro_project(
+        "--pipelines=train",
+        f"--env={env}",
+        f"--params=ingest.annotation_files=[{folder / 'annotations.csv'}]{extra}",
+        "--to-outputs=plates_clean",
+    )
+    data = kedro_project.path / root
+    clean = pd.read_csv(data / "03_primary" / "plates_clean.csv", dtype=str)
+    assert sorted(clean["plate_text"]) == ["ABC123", "XY0123"]
+    assert not list((data / "01_raw").rglob("*.png"))

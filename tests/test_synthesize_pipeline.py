@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -49,12 +50,28 @@ def _params(**over):
 
 
 def _catalog(root: Path, params: dict) -> DataCatalog:
+    images = {
+        "type": "partitions.PartitionedDataset",
+        "path": str(root / "images"),
+        "filename_suffix": ".png",
+        "save_lazily": True,
+        "dataset": {"type": "pillow.ImageDataset", "save_args": {"compress_level": 1}},
+    }
     cfg = {
-        "synthesize.synthetic_plate_images": {
-            "type": "partitions.PartitionedDataset",
-            "path": str(root / "images"),
-            "filename_suffix": ".png",
-            "dataset": {"type": "pillow.ImageDataset", "save_args": {"compress_level": 1}},
+        "synthesize.synthetic_plate_images": images,
+        "synthesize.synthetic_plate_images_on_disk": {
+            "type": "plate_ocr_pipeline.datasets.OptionalDataset",
+            "dataset": images,
+            "default": {},
+        },
+        "synthesize.synthetic_annotations_previous": {
+            "type": "plate_ocr_pipeline.datasets.OptionalDataset",
+            "dataset": {
+                "type": "pandas.CSVDataset",
+                "filepath": str(root / "annotations.csv"),
+                "load_args": {"dtype": str, "keep_default_na": False},
+            },
+            "default": None,
         },
         "synthetic_annotations": {
             "type": "pandas.CSVDataset",
@@ -114,9 +131,40 @@ def test_rerun_with_the_same_parameters_renders_nothing(tmp_path):
     assert times != {p.name: p.stat().st_mtime_ns for p in (tmp_path / "images").glob("*.png")}
 
 
+def test_render_never_leaves_the_set_on_disk_as_it_is(tmp_path):
+    """``render: never`` (one's own data, the finetune environment) renders nothing and
+    rewrites nothing: on an empty folder it writes no image and an empty manifest (the next
+    ``auto`` run renders), after a render it keeps the images, annotations and manifest."""
+    empty = tmp_path / "empty"
+    SequentialRunner().run(create_pipeline(), _catalog(empty, _params(render="never")))
+    assert not list(empty.glob("images/*.png"))
+    assert (empty / "manifest.json").read_text().strip() == "{}"
+    assert (empty / "annotations.csv").read_text().strip() == "image_path,plate_text,region"
+    assert len(_run(empty, _params())) == 11  # auto renders what never left out
+
+    kept = tmp_path / "kept"
+    first = _run(kept, _params())
+    manifest = (kept / "manifest.json").read_text()
+    (kept / "annotations.csv").write_text("image_path,plate_text,region\nmine/0.png,0123,us\n")
+    assert _run(kept, _params(seed=9, render="never")) == first | {
+        "annotations.csv": hashlib.sha256(
+            b"image_path,plate_text,region\nmine/0.png,0123,us\n"
+        ).hexdigest()
+    }
+    assert (kept / "manifest.json").read_text() == manifest
+
+
+def test_a_manifest_with_missing_plates_is_rendered_again(tmp_path):
+    first = _run(tmp_path, _params())
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    (tmp_path / "manifest.json").write_text(json.dumps({**manifest, "missing": 3}))
+    next((tmp_path / "images").glob("*.png")).unlink()
+    assert _run(tmp_path, _params()) == first
+
+
 def test_annotations_node():
     plan = plan_synthetic_plates(_params(num_plates=5, region_weights={"us": 1}), PLATE)
-    ann = build_synthetic_annotations(plan)
+    ann = build_synthetic_annotations(plan, _params(), None)
     assert list(ann.columns) == ["image_path", "plate_text", "region"]
     assert ann["image_path"].str.startswith("images/").all()
 

@@ -89,13 +89,15 @@ def render_synthetic_images(
     synthesize: dict[str, Any],
     plate: dict,
     synthetic_manifest_previous: dict[str, Any],
-) -> dict[str, Callable[[], Image.Image]]:
-    """Lazy image partitions ``{name: () -> PIL image}``, rendered across processes; none
-    when the set on disk was rendered with the same parameters (``synthesize.render``)."""
+) -> tuple[dict[str, Callable[[], Image.Image]], int]:
+    """Lazy image partitions ``{name: () -> PIL image}``, rendered across processes as they
+    are saved, and their number; none when the set on disk was rendered with the same
+    parameters, or ``synthesize.render`` is ``never``."""
     p = validate_synthesize(synthesize)
     if p.render == "never" or (
         p.render == "auto"
         and synthetic_manifest_previous.get("fingerprint") == p.fingerprint(_plate_subset(plate))
+        and not synthetic_manifest_previous.get("missing")
     ):
         logger.info(
             "Synthetic plates: %s (synthesize.render=%s): not rendering",
@@ -104,30 +106,49 @@ def render_synthetic_images(
             else "kept as they are",
             p.render,
         )
-        return {}
+        return {}, 0
     plans = _plans_from_frame(plan)
     stream = OrderedRenderStream(plans, p.seed, p.num_workers, p.fonts_dir, p.drawing())
     n = len(plans)
-    return {_partition_name(pl.index, n): partial(stream.get, pl.index) for pl in plans}
+    return {_partition_name(pl.index, n): partial(stream.get, pl.index) for pl in plans}, n
 
 
-def build_synthetic_annotations(plan: pd.DataFrame) -> pd.DataFrame:
-    """Annotations in the ingest format: ``image_path`` (relative to the CSV), text, region."""
-    return plan[["image_path", "plate_text", "region"]].reset_index(drop=True)
+ANNOTATION_COLUMNS = ["image_path", "plate_text", "region"]
+
+
+def build_synthetic_annotations(
+    plan: pd.DataFrame,
+    synthesize: dict[str, Any],
+    synthetic_annotations_previous: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """Annotations in the ingest format: ``image_path`` (relative to the CSV), text, region.
+    With ``synthesize.render`` ``never``, those on disk as they are (none: a header)."""
+    if validate_synthesize(synthesize).render == "never":
+        if synthetic_annotations_previous is None:
+            return pd.DataFrame(columns=ANNOTATION_COLUMNS)
+        return synthetic_annotations_previous
+    return plan[ANNOTATION_COLUMNS].reset_index(drop=True)
 
 
 def record_rendered_set(
-    synthetic_plate_images: dict[str, Callable[[], Any]],
+    rendered: int,
+    synthetic_plate_images_on_disk: dict[str, Callable[[], Any]],
     plan: pd.DataFrame,
     synthesize: dict[str, Any],
     plate: dict,
+    synthetic_manifest_previous: dict[str, Any],
 ) -> dict[str, Any]:
-    """The manifest of the set on disk, written once every planned plate is there: the next
-    run skips rendering when its parameters give the same fingerprint."""
+    """The manifest of the set on disk, written once every planned plate is there (after
+    this run's ``rendered`` plates are saved): the next run skips rendering when its
+    parameters give the same fingerprint. With ``synthesize.render`` ``never`` the set on
+    disk is not this run's to describe: the previous manifest is kept."""
     p = validate_synthesize(synthesize)
+    if p.render == "never":
+        return synthetic_manifest_previous
     n = len(plan)
-    missing = [i for i in plan["index"] if _partition_name(int(i), n) not in synthetic_plate_images]
-    if missing and p.render != "never":
+    on_disk = synthetic_plate_images_on_disk
+    missing = [i for i in plan["index"] if _partition_name(int(i), n) not in on_disk]
+    if missing:
         raise FileNotFoundError(
             f"synthetic plates: {len(missing)} of {n} planned images are not on disk "
             f"(first: {_partition_name(int(missing[0]), n)}.png)"

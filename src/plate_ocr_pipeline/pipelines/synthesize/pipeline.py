@@ -32,22 +32,28 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:plate",
                     "synthetic_manifest_previous",
                 ],
-                outputs="synthetic_plate_images",
+                outputs=["synthetic_plate_images", "rendered_plates"],
                 name="render_synthetic_images",
             ),
             node(
                 build_synthetic_annotations,
-                inputs="synthetic_plate_plan",
+                inputs=[
+                    "synthetic_plate_plan",
+                    "params:synthesize",
+                    "synthetic_annotations_previous",
+                ],
                 outputs="synthetic_annotations",
                 name="build_synthetic_annotations",
             ),
             node(
                 record_rendered_set,
                 inputs=[
-                    "synthetic_plate_images",
+                    "rendered_plates",  # after this run's images are saved
+                    "synthetic_plate_images_on_disk",
                     "synthetic_plate_plan",
                     "params:synthesize",
                     "params:plate",
+                    "synthetic_manifest_previous",
                 ],
                 outputs="synthetic_manifest",
                 name="record_rendered_set",
