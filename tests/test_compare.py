@@ -185,11 +185,21 @@ def test_a_bad_candidate_folder_or_baseline_fails_before_reading(labelled):
         read_candidates({"a": never_loaded}, labelled, {**COMPARE, "baseline": "best"})
 
 
-def test_a_misspelt_region_label_family_fails_before_the_candidate_reads(labelled):
+def test_a_misspelt_region_label_family_fails_before_the_candidate_reads(labelled, monkeypatch):
     misspelt = {**COMPARE, "region_labels": {"mine": {"ar": ["ar-olds", "mercosur"]}}}
     models = candidates()
     with pytest.raises(ValueError, match=r"candidate 'reader': .*mine: ar -> \['ar-olds'\]"):
         read_candidates({"reader": lambda: models["reader"]}, labelled, misspelt)
+    # A bad candidate stops the run before the others read: "a" sorts first and its
+    # recognizer would read through this never-called method.
+    calls = []
+    monkeypatch.setattr(ONNXPlateRecognizer, "run_detailed", lambda *a, **k: calls.append(a))
+    with pytest.raises(ValueError, match="candidate 'reader'"):
+        read_candidates(
+            {"a": lambda: models["short"], "reader": lambda: models["reader"]}, labelled, misspelt
+        )
+    assert calls == []
+    monkeypatch.undo()
     # A model without a region output does not use the labels: read as before.
     readings, _ = read_candidates({"short": lambda: models["short"]}, labelled, misspelt)
     assert set(readings["model"]) == {"short"}

@@ -56,6 +56,10 @@ def read_candidates(
             f"compare.baseline {params.baseline!r} is not among the candidates "
             f"({', '.join(sorted(candidate_models))})"
         )
+    # Every candidate is checked before any reads a plate; each is loaded again to read, so
+    # that one model at a time is in memory.
+    for name in sorted(candidate_models):
+        _recognizer(name, candidate_models[name](), params)
     readings, rejects = [], []
     for name in sorted(candidate_models):
         recognizer = _recognizer(name, candidate_models[name](), params)
