@@ -79,6 +79,21 @@ def test_read_folder_is_recursive_and_skips_hidden_and_other_files(tmp_path, rea
     )
 
 
+def test_read_folder_follows_symlinked_folders_once(tmp_path, reader, capsys):
+    """As infer does: a symlinked subfolder is read, and a link back up is not walked again."""
+    outside, folder = tmp_path / "outside", tmp_path / "crops"
+    outside.mkdir()
+    folder.mkdir()
+    shutil.copy(SAMPLES / "00_us.png", folder / "a.png")
+    shutil.copy(SAMPLES / "01_br.png", outside / "b.png")
+    (folder / "linked").symlink_to(outside, target_is_directory=True)
+    (folder / "loop").symlink_to(folder, target_is_directory=True)
+    assert main(["read", str(folder), *ARGS]) == 0
+    assert capsys.readouterr().out.splitlines() == expected_rows(
+        reader, [folder / "a.png", folder / "linked" / "b.png"]
+    )
+
+
 def test_read_folder_gives_a_fifo_named_like_an_image_an_error_row(tmp_path, reader, capsys):
     """As infer does: every entry named like an image is a row; the FIFO is refused unread
     (reading it would hang)."""

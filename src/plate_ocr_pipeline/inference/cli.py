@@ -44,17 +44,33 @@ DEFAULT_CLI_BATCH_SIZE = 64
 
 # ------------------------------------------------------------------- inputs
 def _folder_images(folder: Path) -> list[tuple[str, str | None]]:
-    """``(path, error)`` for every entry under ``folder`` (recursive) named like an image,
-    sorted by relative path, hidden ones skipped. A FIFO or device so named is listed (the
-    recognizer refuses it, unread), and a subfolder that cannot be listed is a row with the
-    reason: a folder of N such entries gives N rows."""
+    """``(path, error)`` for every entry under ``folder`` (recursive, symlinked folders
+    followed, each folder listed once) named like an image, sorted by relative path, hidden
+    ones skipped. A FIFO or device so named is listed (the recognizer refuses it, unread), and
+    a subfolder that cannot be listed is a row with the reason: a folder of N such entries
+    gives N rows."""
     found: list[tuple[str, str | None]] = []
+    listed: set[tuple[int, int]] = set()
 
     def unlisted(error: OSError) -> None:
         reason = f"{type(error).__name__}: {error.strerror or error}"
         found.append((str(Path(error.filename or folder)), f"folder not listed: {reason}"))
 
-    for root, folders, files in os.walk(folder, onerror=unlisted):
+    def first_visit(path: str) -> bool:
+        try:
+            info = os.stat(path)
+        except OSError:
+            return True  # os.walk reports it through onerror
+        key = (info.st_dev, info.st_ino)
+        if key in listed:
+            return False
+        listed.add(key)
+        return True
+
+    for root, folders, files in os.walk(folder, onerror=unlisted, followlinks=True):
+        if not first_visit(root):
+            folders[:] = []
+            continue
         folders[:] = [name for name in folders if not name.startswith(".")]
         found.extend(
             (str(Path(root) / name), None)
