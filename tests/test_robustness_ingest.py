@@ -72,16 +72,22 @@ def hostile_files(crops: list[str]) -> dict[str, tuple[bytes, int, dict[int, str
     return {
         "stray_quote.csv": (csv_text(stray).encode(), ROWS, {61: "malformed CSV line: a quoted"}),
         "mid_quote.csv": (csv_text(mid_quote).encode(), 3, {3: "character outside the alph"}),
-        # One Latin-1 line among UTF-8 ones spoils that line only; a Latin-1 header, the file.
+        # One Latin-1 line among UTF-8 ones spoils that line only; a Latin-1 header, each line
+        # after it (named as the reason); so does a header that is not CSV.
         "latin1.csv": (
             csv_text([*rows(1), *rows(1, "CAFÉ"), *rows(1)]).encode("latin-1"),
             3,
             {3: "not UTF-8 text: byte 0xc9 at character"},
         ),
         "latin1_header.csv": (
-            csv_text(rows(1), header="image_path,plate_text,régión\n").encode("latin-1"),
-            0,
-            {0: "header line not UTF-8 text: byte 0xe9"},
+            csv_text(rows(2), header="image_path,plate_text,régión\n").encode("latin-1"),
+            2,
+            {n: "header line not UTF-8 text: byte 0xe9" for n in (2, 3)},
+        ),
+        "quoted_header.csv": (
+            csv_text(rows(2), header='image_path,"plate_text\n').encode(),
+            2,
+            {n: "malformed header line: a quoted" for n in (2, 3)},
         ),
         "utf16_bom.csv": (csv_text(rows(2)).encode("utf-16"), 2, {}),
         "utf16_no_bom.csv": (csv_text(rows(2)).encode("utf-16-le"), 0, {0: "NUL characters"}),

@@ -166,13 +166,17 @@ class PlateAnnotationsDataset(AbstractDataset[None, pd.DataFrame]):
             return [_file_reject(path, "no data rows: the file is empty")]
         if len(lines) == 1:
             return [_file_reject(path, "no data rows: the file has a header only")]
+        # A header that cannot be read makes every data line a reject naming it: each line
+        # is still accounted for.
+        header: list[str] = []
         if reason := undecodable_byte(lines[0]):
-            return [_file_reject(path, f"header line {reason}")]
-        try:
-            header = [name.strip() for name in _parse_line(lines[0])]
-        except csv.Error as error:
-            return [_file_reject(path, f"malformed header line: {_csv_reason(error)}")]
-        header_problem = _header_problem(header)
+            header_problem = f"header line {reason}"
+        else:
+            try:
+                header = [name.strip() for name in _parse_line(lines[0])]
+                header_problem = _header_problem(header)
+            except csv.Error as error:
+                header_problem = f"malformed header line: {_csv_reason(error)}"
         base = path.parent
         records = []
         # Line numbers as a person sees them in an editor: the header is line 1.
