@@ -83,6 +83,40 @@ def test_model_input_cache_reuses_unchanged_images(tmp_path, plate_params):
     assert missing.load() == {}
 
 
+def test_a_save_cut_short_keeps_the_previous_arrays_and_a_broken_cache_is_rebuilt(tmp_path, caplog):
+    """Binary saves are atomic: a save that fails midway (a run killed while writing) leaves
+    the previous file whole and no temporary file. A cache file broken anyway is read as
+    absent, with a warning naming it, so that the run rebuilds it."""
+    path = tmp_path / "mi.npz"
+    store = NumpyArraysDataset(filepath=str(path))
+    store.save({"a": np.arange(3)})
+    before = path.read_bytes()
+
+    class Cut(Exception):
+        pass
+
+    def cut_short(handle):
+        handle.write(b"PK\x03\x04 half a zip")
+        raise Cut
+
+    from plate_ocr_pipeline.datasets import atomic_write
+
+    with pytest.raises(Cut):
+        atomic_write.write_atomically(path, cut_short, text=False)
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["mi.npz"]
+    np.testing.assert_array_equal(store.load()["a"], np.arange(3))
+
+    path.write_bytes(before[: len(before) // 2])  # broken by something else
+    cache = NumpyArraysDataset(filepath=str(path), load_args={"missing_ok": True})
+    with caplog.at_level("WARNING"):
+        assert cache.load() == {}
+    assert f"{path} cannot be read, taken as absent" in caplog.text
+    from kedro.io.core import DatasetError
+
+    with pytest.raises(DatasetError, match="not a zip file"):  # without missing_ok: an error
+        store.load()
+
+
 def test_two_seeded_runs_give_identical_metrics(model_input, augmentation, plate_params):
     params = quick_train_params()
     model_a, history_a = fit(model_input, augmentation, plate_params, **params)

@@ -20,6 +20,7 @@ from kedro.io.core import (
     get_protocol_and_path,
 )
 
+from plate_ocr_pipeline.datasets.atomic_write import write_atomically
 from plate_ocr_pipeline.datasets.regular_file import MAX_BINARY_BYTES, read_regular_file
 
 
@@ -95,6 +96,11 @@ class FsspecBinaryDataset(AbstractVersionedDataset):
 
     def _write_bytes(self, data: bytes) -> None:
         save_path = get_filepath_str(self._get_save_path(), self._protocol)
-        with self._fs.open(save_path, **self._fs_open_args_save) as handle:
-            handle.write(data)
+        if self._protocol == "file" and "a" not in self._fs_open_args_save.get("mode", "wb"):
+            # A run killed mid-save leaves the previous file, not a truncated one that every
+            # later load would fail on (a model, a cache of model inputs).
+            write_atomically(save_path, lambda handle: handle.write(data), text=False)
+        else:
+            with self._fs.open(save_path, **self._fs_open_args_save) as handle:
+                handle.write(data)
         self._invalidate_cache()

@@ -8,24 +8,38 @@ fsspec paths with a protocol prefix, ``credentials``/``fs_args``, optional versi
 from __future__ import annotations
 
 import io
+import logging
+import zipfile
 
 import numpy as np
 from kedro.io.core import DatasetError
 
 from plate_ocr_pipeline.datasets.fsspec_dataset import FsspecBinaryDataset
 
+logger = logging.getLogger(__name__)
+
 
 class NumpyArraysDataset(FsspecBinaryDataset):
     """A mapping of named numpy arrays in one ``.npz`` file (``np.savez``).
 
     ``load_args: {missing_ok: true}`` makes ``load`` return an empty dict when the file does
-    not exist yet (used to read a previous cache). ``save_args: {compressed: true}`` uses
+    not exist yet or cannot be read as one (a warning names it): a previous cache, rebuilt
+    when it is gone or broken. ``save_args: {compressed: true}`` uses
     ``np.savez_compressed``. Object arrays are refused (no pickle).
     """
 
     def load(self) -> dict[str, np.ndarray]:
-        if self._load_args.get("missing_ok") and not self._exists():
+        if not self._load_args.get("missing_ok"):
+            return self._load_arrays()
+        if not self._exists():
             return {}
+        try:
+            return self._load_arrays()
+        except (DatasetError, OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+            logger.warning("%s cannot be read, taken as absent: %s", self._filepath, error)
+            return {}
+
+    def _load_arrays(self) -> dict[str, np.ndarray]:
         with np.load(io.BytesIO(self._read_bytes()), allow_pickle=False) as archive:
             return {key: archive[key] for key in archive.files}
 
