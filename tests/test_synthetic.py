@@ -121,6 +121,32 @@ def test_fonts_dir_missing_and_user_fonts(tmp_path):
     assert any(s.path.endswith("mine.ttf") for s in specs)
 
 
+def test_a_user_font_that_is_no_font_or_a_fifo_is_named_at_start(tmp_path):
+    """Checked when the parameters are validated, before rendering: a FIFO named like a font
+    would block the rendering workers, a broken font fail in one of them."""
+    import os
+
+    from pydantic import ValidationError
+
+    from plate_ocr_pipeline.pipelines.synthesize.params import SynthesizeParams
+
+    (tmp_path / "good.ttf").write_bytes(Path(serial_font_specs()[0].path).read_bytes())
+    (tmp_path / "broken.otf").write_bytes(b"not a font")
+    with pytest.raises(ValueError, match=r"broken\.otf: not a font"):
+        find_user_fonts(tmp_path)
+    with pytest.raises(ValidationError, match=r"broken\.otf: not a font"):
+        SynthesizeParams.model_validate({"fonts_dir": str(tmp_path)})
+    (tmp_path / "broken.otf").unlink()
+    os.mkfifo(tmp_path / "pipe.ttf")
+    with pytest.raises(ValueError, match=r"pipe\.ttf: not a regular file"):
+        find_user_fonts(tmp_path)
+    (tmp_path / "pipe.ttf").unlink()
+    (tmp_path / "folder.ttf").mkdir()  # a folder so named is not a font file: left out
+    assert find_user_fonts(tmp_path) == [tmp_path / "good.ttf"]
+    with pytest.raises(ValidationError, match="no .ttf or .otf files"):
+        SynthesizeParams.model_validate({"fonts_dir": str(tmp_path / "folder.ttf")})
+
+
 def test_plate_pictograms_render_from_the_bundled_font():
     """Every pictogram used as a logo or separator has a real glyph (not an empty mask)."""
     from plate_ocr_pipeline.synthetic.drawing import SYMBOLS

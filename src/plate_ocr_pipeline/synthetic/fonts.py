@@ -95,13 +95,23 @@ class FontSpec:
 
 
 def find_user_fonts(fonts_dir: str | Path) -> list[Path]:
-    """All .ttf/.otf files under ``fonts_dir``; raises if the folder is missing or empty."""
+    """All .ttf/.otf files under ``fonts_dir``, each checked to load. Raises
+    ``FileNotFoundError`` if the folder is missing or holds none, and ``ValueError`` naming a
+    file so named that is not a regular file (a FIFO would hang the renderer) or not a font."""
     folder = Path(fonts_dir)
     if not folder.is_dir():
         raise FileNotFoundError(f"synthesize.fonts_dir: font folder {str(folder)!r} does not exist")
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in {".ttf", ".otf"})
+    named = sorted(p for p in folder.rglob("*") if p.suffix.lower() in {".ttf", ".otf"})
+    files = [p for p in named if not p.is_dir()]
     if not files:
         raise FileNotFoundError(f"synthesize.fonts_dir: no .ttf or .otf files in {str(folder)!r}")
+    for path in files:
+        if not path.is_file():
+            raise ValueError(f"synthesize.fonts_dir: {path}: not a regular file")
+        try:
+            ImageFont.truetype(str(path), 12)
+        except OSError as error:
+            raise ValueError(f"synthesize.fonts_dir: {path}: not a font ({error})") from error
     return files
 
 

@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from plate_ocr_pipeline.synthetic.fonts import find_user_fonts
 from plate_ocr_pipeline.synthetic.formats import DEFAULT_REGION_WEIGHTS, REGION_FORMATS, REGIONS
 from plate_ocr_pipeline.synthetic.generate import (
     GLYPH_FAMILIES,
@@ -348,8 +349,12 @@ class SynthesizeParams(BaseModel):
     @field_validator("fonts_dir")
     @classmethod
     def _fonts_dir_exists(cls, v: str | None) -> str | None:
-        if v is not None and not Path(v).is_dir():
-            raise ValueError(f"synthesize.fonts_dir: font folder {v!r} does not exist")
+        # Every font is opened here, at start, rather than by the rendering workers.
+        if v is not None:
+            try:
+                find_user_fonts(v)
+            except FileNotFoundError as error:
+                raise ValueError(str(error)) from error
         return v
 
     @field_validator("image_width", "image_height")
