@@ -228,3 +228,21 @@ def test_draw_split_is_a_stable_hash_of_the_path_relative_to_its_csv():
     assert drawn != [draw_split(key, 43, 0.9, 0.05) for key in keys]  # the seed draws anew
     assert {draw_split(key, 42, 1.0, 0.0) for key in keys[:100]} == {"train"}
     assert {draw_split(key, 42, 0.0, 0.0) for key in keys[:100]} == {"test"}
+
+
+def test_ingest_and_the_labelled_set_reader_drop_the_same_separators():
+    """A label is cleaned the same way for training (ingest, by the recipe's parameters) and
+    for scoring (evaluate, score, compare): "ABC·1234" and "ab.12-3" train and score alike."""
+    import yaml
+
+    from plate_ocr_pipeline.core.text_codec import LABEL_SEPARATORS, normalise_text
+    from plate_ocr_pipeline.pipelines.ingest.params import IngestParams
+    from tests.conftest import REPO_ROOT
+
+    recipe = yaml.safe_load((REPO_ROOT / "conf/base/parameters_ingest.yml").read_text("utf-8"))
+    assert recipe["ingest"]["drop_characters"] == LABEL_SEPARATORS
+    assert IngestParams.model_fields["drop_characters"].default == LABEL_SEPARATORS
+    table = pd.DataFrame({"raw_text": ["ABC·1234", "ab.12-3", "X_Y 9"]})
+    cleaned = normalise_plate_texts(table, ingest_params(drop_characters=LABEL_SEPARATORS))
+    assert cleaned["plate_text"].tolist() == ["ABC1234", "AB123", "XY9"]
+    assert [normalise_text(t) for t in table["raw_text"]] == cleaned["plate_text"].tolist()

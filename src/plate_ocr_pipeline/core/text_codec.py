@@ -25,7 +25,14 @@ def upper_case(character: str) -> str:
     return character
 
 
-def normalise_text(text: str, uppercase: bool = True, drop_characters: str = " -._·") -> str:
+# Separators that labels write between a plate's groups and that are not characters read:
+# space, dash, dot, underscore and the middle dot (Brazil's "ABC·1234").
+LABEL_SEPARATORS = " -._·"
+
+
+def normalise_text(
+    text: str, uppercase: bool = True, drop_characters: str = LABEL_SEPARATORS
+) -> str:
     """Upper-case and drop separators, so ``"ab-12 3"`` becomes ``"AB123"``.
 
     Upper-casing is one character for one (see :func:`upper_case`): it never changes the

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from plate_ocr_pipeline.core.text_codec import LABEL_SEPARATORS
+
 
 class SplitFractions(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -26,7 +28,7 @@ class IngestParams(BaseModel):
     # Only ever given on the command line; the catalog's `raw_annotations` entry reads it.
     annotation_files: list[str] | None = None
     uppercase: bool = True
-    drop_characters: str = " -"
+    drop_characters: str = LABEL_SEPARATORS
     split_fractions: SplitFractions
     seed: int
     max_reject_fraction: float = Field(ge=0, le=1)
