@@ -306,6 +306,14 @@ def test_a_labelled_set_name_the_catalog_does_not_define_fails_before_any_node(t
         check_labelled_set_names(train_chain(), catalog)
     catalog["params:score"] = MemoryDataset({"labelled_sets": None})
     check_labelled_set_names(score, catalog)
+    # region_labels: a set spelt close to a defined one fails; another set name (sets that
+    # score.annotations names otherwise) is left alone.
+    labels = {"real_arr": {"ar": ["ar-old"]}, "mine": {"x": ["us"]}}
+    catalog["params:score"] = MemoryDataset({"region_labels": labels})
+    with pytest.raises(ParameterError, match=r"score.region_labels names sets \['real_arr'\]"):
+        check_labelled_set_names(score, catalog)
+    catalog["params:score"] = MemoryDataset({"region_labels": {"mine": {"x": ["us"]}}})
+    check_labelled_set_names(score, catalog)
 
 
 def test_score_with_a_misspelt_labelled_set_stops_before_reading(kedro_project):

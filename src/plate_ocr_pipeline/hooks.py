@@ -3,6 +3,7 @@ is wrong, before MLflow opens a run or any node runs."""
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import logging
 import os
@@ -179,22 +180,28 @@ LABELLED_SETS_DATASETS = {
 
 def check_labelled_set_names(pipeline: Pipeline, catalog: CatalogProtocol) -> None:
     """A ``<stage>.labelled_sets`` name that its catalog entry does not define fails before
-    any node (for evaluate: before training), naming the names it has."""
+    any node (for evaluate: before training), naming the names it has; so does a
+    ``<stage>.region_labels`` set spelt close to a defined one that it is not (``real_arr``).
+    Other ``region_labels`` sets are left alone: ``score.annotations`` names its own sets."""
     inputs = pipeline.inputs()
     for stage, dataset_name in LABELLED_SETS_DATASETS.items():
         if dataset_name not in inputs or f"params:{stage}" not in catalog:
             continue
         section = catalog.load(f"params:{stage}")
-        wanted = section.get("labelled_sets") if isinstance(section, Mapping) else None
         names = getattr(catalog.get(dataset_name), "names", None)
-        if not wanted or names is None:
+        if not isinstance(section, Mapping) or names is None:
             continue
-        unknown = [name for name in wanted if name not in names]
+        defined = f"{dataset_name} does not define (it has: {', '.join(names) or 'none'})"
+        unknown = [name for name in section.get("labelled_sets") or [] if name not in names]
         if unknown:
-            raise ParameterError(
-                f"{stage}.labelled_sets names {unknown}, which {dataset_name} does not define "
-                f"(it has: {', '.join(names) or 'none'})"
-            )
+            raise ParameterError(f"{stage}.labelled_sets names {unknown}, which {defined}")
+        misspelt = [
+            name
+            for name in section.get("region_labels") or {}
+            if name not in names and difflib.get_close_matches(name, names, n=1, cutoff=0.75)
+        ]
+        if misspelt:
+            raise ParameterError(f"{stage}.region_labels names sets {misspelt}, which {defined}")
 
 
 def check_augmentation_pipeline(pipeline: Pipeline, catalog: CatalogProtocol) -> None:
