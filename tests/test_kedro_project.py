@@ -347,3 +347,52 @@ def test_the_own_data_train_commands_ingest_on_a_fresh_checkout(kedro_project, e
     clean = pd.read_csv(data / "03_primary" / "plates_clean.csv", dtype=str)
     assert sorted(clean["plate_text"]) == ["ABC123", "XY0123"]
     assert not list((data / "01_raw").rglob("*.png"))
+
+
+def test_a_globals_key_spelt_close_to_a_known_one_fails_and_others_pass():
+    import re
+
+    from plate_ocr_pipeline.hooks import KNOWN_GLOBALS, check_globals
+
+    with pytest.raises(
+        ParameterError, match=r"'annotation_file' \(did you mean 'annotation_files'"
+    ):
+        check_globals({"data_root": "data", "annotation_file": ["/data/a.csv"]})
+    check_globals({"data_root": "data", "my_bucket": "s3://plates"})  # one's own key
+    # Every globals key the project's catalogs read is known.
+    read = set()
+    for path in (REPO_ROOT / "conf").rglob("*.yml"):
+        read |= set(re.findall(r"\$\{globals:([A-Za-z_]+)", path.read_text("utf-8")))
+    assert read <= set(KNOWN_GLOBALS), read - set(KNOWN_GLOBALS)
+
+
+def test_a_missing_annotations_file_fails_before_rendering(tmp_path):
+    """The train chain renders for an hour before ingest reads the CSVs: a CSV that is not
+    there stops it at start, naming it; the synthetic CSV that the run itself writes does not."""
+    from kedro.io import DataCatalog
+
+    from plate_ocr_pipeline.datasets import PlateAnnotationsDataset
+    from plate_ocr_pipeline.hooks import check_annotation_files
+    from plate_ocr_pipeline.pipeline_registry import train_chain
+
+    there = tmp_path / "there.csv"
+    there.write_text("image_path,plate_text\n")
+    synthetic = str(tmp_path / "synthetic" / "annotations.csv")
+    gone = str(tmp_path / "gone.csv")
+    catalog = DataCatalog(
+        {"raw_annotations": PlateAnnotationsDataset(filepaths=[str(there), gone, synthetic])}
+    )
+    with pytest.raises(ParameterError, match=f"annotations files not found: {gone} \\("):
+        check_annotation_files(train_chain(), catalog, written_by_run=synthetic)
+    with pytest.raises(ParameterError, match="gone.csv, .*synthetic/annotations.csv"):
+        check_annotation_files(train_chain(), catalog)
+
+
+def test_a_misspelt_globals_key_stops_the_run(kedro_project):
+    (kedro_project.path / "conf" / "local" / "globals.yml").write_text(
+        "annotation_file: [/data/a.csv]\n"
+    )
+    result = kedro_project("--pipeline=ingest", check=False)
+    assert result.returncode != 0
+    output = " ".join((result.stdout + result.stderr).split())  # rich wraps long lines
+    assert "unknown keys 'annotation_file' (did you mean 'annotation_files'?)" in output

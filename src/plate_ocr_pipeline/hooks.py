@@ -170,6 +170,32 @@ def check_keras_backend(pipeline: Pipeline, catalog: CatalogProtocol) -> None:
         require_backend_installed(train["backend"])
 
 
+# The keys the project's catalogs read from an environment's globals.yml.
+KNOWN_GLOBALS = (
+    "data_root",
+    "starting_model",
+    "annotation_files",
+    "dev_sets",
+    "dev_region_labels",
+    "compare_candidates_dir",
+)
+
+
+def check_globals(globals_: Mapping[str, Any]) -> None:
+    """A globals key spelt close to one the catalogs read (``annotation_file``) fails at
+    start: the catalog would silently take its default (the synthetic set). Other keys are
+    left alone: one's own catalog entries may read them."""
+    misspelt = {
+        key: close[0]
+        for key in globals_
+        if key not in KNOWN_GLOBALS
+        and (close := difflib.get_close_matches(str(key), KNOWN_GLOBALS, n=1, cutoff=0.8))
+    }
+    if misspelt:
+        said = ", ".join(f"{key!r} (did you mean {known!r}?)" for key, known in misspelt.items())
+        raise ParameterError(f"globals.yml: unknown keys {said}")
+
+
 # The stages that pick labelled sets by name (`<stage>.labelled_sets`) from a catalog entry.
 LABELLED_SETS_DATASETS = {
     "evaluate": "evaluate_labelled_sets",
@@ -204,6 +230,28 @@ def check_labelled_set_names(pipeline: Pipeline, catalog: CatalogProtocol) -> No
             raise ParameterError(f"{stage}.region_labels names sets {misspelt}, which {defined}")
 
 
+def check_annotation_files(
+    pipeline: Pipeline, catalog: CatalogProtocol, written_by_run: str | None = None
+) -> None:
+    """A run that ingests fails before any node (before rendering, for the train chain) when
+    an annotations CSV it is given does not exist, naming it; ``written_by_run`` (the
+    synthetic set's CSV, when this run renders it) is not looked for."""
+    if "raw_annotations" not in pipeline.inputs():
+        return
+    dataset = catalog.get("raw_annotations")
+    missing = getattr(dataset, "missing_files", list)()
+    missing = [path for path in missing if not _same_path(path, written_by_run)]
+    if missing:
+        raise ParameterError(
+            f"annotations files not found: {', '.join(missing)} (ingest.annotation_files, or "
+            "annotation_files in an environment's globals.yml)"
+        )
+
+
+def _same_path(a: str, b: str | None) -> bool:
+    return b is not None and os.path.abspath(a) == os.path.abspath(b)
+
+
 def check_augmentation_pipeline(pipeline: Pipeline, catalog: CatalogProtocol) -> None:
     """A run that augments builds the catalog's ``augmentation_pipeline`` (strictly) before
     any node, so that a bad augmentation YAML fails before ingest decodes every image."""
@@ -222,10 +270,12 @@ class ParameterValidationHook:
     opens no MLflow run and leaves no FAILED run behind."""
 
     project_path: str | None = None
+    synthetic_csv: str | None = None
 
     @hook_impl(tryfirst=True)
     def after_context_created(self, context: KedroContext) -> None:
         self.project_path = str(context.project_path)
+        check_globals(context.config_loader["globals"])
 
     @hook_impl(tryfirst=True)
     def after_catalog_created(
@@ -236,6 +286,8 @@ class ParameterValidationHook:
         params = parameters.get("parameters", {})
         validate_parameters(params)
         check_catalog_parameters(conf_catalog, params, self.project_path)
+        synthetic = conf_catalog.get("synthetic_annotations")
+        self.synthetic_csv = synthetic.get("filepath") if isinstance(synthetic, Mapping) else None
         logger.info("Parameters validated: %s", ", ".join(sorted(params)))
         train = params.get("train")
         if isinstance(train, Mapping) and train.get("backend"):
@@ -248,4 +300,6 @@ class ParameterValidationHook:
         check_starting_model(pipeline, catalog)
         check_keras_backend(pipeline, catalog)
         check_labelled_set_names(pipeline, catalog)
+        rendered = "synthetic_annotations" in pipeline.all_outputs()
+        check_annotation_files(pipeline, catalog, self.synthetic_csv if rendered else None)
         check_augmentation_pipeline(pipeline, catalog)

@@ -132,6 +132,10 @@ class PlateAnnotationsDataset(AbstractDataset[None, pd.DataFrame]):
     def _exists(self) -> bool:
         return all(self._fs.exists(str(path)) for path in self._paths)
 
+    def missing_files(self) -> list[str]:
+        """The annotations CSVs that do not exist, as given."""
+        return [str(path) for path in self._paths if not self._fs.exists(str(path))]
+
     def save(self, data: None) -> None:
         raise DatasetError(f"{type(self).__name__} is read-only")
 
