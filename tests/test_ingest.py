@@ -246,3 +246,34 @@ def test_ingest_and_the_labelled_set_reader_drop_the_same_separators():
     cleaned = normalise_plate_texts(table, ingest_params(drop_characters=LABEL_SEPARATORS))
     assert cleaned["plate_text"].tolist() == ["ABC1234", "AB123", "XY9"]
     assert [normalise_text(t) for t in table["raw_text"]] == cleaned["plate_text"].tolist()
+
+
+def test_a_failed_ingest_writes_no_clean_table(annotations_dir, plate_params, tmp_path):
+    """plates_clean is saved only after the reject checks pass: a run over the limit leaves
+    no clean table for a later `--tags=augment,train` run to train on; under it, it does."""
+    from kedro.io import DataCatalog, MemoryDataset
+    from kedro.runner import SequentialRunner
+    from kedro_datasets.pandas import CSVDataset
+
+    from plate_ocr_pipeline.pipelines.ingest import create_pipeline
+
+    def run(max_reject_fraction: float) -> None:
+        catalog = DataCatalog(
+            {
+                "raw_annotations": PlateAnnotationsDataset(
+                    filepaths=[str(annotations_dir / "annotations.csv")]
+                ),
+                "plates_clean": CSVDataset(filepath=str(tmp_path / "clean.csv")),
+                "params:ingest": MemoryDataset(
+                    ingest_params(max_reject_fraction=max_reject_fraction)
+                ),
+                "params:plate": MemoryDataset(plate_params),
+            }
+        )
+        SequentialRunner().run(create_pipeline(), catalog)
+
+    with pytest.raises(ValueError, match="max_reject_fraction"):
+        run(0.5)
+    assert not (tmp_path / "clean.csv").exists()
+    run(0.8)
+    assert len(pd.read_csv(tmp_path / "clean.csv")) == 5

@@ -104,7 +104,7 @@ def assign_splits(valid_annotations: pd.DataFrame, ingest: dict[str, Any]) -> pd
 
 def summarise_ingest(
     normalised_annotations: pd.DataFrame,
-    plates_clean: pd.DataFrame,
+    split_annotations: pd.DataFrame,
     plates_rejects: pd.DataFrame,
     ingest: dict[str, Any],
 ) -> dict[str, Any]:
@@ -120,7 +120,7 @@ def summarise_ingest(
     whole_files = normalised_annotations[normalised_annotations["source_row"] == 0]
     files = int(normalised_annotations["source_file"].nunique())
     lines_read = rows_in - len(whole_files)
-    clean, rejected = len(plates_clean), len(plates_rejects)
+    clean, rejected = len(split_annotations), len(plates_rejects)
     blank = int((plates_rejects["reason"] == BLANK_LINE).sum())
     counted = rows_in - blank
     # Reasons carry details (the offending characters, lengths); count by their kind.
@@ -135,7 +135,7 @@ def summarise_ingest(
         "blank_lines": blank,
         "reject_fraction": ((rejected - blank) / counted) if counted else 0.0,
         "rejects_by_reason": dict(sorted(kinds.items())),
-        "clean_by_split": {s: int((plates_clean["split"] == s).sum()) for s in SPLITS},
+        "clean_by_split": {s: int((split_annotations["split"] == s).sum()) for s in SPLITS},
     }
     whole = f" + {len(whole_files)} file(s) rejected whole" if len(whole_files) else ""
     logger.info(
@@ -171,6 +171,13 @@ def summarise_ingest(
             f"rejected; by reason {summary['rejects_by_reason']}; first rejects: {examples}"
         )
     return summary
+
+
+def accept_clean_plates(
+    split_annotations: pd.DataFrame, ingest_summary: dict[str, Any]
+) -> pd.DataFrame:
+    """The clean table, handed on once ``summarise_ingest`` has passed its checks."""
+    return split_annotations
 
 
 def compute_dataset_statistics(plates_clean: pd.DataFrame) -> pd.DataFrame:

@@ -3,6 +3,7 @@
 from kedro.pipeline import Pipeline, node, pipeline
 
 from .nodes import (
+    accept_clean_plates,
     assign_splits,
     compute_dataset_statistics,
     normalise_plate_texts,
@@ -30,19 +31,27 @@ def create_pipeline(**kwargs) -> Pipeline:
             node(
                 assign_splits,
                 inputs=["valid_annotations", "params:ingest"],
-                outputs="plates_clean",
+                outputs="split_annotations",
                 name="assign_splits",
             ),
             node(
                 summarise_ingest,
                 inputs=[
                     "normalised_annotations",
-                    "plates_clean",
+                    "split_annotations",
                     "plates_rejects",
                     "params:ingest",
                 ],
                 outputs="ingest_summary",
                 name="summarise_ingest",
+            ),
+            # plates_clean is written only once the accounting and reject checks pass, so a
+            # failed ingest leaves no table for a later run to train on.
+            node(
+                accept_clean_plates,
+                inputs=["split_annotations", "ingest_summary"],
+                outputs="plates_clean",
+                name="accept_clean_plates",
             ),
             node(
                 compute_dataset_statistics,
