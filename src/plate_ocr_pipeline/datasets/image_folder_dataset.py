@@ -191,10 +191,6 @@ class ImageFolderDataset(AbstractDataset[None, dict[str, Callable[[], bytes]]]):
     def save(self, data: Any) -> None:
         raise DatasetError(f"{type(self).__name__} is read-only")
 
-    def list_files(self) -> list[str]:
-        """The relative POSIX paths of every entry that gets a key, sorted."""
-        return list(self.load())
-
     def load(self) -> ImageFiles:
         listing = self._list_local() if self._protocol in _LOCAL_PROTOCOLS else self._list_fs()
         files = ImageFiles()
