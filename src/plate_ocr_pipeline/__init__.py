@@ -9,7 +9,7 @@ __version__ = "0.1.0"
 __all__ = ["ONNXPlateRecognizer", "PlateConfig", "__version__"]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> type:
     if name == "ONNXPlateRecognizer":
         from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer
 

@@ -29,10 +29,16 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kedro.config import MissingConfigException
 from kedro.framework.hooks import hook_impl
+
+if TYPE_CHECKING:
+    from kedro.framework.context import KedroContext
+    from kedro.io import CatalogProtocol
+    from kedro.pipeline import Pipeline
+    from kedro.pipeline.node import Node
 
 logger = logging.getLogger(__name__)
 
@@ -136,13 +142,15 @@ class MlflowRunDescriptionHook:
         self._run_page: str | None = None
 
     @hook_impl
-    def after_context_created(self, context) -> None:
+    def after_context_created(self, context: KedroContext) -> None:
         loader = context.config_loader
         self._env = context.env or getattr(loader, "default_run_env", "") or "local"
         self._project_path = context.project_path
 
     @hook_impl(trylast=True)
-    def before_pipeline_run(self, run_params, pipeline, catalog) -> None:
+    def before_pipeline_run(
+        self, run_params: dict[str, Any], pipeline: Pipeline, catalog: CatalogProtocol
+    ) -> None:
         self._artifact_folders = {}
         self._run_page = None
         run = active_run()
@@ -162,7 +170,7 @@ class MlflowRunDescriptionHook:
             run.info.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND
         )
 
-    def _dataset_tags(self, pipeline, catalog) -> dict[str, str]:
+    def _dataset_tags(self, pipeline: Pipeline, catalog: CatalogProtocol) -> dict[str, str]:
         tags = {}
         for name in sorted(pipeline.datasets()):
             if name.startswith("params:") or name == "parameters":
@@ -184,7 +192,7 @@ class MlflowRunDescriptionHook:
         return tags
 
     @hook_impl
-    def after_dataset_saved(self, dataset_name: str, data: Any, node) -> None:
+    def after_dataset_saved(self, dataset_name: str, data: Any, node: Node) -> None:
         target = self._artifact_folders.get(dataset_name)
         if target is None or active_run() is None:
             return
@@ -244,7 +252,7 @@ class OnDemandMlflowHook:
         self._untracked: list[str] = []
 
     @hook_impl
-    def after_context_created(self, context) -> None:
+    def after_context_created(self, context: KedroContext) -> None:
         self._context = context
         self._hook = None
         self._catalog_created = {}
@@ -264,7 +272,13 @@ class OnDemandMlflowHook:
 
     @hook_impl
     def after_catalog_created(  # noqa: PLR0913
-        self, catalog, conf_catalog, conf_creds, parameters, save_version, load_versions
+        self,
+        catalog: CatalogProtocol,
+        conf_catalog: dict[str, Any],
+        conf_creds: dict[str, Any],
+        parameters: dict[str, Any],
+        save_version: str,
+        load_versions: dict[str, str],
     ) -> None:
         created = {
             "catalog": catalog,
@@ -280,7 +294,9 @@ class OnDemandMlflowHook:
             self._catalog_created = created
 
     @hook_impl
-    def before_pipeline_run(self, run_params, pipeline, catalog) -> None:
+    def before_pipeline_run(
+        self, run_params: dict[str, Any], pipeline: Pipeline, catalog: CatalogProtocol
+    ) -> None:
         if self._hook is None and self._context is not None:
             names = run_params.get("pipeline_names") or ["__default__"]
             if isinstance(names, str):
@@ -309,7 +325,9 @@ class OnDemandMlflowHook:
         names = conf.get("tracking", {}).get("disable_tracking", {}).get("pipelines") or []
         return [names] if isinstance(names, str) else list(names)
 
-    def runs_untracked(self, names: list[str], pipeline, catalog) -> bool:
+    def runs_untracked(
+        self, names: list[str], pipeline: Pipeline, catalog: CatalogProtocol
+    ) -> bool:
         """Whether a run whose context deferred the hook (``after_context_created``) goes
         without it: all its pipelines untracked, none of its datasets kedro-mlflow's."""
         if not all(name in self._untracked for name in names):
@@ -323,16 +341,26 @@ class OnDemandMlflowHook:
         )
 
     @hook_impl
-    def before_node_run(self, node, catalog, inputs, is_async) -> None:
+    def before_node_run(
+        self, node: Node, catalog: CatalogProtocol, inputs: dict[str, Any], is_async: bool
+    ) -> None:
         if self._hook is not None:
             self._hook.before_node_run(node, catalog, inputs, is_async)
 
     @hook_impl
-    def after_pipeline_run(self, run_params, pipeline, catalog) -> None:
+    def after_pipeline_run(
+        self, run_params: dict[str, Any], pipeline: Pipeline, catalog: CatalogProtocol
+    ) -> None:
         if self._hook is not None:
             self._hook.after_pipeline_run(run_params, pipeline, catalog)
 
     @hook_impl
-    def on_pipeline_error(self, error, run_params, pipeline, catalog) -> None:
+    def on_pipeline_error(
+        self,
+        error: Exception,
+        run_params: dict[str, Any],
+        pipeline: Pipeline,
+        catalog: CatalogProtocol,
+    ) -> None:
         if self._hook is not None:
             self._hook.on_pipeline_error(error, run_params, pipeline, catalog)

@@ -54,7 +54,7 @@ from typing import Any
 import mlflow
 import pandas as pd
 from mlflow.models import infer_signature
-from mlflow.pyfunc import PythonModel
+from mlflow.pyfunc import PythonModel, PythonModelContext
 
 from plate_ocr_pipeline.core.onnx_metadata import MODEL_NAME_KEY
 from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer, PlateResult, model_source
@@ -104,7 +104,7 @@ class PlateReaderModel(PythonModel):
     ``model_config`` can hold ``plate`` (the plate config, used instead of the file's
     metadata) and ``threads`` (onnxruntime intra-op threads)."""
 
-    def load_context(self, context) -> None:
+    def load_context(self, context: PythonModelContext) -> None:
         config = dict(context.model_config or {})
         self.reader = ONNXPlateRecognizer(
             context.artifacts[ONNX_ARTIFACT],
@@ -113,7 +113,10 @@ class PlateReaderModel(PythonModel):
         )
 
     def predict(
-        self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+        self,
+        context: PythonModelContext,
+        model_input: pd.DataFrame,
+        params: dict[str, Any] | None = None,
     ) -> pd.DataFrame:
         return read_frame(self.reader, model_input)
 

@@ -346,7 +346,7 @@ def quantize_static_int8(
     ``reduce_range`` quantises the weights to 7 bits: CPUs without VNNI (AVX2) add uint8 x
     int8 products in pairs into int16, which full 8-bit weights on the full-range input
     overflow: an 8-bit copy reads far worse on AVX2 CPUs than on VNNI ones, a 7-bit copy
-    reads as float32 on both at the same speed (docs/experiments.md, row 25)."""
+    reads as float32 on both at the same speed."""
     from onnxruntime.quantization import (
         CalibrationDataReader,
         CalibrationMethod,

@@ -66,7 +66,7 @@ class CTCSlotLoss(keras.losses.Loss):
         column_length = ops.full((batch,), columns, dtype="int32")
         return ops.ctc_loss(labels, logits, label_length, column_length, self.blank_index)
 
-    def call(self, y_true, y_pred):
+    def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
         from plate_ocr_pipeline.training.models import average_members
 
         labels = ops.argmax(y_true, axis=-1)
@@ -151,7 +151,7 @@ class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
         self.final_fraction = float(final_fraction)
         self.warmup_start = float(warmup_start)
 
-    def __call__(self, step):
+    def __call__(self, step: Tensor | int) -> Tensor:
         step = ops.cast(step, "float32")
         peak = self.initial_learning_rate
         warm = float(max(self.warmup_steps, 1))

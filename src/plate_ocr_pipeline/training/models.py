@@ -275,10 +275,10 @@ def average_members(stacked: Tensor) -> Tensor:
 class StackMembers(layers.Layer):
     """The members' column logits, stacked on a new axis 1."""
 
-    def call(self, member_logits):
+    def call(self, member_logits: list[Tensor]) -> Tensor:
         return ops.stack(member_logits, axis=1)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: list[tuple]) -> tuple:
         first = input_shape[0]
         return (first[0], len(input_shape), *first[1:])
 
@@ -287,10 +287,10 @@ class StackMembers(layers.Layer):
 class MemberAverage(layers.Layer):
     """Stacked members' logits to one set of column logits (``average_members``)."""
 
-    def call(self, stacked):
+    def call(self, stacked: Tensor) -> Tensor:
         return average_members(stacked)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
         return (input_shape[0], *input_shape[2:])
 
 
@@ -311,13 +311,13 @@ class CTCGreedySlots(layers.Layer):
         self.slots = int(slots)
         self.blank_index = int(blank_index)
 
-    def call(self, logits):
+    def call(self, logits: Tensor) -> Tensor:
         return ctc_greedy_slots(logits, self.slots, self.blank_index)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
         return (input_shape[0], self.slots, input_shape[-1])
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "slots": self.slots, "blank_index": self.blank_index}
 
 
@@ -407,14 +407,14 @@ class LearnedEmbedding(layers.Layer):
         self.dim = dim
         self.mode = mode
 
-    def build(self, input_shape):
+    def build(self, input_shape: tuple) -> None:
         self.table = self.add_weight(
             name="table",
             shape=(self.length, self.dim),
             initializer=keras.initializers.TruncatedNormal(stddev=0.02),
         )
 
-    def call(self, inputs):
+    def call(self, inputs: Tensor) -> Tensor:
         table = ops.expand_dims(self.table, 0)
         if self.mode == "add":
             return inputs + ops.cast(table, inputs.dtype)
@@ -422,12 +422,12 @@ class LearnedEmbedding(layers.Layer):
         ones = ops.ones_like(inputs[:, :1, :1])
         return ones * ops.cast(table, ones.dtype)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
         if self.mode == "add":
             return input_shape
         return (input_shape[0], self.length, self.dim)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "length": self.length, "dim": self.dim, "mode": self.mode}
 
 

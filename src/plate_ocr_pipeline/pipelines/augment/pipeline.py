@@ -1,11 +1,13 @@
 """``augment``: a seeded, strict augmentation transform for training, and its preview."""
 
+from typing import Any
+
 from kedro.pipeline import Pipeline, node, pipeline
 
 from .nodes import preview_augmentations, seed_augmentation
 
 
-def create_pipeline(**kwargs) -> Pipeline:
+def create_pipeline(**kwargs: Any) -> Pipeline:
     return pipeline(
         [
             node(

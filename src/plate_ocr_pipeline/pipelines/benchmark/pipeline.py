@@ -1,11 +1,13 @@
 """``benchmark``: per-provider latency/throughput table, chart and MLflow metrics."""
 
+from typing import Any
+
 from kedro.pipeline import Pipeline, node, pipeline
 
 from .nodes import collect_benchmark_metrics, plan_benchmark, plot_benchmark, run_benchmarks
 
 
-def create_pipeline(**kwargs) -> Pipeline:
+def create_pipeline(**kwargs: Any) -> Pipeline:
     return pipeline(
         [
             node(

@@ -10,6 +10,8 @@ side by side), ``rejects.csv``; and every plate's readings in
 ``data/07_model_output/compare_readings.csv``.
 """
 
+from typing import Any
+
 from kedro.pipeline import Pipeline, node, pipeline
 
 from plate_ocr_pipeline.evaluation import misread_plates
@@ -20,7 +22,7 @@ from plate_ocr_pipeline.pipelines.compare.nodes import (
 )
 
 
-def create_pipeline(**kwargs) -> Pipeline:
+def create_pipeline(**kwargs: Any) -> Pipeline:
     return pipeline(
         [
             node(

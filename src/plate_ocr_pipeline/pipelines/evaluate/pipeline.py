@@ -4,13 +4,15 @@ calibrated temperature: the confidences users get), fed the held-out split(s) of
 ``params:plate``. Outputs are ``evaluate.*`` (see ``pipelines/report/pipeline.py``), and the
 exported reader's region accuracy, region confusion and format-aware decoding tables."""
 
+from typing import Any
+
 from kedro.pipeline import Pipeline, node, pipeline
 
 from plate_ocr_pipeline.pipelines.evaluate.nodes import evaluate_regions, select_held_out_splits
 from plate_ocr_pipeline.pipelines.report import create_report_pipeline
 
 
-def create_pipeline(**kwargs) -> Pipeline:
+def create_pipeline(**kwargs: Any) -> Pipeline:
     held_out = node(
         select_held_out_splits,
         inputs=["model_input", "params:evaluate"],

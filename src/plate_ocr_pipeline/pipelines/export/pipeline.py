@@ -1,6 +1,8 @@
 """``export``: Keras -> ONNX with the plate config inside, parity-checked, INT8 copy, and the
 reader logged to MLflow as a registered model."""
 
+from typing import Any
+
 from kedro.pipeline import Pipeline, node, pipeline
 
 from .nodes import (
@@ -12,7 +14,7 @@ from .nodes import (
 )
 
 
-def create_pipeline(**kwargs) -> Pipeline:
+def create_pipeline(**kwargs: Any) -> Pipeline:
     return pipeline(
         [
             node(

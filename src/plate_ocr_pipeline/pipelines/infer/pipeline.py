@@ -1,11 +1,13 @@
 """``infer``: a folder of plate crops and an ONNX model in, a predictions CSV out."""
 
+from typing import Any
+
 from kedro.pipeline import Pipeline, node, pipeline
 
 from .nodes import recognize_images, summarise_predictions
 
 
-def create_pipeline(**kwargs) -> Pipeline:
+def create_pipeline(**kwargs: Any) -> Pipeline:
     return pipeline(
         [
             node(

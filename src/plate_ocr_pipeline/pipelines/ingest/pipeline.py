@@ -1,5 +1,7 @@
 """``ingest``: validate annotations into clean, rejects and statistics tables."""
 
+from typing import Any
+
 from kedro.pipeline import Pipeline, node, pipeline
 
 from .nodes import (
@@ -13,7 +15,7 @@ from .nodes import (
 )
 
 
-def create_pipeline(**kwargs) -> Pipeline:
+def create_pipeline(**kwargs: Any) -> Pipeline:
     return pipeline(
         [
             node(

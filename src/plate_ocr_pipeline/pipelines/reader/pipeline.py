@@ -1,6 +1,8 @@
 """``reader``: the train chain from ``train.fit_reader`` on, for reader experiments
 (``train.reader``) that need no new training. Its nodes are the train chain's own."""
 
+from typing import Any
+
 from kedro.pipeline import Pipeline
 
 # Nodes whose outputs the refit needs and the catalog keeps in memory only.
@@ -12,7 +14,7 @@ IN_MEMORY_PRODUCERS = (
 )
 
 
-def create_pipeline(**kwargs) -> Pipeline:
+def create_pipeline(**kwargs: Any) -> Pipeline:
     from plate_ocr_pipeline.pipeline_registry import train_chain
 
     chain = train_chain()

@@ -15,6 +15,8 @@ Outputs (``<namespace>.<name>``, written by the catalog's ``{namespace}.*`` fact
 ``error_gallery``, ``region_gallery``, ``per_region_plot``.
 """
 
+from typing import Any
+
 from kedro.pipeline import Pipeline, node, pipeline
 
 from plate_ocr_pipeline.evaluation.report_tables import (
@@ -110,7 +112,7 @@ def create_report_pipeline(*, held_out: bool = False) -> Pipeline:
     )
 
 
-def create_pipeline(**kwargs) -> Pipeline:
+def create_pipeline(**kwargs: Any) -> Pipeline:
     """Nothing to run on its own: ``find_pipelines`` registers every package under
     ``pipelines/``, and the template runs only as ``evaluate`` and ``score``."""
     return Pipeline([])

@@ -8,13 +8,15 @@ format-aware reading beside the model's own)::
         --params="score.model_path=model.onnx,score.annotations=[/data/set/annotations.csv]"
 """
 
+from typing import Any
+
 from kedro.pipeline import Pipeline, node, pipeline
 
 from plate_ocr_pipeline.pipelines.report import create_report_pipeline
 from plate_ocr_pipeline.pipelines.score.nodes import load_recognizer, score_regions_and_formats
 
 
-def create_pipeline(**kwargs) -> Pipeline:
+def create_pipeline(**kwargs: Any) -> Pipeline:
     recognizer = node(
         load_recognizer,
         inputs=["score_model", "params:score"],

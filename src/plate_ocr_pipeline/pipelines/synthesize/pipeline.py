@@ -4,6 +4,8 @@ Rendering is skipped when the set on disk was rendered with the same parameters,
 train chain can start with this stage at no cost on a rerun.
 """
 
+from typing import Any
+
 from kedro.pipeline import Pipeline, node, pipeline
 
 from .nodes import (
@@ -15,7 +17,7 @@ from .nodes import (
 )
 
 
-def create_pipeline(**kwargs) -> Pipeline:
+def create_pipeline(**kwargs: Any) -> Pipeline:
     return pipeline(
         [
             node(

@@ -1,12 +1,14 @@
 """``train``: preprocess the clean table into model input, fit, fit the reader's region head
 and temperature, plot the curves."""
 
+from typing import Any
+
 from kedro.pipeline import Pipeline, node, pipeline
 
 from .nodes import fit_reader, plot_training_curves, prepare_model_input, train_model
 
 
-def create_pipeline(**kwargs) -> Pipeline:
+def create_pipeline(**kwargs: Any) -> Pipeline:
     return pipeline(
         [
             node(
