@@ -12,8 +12,8 @@ comma := ,
 space := $() $()
 
 $(BIN)/python:
-	@$(PYTHON) -c 'import sys; assert (3, 10) <= sys.version_info[:2] <= (3, 12), \
-	  f"Python 3.10-3.12 needed, found {sys.version.split()[0]}"'
+	@$(PYTHON) -c 'import sys; assert (3, 11) <= sys.version_info[:2] <= (3, 12), \
+	  f"Python 3.11-3.12 needed, found {sys.version.split()[0]}"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 

@@ -60,7 +60,7 @@ def test_read_folder_reads_its_images_sorted_and_most_match_the_labels(reader, c
     assert [row[0] for row in rows] == [str(SAMPLES / name) for name in names]
     assert ["\t".join(row) for row in rows] == expected_rows(reader, [SAMPLES / n for n in names])
     exact = sum(row[1] == labels[name] for name, row in zip(names, rows, strict=True))
-    assert exact >= 9  # the shipped model is being replaced: most, not all, must read right
+    assert exact >= len(names) - 1  # the shipped model reads all 12; the dev sets measure it
 
 
 def test_read_folder_is_recursive_and_skips_hidden_and_other_files(tmp_path, reader, capsys):

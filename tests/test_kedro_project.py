@@ -195,8 +195,6 @@ def test_finetune_environment_fine_tunes_the_shipped_model_apart_from_the_base_r
     assert train["epochs"] < base_train["epochs"] and train["warmup_epochs"] == 0
     assert finetune["globals"]["data_root"] != base["globals"]["data_root"]
     assert finetune["catalog"]["training_checkpoint"]["path"].startswith("data/finetune/")
-    if not (REPO_ROOT / SHIPPED_KERAS).is_file():
-        pytest.skip(f"{SHIPPED_KERAS} (the trainable shipped model) is not in the tree yet")
     assert StartingModelDataset(filepath=str(REPO_ROOT / SHIPPED_KERAS)).exists()
 
 

@@ -126,6 +126,13 @@ def test_the_cli_prints_the_region(model_bytes, crops, tmp_path, capsys):
         "XY9876Z",
         "mercosur",
     )
+    # A misspelt family is the argument's error, not the model's.
+    assert main(["read", str(crop), "--model", str(model), "--region", "mercosor"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "plate-ocr: error: argument --region: unknown region families ['mercosor']" in (
+        captured.err
+    )
 
 
 def test_score_reports_region_accuracy_a_confusion_table_and_format_decoding(model_bytes):
@@ -177,13 +184,27 @@ def test_score_fails_on_a_region_label_family_the_model_does_not_know(model_byte
     ]
 
 
-def test_score_leaves_the_region_tables_empty_for_a_model_without_a_region_output(tmp_path):
+def test_score_leaves_the_region_tables_empty_for_a_model_without_a_region_output(
+    tmp_path, model_bytes
+):
+    """The same labelled set: a model without a region output gets empty tables, one with a
+    region output gets them filled."""
     from .plate_model_helpers import save_memorising_onnx
 
+    config = PlateConfig.from_dict(PLATE)
+    texts = list(TEXT_FAMILIES)
+    images = np.stack([preprocess_image(render_plate(t), config) for t in texts])
+    sets = {
+        "mine": {"images": images, "plate_text": np.array(texts), "region": np.array(["eu"] * 3)}
+    }
     reader = ONNXPlateRecognizer(save_memorising_onnx(tmp_path))
-    metrics, confusion, formats = score_regions_and_formats(reader, {}, {})
+    metrics, confusion, formats = score_regions_and_formats(reader, sets, {})
     assert metrics == {} and confusion.empty and formats.empty
     assert isinstance(formats, pd.DataFrame)
+    metrics, confusion, formats = score_regions_and_formats(
+        ONNXPlateRecognizer(model_bytes), sets, {}
+    )
+    assert metrics["mine"]["region_plates"] == 3.0 and len(confusion) and len(formats)
 
 
 def test_a_label_of_several_families_is_also_reported_by_family_and_layout():

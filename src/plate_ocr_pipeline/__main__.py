@@ -4,11 +4,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from kedro.framework.cli.utils import find_run_command
-from kedro.framework.project import configure_project
-
 
 def main(*args: Any, **kwargs: Any) -> Any:
+    try:  # the plain install (recognizer and plate-ocr only) has no Kedro
+        from kedro.framework.cli.utils import find_run_command
+        from kedro.framework.project import configure_project
+    except ImportError:
+        sys.exit(
+            "plate-ocr-pipeline runs the Kedro project, which this install lacks: "
+            "pip install '.[pipelines]' (or use plate-ocr to read plates)"
+        )
     package_name = Path(__file__).parent.name
     configure_project(package_name)
 

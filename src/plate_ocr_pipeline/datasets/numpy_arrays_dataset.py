@@ -48,7 +48,9 @@ class NumpyArraysDataset(FsspecBinaryDataset):
         arrays = {key: np.asarray(value) for key, value in data.items()}
         for key, value in arrays.items():
             if value.dtype == object:
-                raise DatasetError(f"array {key!r} has dtype object; store strings as str arrays")
+                raise DatasetError(
+                    f"{self._filepath}: array {key!r} has dtype object; store strings as str arrays"
+                )
         if self._save_args.get("compressed"):
             np.savez_compressed(buffer, **arrays)
         else:

@@ -76,11 +76,14 @@ class ONNXModelDataset(FsspecBinaryDataset):
     def save(self, data: onnx.ModelProto) -> None:
         if not isinstance(data, onnx.ModelProto):
             raise DatasetError(
-                f"{type(self).__name__} saves onnx.ModelProto, got {type(data).__name__}"
+                f"{self._filepath}: {type(self).__name__} saves onnx.ModelProto, got "
+                f"{type(data).__name__}"
             )
         if self._check_model:
             try:
                 onnx.checker.check_model(data)
             except onnx.checker.ValidationError as error:
-                raise DatasetError(f"refusing to save an invalid ONNX model: {error}") from error
+                raise DatasetError(
+                    f"{self._filepath}: refusing to save an invalid ONNX model: {error}"
+                ) from error
         self._write_bytes(data.SerializeToString())

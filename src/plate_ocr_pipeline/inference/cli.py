@@ -162,21 +162,31 @@ class ModelLoadError(Exception):
     """The model could not be loaded (missing file, no plate config, not an ONNX file...)."""
 
 
+class RegionHintError(ValueError):
+    """``--region`` names a family that neither the model nor a formats file knows."""
+
+
 def _load_recognizer(args: argparse.Namespace) -> Any:
     from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer
 
     try:
-        return ONNXPlateRecognizer(
+        recognizer = ONNXPlateRecognizer(
             args.model,
             providers=args.provider,
             # Several lanes: one onnxruntime thread each, unless told otherwise.
             threads=args.threads or (1 if getattr(args, "workers", 1) > 1 else None),
             format_decoding=getattr(args, "format_decoding", True),
-            region_hint=getattr(args, "region", None),
         )
     except Exception as error:  # onnxruntime raises its own types for a bad file
         message = str(error) if isinstance(error, (OSError, ValueError)) else repr(error)
         raise ModelLoadError(message) from error
+    region = getattr(args, "region", None)
+    if not region:
+        return recognizer
+    try:  # after loading: the families a hint may name include the model's own
+        return recognizer.reading(recognizer.format_decoding, region)
+    except ValueError as error:
+        raise RegionHintError(str(error)) from error
 
 
 class Progress:
@@ -398,6 +408,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.handler(args, sys.stdout, sys.stderr)
     except ModelLoadError as error:
         print(f"{PROG}: error: cannot load the model: {error}", file=sys.stderr)
+        return 2
+    except RegionHintError as error:
+        print(f"{PROG}: error: argument --region: {error}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         # `plate-ocr read ... | head`: stop quietly, as other command-line tools do.
