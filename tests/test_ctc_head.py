@@ -157,6 +157,32 @@ def test_a_typo_in_the_start_mode_fails_at_validation():
         TrainParams(start="finetune")
 
 
+def test_model_knobs_the_builder_would_refuse_fail_at_validation():
+    """What build_model refuses only after rendering and preprocessing fails at start."""
+    cases = {
+        "type cct takes no head, head_units": {"type": "cct", "head": "ctc", "head_units": 64},
+        "type cnn takes no embed_dim": {"embed_dim": 32},
+        "stem_filters for type cct is a list": {"type": "cct", "stem_filters": 16},
+        "stem_filters for type cnn is one channel count": {"stem_filters": [16, 32]},
+        "depth for type cnn must be at least 1": {"depth": 0},
+        "filters must be positive": {"filters": [16, 0]},
+        "pool_sizes needs 3 .* got \\[\\[2, 2\\]\\]": {"pool_sizes": [[2, 2]]},
+        "pool_sizes needs 1 ": {"filters": [16, 32], "pool_sizes": [[2, 0]]},
+    }
+    for message, model in cases.items():
+        with pytest.raises(ValueError, match=message):
+            TrainParams(model=model)
+    TrainParams(model={"type": "cct", "stem_filters": [16, 32], "depth": 0, "embed_dim": 32})
+    TrainParams(model={"filters": [16, 32], "pool_sizes": [[2, 1]], "head": "ctc"})
+
+
+def test_a_warmup_as_long_as_the_run_fails_at_validation():
+    with pytest.raises(ValueError, match=r"warmup_epochs \(2\S*\) must be under train.epochs \(2\)"):
+        TrainParams(epochs=2)
+    assert TrainParams(epochs=1, warmup_epochs=0).epochs == 1
+    assert TrainParams(epochs=3, warmup_epochs=2.5).warmup_epochs == 2.5
+
+
 def test_a_misspelt_monitor_fails_at_validation():
     """Keras would only warn, leaving early stopping and the best-epoch restore off."""
     assert TrainParams(monitor="val_loss").monitor == "val_loss"

@@ -248,6 +248,9 @@ def test_the_renderers_defaults_are_the_conf_base_recipe():
         ({"small_crops": {"height": [10, 16]}}, "small_crops.height"),
         ({"small_crops": {"height": [50, 60]}}, "small_crops.height"),  # image_height: 60-100
         ({"small_crops": {"size": 20}}, "small_crops.size"),
+        ({"region_weights": {"us": float("nan")}}, "region_weights: weights must be finite"),
+        ({"region_weights": {"us": 1, "uk": float("inf")}}, "region_weights: weights must be"),
+        ({"region_weights": {"us": 0}}, "region_weights: weights must be"),
     ],
 )
 def test_invalid_params_fail_naming_the_key(override, message):

@@ -11,6 +11,13 @@ KerasBackend = Literal["tensorflow", "jax", "torch"]
 KERAS_BACKENDS: tuple[str, ...] = get_args(KerasBackend)
 
 
+# Knobs that only one model type's builder takes (``training.models``).
+CNN_ONLY = ("filters", "head", "head_channels", "head_units", "row_context", "pool_sizes",
+            "text_lines", "members")  # fmt: skip
+CCT_ONLY = ("embed_dim", "num_heads", "mlp_ratio")
+DEFAULT_CNN_STAGES = 4  # build_cnn_model's default filters
+
+
 class ModelParams(BaseModel):
     """Knobs of ``plate_ocr_pipeline.training.models.build_model``; unset knobs keep the builder's
     defaults. ``cnn`` uses filters/stem_filters/head/head_channels, ``cct`` uses
@@ -47,6 +54,32 @@ class ModelParams(BaseModel):
             )
         return self
 
+    @model_validator(mode="after")
+    def _knobs_fit_the_type(self) -> ModelParams:
+        # What the builder would only refuse after rendering and preprocessing.
+        other = CCT_ONLY if self.type == "cnn" else CNN_ONLY
+        foreign = sorted(k for k in other if getattr(self, k) is not None)
+        if foreign:
+            raise ValueError(f"model.type {self.type} takes no {', '.join(foreign)}")
+        stem_is_list = isinstance(self.stem_filters, list)
+        if self.stem_filters is not None and stem_is_list != (self.type == "cct"):
+            want = "a list of channel counts" if self.type == "cct" else "one channel count"
+            raise ValueError(f"model.stem_filters for type {self.type} is {want}")
+        if self.type == "cnn" and self.depth is not None and self.depth < 1:
+            raise ValueError(f"model.depth for type cnn must be at least 1, got {self.depth}")
+        if self.filters is not None and (not self.filters or min(self.filters) < 1):
+            raise ValueError(f"model.filters must be positive channel counts, got {self.filters}")
+        if self.pool_sizes is not None:
+            stages = len(self.filters) if self.filters is not None else DEFAULT_CNN_STAGES
+            pairs = [p for p in self.pool_sizes if len(p) == 2 and min(p) >= 1]
+            if len(pairs) != len(self.pool_sizes) or len(pairs) != stages - 1:
+                raise ValueError(
+                    f"model.pool_sizes needs {stages - 1} [height, width] pairs of positive "
+                    f"integers (one per pooling between the {stages} stages), got "
+                    f"{self.pool_sizes}"
+                )
+        return self
+
     def builder_kwargs(self) -> dict:
         """Keyword arguments for ``build_model`` (type excluded, unset knobs dropped; one
         member is every builder's default)."""
@@ -66,7 +99,7 @@ class ReaderParams(BaseModel):
     region_units: int = Field(default=64, ge=4)
     region_samples: int = Field(default=24000, ge=1)  # training crops, each augmented once
     region_epochs: int = Field(default=8, ge=1)
-    region_balanced: bool = False  # every family weighs the same, whatever its share of the data
+    region_balanced: bool = True  # every family weighs the same, whatever its share of the data
     calibrate: bool = True  # temperature chosen on the val split
 
 
@@ -118,6 +151,17 @@ class TrainParams(BaseModel):
     verbose: Literal[0, 1, 2] = 2
     # A log line every this many steps (loss, samples/s, time left); null: only per epoch.
     progress_every_steps: int | None = Field(default=200, ge=1)
+
+    @model_validator(mode="after")
+    def _warmup_ends_before_training(self) -> TrainParams:
+        # A warm-up as long as the run never reaches the peak's decay: no error, a bad model.
+        if self.warmup_epochs and self.warmup_epochs >= self.epochs:
+            raise ValueError(
+                f"train.warmup_epochs ({self.warmup_epochs}) must be under train.epochs "
+                f"({self.epochs})"
+            )
+        return self
+
     reader: ReaderParams = ReaderParams()
 
     @model_validator(mode="after")

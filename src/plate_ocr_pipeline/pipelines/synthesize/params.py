@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
@@ -371,8 +372,11 @@ class SynthesizeParams(BaseModel):
     @classmethod
     def _regions(cls, v: dict[str, float]) -> dict[str, float]:
         _check_regions("region_weights", v)
-        if any(w < 0 for w in v.values()) or sum(v.values()) <= 0:
-            raise ValueError("synthesize.region_weights: weights must be >= 0 with a positive sum")
+        # Written so that NaN fails too (every comparison with NaN is false).
+        if not all(0 <= w < math.inf for w in v.values()) or not sum(v.values()) > 0:
+            raise ValueError(
+                "synthesize.region_weights: weights must be finite and >= 0 with a positive sum"
+            )
         return v
 
     @model_validator(mode="after")
