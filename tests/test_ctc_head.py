@@ -177,7 +177,9 @@ def test_model_knobs_the_builder_would_refuse_fail_at_validation():
 
 
 def test_a_warmup_as_long_as_the_run_fails_at_validation():
-    with pytest.raises(ValueError, match=r"warmup_epochs \(2\S*\) must be under train.epochs \(2\)"):
+    with pytest.raises(
+        ValueError, match=r"warmup_epochs \(2\S*\) must be under train.epochs \(2\)"
+    ):
         TrainParams(epochs=2)
     assert TrainParams(epochs=1, warmup_epochs=0).epochs == 1
     assert TrainParams(epochs=3, warmup_epochs=2.5).warmup_epochs == 2.5
