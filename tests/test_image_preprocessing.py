@@ -74,10 +74,28 @@ def test_bad_inputs_name_the_file(tmp_path):
     with pytest.raises(ImageReadError, match="empty.png: file is empty"):
         read_image(tmp_path / "empty.png")
     (tmp_path / "text.png").write_text("not an image")
-    with pytest.raises(ImageReadError, match="text.png: not a decodable image"):
+    with pytest.raises(
+        ImageReadError, match="text.png: not a recognised image: the header is not PNG"
+    ):
         read_image(tmp_path / "text.png")
     with pytest.raises(ImageReadError, match="zero"):
         preprocess_image(np.zeros((0, 5), np.uint8), None)
+
+
+def test_bytes_that_could_take_unbounded_memory_are_refused_before_decoding(monkeypatch):
+    """Encoded bytes over the file cap, and a format whose pixel count cannot be read from
+    its header (here PAM, which OpenCV decodes), are refused without decoding: OpenCV alone
+    would decode up to a gigapixel."""
+    from plate_ocr_pipeline.core import preprocessing
+
+    pam = b"P7\nWIDTH 4\nHEIGHT 4\nDEPTH 1\nMAXVAL 255\nTUPLTYPE GRAYSCALE\nENDHDR\n" + bytes(16)
+    assert cv2.imdecode(np.frombuffer(pam, np.uint8), cv2.IMREAD_UNCHANGED) is not None
+    with pytest.raises(ImageReadError, match="<bytes>: not a recognised image"):
+        read_image(pam)
+    png = cv2.imencode(".png", np.zeros((8, 8), np.uint8))[1].tobytes()
+    monkeypatch.setattr(preprocessing, "DEFAULT_MAX_FILE_BYTES", len(png) - 1)
+    with pytest.raises(ImageReadError, match=f"{len(png):,} bytes, over {len(png) - 1:,}"):
+        read_image(png)
 
 
 # How each dtype is read (issue 20, case 9): read like an image, or refused naming the reason.

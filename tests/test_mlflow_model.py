@@ -133,7 +133,7 @@ def test_loaded_model_reads_the_samples_like_the_recognizer(registry, recognizer
         assert row.text == "" and row.confidence == 0.0 and len(row.char_probs) == 0
         assert row.error
     assert "base64" in out.iloc[-2]["error"]
-    assert "decodable" in out.iloc[-1]["error"]
+    assert "not a recognised image" in out.iloc[-1]["error"]
 
 
 def reader_dataset(**save_args):
@@ -288,3 +288,12 @@ def test_served_model_answers_a_posted_crop_with_the_plate_text(
         assert status == 400 and b"image_b64" in answer
     finally:
         stop(server)
+
+
+def test_a_base64_cell_too_long_for_an_image_is_refused_undecoded(monkeypatch):
+    from plate_ocr_pipeline.inference import mlflow_model
+
+    monkeypatch.setattr(mlflow_model, "MAX_BASE64_CHARACTERS", 8)
+    assert mlflow_model._decode_cell("QUJDREVG") == b"ABCDEF"
+    with pytest.raises(ValueError, match="base64 value of 12 characters, over 8: not decoded"):
+        mlflow_model._decode_cell("QUJDREVGR0hJ")

@@ -89,7 +89,7 @@ def test_confidence_and_detailed_results(reader, crop_files):
     ("make_input", "reason"),
     [
         (lambda d: d / "missing.png", "does not exist"),
-        (lambda d: _write(d / "text.png", b"not an image at all"), "not a decodable image"),
+        (lambda d: _write(d / "text.png", b"not an image at all"), "not a recognised image"),
         (lambda d: _write(d / "empty.png", b""), "0 bytes"),
         (lambda d: d, "directory"),
         (lambda d: np.zeros((0, 10), np.uint8), "shape"),
@@ -181,7 +181,7 @@ def test_run_files_gives_one_result_per_file_errors_included(reader, crop_files)
         assert [r.source for r in results] == list(files)
         assert [r.text for r in results] == [TEXTS[0], "", "", TEXTS[1], TEXTS[2]]
         assert [r.ok for r in results] == [True, False, False, True, True]
-        assert "not a decodable image" in results[1].error
+        assert "not a recognised image" in results[1].error
         assert results[2].error == "unreadable file: PermissionError: no access"
         assert np.isnan(results[1].confidence) and len(results[1].char_probs) == 0
         assert results[0].error is None and results[0].confidence > 0.9

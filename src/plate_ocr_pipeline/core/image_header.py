@@ -10,6 +10,12 @@ import struct
 DEFAULT_MAX_PIXELS = 40_000_000
 #: File size above which readers refuse an image before reading it (no plate crop comes near).
 DEFAULT_MAX_FILE_BYTES = 50_000_000
+#: Why an image whose size cannot be read from its header is refused: its pixel count is
+#: unknown, and OpenCV would decode up to a gigapixel.
+UNKNOWN_HEADER = (
+    "not a recognised image: the header is not PNG, JPEG, BMP, GIF, WebP, TIFF or PNM "
+    "(or is cut short)"
+)
 
 
 def image_size(data: bytes) -> tuple[int, int] | None:

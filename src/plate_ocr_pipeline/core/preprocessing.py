@@ -31,6 +31,7 @@ import numpy as np
 from plate_ocr_pipeline.core.image_header import (
     DEFAULT_MAX_FILE_BYTES,
     DEFAULT_MAX_PIXELS,
+    UNKNOWN_HEADER,
     image_size,
 )
 from plate_ocr_pipeline.core.plate_config import PlateConfig
@@ -63,13 +64,17 @@ def read_image(source: str | os.PathLike | bytes) -> np.ndarray:
 
     Colour images come back in RGB order. Raises ``ImageReadError`` for a missing, empty or
     undecodable input, for a path that is not a regular file (a FIFO or device, also through
-    a symlink) or a file over ``DEFAULT_MAX_FILE_BYTES``, which are never read, and for an
-    image whose header says it has more than ``DEFAULT_MAX_PIXELS`` pixels, which is never
-    decoded.
+    a symlink) or a file (or bytes) over ``DEFAULT_MAX_FILE_BYTES``, which are never read, and
+    for an image whose header says it has more than ``DEFAULT_MAX_PIXELS`` pixels or cannot be
+    read (its size unknown), which is never decoded.
     """
     if isinstance(source, (bytes, bytearray)):
         data = bytes(source)
         name: object = "<bytes>"
+        if len(data) > DEFAULT_MAX_FILE_BYTES:
+            raise ImageReadError(
+                name, f"{len(data):,} bytes, over {DEFAULT_MAX_FILE_BYTES:,}: not decoded"
+            )
     else:
         path = Path(source)
         name = str(path)
@@ -88,7 +93,9 @@ def read_image(source: str | os.PathLike | bytes) -> np.ndarray:
     if not data:
         raise ImageReadError(name, "file is empty (0 bytes)")
     size = image_size(data)
-    if size is not None and size[0] * size[1] > DEFAULT_MAX_PIXELS:
+    if size is None:
+        raise ImageReadError(name, UNKNOWN_HEADER)
+    if size[0] * size[1] > DEFAULT_MAX_PIXELS:
         raise ImageReadError(
             name, f"image is {size[0]}x{size[1]} pixels, over {DEFAULT_MAX_PIXELS:,}: not decoded"
         )

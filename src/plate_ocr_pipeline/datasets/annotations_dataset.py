@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from kedro.io.core import AbstractDataset, DatasetError, get_protocol_and_path
 
-from plate_ocr_pipeline.core.image_header import DEFAULT_MAX_PIXELS, image_size
+from plate_ocr_pipeline.core.image_header import DEFAULT_MAX_PIXELS, UNKNOWN_HEADER, image_size
 from plate_ocr_pipeline.datasets.regular_file import (
     MAX_CSV_BYTES,
     MAX_IMAGE_BYTES,
@@ -234,7 +234,9 @@ class PlateAnnotationsDataset(AbstractDataset[None, pd.DataFrame]):
         if not data:
             return ("empty image: file has 0 bytes", None, None, None, None)
         size = image_size(data)
-        if size is not None and size[0] * size[1] > DEFAULT_MAX_PIXELS:
+        if size is None:
+            return (UNKNOWN_HEADER, None, None, None, None)
+        if size[0] * size[1] > DEFAULT_MAX_PIXELS:
             reason = (
                 f"image is {size[0]}x{size[1]} pixels, over {DEFAULT_MAX_PIXELS:,}: not decoded"
             )

@@ -38,6 +38,7 @@ from kedro.io.core import AbstractDataset, DatasetError, get_protocol_and_path
 from plate_ocr_pipeline.core.image_header import (
     DEFAULT_MAX_FILE_BYTES,  # the default of ``max_file_bytes`` (the infer parameter)
     DEFAULT_MAX_PIXELS,
+    UNKNOWN_HEADER,
     image_size,
 )
 from plate_ocr_pipeline.core.preprocessing import IMAGE_EXTENSIONS
@@ -88,10 +89,7 @@ def check_image_header(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tup
     size or more than ``max_pixels`` pixels (so the image is never decoded)."""
     size = image_size(data)
     if size is None:
-        raise ImageFileError(
-            "not a recognised image: the header is not PNG, JPEG, BMP, GIF, WebP, TIFF or PNM "
-            "(or is cut short)"
-        )
+        raise ImageFileError(UNKNOWN_HEADER)
     width, height = size
     if width == 0 or height == 0:
         raise ImageFileError(f"image header gives a zero size ({width}x{height})")

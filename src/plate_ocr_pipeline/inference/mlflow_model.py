@@ -56,6 +56,7 @@ import pandas as pd
 from mlflow.models import infer_signature
 from mlflow.pyfunc import PythonModel, PythonModelContext
 
+from plate_ocr_pipeline.core.image_header import DEFAULT_MAX_FILE_BYTES
 from plate_ocr_pipeline.core.onnx_metadata import MODEL_NAME_KEY
 from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer, PlateResult, model_source
 
@@ -135,6 +136,10 @@ def example_frame(paths: Sequence[str | os.PathLike] | None = None) -> pd.DataFr
     return pd.DataFrame({INPUT_COLUMN: [encode_image(path) for path in paths]})
 
 
+# The longest base64 text of an image that read_image would still read.
+MAX_BASE64_CHARACTERS = 4 * -(-DEFAULT_MAX_FILE_BYTES // 3)
+
+
 def _decode_cell(value: Any) -> bytes:
     """The image bytes in one ``image_b64`` cell; ``ValueError`` saying why there are none."""
     if isinstance(value, (bytes, bytearray)):
@@ -146,6 +151,10 @@ def _decode_cell(value: Any) -> bytes:
         text = text.split(",", 1)[1]
     if not text:
         raise ValueError("empty value: no image")
+    if len(text) > MAX_BASE64_CHARACTERS:  # decoded, it would be over read_image's cap
+        raise ValueError(
+            f"base64 value of {len(text):,} characters, over {MAX_BASE64_CHARACTERS:,}: not decoded"
+        )
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as error:
