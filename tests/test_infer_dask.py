@@ -227,11 +227,26 @@ def explode() -> bytes:
     raise RuntimeError("the loader broke")
 
 
-def test_a_failed_task_names_its_partition(model, threads_cluster):
-    files = {"a.png": b"", "b.png": explode, "c.png": b""}
-    failed = r"partition 0 \(2 files, 'a.png' to 'b.png'\) failed: RuntimeError: the loader"
-    with Client(threads_cluster) as client, pytest.raises(RuntimeError, match=failed):
-        list(distributed.run_files_on_dask(client, files, model, partition_size=2))
+def test_a_failed_task_gives_its_files_error_rows_naming_it(model, threads_cluster, monkeypatch):
+    """A task that fails (a worker lost, a bug) costs its files' readings, not the run: every
+    file still gets its row. A loader that raises is that file's error alone."""
+    read_partition = distributed.read_partition
+
+    def lost_with_b(part, *args, **kwargs):
+        if "b.png" in part:
+            raise RuntimeError("worker lost")
+        return read_partition(part, *args, **kwargs)
+
+    monkeypatch.setattr(distributed, "read_partition", lost_with_b)
+    files = {"a.png": b"", "b.png": b"", "c.png": explode}
+    with Client(threads_cluster) as client:
+        results = list(distributed.run_files_on_dask(client, files, model, partition_size=2))
+    assert [r.source for r in results] == ["a.png", "b.png", "c.png"]
+    failed = (
+        "dask task failed: partition 0 (2 files, 'a.png' to 'b.png'): RuntimeError: worker lost"
+    )
+    assert [r.error for r in results[:2]] == [failed, failed]
+    assert results[2].error == "unreadable file: RuntimeError: the loader broke"
 
 
 @pytest.mark.parametrize(
@@ -277,3 +292,9 @@ def test_kedro_run_with_the_dask_engine_writes_the_local_table(
     AtomicCSVDataset(filepath=str(tmp_path / "local.csv")).save(local_table)
     assert output.read_bytes() == (tmp_path / "local.csv").read_bytes()
     assert [p.name for p in output.parent.iterdir()] == ["predictions.csv"]
+
+
+def test_an_unknown_region_hint_fails_before_any_cluster(model):
+    with pytest.raises(ValueError, match=r"unknown region families \['ar-olld'\]"):
+        distributed.serialized_model(model, True, ["ar-olld"])
+    assert distributed.serialized_model(model, True, ["ar-old"]) == model.SerializeToString()

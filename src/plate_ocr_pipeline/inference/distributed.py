@@ -77,12 +77,16 @@ def _import_distributed():
     return distributed
 
 
-def serialized_model(model: Any) -> bytes:
+def serialized_model(
+    model: Any, format_decoding: bool = False, region_hint: Sequence[str] | None = None
+) -> bytes:
     """The model (path, bytes or ``onnx.ModelProto``) as bytes, opened once here so that a bad
-    model fails before any cluster is started or any file is sent."""
+    model, or a ``region_hint`` naming a family it does not know, fails before any cluster is
+    started or any file is sent."""
     source, path = model_source(model)
     data = path.read_bytes() if path is not None else bytes(source)
-    ONNXPlateRecognizer(data, threads=1)  # checks the graph, its plate config and input shape
+    # Checks the graph, its plate config and input shape, and the hint's families.
+    ONNXPlateRecognizer(data, threads=1).reading(format_decoding, region_hint)
     return data
 
 
@@ -211,7 +215,7 @@ def run_files_on_dask(  # noqa: PLR0913
     one thread each). At most ``max_in_flight`` partitions (default: two per worker thread, at
     least two) are submitted or waiting to be handed out. ``partition_size``, ``batch_size``,
     ``num_workers`` and ``max_in_flight`` below 1 raise ``ValueError`` at once. A task that
-    fails (its worker died, say) raises ``RuntimeError`` naming the partition's files.
+    fails (its worker died, say) gives each of its files an error row naming the partition.
     ``format_decoding`` and ``region_hint`` are the recognizer's.
     """
     chunks = partitions(list(files), partition_size)
@@ -280,11 +284,15 @@ def _run(  # noqa: PLR0913
             try:
                 ready[index] = future.result()
             except Exception as error:
+                # A task lost (a worker killed, a bug) costs its files' readings, not the
+                # run: each file gets its row, naming the partition and the cause.
                 chunk = chunks[index]
-                raise RuntimeError(
-                    f"infer on Dask: partition {index} ({len(chunk)} files, {chunk[0]!r} to "
-                    f"{chunk[-1]!r}) failed: {type(error).__name__}: {error}"
-                ) from error
+                reason = (
+                    f"dask task failed: partition {index} ({len(chunk)} files, {chunk[0]!r} to "
+                    f"{chunk[-1]!r}): {type(error).__name__}: {error}"
+                )
+                logger.error("Infer on Dask: %s", reason)
+                ready[index] = [PlateResult.failed(name, reason) for name in chunk]
             finally:
                 future.release()
             while handed_out in ready:

@@ -530,7 +530,7 @@ class ONNXPlateRecognizer:
         """Read and preprocess one file: ``(model input, None)`` or ``(None, reason)``."""
         try:
             data = loader() if callable(loader) else loader
-        except OSError as error:
+        except Exception as error:  # OSError, or a filesystem backend's own (an HTTP 403)
             return None, f"unreadable file: {type(error).__name__}: {error}"
         try:
             return self.preprocess(data, name=name), None

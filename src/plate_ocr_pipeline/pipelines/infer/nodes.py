@@ -128,7 +128,8 @@ def _read_files(
     from plate_ocr_pipeline.inference import distributed
 
     _check_shared_input(p)
-    model_bytes = distributed.serialized_model(model)  # a bad model fails before any cluster
+    # A bad model or region hint fails before any cluster starts.
+    model_bytes = distributed.serialized_model(model, p.format_decoding, p.region_hint)
     with distributed.dask_client(
         p.scheduler_address,
         n_workers=p.dask_workers,
