@@ -86,8 +86,15 @@ def test_cpu_rows_chart_and_metrics(cpu_only):
         "benchmark.cpu.t1.latency_p95_ms",
         "benchmark.cpu.t1.throughput_b1",
         "benchmark.cpu.t1.throughput_b4",
+        "benchmark.cpu.t1.cpu_ms_per_plate_b1",
+        "benchmark.cpu.t1.cpu_ms_per_plate_b4",
     }
     assert metrics["benchmark.cpu.t1.throughput_b4"]["value"] == rows[1]["throughput"]
+    assert rows[1]["throughput"] == pytest.approx(4000 / rows[1]["latency_p50_ms"])
+    assert rows[1]["cpu_ms_per_plate"] > 0
+    # Without batch 1, latency is logged at the smallest batch timed.
+    only_four = {**results, "results": [r for r in rows if r.get("batch_size") != 1]}
+    assert "benchmark.cpu.t1.latency_p50_ms" in nodes.collect_benchmark_metrics(only_four)
 
 
 def test_provider_that_fails_to_start_is_an_error_row(monkeypatch):
@@ -149,3 +156,11 @@ def test_a_cgroup_cpu_quota_caps_the_cores(tmp_path, monkeypatch, content, quota
     monkeypatch.setattr(cpu.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
     monkeypatch.setattr(cpu, "cgroup_cpu_quota", lambda: quota)
     assert cpu.available_cores() == (quota or 4)
+
+
+def test_bad_timing_arguments_fail_before_any_timing():
+    with pytest.raises(ValueError, match="intra_op_threads"):
+        provider_benchmark.plan_providers(["CPUExecutionProvider"], [0])
+    plan = provider_benchmark.plan_providers(["CPUExecutionProvider"], [1])
+    with pytest.raises(ValueError, match=r"batch_sizes \[4, 0\]"):
+        provider_benchmark.time_providers(exported_model(), plan, [4, 0], 3, 1)

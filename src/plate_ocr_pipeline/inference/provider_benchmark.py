@@ -56,6 +56,8 @@ def plan_providers(
     """
     available = ort.get_available_providers()
     threads = list(dict.fromkeys(_resolve_threads(t) for t in intra_op_threads))
+    if not threads or min(threads) < 1:  # 0 would be onnxruntime's "all", mislabelled t0
+        raise ValueError(f"intra_op_threads must be counts of at least 1 or 'all': {threads}")
     plan = []
     for provider in dict.fromkeys(providers):
         if provider not in available:
@@ -93,11 +95,17 @@ def time_providers(
     Returns ``{"environment": {...}, "results": [row, ...]}``: one row per provider, thread
     count and batch size, plus one ``skipped``/``error`` row per provider that did not run.
     """
+    # Checked before any timing, so that a bad value does not come after minutes of runs.
+    if not batch_sizes or min(batch_sizes) < 1 or timed_runs < 1 or warmup_runs < 0:
+        raise ValueError(
+            f"batch_sizes {list(batch_sizes)} and timed_runs {timed_runs} must be at least 1, "
+            f"warmup_runs {warmup_runs} at least 0"
+        )
     rows: list[dict[str, Any]] = []
     for entry in plan:
         base = {
             "provider": entry["provider"],
-            "short_name": SHORT_NAMES[entry["provider"]],
+            "short_name": SHORT_NAMES.get(entry["provider"], entry["provider"]),
             "threads": entry["threads"],
         }
         if entry["status"] == "skipped":

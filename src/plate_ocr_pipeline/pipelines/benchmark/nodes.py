@@ -94,15 +94,18 @@ def plot_benchmark(benchmark_results: dict[str, Any]) -> Figure:
 
 
 def collect_benchmark_metrics(benchmark_results: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """MLflow metrics ``benchmark.<provider>.t<threads>.latency_p50_ms`` (batch 1, also mean
-    and p95) and ``benchmark.<provider>.t<threads>.throughput_b<batch>``."""
+    """MLflow metrics ``benchmark.<provider>.t<threads>.latency_p50_ms`` (at the smallest
+    batch size timed, also mean and p95), ``….throughput_b<batch>`` and
+    ``….cpu_ms_per_plate_b<batch>``."""
     metrics: dict[str, float] = {}
-    for row in benchmark_results["results"]:
-        if row["status"] != "ok":
-            continue
+    ok = [row for row in benchmark_results["results"] if row["status"] == "ok"]
+    smallest = min((row["batch_size"] for row in ok), default=None)
+    for row in ok:
         prefix = f"benchmark.{row['short_name']}.t{row['threads']}"
-        if row["batch_size"] == 1:
+        if row["batch_size"] == smallest:
             for key in ("latency_mean_ms", "latency_p50_ms", "latency_p95_ms"):
                 metrics[f"{prefix}.{key}"] = row[key]
         metrics[f"{prefix}.throughput_b{row['batch_size']}"] = row["throughput"]
+        if "cpu_ms_per_plate" in row:
+            metrics[f"{prefix}.cpu_ms_per_plate_b{row['batch_size']}"] = row["cpu_ms_per_plate"]
     return {key: {"value": float(value), "step": 0} for key, value in metrics.items()}
