@@ -45,7 +45,7 @@ def test_the_recipe_backend_wins_over_the_environment_before_keras_loads():
     assert _backend_in_child({"backend": "jax"}, "tensorflow") == "jax"
     assert _backend_in_child({"backend": "tensorflow"}, "jax") == "tensorflow"
     # Without the key, the environment's choice stands.
-    assert _backend_in_child({"epochs": 1}, "jax") == "jax"
+    assert _backend_in_child({"epochs": 3}, "jax") == "jax"
 
 
 def test_a_training_run_on_another_loaded_backend_fails_naming_both(plate_params):

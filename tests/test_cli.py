@@ -11,6 +11,7 @@ from pathlib import Path
 import cv2
 import pytest
 
+from plate_ocr_pipeline.core.image_header import UNKNOWN_HEADER
 from plate_ocr_pipeline.inference.cli import build_parser, main
 from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer, PlateInputError
 from tests.conftest import REPO_ROOT
@@ -145,7 +146,7 @@ def test_bad_inputs_get_an_error_row_and_exit_code_1(tmp_path, reader, capsys, w
         f"{missing}\terror\t{reason(missing)}",
         f"{no_images}\terror\tfolder holds no image files",
     ]
-    assert "not a decodable image" in out and "does not exist" in out
+    assert "not a recognised image" in out and "does not exist" in out
     assert "4 of 5 input(s) could not be read" in err
 
 
@@ -176,7 +177,7 @@ def test_read_json_lines(tmp_path, reader, capsys):
         "region_confidence": None,
         "raw_text": None,
         "status": "error",
-        "error": "not a decodable image (corrupt or unsupported format)",
+        "error": UNKNOWN_HEADER,
     }
 
 
@@ -276,7 +277,7 @@ def test_read_csv_has_a_header_and_the_json_fields(tmp_path, reader, capsys):
     assert json.loads(rows[0]["char_confidences"]) == [
         round(float(p), 4) for p in result.char_probs
     ]
-    assert rows[1]["status"] == "error" and "not a decodable image" in rows[1]["error"]
+    assert rows[1]["status"] == "error" and rows[1]["error"] == UNKNOWN_HEADER
     with pytest.raises(SystemExit) as exit_info:
         main(["read", str(good), "--csv", "--json"])
     assert exit_info.value.code == 2

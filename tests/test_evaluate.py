@@ -240,7 +240,7 @@ def test_labelled_sets_load_relative_paths_reject_with_reasons_and_skip_missing(
     reasons = dict(zip(rejects["source_row"], rejects["reason"], strict=True))
     assert reasons[4] == "missing file"
     assert reasons[5] == "longer than max_plate_slots (13 > 10)"
-    assert "not a decodable image" in reasons[6]
+    assert "not a recognised image" in reasons[6]
     assert "'#'" in reasons[7] and "alphabet" in reasons[7]
     assert set(rejects["source_file"]) == {str(folder / "annotations.csv")}
     assert "4 of 6 rows rejected" in caplog.text

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
+from plate_ocr_pipeline.core.image_header import UNKNOWN_HEADER
 from plate_ocr_pipeline.datasets import PlateAnnotationsDataset
 from plate_ocr_pipeline.pipelines.ingest.nodes import (
     assign_splits,
@@ -95,7 +96,7 @@ def test_clean_and_rejects_hold_exactly_the_expected_rows(annotations_dir, plate
     expected = {
         ("annotations.csv", 5): "missing file",
         ("annotations.csv", 6): "empty image: file has 0 bytes",
-        ("annotations.csv", 7): "unreadable image: not a decodable image",
+        ("annotations.csv", 7): f"unreadable image: {UNKNOWN_HEADER}",
         ("annotations.csv", 8): "character outside the alphabet: '#'",
         ("annotations.csv", 9): "longer than max_plate_slots (11 > 10)",
         ("annotations.csv", 10): "empty text",

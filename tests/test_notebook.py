@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from plate_ocr_pipeline.core.image_header import UNKNOWN_HEADER
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO_ROOT / "notebooks" / "first_look.ipynb"
 SAMPLES = REPO_ROOT / "src" / "plate_ocr_pipeline" / "assets" / "samples"
@@ -104,7 +106,7 @@ def test_notebook_run_files_gives_an_error_row_for_a_file_that_is_no_image(execu
     assert [line for line in lines if "error:" in line] == [
         line for line in lines if line.startswith("samples.csv")
     ]
-    assert lines[-1] == "samples.csv error: not a decodable image (corrupt or unsupported format)"
+    assert lines[-1] == f"samples.csv error: {UNKNOWN_HEADER}"
 
 
 def test_notebook_reads_the_shipped_samples(executed):

@@ -235,7 +235,7 @@ class PlateAnnotationsDataset(AbstractDataset[None, pd.DataFrame]):
             return ("empty image: file has 0 bytes", None, None, None, None)
         size = image_size(data)
         if size is None:
-            return (UNKNOWN_HEADER, None, None, None, None)
+            return (f"unreadable image: {UNKNOWN_HEADER}", None, None, None, None)
         if size[0] * size[1] > DEFAULT_MAX_PIXELS:
             reason = (
                 f"image is {size[0]}x{size[1]} pixels, over {DEFAULT_MAX_PIXELS:,}: not decoded"
