@@ -291,6 +291,12 @@ def region_label_family(region: str) -> str:
     return region
 
 
+def known_families(region_families: Iterable[str] = ()) -> list[str]:
+    """The region families a hint or a report label may name for a model whose region output
+    has ``region_families``: those, the families with a formats file, and the US."""
+    return sorted({*region_families, *shipped_formats(), "us"})
+
+
 def family_hint(families: Iterable[str], known: Sequence[str] | None = None) -> dict[str, float]:
     """A uniform prior over ``families`` (a user's ``--region`` hint); names outside
     ``known`` (when given) are an error naming them."""

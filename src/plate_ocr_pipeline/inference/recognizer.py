@@ -56,8 +56,8 @@ from plate_ocr_pipeline.core.onnx_metadata import (
 from plate_ocr_pipeline.core.plate_config import PlateConfig
 from plate_ocr_pipeline.core.plate_formats import (
     family_hint,
+    known_families,
     read_by_format,
-    shipped_formats,
 )
 from plate_ocr_pipeline.core.preprocessing import ImageReadError, preprocess_image, read_image
 from plate_ocr_pipeline.core.text_codec import decode_with_confidence
@@ -240,7 +240,7 @@ class ONNXPlateRecognizer:
     def known_families(self) -> list[str]:
         """The region families a hint may name: the model's region output's, those with a
         formats file, and the US."""
-        return sorted({*self.region_families, *shipped_formats(), "us"})
+        return known_families(self.region_families)
 
     def reading(
         self, format_decoding: bool = True, region_hint: Sequence[str] | None = None

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from plate_ocr_pipeline.core.plate_config import PlateConfig
-from plate_ocr_pipeline.core.plate_formats import shipped_formats
+from plate_ocr_pipeline.core.plate_formats import known_families
 from plate_ocr_pipeline.core.splits import select_split
 from plate_ocr_pipeline.evaluation import (
     read_regions_with_keras,
@@ -54,8 +54,7 @@ def evaluate_regions(
         return region_tables({}, {}, params.region_labels, params.equivalences)
     # A warning, not an error: the model is trained by now, and the tables are still right
     # for every other label.
-    known = sorted({*families, *shipped_formats(), "us"})
-    for entry in unknown_label_families(params.region_labels, known):
+    for entry in unknown_label_families(params.region_labels, known_families(families)):
         logger.warning("evaluate.region_labels names a family the model does not know: %s", entry)
     config = PlateConfig.from_dict(plate)
     readings = read_regions_with_keras(reader_model, families, sets, config, params.batch_size)
