@@ -343,3 +343,18 @@ def test_bf16_training_keeps_float32_logits_and_returns_a_float32_model(model_in
     assert "bfloat16" not in str(proto.graph)  # a plain float32 graph
     session = onnxruntime.InferenceSession(proto.SerializeToString())
     np.testing.assert_allclose(session.run(None, {"input": images})[0], probabilities, atol=1e-5)
+
+
+def test_the_schemas_per_type_knobs_are_the_builders():
+    """training.params lists which knobs only one model type takes without importing the
+    builders (they load Keras): the lists must stay what the builders' signatures say."""
+    import inspect
+
+    from plate_ocr_pipeline.training import models, params
+
+    cnn = set(inspect.signature(models.build_cnn_model).parameters) - {"config", "name"}
+    cct = set(inspect.signature(models.build_cct_model).parameters) - {"config", "name"}
+    assert set(params.CNN_ONLY) == cnn - cct
+    assert set(params.CCT_ONLY) == cct - cnn
+    default_filters = inspect.signature(models.build_cnn_model).parameters["filters"].default
+    assert params.DEFAULT_CNN_STAGES == len(default_filters)
