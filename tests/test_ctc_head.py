@@ -357,4 +357,4 @@ def test_the_schemas_per_type_knobs_are_the_builders():
     assert set(params.CNN_ONLY) == cnn - cct
     assert set(params.CCT_ONLY) == cct - cnn
     default_filters = inspect.signature(models.build_cnn_model).parameters["filters"].default
-    assert params.DEFAULT_CNN_STAGES == len(default_filters)
+    assert len(default_filters) == params.DEFAULT_CNN_STAGES
