@@ -147,6 +147,30 @@ def test_a_user_font_that_is_no_font_or_a_fifo_is_named_at_start(tmp_path):
         SynthesizeParams.model_validate({"fonts_dir": str(tmp_path / "folder.ttf")})
 
 
+def test_user_fonts_are_opened_once_until_the_file_changes(tmp_path, monkeypatch):
+    """Each synthesize node validates the parameters again; an unchanged font is not reopened,
+    and a font overwritten by something that is not a font is caught on the next check."""
+    from plate_ocr_pipeline.synthetic import fonts
+
+    source = Path(serial_font_specs()[0].path).read_bytes()
+    (tmp_path / "mine.ttf").write_bytes(source)
+    opened = []
+    real_truetype = fonts.ImageFont.truetype
+
+    def counting_truetype(path, size):
+        opened.append(path)
+        return real_truetype(path, size)
+
+    monkeypatch.setattr(fonts.ImageFont, "truetype", counting_truetype)
+    for _ in range(3):
+        assert find_user_fonts(tmp_path) == [tmp_path / "mine.ttf"]
+    assert opened == [str(tmp_path / "mine.ttf")]
+    (tmp_path / "mine.ttf").write_bytes(b"no longer a font")
+    with pytest.raises(ValueError, match=r"mine\.ttf: not a font"):
+        find_user_fonts(tmp_path)
+    assert len(opened) == 2
+
+
 def test_plate_pictograms_render_from_the_bundled_font():
     """Every pictogram used as a logo or separator has a real glyph (not an empty mask)."""
     from plate_ocr_pipeline.synthetic.drawing import SYMBOLS

@@ -108,11 +108,22 @@ def find_user_fonts(fonts_dir: str | Path) -> list[Path]:
     for path in files:
         if not path.is_file():
             raise ValueError(f"synthesize.fonts_dir: {path}: not a regular file")
-        try:
-            ImageFont.truetype(str(path), 12)
-        except OSError as error:
-            raise ValueError(f"synthesize.fonts_dir: {path}: not a font ({error})") from error
+        stat = path.stat()
+        error = _font_load_error(str(path), stat.st_size, stat.st_mtime_ns)
+        if error is not None:
+            raise ValueError(f"synthesize.fonts_dir: {path}: not a font ({error})")
     return files
+
+
+@lru_cache(maxsize=1024)
+def _font_load_error(path: str, size: int, mtime_ns: int) -> str | None:
+    """Why the font at ``path`` does not load, or None. Keyed by size and mtime so that the
+    parameters, validated once per node, open each file once per process until it changes."""
+    try:
+        ImageFont.truetype(path, 12)
+    except OSError as error:
+        return str(error)
+    return None
 
 
 def serial_font_specs(fonts_dir: str | Path | None = None) -> list[FontSpec]:
