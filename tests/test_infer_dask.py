@@ -214,6 +214,55 @@ def test_a_scheduler_without_workers_fails_fast(folder, model):
     assert files.called == []
 
 
+def test_the_last_worker_leaving_mid_run_ends_the_job_with_a_row_per_file(model, monkeypatch):
+    """The model is scattered to the workers; when the last one leaves, it is lost, and the
+    scheduler cancels every task still to run, so the job ends rather than waiting for a
+    worker. Each file not read gets its row naming the cause; the partition read before keeps
+    its results."""
+    import distributed as dask_distributed
+
+    read_partition = distributed.read_partition
+
+    def last_worker_leaves_during_partition_1(part, *args, **kwargs):
+        if "c.png" in part:
+            worker = dask_distributed.get_worker()
+            worker.loop.add_callback(worker.close)
+            time.sleep(0.5)
+        return read_partition(part, *args, **kwargs)
+
+    monkeypatch.setattr(distributed, "read_partition", last_worker_leaves_during_partition_1)
+    files = {f"{name}.png": b"" for name in "abcdef"}
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        started = time.monotonic()
+        results = list(
+            distributed.run_files_on_dask(client, files, model, partition_size=2, max_in_flight=1)
+        )
+        waited = time.monotonic() - started
+    assert [r.source for r in results] == list(files)
+    assert [r.error for r in results[:2]] == ["file is empty (0 bytes)"] * 2
+    assert all(r.error.startswith("dask task failed: partition ") for r in results[2:])
+    assert "cancelled" in results[2].error and "cancelled" in results[4].error
+    assert waited < 60  # generous: the point is that it ends
+
+
+def test_no_worker_to_send_the_model_to_gives_every_file_its_row(model):
+    files = {"a.png": b"", "b.png": b""}
+    with (
+        LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as empty,
+        Client(empty, timeout=2) as client,  # scatter waits this long for a worker
+    ):
+        results = list(distributed.run_files_on_dask(client, files, model))
+    assert [r.source for r in results] == ["a.png", "b.png"]
+    assert all(
+        r.error.startswith("not read: cannot send the model to a Dask worker") for r in results
+    )
+
+
 def test_a_relative_folder_is_refused_for_a_remote_cluster(model):
     with pytest.raises(ValueError, match="infer.input_dir='crops' is relative"):
         nodes.recognize_images(

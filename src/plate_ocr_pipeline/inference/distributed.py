@@ -215,7 +215,10 @@ def run_files_on_dask(  # noqa: PLR0913
     one thread each). At most ``max_in_flight`` partitions (default: two per worker thread, at
     least two) are submitted or waiting to be handed out. ``partition_size``, ``batch_size``,
     ``num_workers`` and ``max_in_flight`` below 1 raise ``ValueError`` at once. A task that
-    fails (its worker died, say) gives each of its files an error row naming the partition.
+    fails (its worker died, say) gives each of its files an error row naming the partition;
+    so does each task still to run when the last worker leaves, since the model it needs is
+    lost with the workers and the scheduler cancels it. A cluster with no worker to send the
+    model to gives every file an error row saying so.
     ``format_decoding`` and ``region_hint`` are the recognizer's.
     """
     chunks = partitions(list(files), partition_size)
@@ -247,7 +250,14 @@ def _run(  # noqa: PLR0913
         return
     distributed = _import_distributed()
     digest = hashlib.sha256(model).hexdigest()
-    scattered = client.scatter(model, broadcast=True, hash=False)
+    try:
+        scattered = client.scatter(model, broadcast=True, hash=False)
+    except TimeoutError as error:  # no worker left to send the model to
+        reason = f"not read: cannot send the model to a Dask worker ({error})"
+        logger.error("Infer on Dask: %s", reason)
+        for chunk in chunks:
+            yield from (PlateResult.failed(name, reason) for name in chunk)
+        return
     provider_names = tuple(providers or ["CPUExecutionProvider"])
     run_id = f"infer-{digest[:8]}-{os.urandom(4).hex()}"
     pending: dict[Any, int] = {}  # future -> partition index
