@@ -145,7 +145,7 @@ def test_missing_model_to_fine_tune_fails_before_any_node(tmp_path):
 
     from plate_ocr_pipeline.datasets import StartingModelDataset
     from plate_ocr_pipeline.hooks import check_starting_model
-    from plate_ocr_pipeline.pipeline_registry import train_chain
+    from plate_ocr_pipeline.pipelines.chain import train_chain
 
     gone = tmp_path / "gone.keras"
     catalog = DataCatalog(
@@ -282,8 +282,8 @@ def test_a_labelled_set_name_the_catalog_does_not_define_fails_before_any_node(t
 
     from plate_ocr_pipeline.datasets import LabelledSetsDataset
     from plate_ocr_pipeline.hooks import check_labelled_set_names
-    from plate_ocr_pipeline.pipeline_registry import train_chain
     from plate_ocr_pipeline.pipelines import score as score_pipeline
+    from plate_ocr_pipeline.pipelines.chain import train_chain
 
     sets = {"real_us": str(tmp_path / "us.csv"), "real_ar": str(tmp_path / "ar.csv")}
     catalog = DataCatalog(
@@ -371,7 +371,7 @@ def test_a_missing_annotations_file_fails_before_rendering(tmp_path):
 
     from plate_ocr_pipeline.datasets import PlateAnnotationsDataset
     from plate_ocr_pipeline.hooks import check_annotation_files
-    from plate_ocr_pipeline.pipeline_registry import train_chain
+    from plate_ocr_pipeline.pipelines.chain import train_chain
 
     there = tmp_path / "there.csv"
     there.write_text("image_path,plate_text\n")

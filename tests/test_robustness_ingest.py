@@ -241,7 +241,7 @@ transform:
 
 
 def test_a_bad_augmentation_file_fails_before_the_pipeline_runs(tmp_path):
-    from plate_ocr_pipeline.pipeline_registry import train_chain
+    from plate_ocr_pipeline.pipelines.chain import train_chain
     from plate_ocr_pipeline.pipelines.ingest import create_pipeline as ingest_pipeline
 
     (tmp_path / "augmentation.yml").write_text(BAD_AUGMENTATION)

@@ -27,6 +27,8 @@ PLATE = {
     "max_plate_slots": 10,
     "alphabet": "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_",
     "pad_char": "_",
+    "img_height": 64,
+    "img_width": 128,
 }
 
 

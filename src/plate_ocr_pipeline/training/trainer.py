@@ -223,8 +223,8 @@ def _resumable_state(
     return None
 
 
-# Train options and the value every run had before the option was added.
-_BEFORE_THE_OPTION: dict[str, Any] = {"precision": "float32", "ema_momentum": None}
+# Train options at the value that trains as a recipe without the option does.
+_OPTION_OFF: dict[str, Any] = {"precision": "float32", "ema_momentum": None}
 
 
 def train_plate_model(
@@ -274,10 +274,10 @@ def train_plate_model(
             "data_workers",
         }
     )
-    # Options at the value runs had before the option existed are left out, so that
-    # checkpoints written before it still resume.
-    for key, before in _BEFORE_THE_OPTION.items():
-        if recipe[key] == before:
+    # An option that is off is left out of the recipe a checkpoint records, so a
+    # checkpoint of a recipe without the option still resumes.
+    for key, off in _OPTION_OFF.items():
+        if recipe[key] == off:
             del recipe[key]
     if (recipe["model"]["members"] or 1) == 1:
         del recipe["model"]["members"]

@@ -27,6 +27,14 @@ CLEAN_COLUMNS = ["image_path", "plate_text", "region", "split", "image_height", 
 REJECT_COLUMNS = ["source_file", "source_row", "image_path", "raw_text", "reason"]
 
 
+def annotations_after_rendering(
+    raw_annotations: pd.DataFrame, synthetic_manifest: dict[str, Any]
+) -> pd.DataFrame:
+    """The annotations, read only once the synthetic set is on disk: the ingest stage reads
+    files that the synthesize stage writes, which Kedro cannot see by dataset names."""
+    return raw_annotations
+
+
 def normalise_plate_texts(raw_annotations: pd.DataFrame, ingest: dict[str, Any]) -> pd.DataFrame:
     """Add ``plate_text``: the raw text upper-cased (``ingest.uppercase``) with the
     ``ingest.drop_characters`` separators dropped.

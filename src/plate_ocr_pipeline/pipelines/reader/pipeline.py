@@ -5,6 +5,8 @@ from typing import Any
 
 from kedro.pipeline import Pipeline
 
+from plate_ocr_pipeline.pipelines.chain import train_chain
+
 # Nodes whose outputs the refit needs and the catalog keeps in memory only.
 IN_MEMORY_PRODUCERS = (
     "augment.seed_augmentation",
@@ -15,7 +17,5 @@ IN_MEMORY_PRODUCERS = (
 
 
 def create_pipeline(**kwargs: Any) -> Pipeline:
-    from plate_ocr_pipeline.pipeline_registry import train_chain
-
     chain = train_chain()
     return chain.from_nodes("train.fit_reader") + chain.only_nodes(*IN_MEMORY_PRODUCERS)

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 from PIL import Image
 
+from plate_ocr_pipeline.core.plate_config import PlateConfig
 from plate_ocr_pipeline.pipelines.figures import Figure, pyplot
 from plate_ocr_pipeline.synthetic.generate import (
     OrderedRenderStream,
@@ -30,29 +31,28 @@ logger = logging.getLogger(__name__)
 PLAN_COLUMNS = ["index", "image_path", "plate_text", "region", "width", "height", "groups"]
 
 
-def _plate_config(plate: dict) -> tuple[int, str, str]:
-    """Slots, alphabet and pad: the plate-config fields that decide the labels (the others
-    size the model's input and do not matter here; the whole config is checked at start)."""
-    return int(plate["max_plate_slots"]), str(plate["alphabet"]), str(plate["pad_char"])
-
-
-def _plate_subset(plate: dict) -> dict[str, Any]:
-    """The plate-config fields that decide the rendered labels."""
-    slots, alphabet, pad = _plate_config(plate)
-    return {"max_plate_slots": slots, "alphabet": alphabet, "pad_char": pad}
+def _label_fields(plate: dict[str, Any]) -> dict[str, Any]:
+    """The plate-config fields that decide the rendered labels (the others size the model's
+    input and do not matter here)."""
+    config = PlateConfig.from_dict(plate)
+    return {
+        "max_plate_slots": config.max_plate_slots,
+        "alphabet": config.alphabet,
+        "pad_char": config.pad_char,
+    }
 
 
 def _partition_name(index: int, n: int) -> str:
     return f"{index:0{max(6, len(str(n - 1)))}d}"
 
 
-def plan_synthetic_plates(synthesize: dict[str, Any], plate: dict) -> pd.DataFrame:
+def plan_synthetic_plates(synthesize: dict[str, Any], plate: dict[str, Any]) -> pd.DataFrame:
     """Region, text and size of every plate (one row per plate, no rendering yet)."""
     p = validate_synthesize(synthesize)
-    slots, alphabet, pad = _plate_config(plate)
+    labels = _label_fields(plate)
     plans = plan_plates(
-        p.num_plates, p.region_weights, p.seed, p.image_width, p.image_height, slots, alphabet,
-        pad, p.repeat_odds,
+        p.num_plates, p.region_weights, p.seed, p.image_width, p.image_height,
+        labels["max_plate_slots"], labels["alphabet"], labels["pad_char"], p.repeat_odds,
     )  # fmt: skip
     sub = p.images_subdir.strip("/")
     rows = [
@@ -87,7 +87,7 @@ def _plans_from_frame(plan: pd.DataFrame) -> list[PlatePlan]:
 def render_synthetic_images(
     plan: pd.DataFrame,
     synthesize: dict[str, Any],
-    plate: dict,
+    plate: dict[str, Any],
     synthetic_manifest_previous: dict[str, Any],
 ) -> tuple[dict[str, Callable[[], Image.Image]], int]:
     """Lazy image partitions ``{name: () -> PIL image}``, rendered across processes as they
@@ -96,7 +96,7 @@ def render_synthetic_images(
     p = validate_synthesize(synthesize)
     if p.render == "never" or (
         p.render == "auto"
-        and synthetic_manifest_previous.get("fingerprint") == p.fingerprint(_plate_subset(plate))
+        and synthetic_manifest_previous.get("fingerprint") == p.fingerprint(_label_fields(plate))
         and not synthetic_manifest_previous.get("missing")
     ):
         logger.info(
@@ -135,7 +135,7 @@ def record_rendered_set(
     synthetic_plate_images_on_disk: dict[str, Callable[[], Any]],
     plan: pd.DataFrame,
     synthesize: dict[str, Any],
-    plate: dict,
+    plate: dict[str, Any],
     synthetic_manifest_previous: dict[str, Any],
 ) -> dict[str, Any]:
     """The manifest of the set on disk, written once every planned plate is there (after
@@ -154,7 +154,7 @@ def record_rendered_set(
             f"(first: {_partition_name(int(missing[0]), n)}.png)"
         )
     return {
-        "fingerprint": p.fingerprint(_plate_subset(plate)),
+        "fingerprint": p.fingerprint(_label_fields(plate)),
         "num_plates": n,
         "missing": len(missing),
         "seed": p.seed,

@@ -26,17 +26,18 @@ from plate_ocr_pipeline.synthetic.renderer import RENDERER_VERSION
 _LAYOUT = UsLayout()  # the renderer's defaults are the schema's
 _AR_OLD = ArOldLook()
 _SMALL_CROPS = SmallCrops()
-# How far plates were drawn before ``synthesize.small_crops`` existed (see _AR_OLD_BEFORE).
+# The far plates that every rendering without a ``synthesize.small_crops`` section drew: a
+# section with these values draws the same pixels, so it keeps the fingerprint.
 _SMALL_CROPS_BEFORE = {"odds": 0.08, "height": [16, 30]}
-# How old Argentine plates were drawn before ``synthesize.ar_old`` existed: fixed here, not
-# the defaults, so that a set drawn so is never taken for one drawn with new defaults.
+# The old Argentine plates that every rendering without a ``synthesize.ar_old`` section drew:
+# fixed here, not the defaults, so that a change of defaults changes the fingerprint.
 _AR_OLD_BEFORE = {
     "serial_height": [0.74, 0.9],
     "xscale": [0.7, 0.95],
     "rim_odds": 0.0,
     "bloom_odds": 0.0,
 }
-# Options added to ``synthesize.ar_old`` since, at the values that draw nothing new.
+# ``synthesize.ar_old`` options at the values that draw nothing: left out of the fingerprint.
 _AR_OLD_ADDED_OFF = {"wear_odds": 0.0, "char_jitter": 0.0, "stroke_face_odds": 0.0}
 _GLYPH_ODDS = {
     name: parameter.default
@@ -303,23 +304,21 @@ class SynthesizeParams(BaseModel):
         drawn = self.model_dump(
             mode="json", exclude={"num_workers", "gallery_per_region", "render"}
         )
+        # An option at its off value draws what a rendering without it draws, so it is left
+        # out: equal pixels, equal fingerprints.
         if drawn["serial_glyphs"]["zero_for_o"] == 0:
-            # Renderings made before the option drew every O as an O: they stay valid.
             del drawn["serial_glyphs"]["zero_for_o"]
         if not drawn["serial_glyphs"]["shared_o_zero"]:
-            # The same: renderings made before it drew each of O and 0 in its own glyph.
             del drawn["serial_glyphs"]["shared_o_zero"]
         if drawn["serial_glyphs"]["families"] is None:
-            # The same: renderings made before it gave every family the variants.
             del drawn["serial_glyphs"]["families"]
         for key, off in _AR_OLD_ADDED_OFF.items():
             if drawn["ar_old"][key] == off:
-                del drawn["ar_old"][key]  # sets drawn before the option stay valid
+                del drawn["ar_old"][key]
         if drawn["ar_old"] == _AR_OLD_BEFORE:
-            # The same: these values draw those plates as they were drawn before the section.
             del drawn["ar_old"]
         if drawn["small_crops"] == _SMALL_CROPS_BEFORE:
-            del drawn["small_crops"]  # the same
+            del drawn["small_crops"]
         text = json.dumps(
             {"synthesize": drawn, "plate": plate or {}, "renderer": RENDERER_VERSION},
             sort_keys=True,
