@@ -306,8 +306,10 @@ def test_evaluate_pipeline_through_kedro_gives_exact_figures(tmp_path, plate_par
     mistakes = confusion[~confusion["correct"]]
     pairs = set(zip(mistakes["set"], mistakes["truth"], mistakes["predicted"], strict=True))
     assert pairs == {("test", "O", "0"), ("real", "9", "8")}
+    from matplotlib.figure import Figure
+
     for name in ("error_gallery", "per_region_plot", "confidence_coverage_plot"):
-        assert catalog.load(f"evaluate.{name}") is not None
+        assert isinstance(catalog.load(f"evaluate.{name}"), Figure), name
 
 
 def test_no_stage_imports_another_stages_nodes():

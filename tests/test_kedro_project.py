@@ -51,12 +51,6 @@ def test_too_many_rejects_fail_the_run(kedro_project, tmp_path):
     assert "max_reject_fraction" in result.stdout + result.stderr
 
 
-def test_config_typo_fails_at_start_naming_the_key(kedro_project):
-    result = kedro_project("--pipeline=ingest", "--params=plate.img_heigth=64", check=False)
-    assert result.returncode != 0
-    assert "img_heigth" in result.stdout + result.stderr
-
-
 def test_stage_parameter_typo_is_named(plate_params):
     with pytest.raises(ParameterError, match="ingest.sead"):
         validate_parameters(

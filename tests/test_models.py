@@ -78,7 +78,7 @@ def test_width_multiplier_is_the_size_knob(config):
 def test_unknown_type_and_knob_fail(config):
     with pytest.raises(ValueError, match="model type"):
         build_model(config, "rnn")
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="widht_multiplier"):
         build_model(config, "cnn", widht_multiplier=2)
     with pytest.raises(ValueError, match="head 'mpl'"):
         build_model(config, "cnn", head="mpl")

@@ -125,6 +125,7 @@ def test_export_streamlines_the_float_and_int8_reader(tmp_path):
     int8 = quantize_static_int8(fp32, images[:16], batch_size=8)
     for graph in (fp32.graph, int8.graph):  # the two lines' matmuls share one flattening
         matmul_inputs = {n.input[0] for n in graph.node if "MatMul" in n.op_type}
+        assert matmul_inputs  # the dense layers are there to check
         producers = {o: n for n in graph.node for o in n.output}
         quantised = {producers[i].input[0] for i in matmul_inputs if i in producers
                      and producers[i].op_type == "QuantizeLinear"}  # fmt: skip

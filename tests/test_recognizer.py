@@ -81,6 +81,9 @@ def test_confidence_and_detailed_results(reader, crop_files):
     results = reader.run_detailed(crop_files)
     assert all(isinstance(r, PlateResult) for r in results)
     assert [r.source for r in results] == [str(p) for p in crop_files]
+    assert [r.text for r in results] == list(TEXTS)
+    for result, p in zip(results, probs, strict=True):
+        np.testing.assert_allclose(result.char_probs, p, rtol=1e-6)
     for result in results:
         assert result.confidence == pytest.approx(float(np.mean(result.char_probs)))
 

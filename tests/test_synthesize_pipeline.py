@@ -167,13 +167,17 @@ def test_a_manifest_with_missing_plates_is_rendered_again(tmp_path):
 def test_annotations_node():
     plan = plan_synthetic_plates(_params(num_plates=5, region_weights={"us": 1}), PLATE)
     ann = build_synthetic_annotations(plan, _params(), None)
-    assert list(ann.columns) == ["image_path", "plate_text", "region"]
-    assert ann["image_path"].str.startswith("images/").all()
+    expected = plan[["image_path", "plate_text", "region"]].reset_index(drop=True)
+    pd.testing.assert_frame_equal(ann, expected)
+    assert len(ann) == 5
+    assert ann["image_path"].tolist() == [f"images/{i:06d}.png" for i in range(5)]
+    assert (ann["region"].str.startswith("us")).all()
 
 
 def test_schema_exposed_and_defaults_valid():
     assert {"synthesize": SynthesizeParams} == PARAMETER_SCHEMAS
-    SynthesizeParams.model_validate(_params())
+    defaults = SynthesizeParams()  # every field has a default that validates
+    assert SynthesizeParams.model_validate(defaults.model_dump()) == defaults
 
 
 def test_the_renderers_defaults_are_the_conf_base_recipe():

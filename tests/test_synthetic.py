@@ -176,10 +176,15 @@ def test_plate_pictograms_render_from_the_bundled_font():
     from plate_ocr_pipeline.synthetic.drawing import SYMBOLS
     from plate_ocr_pipeline.synthetic.fonts import glyph_mask, symbol_font_spec
 
+    masks = {}
     for symbol in SYMBOLS:
         mask = glyph_mask(symbol_font_spec(), symbol)
         assert mask is not None, symbol
         assert min(mask.shape) >= 8, symbol
+        assert 0.05 < (mask > 127).mean() < 0.95, symbol  # ink, and not a filled box
+        masks[symbol] = mask.tobytes() + bytes(mask.shape)
+    # A font lacking a glyph draws the same placeholder box for each: they would coincide.
+    assert len(set(masks.values())) == len(masks)
 
 
 def test_bar_glyphs_are_the_font_stem_with_or_without_serifs():
