@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from kedro.io.core import AbstractDataset, DatasetError, get_protocol_and_path
 
+from plate_ocr_pipeline.core.annotations import BLANK_LINE
 from plate_ocr_pipeline.core.image_header import DEFAULT_MAX_PIXELS, UNKNOWN_HEADER, image_size
 from plate_ocr_pipeline.datasets.regular_file import (
     MAX_CSV_BYTES,
@@ -38,7 +39,6 @@ from plate_ocr_pipeline.datasets.regular_file import (
 REQUIRED_COLUMNS = ("image_path", "plate_text")
 OPTIONAL_COLUMNS = ("region", "split")
 PROBE_COLUMNS = ("image_error", "image_height", "image_width", "image_channels", "image_bit_depth")
-BLANK_LINE = "blank line"
 # A byte-order mark says which encoding a file is in (UTF-32 before UTF-16: they share FF FE).
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),

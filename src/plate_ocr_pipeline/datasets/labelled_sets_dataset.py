@@ -20,7 +20,8 @@ import fsspec
 import pandas as pd
 from kedro.io.core import AbstractDataset, DatasetError, get_protocol_and_path
 
-from plate_ocr_pipeline.datasets.annotations_dataset import BLANK_LINE, PlateAnnotationsDataset
+from plate_ocr_pipeline.core.annotations import BLANK_LINE
+from plate_ocr_pipeline.datasets.annotations_dataset import PlateAnnotationsDataset
 from plate_ocr_pipeline.datasets.regular_file import MAX_IMAGE_BYTES, read_regular_file
 
 logger = logging.getLogger(__name__)

@@ -12,11 +12,15 @@ from typing import Any
 
 import pandas as pd
 
-from plate_ocr_pipeline.core.annotations import SPLITS, duplicate_problems, row_problem
+from plate_ocr_pipeline.core.annotations import (
+    check_ingest_summary,
+    duplicate_problems,
+    ingest_summary,
+    row_problem,
+)
 from plate_ocr_pipeline.core.plate_config import PlateConfig
 from plate_ocr_pipeline.core.splits import draw_split, split_key
 from plate_ocr_pipeline.core.text_codec import normalise_text
-from plate_ocr_pipeline.datasets.annotations_dataset import BLANK_LINE
 from plate_ocr_pipeline.pipelines.figures import Figure, pyplot
 
 from .params import IngestParams
@@ -124,60 +128,27 @@ def summarise_ingest(
     ``normalised_annotations`` has one row per line after each CSV header and one row
     (``source_row`` 0) per file that could not be read as lines."""
     max_reject_fraction = IngestParams.model_validate(ingest).max_reject_fraction
-    rows_in = len(normalised_annotations)
+    summary = ingest_summary(
+        normalised_annotations["source_file"].astype(str).tolist(),
+        normalised_annotations["source_row"].astype(int).tolist(),
+        split_annotations["split"].tolist(),
+        plates_rejects["reason"].astype(str).tolist(),
+    )
     whole_files = normalised_annotations[normalised_annotations["source_row"] == 0]
-    files = int(normalised_annotations["source_file"].nunique())
-    lines_read = rows_in - len(whole_files)
-    clean, rejected = len(split_annotations), len(plates_rejects)
-    blank = int((plates_rejects["reason"] == BLANK_LINE).sum())
-    counted = rows_in - blank
-    # Reasons carry details (the offending characters, lengths); count by their kind.
-    kinds = Counter(reason.split(":")[0].split(" (")[0] for reason in plates_rejects["reason"])
-    summary = {
-        "files": files,
-        "files_rejected": len(whole_files),
-        "lines_read": lines_read,
-        "rows": rows_in,
-        "clean": clean,
-        "rejected": rejected,
-        "blank_lines": blank,
-        "reject_fraction": ((rejected - blank) / counted) if counted else 0.0,
-        "rejects_by_reason": dict(sorted(kinds.items())),
-        "clean_by_split": {s: int((split_annotations["split"] == s).sum()) for s in SPLITS},
-    }
     whole = f" + {len(whole_files)} file(s) rejected whole" if len(whole_files) else ""
     logger.info(
         "Ingest: %d lines read from %d file(s)%s = %d clean + %d rejected",
-        lines_read,
-        files - len(whole_files),
+        summary["lines_read"],
+        summary["files"] - summary["files_rejected"],
         whole,
-        clean,
-        rejected,
+        summary["clean"],
+        summary["rejected"],
     )
     for row in whole_files.itertuples(index=False):
         logger.warning("Ingest rejected the whole file %s: %s", row.source_file, row.csv_error)
     for reason, count in summary["rejects_by_reason"].items():
         logger.warning("Ingest rejected %d row(s): %s", count, reason)
-    if clean + rejected != rows_in:
-        raise RuntimeError(
-            f"ingest lost track of rows: {rows_in} in ({lines_read} lines read{whole}) but "
-            f"{clean} clean + {rejected} rejected"
-        )
-    if rows_in == 0:
-        raise ValueError("ingest found no annotation rows at all")
-    examples = plates_rejects.head(5).to_dict("records")
-    if summary["reject_fraction"] > max_reject_fraction:
-        raise ValueError(
-            f"ingest rejected {rejected - blank} of {counted} rows "
-            f"({summary['reject_fraction']:.1%} > max_reject_fraction "
-            f"{max_reject_fraction:.1%}); by reason {summary['rejects_by_reason']}; "
-            f"first rejects: {examples}"
-        )
-    if clean == 0:
-        raise ValueError(
-            f"ingest found no usable annotation row in {files} file(s): all {rejected} "
-            f"rejected; by reason {summary['rejects_by_reason']}; first rejects: {examples}"
-        )
+    check_ingest_summary(summary, max_reject_fraction, plates_rejects.head(5).to_dict("records"))
     return summary
 
 
