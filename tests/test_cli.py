@@ -181,6 +181,69 @@ def test_read_json_lines(tmp_path, reader, capsys):
     }
 
 
+def test_odd_file_names_keep_every_output_format_one_valid_record_per_file(
+    tmp_path, reader, capsys
+):
+    """A line break in a name stays inside its CSV field; a name that is not UTF-8 is
+    written with \\xNN escapes, so the JSON and CSV outputs decode as UTF-8."""
+    import os
+
+    sample = (SAMPLES / "10_us.png").read_bytes()
+    (tmp_path / "new\nline.png").write_bytes(sample)
+    (tmp_path / os.fsdecode(b"lat\xe9in.png")).write_bytes(sample)
+    text = reader.run(str(SAMPLES / "10_us.png"))[0]
+    assert main(["read", str(tmp_path), "--csv", *ARGS]) == 0
+    out = capsys.readouterr().out
+    out.encode("utf-8")  # strict: no lone surrogate reaches the output
+    rows = list(csv.DictReader(out.splitlines(keepends=True)))
+    assert [(row["path"], row["text"]) for row in rows] == [
+        (str(tmp_path / "lat\\xe9in.png"), text),
+        (str(tmp_path / "new\nline.png"), text),
+    ]
+    assert main(["read", str(tmp_path), "--json", *ARGS]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [json.loads(line)["path"] for line in lines] == [row["path"] for row in rows]
+
+
+def test_an_empty_path_is_an_error_row_not_the_current_folder(reader, capsys):
+    assert main(["read", "", *ARGS]) == 1
+    assert capsys.readouterr().out.splitlines() == ["\terror\tempty path"]
+
+
+def test_a_folder_that_cannot_be_entered_gives_the_file_its_row(
+    tmp_path, reader, capsys, monkeypatch
+):
+    locked = tmp_path / "locked" / "x.png"
+    real_stat = Path.stat
+
+    def stat(self, *args, **kwargs):  # as for a user without the folder's x permission
+        if self.parent.name == "locked":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_stat(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "stat", stat)
+    assert main(["read", str(locked), *ARGS]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"{locked}\terror\tcannot be opened: Permission denied"
+    ]
+
+
+def test_results_that_cannot_be_written_end_with_one_message(reader, capsys, monkeypatch):
+    class FullDisk:
+        def write(self, text: str) -> int:
+            raise OSError(28, "No space left on device")
+
+        def flush(self) -> None:
+            pass
+
+    monkeypatch.setattr(sys, "stdout", FullDisk())
+    assert main(["read", str(SAMPLES / "10_us.png"), *ARGS]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == (
+        "plate-ocr: error: cannot write the results: [Errno 28] No space left on device"
+    )
+
+
 def test_read_small_batches_give_the_same_rows(capsys):
     assert main(["read", str(SAMPLES), *ARGS]) == 0
     whole = capsys.readouterr().out

@@ -70,6 +70,15 @@ def test_read_image_files_of_every_depth(tmp_path, gray_config):
 def test_bad_inputs_name_the_file(tmp_path):
     with pytest.raises(ImageReadError, match="missing.png: file does not exist"):
         read_image(tmp_path / "missing.png")
+    (tmp_path / "dangling.png").symlink_to(tmp_path / "gone.png")
+    with pytest.raises(ImageReadError, match="dangling.png: broken symbolic link"):
+        read_image(tmp_path / "dangling.png")
+    (tmp_path / "loop_a.png").symlink_to(tmp_path / "loop_b.png")
+    (tmp_path / "loop_b.png").symlink_to(tmp_path / "loop_a.png")
+    with pytest.raises(ImageReadError, match="loop_a.png: cannot be opened: Too many levels"):
+        read_image(tmp_path / "loop_a.png")
+    with pytest.raises(ImageReadError, match="empty path"):
+        read_image("")
     (tmp_path / "empty.png").write_bytes(b"")
     with pytest.raises(ImageReadError, match="empty.png: file is empty"):
         read_image(tmp_path / "empty.png")

@@ -388,3 +388,27 @@ def test_a_misspelt_globals_key_stops_the_run(kedro_project):
     assert result.returncode != 0
     output = " ".join((result.stdout + result.stderr).split())  # rich wraps long lines
     assert "unknown keys 'annotation_file' (did you mean 'annotation_files'?)" in output
+
+
+def test_a_region_hint_no_formats_file_or_model_knows_fails_before_any_node(tmp_path):
+    from kedro.io import DataCatalog, MemoryDataset
+
+    from plate_ocr_pipeline.datasets.onnx_model_dataset import ONNXModelDataset
+    from plate_ocr_pipeline.hooks import check_region_hint
+    from plate_ocr_pipeline.pipelines import infer as infer_pipeline
+
+    shipped = REPO_ROOT / "src/plate_ocr_pipeline/assets/models/default.onnx"
+    catalog = DataCatalog(
+        {
+            "infer_model": ONNXModelDataset(filepath=str(shipped)),
+            "params:infer": MemoryDataset({"region_hint": ["ar-old", "ar-0ld"]}),
+        }
+    )
+    infer = infer_pipeline.create_pipeline()
+    with pytest.raises(ParameterError, match=r"infer.region_hint: unknown region families "
+                       r"\['ar-0ld'\]; known: ar-old, br-old"):  # fmt: skip
+        check_region_hint(infer, catalog)
+    catalog["params:infer"] = MemoryDataset({"region_hint": ["ar-old", "mercosur"]})
+    check_region_hint(infer, catalog)
+    catalog["params:infer"] = MemoryDataset({"region_hint": None})
+    check_region_hint(infer, catalog)

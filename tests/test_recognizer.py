@@ -318,3 +318,10 @@ def test_import_needs_neither_kedro_nor_tensorflow():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_error_type_the_readme_names_imports_from_the_package():
+    import plate_ocr_pipeline
+
+    assert plate_ocr_pipeline.PlateInputError is PlateInputError
+    assert "PlateInputError" in plate_ocr_pipeline.__all__

@@ -6,14 +6,14 @@ the recognizer is loaded lazily so that inference stays light.
 
 __version__ = "0.1.0"
 
-__all__ = ["ONNXPlateRecognizer", "PlateConfig", "__version__"]
+__all__ = ["ONNXPlateRecognizer", "PlateConfig", "PlateInputError", "__version__"]
 
 
 def __getattr__(name: str) -> type:
-    if name == "ONNXPlateRecognizer":
-        from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer
+    if name in ("ONNXPlateRecognizer", "PlateInputError"):
+        from plate_ocr_pipeline.inference import recognizer
 
-        return ONNXPlateRecognizer
+        return getattr(recognizer, name)
     if name == "PlateConfig":
         from plate_ocr_pipeline.core.plate_config import PlateConfig
 

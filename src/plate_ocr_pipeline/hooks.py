@@ -230,6 +230,29 @@ def check_labelled_set_names(pipeline: Pipeline, catalog: CatalogProtocol) -> No
             raise ParameterError(f"{stage}.region_labels names sets {misspelt}, which {defined}")
 
 
+def check_region_hint(pipeline: Pipeline, catalog: CatalogProtocol) -> None:
+    """An ``infer.region_hint`` naming a family that neither the model nor a formats file
+    knows fails before any file is read, naming the known ones."""
+    if "infer_model" not in pipeline.inputs() or "params:infer" not in catalog:
+        return
+    infer = catalog.get("params:infer").load()  # quietly: nothing is read unless a hint is set
+    hint = infer.get("region_hint") if isinstance(infer, Mapping) else None
+    if not hint or not catalog.exists("infer_model"):
+        return  # no hint; a missing model is named by its own dataset
+    from plate_ocr_pipeline.core.onnx_metadata import (
+        read_metadata,
+        region_families_from_metadata,
+    )
+    from plate_ocr_pipeline.core.plate_formats import family_hint, known_families
+
+    model = catalog.get("infer_model").load()
+    families = region_families_from_metadata(read_metadata(model))
+    try:
+        family_hint(hint, known_families(families))
+    except ValueError as error:
+        raise ParameterError(f"infer.region_hint: {error}") from None
+
+
 def check_annotation_files(
     pipeline: Pipeline, catalog: CatalogProtocol, written_by_run: str | None = None
 ) -> None:
@@ -300,6 +323,7 @@ class ParameterValidationHook:
         check_starting_model(pipeline, catalog)
         check_keras_backend(pipeline, catalog)
         check_labelled_set_names(pipeline, catalog)
+        check_region_hint(pipeline, catalog)
         rendered = "synthetic_annotations" in pipeline.all_outputs()
         check_annotation_files(pipeline, catalog, self.synthetic_csv if rendered else None)
         check_augmentation_pipeline(pipeline, catalog)

@@ -23,6 +23,7 @@ Images have 1 (gray), 3 (RGB) or 4 (RGBA) channels; other channel counts are ref
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 import cv2
@@ -76,18 +77,24 @@ def read_image(source: str | os.PathLike | bytes) -> np.ndarray:
                 name, f"{len(data):,} bytes, over {DEFAULT_MAX_FILE_BYTES:,}: not decoded"
             )
     else:
+        if not os.fspath(source):  # Path("") would stand for the current folder
+            raise ImageReadError("''", "empty path")
         path = Path(source)
         name = str(path)
-        if not path.exists():
-            raise ImageReadError(name, "file does not exist")
-        if path.is_dir():
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            reason = "broken symbolic link" if path.is_symlink() else "file does not exist"
+            raise ImageReadError(name, reason) from None
+        except OSError as error:  # a symlink loop, a folder on the way that cannot be entered
+            raise ImageReadError(name, f"cannot be opened: {error.strerror or error}") from None
+        if stat.S_ISDIR(info.st_mode):
             raise ImageReadError(name, "is a directory, not an image")
-        if not path.is_file():  # reading a FIFO would hang, a device (/dev/zero) never end
+        if not stat.S_ISREG(info.st_mode):  # a FIFO would hang, a device (/dev/zero) never end
             raise ImageReadError(name, "not a regular file (a FIFO, device or socket)")
-        size_bytes = path.stat().st_size
-        if size_bytes > DEFAULT_MAX_FILE_BYTES:
+        if info.st_size > DEFAULT_MAX_FILE_BYTES:
             raise ImageReadError(
-                name, f"file is {size_bytes:,} bytes, over {DEFAULT_MAX_FILE_BYTES:,}: not read"
+                name, f"file is {info.st_size:,} bytes, over {DEFAULT_MAX_FILE_BYTES:,}: not read"
             )
         data = path.read_bytes()
     if not data:

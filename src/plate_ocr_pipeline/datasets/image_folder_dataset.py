@@ -35,6 +35,7 @@ from typing import Any
 import fsspec
 from kedro.io.core import AbstractDataset, DatasetError, get_protocol_and_path
 
+from plate_ocr_pipeline.core.file_names import escape_name
 from plate_ocr_pipeline.core.image_header import (
     DEFAULT_MAX_FILE_BYTES,  # the default of ``max_file_bytes`` (the infer parameter)
     DEFAULT_MAX_PIXELS,
@@ -68,21 +69,6 @@ class ImageFiles(dict):
 
 
 # ------------------------------------------------------------------ pure helpers
-def escape_name(name: str) -> str:
-    """``name`` as text that encodes to UTF-8: unchanged when it already does, else its bytes
-    (``os.fsencode``) with each byte that is not UTF-8 written as ``\\xNN``."""
-    try:
-        name.encode("utf-8")
-        return name
-    except UnicodeEncodeError:
-        pass
-    try:
-        raw = os.fsencode(name)
-    except UnicodeEncodeError:  # a lone surrogate that does not stand for a byte
-        return name.encode("utf-8", "backslashreplace").decode("utf-8")
-    return raw.decode("utf-8", "backslashreplace")
-
-
 def check_image_header(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, int]:
     """``(width, height)`` of the encoded image ``data``, read from its header; raises
     :class:`ImageFileError` with the reason when the header is not recognised, gives a zero

@@ -35,6 +35,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from plate_ocr_pipeline.core.file_names import escape_name
 from plate_ocr_pipeline.core.preprocessing import IMAGE_EXTENSIONS
 
 PROG = "plate-ocr"
@@ -88,8 +89,15 @@ def expand_inputs(paths: Sequence[str]) -> list[tuple[str, str | None]]:
     """
     items: list[tuple[str, str | None]] = []
     for raw in paths:
+        if not raw:
+            items.append((raw, "empty path"))  # Path("") would read the current folder
+            continue
         path = Path(raw)
-        if path.is_dir():
+        try:
+            is_folder = path.is_dir()
+        except OSError:  # a folder on the way that cannot be entered: the reader names it
+            is_folder = False
+        if is_folder:
             images = _folder_images(path)
             if not images:
                 items.append((raw, "folder holds no image files"))
@@ -106,13 +114,21 @@ def _clean(value: str) -> str:
 
 
 def _csv_line(values: Sequence[Any]) -> str:
+    # Quoting follows the line terminator's characters: with \r\n a field holding a line
+    # break is quoted, and the record stays one CSV record.
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="").writerow(values)
-    return buffer.getvalue()
+    csv.writer(buffer, lineterminator="\r\n").writerow(values)
+    return buffer.getvalue()[:-2]
 
 
 def format_record(record: dict[str, Any], as_json: bool, as_csv: bool = False) -> str:
-    """One output line (without the newline) for one input file."""
+    """One output line (without the newline) for one input file; a path that is not UTF-8
+    is written with ``\\xNN`` escapes, so every format stays valid UTF-8."""
+    record = {
+        **record,
+        "path": escape_name(str(record["path"])),
+        "error": None if record["error"] is None else escape_name(str(record["error"])),
+    }
     if as_csv:
         confidence = record["confidence"]
         return _csv_line([
@@ -156,6 +172,20 @@ def read_records(
         result = next(results)
         result.source = path
         yield result.record()
+
+
+class OutputError(Exception):
+    """The results could not be written (a full disk, a closed file), a pipe closed by its
+    reader aside."""
+
+
+def _write(line: str, out: TextIO) -> None:
+    try:
+        print(line, file=out, flush=True)
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        raise OutputError(str(error)) from error
 
 
 class ModelLoadError(Exception):
@@ -231,11 +261,11 @@ def _cmd_read(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.csv:
         from plate_ocr_pipeline.inference.recognizer import RESULT_COLUMNS
 
-        print(_csv_line(RESULT_COLUMNS), file=out)
+        _write(_csv_line(RESULT_COLUMNS), out)
     try:
         for record in read_records(recognizer, items, args.batch_size, args.workers):
             failed += record["status"] != "ok"
-            print(format_record(record, args.json, args.csv), file=out, flush=True)
+            _write(format_record(record, args.json, args.csv), out)
             progress.update()
     finally:
         progress.close()
@@ -411,6 +441,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except RegionHintError as error:
         print(f"{PROG}: error: argument --region: {error}", file=sys.stderr)
+        return 2
+    except OutputError as error:
+        print(f"{PROG}: error: cannot write the results: {error}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         # `plate-ocr read ... | head`: stop quietly, as other command-line tools do.

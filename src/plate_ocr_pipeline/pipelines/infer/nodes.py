@@ -30,7 +30,7 @@ import numpy as np
 import onnx
 import pandas as pd
 
-from plate_ocr_pipeline.datasets.image_folder_dataset import escape_name
+from plate_ocr_pipeline.core.file_names import escape_name
 from plate_ocr_pipeline.inference.recognizer import (
     RESULT_COLUMNS,
     ONNXPlateRecognizer,
