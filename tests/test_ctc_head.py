@@ -323,10 +323,15 @@ def test_bf16_training_keeps_float32_logits_and_returns_a_float32_model(model_in
     assert {layer.compute_dtype for layer in copy.layers if layer.weights} == {"float32"}
     for a, b in zip(mixed.get_weights(), copy.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
-    # bf16 keeps 8 bits of mantissa: the two agree on the probabilities to about 1e-2.
-    np.testing.assert_allclose(
-        copy.predict(images, verbose=0), mixed.predict(images, verbose=0), atol=0.05
-    )
+
+    # bf16 keeps 8 bits of mantissa: the two agree on the column probabilities to about
+    # 1e-2. (The slots are greedy CTC decodings of them: an untrained model's near-even
+    # columns may decode to another character on a rounding.)
+    def columns(model: keras.Model) -> np.ndarray:
+        logits = column_logits_view(model).predict(images, verbose=0)
+        return keras.ops.convert_to_numpy(keras.ops.softmax(logits))
+
+    np.testing.assert_allclose(columns(copy), columns(mixed), atol=0.05)
 
     with dtype_policy("mixed_bfloat16"):
         dense = build_model(config, "cnn", **{**CTC_KNOBS, "head": "dense"})

@@ -7,7 +7,13 @@ by side (the comparison table and the plates some candidate misreads).
 Needs numpy, OpenCV and pandas; no Kedro.
 """
 
-from .comparison import READING_COLUMNS, candidate_readings, comparison_table, misread_plates
+from .comparison import (
+    READING_COLUMNS,
+    candidate_readings,
+    comparison_table,
+    misread_plates,
+    read_candidates,
+)
 from .groups import check_label_families, label_plates, report_groups, unknown_label_families
 from .labelled_sets import REJECT_COLUMNS, read_labelled_set, read_labelled_sets
 from .regions import read_regions_with_keras, read_regions_with_recognizer, region_tables
@@ -29,6 +35,7 @@ __all__ = [
     "label_plates",
     "misread_plates",
     "predict_probabilities",
+    "read_candidates",
     "read_labelled_set",
     "read_labelled_sets",
     "read_regions_with_keras",

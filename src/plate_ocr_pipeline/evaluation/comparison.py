@@ -11,7 +11,7 @@ set's label stands for: what a user who knows the country gets with ``--region``
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -19,7 +19,8 @@ import pandas as pd
 
 from plate_ocr_pipeline.core.metrics import paired_p_value
 from plate_ocr_pipeline.core.text_codec import texts_match
-from plate_ocr_pipeline.evaluation.groups import label_plates, report_groups
+from plate_ocr_pipeline.evaluation.groups import check_label_families, label_plates, report_groups
+from plate_ocr_pipeline.evaluation.labelled_sets import REJECT_COLUMNS, read_labelled_sets
 from plate_ocr_pipeline.evaluation.regions import read_regions_with_recognizer
 
 if TYPE_CHECKING:
@@ -107,6 +108,63 @@ def candidate_readings(
     if not readings:
         return pd.DataFrame(columns=READING_COLUMNS)
     return pd.concat(readings, ignore_index=True).reindex(columns=READING_COLUMNS)
+
+
+def _candidate(
+    name: str, model: Any, region_labels: Mapping[str, Any] | None, threads: int | None
+) -> ONNXPlateRecognizer:
+    from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer
+
+    try:
+        recognizer = ONNXPlateRecognizer(model, threads=threads)
+        if recognizer.region_families:
+            check_label_families(region_labels, recognizer.known_families)
+    except (FileNotFoundError, ValueError) as error:
+        raise ValueError(f"candidate {name!r}: {error}") from error
+    return recognizer
+
+
+def read_candidates(
+    models: Mapping[str, Callable[[], Any]],
+    labelled_sets: pd.DataFrame,
+    *,
+    set_names: Sequence[str] | None = None,
+    region_labels: Mapping[str, Any] | None = None,
+    baseline: str | None = None,
+    threads: int | None = None,
+    batch_size: int = 256,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every candidate's readings of every usable plate of ``labelled_sets``
+    (``READING_COLUMNS``), and the rows a candidate could not read, with its name and the
+    reason (a candidate with another alphabet or slot count may reject other rows).
+
+    ``models`` maps each name to a function that loads its ONNX model: every candidate is
+    checked before any reads a plate (a bad file, a region label it cannot map, a
+    ``baseline`` that is not among them), then each is loaded again to read, so that one
+    model at a time is in memory.
+    """
+    if not models:
+        raise ValueError("no candidate models")
+    if baseline is not None and baseline not in models:
+        raise ValueError(
+            f"compare.baseline {baseline!r} is not among the candidates "
+            f"({', '.join(sorted(models))})"
+        )
+    for name in sorted(models):
+        _candidate(name, models[name](), region_labels, threads)
+    readings, rejects = [], []
+    for name in sorted(models):
+        recognizer = _candidate(name, models[name](), region_labels, threads)
+        try:
+            sets, rejected = read_labelled_sets(labelled_sets, recognizer.config, set_names)
+        except ValueError as error:
+            raise ValueError(f"candidate {name!r}: {error}") from error
+        rejects.append(rejected.assign(model=name))
+        readings.append(candidate_readings(name, recognizer, sets, region_labels, batch_size))
+    return (
+        pd.concat(readings, ignore_index=True),  # each in READING_COLUMNS already
+        pd.concat(rejects, ignore_index=True).reindex(columns=["model", *REJECT_COLUMNS]),
+    )
 
 
 def _rates(group: pd.DataFrame, equivalences: list[str]) -> dict[str, float]:

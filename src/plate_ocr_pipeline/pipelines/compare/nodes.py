@@ -12,28 +12,12 @@ import numpy as np
 import onnx
 import pandas as pd
 
-from plate_ocr_pipeline.evaluation import (
-    REJECT_COLUMNS,
-    candidate_readings,
-    check_label_families,
-    comparison_table,
-    read_labelled_sets,
-)
-from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer
+from plate_ocr_pipeline.evaluation import comparison_table
+from plate_ocr_pipeline.evaluation import read_candidates as evaluation_read_candidates
 from plate_ocr_pipeline.pipelines.compare.params import CompareParams
 from plate_ocr_pipeline.pipelines.figures import Figure, pyplot
 
 logger = logging.getLogger(__name__)
-
-
-def _recognizer(name: str, model: onnx.ModelProto, params: CompareParams) -> ONNXPlateRecognizer:
-    try:
-        recognizer = ONNXPlateRecognizer(model, threads=params.threads)
-        if recognizer.region_families:
-            check_label_families(params.region_labels, recognizer.known_families)
-    except (FileNotFoundError, ValueError) as error:
-        raise ValueError(f"candidate {name!r}: {error}") from error
-    return recognizer
 
 
 def read_candidates(
@@ -41,41 +25,20 @@ def read_candidates(
     labelled_sets: pd.DataFrame,
     compare: dict[str, Any],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every candidate's readings of every usable labelled plate (``READING_COLUMNS``), and
-    the rows a candidate could not read, with its name and the reason (a candidate with
-    another alphabet or slot count may reject other rows).
-
-    Candidates are ``PartitionedDataset`` partitions (name -> load function), loaded one at a
-    time; each reads with the plate config in its ONNX metadata.
-    """
+    """Every candidate's readings of every usable labelled plate and the rows each could not
+    read (``evaluation.read_candidates``). Candidates are ``PartitionedDataset`` partitions
+    (name -> load function); each reads with the plate config in its ONNX metadata."""
     params = CompareParams.model_validate(compare)
     if not candidate_models:
         raise ValueError(f"no candidate models in {params.candidates_dir}")
-    if params.baseline is not None and params.baseline not in candidate_models:
-        raise ValueError(
-            f"compare.baseline {params.baseline!r} is not among the candidates "
-            f"({', '.join(sorted(candidate_models))})"
-        )
-    # Every candidate is checked before any reads a plate; each is loaded again to read, so
-    # that one model at a time is in memory.
-    for name in sorted(candidate_models):
-        _recognizer(name, candidate_models[name](), params)
-    readings, rejects = [], []
-    for name in sorted(candidate_models):
-        recognizer = _recognizer(name, candidate_models[name](), params)
-        try:
-            sets, rejected = read_labelled_sets(
-                labelled_sets, recognizer.config, params.labelled_sets
-            )
-        except ValueError as error:
-            raise ValueError(f"candidate {name!r}: {error}") from error
-        rejects.append(rejected.assign(model=name))
-        readings.append(
-            candidate_readings(name, recognizer, sets, params.region_labels, params.batch_size)
-        )
-    return (
-        pd.concat(readings, ignore_index=True),  # each in READING_COLUMNS already
-        pd.concat(rejects, ignore_index=True).reindex(columns=["model", *REJECT_COLUMNS]),
+    return evaluation_read_candidates(
+        candidate_models,
+        labelled_sets,
+        set_names=params.labelled_sets,
+        region_labels=params.region_labels,
+        baseline=params.baseline,
+        threads=params.threads,
+        batch_size=params.batch_size,
     )
 
 
