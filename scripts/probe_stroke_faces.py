@@ -12,9 +12,9 @@ from __future__ import annotations
 import argparse
 
 from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer
-from plate_ocr_pipeline.pipelines.synthesize.params import ArOldDrawing
 from plate_ocr_pipeline.synthetic.formats import groups_to_label
 from plate_ocr_pipeline.synthetic.generate import PlateDrawing, plan_plates, render_planned
+from plate_ocr_pipeline.synthetic.params import ArOldDrawing
 
 
 def main() -> None:

@@ -128,7 +128,7 @@ def test_a_user_font_that_is_no_font_or_a_fifo_is_named_at_start(tmp_path):
 
     from pydantic import ValidationError
 
-    from plate_ocr_pipeline.pipelines.synthesize.params import SynthesizeParams
+    from plate_ocr_pipeline.synthetic.params import SynthesizeParams
 
     (tmp_path / "good.ttf").write_bytes(Path(serial_font_specs()[0].path).read_bytes())
     (tmp_path / "broken.otf").write_bytes(b"not a font")
@@ -292,9 +292,9 @@ def test_regions_with_one_glyph_for_o_and_0_draw_both_alike_and_label_each_by_it
     formats fix letter and digit slots: with ``shared_o_zero`` naming the region and the glyph,
     both are drawn alike and the label keeps what the slot holds; plates without an O or a 0,
     and regions not named, stay as they were."""
-    from plate_ocr_pipeline.pipelines.synthesize.params import SynthesizeParams
     from plate_ocr_pipeline.synthetic.generate import PlateDrawing, PlatePlan, render_planned
     from plate_ocr_pipeline.synthetic.options import SerialGlyphs
+    from plate_ocr_pipeline.synthetic.params import SynthesizeParams
 
     def draw(region, groups, glyphs):
         return render_plate(np.random.default_rng(5), region, groups=groups, glyphs=glyphs)
@@ -342,8 +342,8 @@ def test_glyph_variants_may_be_kept_to_the_families_whose_fonts_draw_them():
     import hashlib
     import json
 
-    from plate_ocr_pipeline.pipelines.synthesize.params import SynthesizeParams
     from plate_ocr_pipeline.synthetic.generate import PlateDrawing, render_planned
+    from plate_ocr_pipeline.synthetic.params import SynthesizeParams
     from plate_ocr_pipeline.synthetic.renderer import RENDERER_VERSION
 
     always = dict.fromkeys(
@@ -475,9 +475,9 @@ def test_glyph_odds_use_their_own_stream_and_a_bare_one_needs_a_serif_i():
 def test_serif_font_variant_draws_the_serial_in_a_serif_face_and_nothing_else_changes():
     from dataclasses import replace
 
-    from plate_ocr_pipeline.pipelines.synthesize.params import SerialGlyphOdds
     from plate_ocr_pipeline.synthetic.generate import PlateDrawing, render_planned
     from plate_ocr_pipeline.synthetic.options import SerialGlyphs, get_resources
+    from plate_ocr_pipeline.synthetic.params import SerialGlyphOdds
     from plate_ocr_pipeline.synthetic.serial import serial_style
 
     resources = get_resources()
@@ -500,8 +500,8 @@ def test_serif_font_variant_draws_the_serial_in_a_serif_face_and_nothing_else_ch
 
 
 def test_default_us_layout_draws_the_same_plates_and_wider_ranges_change_them():
-    from plate_ocr_pipeline.pipelines.synthesize.params import UsLayoutRanges
     from plate_ocr_pipeline.synthetic.generate import PlateDrawing, render_planned
+    from plate_ocr_pipeline.synthetic.params import UsLayoutRanges
 
     defaults = UsLayoutRanges().model_dump()
     wide = {**defaults, "serial_height": [0.6, 0.62], "serial_span": [0.97, 0.98]}
@@ -517,9 +517,9 @@ def test_default_us_layout_draws_the_same_plates_and_wider_ranges_change_them():
 
 
 def test_ar_old_options_change_only_old_argentine_plates_and_only_when_asked():
-    from plate_ocr_pipeline.pipelines.synthesize.params import ArOldDrawing, SynthesizeParams
     from plate_ocr_pipeline.synthetic.generate import PlateDrawing, render_planned
     from plate_ocr_pipeline.synthetic.options import ArOldLook
+    from plate_ocr_pipeline.synthetic.params import ArOldDrawing, SynthesizeParams
 
     # The defaults are the ranges the renderer drew these plates with before the section, with
     # rim and bloom off: then it takes no extra random draws and every plate keeps its pixels.
@@ -678,8 +678,8 @@ def test_stacked_letters_odds_for_short_serials_apply_to_short_serials_only():
 def test_larger_symbol_separators_change_only_plates_that_have_one():
     from pydantic import ValidationError
 
-    from plate_ocr_pipeline.pipelines.synthesize.params import UsLayoutRanges
     from plate_ocr_pipeline.synthetic.generate import PlateDrawing, render_planned
+    from plate_ocr_pipeline.synthetic.params import UsLayoutRanges
 
     tall = {**UsLayoutRanges().model_dump(), "symbol_scale": [1.4, 1.5]}
     plans = plan_plates(60, {"us": 1}, seed=11)
@@ -697,8 +697,8 @@ def test_larger_symbol_separators_change_only_plates_that_have_one():
 
 def _plans_drawn_differently(layout_change: dict, seed: int, count: int) -> list:
     """The US plates that a ``us_layout`` change renders differently from the defaults."""
-    from plate_ocr_pipeline.pipelines.synthesize.params import UsLayoutRanges
     from plate_ocr_pipeline.synthetic.generate import PlateDrawing, render_planned
+    from plate_ocr_pipeline.synthetic.params import UsLayoutRanges
 
     defaults = UsLayoutRanges().model_dump()
     changed = {**defaults, **layout_change}
@@ -741,8 +741,8 @@ def test_stacked_gap_moves_only_plates_with_stacked_letters():
 def test_serial_layout_ranges_are_checked():
     from pydantic import ValidationError
 
-    from plate_ocr_pipeline.pipelines.synthesize.params import UsLayoutRanges
     from plate_ocr_pipeline.synthetic.options import UsLayout
+    from plate_ocr_pipeline.synthetic.params import UsLayoutRanges
 
     assert UsLayoutRanges().model_dump() == asdict(UsLayout())  # the renderer's defaults
     for bad in ({"short_xscale": (1.0, 2.5)}, {"short_height": (0.5, 1.5)},
@@ -767,8 +767,8 @@ def test_side_picture_stays_between_the_serial_and_the_plate_side():
 
 
 def test_side_picture_odds_give_a_picture_only_where_the_side_is_free():
-    from plate_ocr_pipeline.pipelines.synthesize.params import UsLayoutRanges
     from plate_ocr_pipeline.synthetic.generate import PlateDrawing, render_planned
+    from plate_ocr_pipeline.synthetic.params import UsLayoutRanges
 
     never = {**UsLayoutRanges().model_dump(), "side_picture_odds": 0.0}
     always = {**never, "side_picture_odds": 1.0}
@@ -785,9 +785,9 @@ def test_side_picture_odds_give_a_picture_only_where_the_side_is_free():
 
 
 def test_small_crops_options_change_only_the_far_plates_and_reach_the_workers():
-    from plate_ocr_pipeline.pipelines.synthesize.params import SynthesizeParams
     from plate_ocr_pipeline.synthetic.generate import PlateDrawing, iter_rendered, render_planned
     from plate_ocr_pipeline.synthetic.options import SmallCrops, draw_small_crop
+    from plate_ocr_pipeline.synthetic.params import SynthesizeParams
 
     # The draws are those of the renderer before the option: integers(16, 31), then the odds.
     for seed in range(50):

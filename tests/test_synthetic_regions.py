@@ -216,7 +216,7 @@ def test_ar_old_is_a_black_field_in_a_wide_light_frame():
 
 
 def test_the_renderer_version_is_part_of_the_set_fingerprint(monkeypatch):
-    from plate_ocr_pipeline.pipelines.synthesize import params as synth_params
+    from plate_ocr_pipeline.synthetic import params as synth_params
 
     p = synth_params.SynthesizeParams()
     before = p.fingerprint()
