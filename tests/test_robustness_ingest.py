@@ -106,7 +106,7 @@ def hostile_files(crops: list[str]) -> dict[str, tuple[bytes, int, dict[int, str
         "multiline_field.csv": (
             csv_text(multiline).encode(),
             4,
-            {3: "malformed CSV line: a quoted", 4: "bad CSV row: 1 fields"},
+            {3: "malformed CSV line: a quoted", 4: "malformed CSV line: the end of line 3's"},
         ),
         "header_only.csv": (HEADER.encode(), 0, {0: "no data rows: the file has a header only"}),
         "empty.csv": (b"", 0, {0: "no data rows: the file is empty"}),

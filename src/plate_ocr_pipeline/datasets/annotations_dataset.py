@@ -183,11 +183,22 @@ class PlateAnnotationsDataset(AbstractDataset[None, pd.DataFrame]):
                 header_problem = f"malformed header line: {_csv_reason(error)}"
         base = path.parent
         records = []
+        unclosed_at = None  # the line before, where a quoted field did not close
         # Line numbers as a person sees them in an editor: the header is line 1.
         for line_number, line in enumerate(lines[1:], start=2):
             record = dict.fromkeys(COLUMNS)
             record.update(source_file=str(path), source_row=line_number)
             records.append(record)
+            opened_before, unclosed_at = unclosed_at, None
+            if opened_before is not None and line.count('"') % 2 == 1:
+                # Its odd quote closes the field the line before opened: a quoted line break,
+                # which is not read across lines (a stray quote must not swallow the rest).
+                record["csv_error"] = (
+                    f"malformed CSV line: the end of line {opened_before}'s quoted field "
+                    "(a line break inside a field is not supported)"
+                )
+                record["raw_text"] = _shorten(line)
+                continue
             if not line.strip():
                 record["csv_error"] = BLANK_LINE
                 continue
@@ -202,6 +213,8 @@ class PlateAnnotationsDataset(AbstractDataset[None, pd.DataFrame]):
             except csv.Error as error:
                 record["csv_error"] = f"malformed CSV line: {_csv_reason(error)}"
                 record["raw_text"] = _shorten(line)
+                if "unexpected end of data" in str(error):
+                    unclosed_at = line_number
                 continue
             if all(not field.strip() for field in fields):
                 record["csv_error"] = BLANK_LINE
