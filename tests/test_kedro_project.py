@@ -412,3 +412,13 @@ def test_a_region_hint_no_formats_file_or_model_knows_fails_before_any_node(tmp_
     check_region_hint(infer, catalog)
     catalog["params:infer"] = MemoryDataset({"region_hint": None})
     check_region_hint(infer, catalog)
+
+
+def test_a_chain_cut_before_training_still_writes_the_annotations_ingest_reads():
+    """`kedro run --pipelines=train --to-nodes=train.train_model`: ingest reads the CSV that
+    synthesize writes, so the cut chain must keep the node that writes it."""
+    from plate_ocr_pipeline.pipelines.chain import train_chain
+
+    cut = train_chain().to_nodes("train.train_model")
+    assert "synthetic_annotations" in cut.all_outputs()
+    assert "synthesize.build_synthetic_annotations" in {node.name for node in cut.nodes}

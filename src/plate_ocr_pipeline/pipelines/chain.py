@@ -22,7 +22,7 @@ def train_chain() -> Pipeline:
         [
             node(
                 annotations_after_rendering,
-                inputs=["raw_annotations", "synthetic_manifest"],
+                inputs=["raw_annotations", "synthetic_annotations", "synthetic_manifest"],
                 outputs="raw_annotations_rendered",
                 name="annotations_after_rendering",
             )

@@ -32,10 +32,13 @@ REJECT_COLUMNS = ["source_file", "source_row", "image_path", "raw_text", "reason
 
 
 def annotations_after_rendering(
-    raw_annotations: pd.DataFrame, synthetic_manifest: dict[str, Any]
+    raw_annotations: pd.DataFrame,
+    synthetic_annotations: pd.DataFrame,
+    synthetic_manifest: dict[str, Any],
 ) -> pd.DataFrame:
-    """The annotations, read only once the synthetic set is on disk: the ingest stage reads
-    files that the synthesize stage writes, which Kedro cannot see by dataset names."""
+    """The annotations, read only once the synthetic set and its CSV are on disk: the ingest
+    stage reads files that the synthesize stage writes, which Kedro cannot see by dataset
+    names (so a run cut with ``--to-nodes`` keeps the nodes that write them)."""
     return raw_annotations
 
 
