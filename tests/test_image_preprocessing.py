@@ -190,3 +190,17 @@ def test_an_image_too_large_by_its_header_is_refused_before_decoding(tmp_path):
     (tmp_path / "huge.png").write_bytes(png)
     with pytest.raises(ImageReadError, match="20000x20000 pixels.*not decoded"):
         read_image(tmp_path / "huge.png")
+
+
+def test_a_path_with_a_nul_byte_or_an_unreadable_file_is_an_image_read_error(tmp_path, monkeypatch):
+    with pytest.raises(ImageReadError, match="not a usable path"):
+        read_image(str(tmp_path / "a\0b.png"))
+    locked = tmp_path / "locked.png"
+    locked.write_bytes(b"\x89PNG")
+
+    def refuse(self):  # as for a file without read permission (the tests may run as root)
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(type(locked), "read_bytes", refuse)
+    with pytest.raises(ImageReadError, match="locked.png: cannot be read: Permission denied"):
+        read_image(locked)

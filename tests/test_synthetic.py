@@ -182,7 +182,7 @@ def test_plate_pictograms_render_from_the_bundled_font():
         assert mask is not None, symbol
         assert min(mask.shape) >= 8, symbol
         assert 0.05 < (mask > 127).mean() < 0.95, symbol  # ink, and not a filled box
-        masks[symbol] = mask.tobytes() + bytes(mask.shape)
+        masks[symbol] = (mask.shape, mask.tobytes())
     # A font lacking a glyph draws the same placeholder box for each: they would coincide.
     assert len(set(masks.values())) == len(masks)
 

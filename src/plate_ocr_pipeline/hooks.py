@@ -246,7 +246,9 @@ def check_region_hint(pipeline: Pipeline, catalog: CatalogProtocol) -> None:
     from plate_ocr_pipeline.core.plate_formats import family_hint, known_families
 
     model = catalog.get("infer_model").load()
-    families = region_families_from_metadata(read_metadata(model))
+    # As the recognizer: the families count only where the model has the region output.
+    outputs = {output.name for output in model.graph.output}
+    families = region_families_from_metadata(read_metadata(model)) if "region" in outputs else []
     try:
         family_hint(hint, known_families(families))
     except ValueError as error:

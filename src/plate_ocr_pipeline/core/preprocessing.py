@@ -88,6 +88,8 @@ def read_image(source: str | os.PathLike | bytes) -> np.ndarray:
             raise ImageReadError(name, reason) from None
         except OSError as error:  # a symlink loop, a folder on the way that cannot be entered
             raise ImageReadError(name, f"cannot be opened: {error.strerror or error}") from None
+        except ValueError as error:  # a NUL byte in the path
+            raise ImageReadError(name, f"not a usable path: {error}") from None
         if stat.S_ISDIR(info.st_mode):
             raise ImageReadError(name, "is a directory, not an image")
         if not stat.S_ISREG(info.st_mode):  # a FIFO would hang, a device (/dev/zero) never end
@@ -96,7 +98,10 @@ def read_image(source: str | os.PathLike | bytes) -> np.ndarray:
             raise ImageReadError(
                 name, f"file is {info.st_size:,} bytes, over {DEFAULT_MAX_FILE_BYTES:,}: not read"
             )
-        data = path.read_bytes()
+        try:
+            data = path.read_bytes()
+        except OSError as error:  # a file this user may not read
+            raise ImageReadError(name, f"cannot be read: {error.strerror or error}") from None
     if not data:
         raise ImageReadError(name, "file is empty (0 bytes)")
     size = image_size(data)

@@ -147,8 +147,7 @@ def read_candidates(
         raise ValueError("no candidate models")
     if baseline is not None and baseline not in models:
         raise ValueError(
-            f"compare.baseline {baseline!r} is not among the candidates "
-            f"({', '.join(sorted(models))})"
+            f"baseline {baseline!r} is not among the candidates ({', '.join(sorted(models))})"
         )
     for name in sorted(models):
         _candidate(name, models[name](), region_labels, threads)

@@ -175,7 +175,7 @@ def read_records(
 
 
 class OutputError(Exception):
-    """The results could not be written (a full disk, a closed file), a pipe closed by its
+    """The results could not be written (a full disk, an I/O error), a pipe closed by its
     reader aside."""
 
 
