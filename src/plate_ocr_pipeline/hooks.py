@@ -239,18 +239,12 @@ def check_region_hint(pipeline: Pipeline, catalog: CatalogProtocol) -> None:
     hint = infer.get("region_hint") if isinstance(infer, Mapping) else None
     if not hint or not catalog.exists("infer_model"):
         return  # no hint; a missing model is named by its own dataset
-    from plate_ocr_pipeline.core.onnx_metadata import (
-        read_metadata,
-        region_families_from_metadata,
-    )
-    from plate_ocr_pipeline.core.plate_formats import family_hint, known_families
+    from plate_ocr_pipeline.inference.recognizer import ONNXPlateRecognizer
 
-    model = catalog.get("infer_model").load()
-    # As the recognizer: the families count only where the model has the region output.
-    outputs = {output.name for output in model.graph.output}
-    families = region_families_from_metadata(read_metadata(model)) if "region" in outputs else []
+    # The recognizer's own check, as infer will read: the families it knows for this model.
+    recognizer = ONNXPlateRecognizer(catalog.get("infer_model").load(), threads=1)
     try:
-        family_hint(hint, known_families(families))
+        recognizer.reading(True, hint)
     except ValueError as error:
         raise ParameterError(f"infer.region_hint: {error}") from None
 
