@@ -1,1 +1,2 @@
-"""The ONNX recognizer and its command line: numpy, OpenCV and onnxruntime only."""
+"""The ONNX recognizer and its command line: numpy, OpenCV and onnxruntime (``distributed``
+and ``mlflow_model`` import Dask and MLflow, and only they)."""

@@ -1,5 +1,5 @@
 """Compare nodes: each candidate model reads every labelled plate
-(``evaluation.candidate_readings``), then one table, one figure and the misread plates side by
+(``evaluation.read_candidates``), then one table, one figure and the misread plates side by
 side."""
 
 from __future__ import annotations
