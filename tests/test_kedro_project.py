@@ -233,6 +233,45 @@ print(len(functions), "matplotlib" in sys.modules)
     assert int(count) > 30 and matplotlib_loaded == "False"
 
 
+def test_every_dataset_of_every_pipeline_has_a_kedro_viz_layer():
+    """Each dataset a registered pipeline reads or writes resolves to a catalog entry or
+    factory with a kedro-viz layer, in-memory hand-overs included: one left to Kedro's
+    default dataset would float outside the layers in `kedro viz`."""
+    import subprocess
+    import sys
+
+    script = """
+import json
+from kedro.config import OmegaConfigLoader
+from kedro.framework.project import configure_project
+from kedro.io import DataCatalog
+configure_project("plate_ocr_pipeline")
+from plate_ocr_pipeline.pipeline_registry import register_pipelines
+from plate_ocr_pipeline.settings import CONFIG_LOADER_ARGS
+config = OmegaConfigLoader("conf", **CONFIG_LOADER_ARGS)["catalog"]
+config = {k: v for k, v in config.items() if not k.startswith("_")}
+resolver = DataCatalog.from_config(config).config_resolver
+names = {d for p in register_pipelines().values() for d in p.datasets()}
+names = {d for d in names if d != "parameters" and not d.startswith("params:")}
+layers = {}
+for name in sorted(names):
+    entry = config.get(name) or resolver.resolve_pattern(name) or {}
+    layers[name] = (entry.get("metadata") or {}).get("kedro-viz", {}).get("layer")
+print(json.dumps(layers))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+        cwd=REPO_ROOT,
+    )
+    layers = json.loads(result.stdout.strip().splitlines()[-1])
+    assert len(layers) > 80 and "plates_clean" in layers
+    assert [name for name, layer in layers.items() if not layer] == []
+
+
 @pytest.mark.parametrize("name", ["plates_clean", "evaluate.predictions", "score.predictions"])
 def test_plate_texts_load_back_from_the_catalog_as_text(name, tmp_path):
     """Tables of plate texts that later nodes load again keep "NA", "NULL" and "0123" as
