@@ -91,6 +91,15 @@ def test_clean_and_rejects_hold_exactly_the_expected_rows(annotations_dir, plate
     assert all(Path(p).is_absolute() and Path(p).exists() for p in clean["image_path"])
     assert clean.set_index("plate_text").loc["TST1", "split"] == "test"
     assert clean.set_index("plate_text").loc["K7", "region"] == "unknown"
+    # Each clean plate names the CSV line it came from (header = line 1; DUP1 keeps its first).
+    lines = {r.plate_text: (Path(r.source_file).name, r.source_row) for r in clean.itertuples()}
+    assert lines == {
+        "AB123": ("annotations.csv", 2),
+        "XY99": ("annotations.csv", 3),
+        "K7": ("annotations.csv", 4),
+        "DUP1": ("annotations.csv", 13),
+        "TST1": ("annotations.csv", 16),
+    }
 
     reasons = {(Path(r.source_file).name, r.source_row): r.reason for r in rejects.itertuples()}
     expected = {

@@ -26,6 +26,7 @@ def test_ingest_run_end_to_end_logs_to_temporary_mlflow(kedro_project, tmp_path)
     out = kedro_project.path / "data" / "quick"  # conf/quick/globals.yml
     clean = pd.read_csv(out / "03_primary" / "plates_clean.csv", dtype=str, keep_default_na=False)
     assert sorted(clean["plate_text"]) == sorted(texts)
+    assert clean["source_row"].astype(int).tolist() == [2, 3, 4, 5, 6]  # 0.png .. 4.png
     rejects = pd.read_csv(out / "08_reporting" / "ingest" / "plates_rejects.csv")
     assert rejects["reason"].tolist() == ["missing file"]
     summary = json.loads((out / "08_reporting" / "ingest" / "ingest_summary.json").read_text())

@@ -27,7 +27,17 @@ from .params import IngestParams
 
 logger = logging.getLogger(__name__)
 
-CLEAN_COLUMNS = ["image_path", "plate_text", "region", "split", "image_height", "image_width"]
+# source_file and source_row (the line, header = 1) lead a clean plate back to its CSV line.
+CLEAN_COLUMNS = [
+    "image_path",
+    "plate_text",
+    "region",
+    "split",
+    "image_height",
+    "image_width",
+    "source_file",
+    "source_row",
+]
 REJECT_COLUMNS = ["source_file", "source_row", "image_path", "raw_text", "reason"]
 
 
@@ -114,6 +124,8 @@ def assign_splits(valid_annotations: pd.DataFrame, ingest: dict[str, Any]) -> pd
         )
     ]
     table["region"] = table["region"].fillna("unknown")
+    if "source_file" not in table:  # a table made in Python, not read from a CSV
+        table["source_file"], table["source_row"] = "", pd.NA
     return table[CLEAN_COLUMNS].sort_values("image_path", kind="stable").reset_index(drop=True)
 
 
