@@ -134,9 +134,9 @@ def test_split_is_deterministic_and_seeded(annotations_dir, plate_params):
     pd.testing.assert_frame_equal(
         assign_splits(valid, ingest_params()), assign_splits(shuffled, ingest_params())
     )
-    # Another seed draws other splits. Drawn from the CSVs, so that the keys are relative to
-    # them: the clean table has no source_file, and its absolute paths hold pytest's
-    # numbered temp folder, which drew seed 7's splits in about one session of 100.
+    # Another seed draws other splits. The keys are the paths relative to their CSV: absolute
+    # ones hold pytest's numbered temp folder, which drew seed 7's splits in about one session
+    # of 100.
     _, other_seed, _ = run_ingest(annotations_dir, plate_params, seed=8)
     assert list(other_seed["split"]) == ["train", "test", "train", "val", "test"]
     assert list(first["split"]) == ["train", "train", "train", "test", "test"]
@@ -153,8 +153,11 @@ def test_split_fractions_are_respected_on_many_rows():
             "image_width": 20,
         }
     )
-    counts = assign_splits(table, ingest_params(seed=1))["split"].value_counts(normalize=True)
+    clean = assign_splits(table, ingest_params(seed=1))
+    counts = clean["split"].value_counts(normalize=True)
     assert counts["train"] == pytest.approx(0.6, abs=0.03)
+    # A table made in Python names no CSV line.
+    assert set(clean["source_file"]) == {""} and clean["source_row"].isna().all()
     assert counts["test"] == pytest.approx(0.2, abs=0.03)
 
 

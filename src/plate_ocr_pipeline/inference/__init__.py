@@ -1,2 +1,3 @@
 """The ONNX recognizer and its command line: numpy, OpenCV and onnxruntime (``distributed``
-and ``mlflow_model`` import Dask and MLflow, and only they)."""
+and ``mlflow_model`` import Dask, and MLflow and pandas,
+and only they)."""

@@ -1,5 +1,5 @@
-"""Synthetic licence-plate renderer (numpy, OpenCV, Pillow, the font packages; pydantic for its
-parameters; no Kedro, no TensorFlow).
+"""Synthetic licence-plate renderer (numpy, OpenCV, Pillow, the font packages and tqdm; pydantic for
+its parameters; no Kedro, no TensorFlow).
 
 >>> import numpy as np
 >>> from plate_ocr_pipeline.synthetic import render_plate

@@ -124,8 +124,11 @@ def assign_splits(valid_annotations: pd.DataFrame, ingest: dict[str, Any]) -> pd
         )
     ]
     table["region"] = table["region"].fillna("unknown")
-    if "source_file" not in table:  # a table made in Python, not read from a CSV
-        table["source_file"], table["source_row"] = "", pd.NA
+    # A table made in Python, not read from a CSV, has no line to name.
+    if "source_file" not in table:
+        table["source_file"] = ""
+    if "source_row" not in table:
+        table["source_row"] = pd.Series(pd.NA, index=table.index, dtype="Int64")
     return table[CLEAN_COLUMNS].sort_values("image_path", kind="stable").reset_index(drop=True)
 
 
