@@ -1,3 +1,2 @@
-"""The ONNX recognizer and its command line: numpy, OpenCV and onnxruntime (``distributed``
-and ``mlflow_model`` import Dask, and MLflow and pandas,
-and only they)."""
+"""The ONNX recognizer and its command line: numpy, OpenCV and onnxruntime. Only
+``distributed`` imports Dask, and only ``mlflow_model`` MLflow and pandas."""

@@ -99,12 +99,6 @@ def validate_annotations(
     return valid, rejects
 
 
-def _sources(table: pd.DataFrame) -> list[str]:
-    if "source_file" not in table:
-        return [""] * len(table)
-    return [str(v) if isinstance(v, str) else "" for v in table["source_file"]]
-
-
 def assign_splits(valid_annotations: pd.DataFrame, ingest: dict[str, Any]) -> pd.DataFrame:
     """Keep a split the CSV gives; otherwise draw one from a hash of (``ingest.seed``, the
     image's path relative to its CSV (the path itself in a table without ``source_file``))
@@ -115,20 +109,25 @@ def assign_splits(valid_annotations: pd.DataFrame, ingest: dict[str, Any]) -> pd
     """
     p = IngestParams.model_validate(ingest)
     table = valid_annotations.copy()
-    fractions = p.split_fractions
-    table["split"] = [
-        _text_or_none(split)
-        or draw_split(split_key(path, source), p.seed, fractions.train, fractions.val)
-        for path, source, split in zip(
-            table["image_path"], _sources(table), table["split"], strict=True
-        )
-    ]
-    table["region"] = table["region"].fillna("unknown")
     # A table made in Python, not read from a CSV, has no line to name.
     if "source_file" not in table:
         table["source_file"] = ""
     if "source_row" not in table:
         table["source_row"] = pd.Series(pd.NA, index=table.index, dtype="Int64")
+    fractions = p.split_fractions
+    table["split"] = [
+        _text_or_none(split)
+        or draw_split(
+            split_key(path, source if isinstance(source, str) else ""),
+            p.seed,
+            fractions.train,
+            fractions.val,
+        )
+        for path, source, split in zip(
+            table["image_path"], table["source_file"], table["split"], strict=True
+        )
+    ]
+    table["region"] = table["region"].fillna("unknown")
     return table[CLEAN_COLUMNS].sort_values("image_path", kind="stable").reset_index(drop=True)
 
 
